@@ -1,0 +1,45 @@
+"""The ``runbook`` command line: a thin layer over the library.
+
+Each command parses its arguments, calls one library function and prints the
+result as text or, with ``--json``, as one JSON object. Library errors become a
+one-line message on stderr and a documented exit code (see ``HELP``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from runbook_lib import __version__
+from runbook_lib.cli.common import run_guarded
+from runbook_lib.cli.drill_cmd import drill
+from runbook_lib.cli.sandbox_cmd import sandbox
+
+HELP = """Roll back an RL system safely and prove afterwards what was done.
+
+Every command that reports takes --json. Errors print one line on stderr.
+
+\b
+Exit codes:
+  0  ok
+  1  a check failed
+  2  invalid input (a bad argument, file or state)
+  3  the target's lock is held by another process
+  4  the plan is stale: the target changed since it was made
+"""
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runbook")
+def cli() -> None:
+    """Roll back an RL system safely and prove afterwards what was done."""
+
+
+cli.add_command(sandbox)
+cli.add_command(drill)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``runbook`` console script; returns the exit code."""
+    return run_guarded(cli, sys.argv[1:] if argv is None else argv)

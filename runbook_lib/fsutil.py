@@ -1,0 +1,93 @@
+"""File-system helpers: atomic writes and hashing.
+
+Every file the runbook writes goes through :func:`atomic_write_bytes`, so a
+crash leaves either the old content or the new one, never half of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Return the hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so that a rename inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Args:
+        path: Destination file; its parent directory must exist.
+        data: The complete new content.
+        mode: Permission bits for the new file; by default those of the file
+            being replaced, or 0o644 for a new file.
+    """
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def iter_files(root: Path, *, skip_dirs: frozenset[str] = frozenset()) -> Iterator[Path]:
+    """Yield every regular file under ``root`` in a stable order, skipping ``skip_dirs`` names."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in skip_dirs)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def tree_hash(root: Path, *, skip_dirs: frozenset[str] = frozenset({".git"})) -> str:
+    """Hash every file under ``root`` (paths, modes and contents) into one sha256.
+
+    Tracked and untracked files count alike; only ``skip_dirs`` are left out.
+    """
+    digest = hashlib.sha256()
+    for path in iter_files(root, skip_dirs=skip_dirs):
+        rel = path.relative_to(root).as_posix()
+        content = f"symlink:{os.readlink(path)}" if path.is_symlink() else sha256_file(path)
+        executable = os.access(path, os.X_OK)
+        digest.update(f"{rel}\0{int(executable)}\0{content}\n".encode())
+    return digest.hexdigest()

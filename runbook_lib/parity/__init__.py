@@ -1,0 +1,1 @@
+"""Parity between a legacy env and its candidate: lockstep runs, statistics, plots."""

@@ -1,0 +1,37 @@
+"""Build the workspace's untracked artifacts after its release commits.
+
+Each builder takes the workspace root and returns a mapping of artifact names to
+short descriptions (paths, versions, cache hits) for the caller to report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+Builder = Callable[[Path, Path], dict[str, str]]
+
+
+def default_cache_dir() -> Path:
+    """Return the model cache: ``$RUNBOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/runbook``."""
+    explicit = os.environ.get("RUNBOOK_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "runbook"
+
+
+def _builders() -> list[Builder]:
+    return []
+
+
+def build_all(workspace: Path, *, cache_dir: Path | None = None) -> dict[str, str]:
+    """Run every artifact builder on ``workspace`` and merge their reports."""
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    report: dict[str, str] = {}
+    for builder in _builders():
+        report.update(builder(workspace, cache))
+    return report

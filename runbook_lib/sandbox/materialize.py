@@ -1,0 +1,190 @@
+"""Materialize the sandbox target into a git workspace.
+
+The templates under ``files/`` hold three trees: ``common`` (in both releases),
+``v1`` (only in the stable ``v1.0`` release) and ``v2`` (only in the ``v2.0``
+release). The workspace gets one commit per release, tagged, with HEAD at
+``v2.0``; then the artifacts that are not tracked by git (models, backups,
+wheels, the workspace's own site directory) are built by :mod:`.artifacts`.
+
+The workspace is built in a temporary sibling directory and renamed into place,
+so an interrupted run never leaves a half-made workspace at ``dest``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import runbook_lib
+from runbook_lib.errors import InvalidInputError
+from runbook_lib.gitutil import git, head_sha
+
+FILES_DIR = Path(__file__).parent / "files"
+MARKER = ".runbook-sandbox"
+STABLE_TAG = "v1.0"
+RELEASE_TAG = "v2.0"
+
+# Fixed dates make the release commits (and so their SHAs) reproducible.
+_RELEASES: tuple[tuple[str, str, str], ...] = (
+    ("v1", STABLE_TAG, "2026-01-15T09:00:00+00:00"),
+    ("v2", RELEASE_TAG, "2026-03-02T09:00:00+00:00"),
+)
+_COMMIT_MESSAGES = {
+    STABLE_TAG: "Release v1.0: legacy GeneralSimEnv, SAC agent 1.0.0 (stable)",
+    RELEASE_TAG: "Release v2.0: UnifiedSimEnv behind create_sim_env (default on), SAC agent 1.1.0",
+}
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """What ``create_workspace`` made."""
+
+    root: Path
+    stable_ref: str
+    release_ref: str
+    stable_sha: str
+    head_sha: str
+    seconds: float
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+def project_root() -> Path | None:
+    """Return the runbook project's source tree when installed from one (editable)."""
+    candidate = Path(runbook_lib.__file__).resolve().parent.parent
+    return candidate if (candidate / "pyproject.toml").is_file() else None
+
+
+def check_destination(dest: Path, *, force: bool) -> None:
+    """Refuse a destination that would lose files or land inside the project.
+
+    Raises:
+        InvalidInputError: ``dest`` is a file, lies inside the project tree
+            (other than under ``outputs/``), or holds files that ``force`` may
+            not replace.
+    """
+    dest = dest.resolve()
+    root = project_root()
+    if root is not None and dest.is_relative_to(root):
+        outputs = root / "outputs"
+        if not dest.is_relative_to(outputs) or dest == outputs:
+            raise InvalidInputError(
+                f"{dest} lies inside the runbook project tree",
+                hint=f"choose a directory outside {root}, or one under {outputs}/",
+            )
+    if dest.exists() and not dest.is_dir():
+        raise InvalidInputError(f"{dest} exists and is not a directory", hint="choose another path")
+    if dest.is_dir() and any(dest.iterdir()):
+        if not force:
+            raise InvalidInputError(
+                f"{dest} already holds files",
+                hint="pass --force to replace a previous sandbox, or choose an empty directory",
+            )
+        if not (dest / MARKER).is_file():
+            raise InvalidInputError(
+                f"{dest} holds files but is not a runbook sandbox (no {MARKER}); "
+                "--force only replaces a previous sandbox",
+                hint="choose an empty directory or remove its contents yourself",
+            )
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    for path in sorted(src.rglob("*")):
+        if "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        target = dest / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def _clear_worktree(root: Path) -> None:
+    for child in root.iterdir():
+        if child.name == ".git":
+            continue
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def _commit_release(root: Path, overlay: str, tag: str, date: str) -> None:
+    _clear_worktree(root)
+    _copy_tree(FILES_DIR / "common", root)
+    _copy_tree(FILES_DIR / overlay, root)
+    dates = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    git(root, ["add", "-A"], isolated=True)
+    git(root, ["commit", "-q", "-m", _COMMIT_MESSAGES[tag]], env=dates, isolated=True)
+    git(root, ["tag", "-a", tag, "-m", tag], env=dates, isolated=True)
+
+
+def _init_repo(root: Path) -> None:
+    git(root, ["init", "-q", "-b", "main"], isolated=True)
+    git(root, ["config", "user.name", "sandbox"], isolated=True)
+    git(root, ["config", "user.email", "sandbox@localhost"], isolated=True)
+    git(root, ["config", "commit.gpgsign", "false"], isolated=True)
+
+
+def _swap_into_place(staging: Path, dest: Path) -> None:
+    if dest.exists():
+        trash = dest.with_name(f".{dest.name}.old-{time.time_ns()}")
+        dest.rename(trash)
+        staging.rename(dest)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        staging.rename(dest)
+
+
+def create_workspace(
+    dest: Path, *, force: bool = False, cache_dir: Path | None = None
+) -> WorkspaceInfo:
+    """Materialize the sandbox target into ``dest`` as a git repository.
+
+    Args:
+        dest: Directory to create (or an empty one, or a previous sandbox with ``force``).
+        force: Replace a previous sandbox at ``dest``.
+        cache_dir: Where trained models are cached between runs; see
+            :func:`runbook_lib.sandbox.artifacts.default_cache_dir`.
+
+    Returns:
+        The workspace's paths, refs and the time it took.
+
+    Raises:
+        InvalidInputError: ``dest`` is refused; see :func:`check_destination`.
+    """
+    from runbook_lib.sandbox import artifacts  # heavy: imports only when building
+
+    started = time.perf_counter()
+    dest = dest.expanduser().resolve()
+    check_destination(dest, force=force)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
+    try:
+        _init_repo(staging)
+        for overlay, tag, date in _RELEASES:
+            _commit_release(staging, overlay, tag, date)
+        built = artifacts.build_all(staging, cache_dir=cache_dir)
+        (staging / MARKER).write_text(
+            f"runbook sandbox {runbook_lib.__version__}\n", encoding="utf-8"
+        )
+        stable = git(staging, ["rev-parse", f"{STABLE_TAG}^{{commit}}"], isolated=True).strip()
+        head = head_sha(staging)
+        _swap_into_place(staging, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+        raise
+    return WorkspaceInfo(
+        root=dest,
+        stable_ref=STABLE_TAG,
+        release_ref=RELEASE_TAG,
+        stable_sha=stable,
+        head_sha=head,
+        seconds=time.perf_counter() - started,
+        artifacts=built,
+    )
