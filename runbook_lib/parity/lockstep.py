@@ -1,0 +1,291 @@
+"""Lockstep parity: run the legacy env and its candidate side by side.
+
+Both envs come from the target's factory entry point (so any target works, not
+only the sandbox), are reset with the same seed and get the same action at
+every step. Each step's observation, reward, termination, truncation and action
+mask are compared; both envs' step times are measured interleaved in the same
+process, so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runbook_lib.entrypoint import load_entry_point
+
+FIELDS = ("obs", "reward", "terminated", "truncated", "action_mask")
+
+
+@dataclass(frozen=True)
+class ParitySpec:
+    """What to compare and how.
+
+    Attributes:
+        root: The target's root (put on ``sys.path`` and used as working directory).
+        factory: ``module:function`` building an env from ``(config, env_type=...)``.
+        legacy: The ``env_type`` of the reference env.
+        candidate: The ``env_type`` of the env under test.
+        seeds: One seed per episode.
+        policy: ``random`` (a seeded random valid action) or ``model``.
+        model_path: An SB3 model for ``policy="model"``, acting on the legacy observation.
+        model_algo: The SB3 algorithm class name of that model (``PPO``, ``DQN``...).
+        info_metrics: Numeric ``info`` keys whose value at the episode's end is a metric.
+        max_steps: Safety cap on an episode's length.
+        config: Settings passed to the factory (``None``: the target's own config).
+    """
+
+    root: str
+    factory: str
+    seeds: tuple[int, ...]
+    legacy: str = "legacy"
+    candidate: str = "unified"
+    policy: str = "random"
+    model_path: str | None = None
+    model_algo: str = "PPO"
+    info_metrics: tuple[str, ...] = ("blocking_probability",)
+    max_steps: int = 100_000
+    config: dict[str, Any] | None = None
+
+
+@dataclass
+class EpisodeRecord:
+    """One paired episode."""
+
+    episode: int
+    seed: int
+    length: int = 0
+    legacy_reward: float = 0.0
+    candidate_reward: float = 0.0
+    legacy_info: dict[str, float] = field(default_factory=dict)
+    candidate_info: dict[str, float] = field(default_factory=dict)
+    agreeing_steps: int = 0
+    first_divergence: dict[str, Any] | None = None
+    legacy_seconds: float = 0.0
+    candidate_seconds: float = 0.0
+    reward_gap: list[float] = field(default_factory=list)
+    mask_valid: list[int] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        flat = value.ravel()
+        return flat[:16].tolist() + (["..."] if flat.size > 16 else [])
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _differs(name: str, left: Any, right: Any) -> bool:
+    if name == "obs":
+        return bool(left.shape != right.shape or left.tobytes() != right.tobytes())
+    if name == "action_mask":
+        if left is None or right is None:
+            return False  # an env without masks has nothing to compare
+        return bool(np.asarray(left).tobytes() != np.asarray(right).tobytes())
+    return bool(left != right)
+
+
+class RandomValidPolicy:
+    """A seeded uniform choice among the actions the mask allows (all, without a mask)."""
+
+    def __init__(self, seed: int, n_actions: int) -> None:
+        """Seed the generator for one episode."""
+        self.rng = np.random.default_rng(seed)
+        self.n_actions = n_actions
+
+    def __call__(self, obs: Any, mask: Any) -> int:
+        """Pick the next action."""
+        if mask is not None:
+            valid = np.flatnonzero(np.asarray(mask))
+            if valid.size:
+                return int(valid[self.rng.integers(valid.size)])
+        return int(self.rng.integers(self.n_actions))
+
+
+class ModelPolicy:
+    """An SB3 model's deterministic action on the legacy observation."""
+
+    def __init__(self, path: str, algo: str) -> None:
+        """Load the model once per worker."""
+        import stable_baselines3
+
+        algo_cls = getattr(stable_baselines3, algo.upper(), None)
+        if algo_cls is None:
+            raise ValueError(f"unknown SB3 algorithm {algo!r}; use one of PPO, A2C, DQN, SAC, TD3")
+        self.model = algo_cls.load(path, device="cpu")
+
+    def __call__(self, obs: Any, mask: Any) -> int:
+        """Predict the next action."""
+        action, _ = self.model.predict(obs, deterministic=True)
+        return int(np.asarray(action).item())
+
+
+def _mask_of(env: Any, info: dict[str, Any]) -> Any:
+    mask = info.get("action_mask")
+    if mask is None and hasattr(env, "action_masks"):
+        mask = env.action_masks()
+    return mask
+
+
+def _final_metrics(info: dict[str, Any], keys: Sequence[str]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for key in keys:
+        value = info.get(key)
+        if isinstance(value, int | float | np.number):
+            found[key] = float(value)
+    return found
+
+
+def build_envs(spec: ParitySpec) -> tuple[Any, Any]:
+    """Build the legacy and the candidate env through the target's factory."""
+    factory = load_entry_point(spec.factory)
+    return factory(spec.config, env_type=spec.legacy), factory(spec.config, env_type=spec.candidate)
+
+
+def run_episode(
+    envs: tuple[Any, Any], episode: int, seed: int, spec: ParitySpec,
+    policy: Callable[[Any, Any], int] | None = None,
+) -> EpisodeRecord:  # fmt: skip
+    """Run one paired episode and record every difference."""
+    legacy, candidate = envs
+    record = EpisodeRecord(episode=episode, seed=seed)
+    obs_l, info_l = legacy.reset(seed=seed)
+    obs_c, info_c = candidate.reset(seed=seed)
+    act = policy or RandomValidPolicy(seed, int(legacy.action_space.n))
+    mask_c = _mask_of(candidate, info_c)
+    gap = 0.0
+    clock = time.perf_counter
+    for step in range(1, spec.max_steps + 1):
+        action = act(obs_l, mask_c if mask_c is not None else _mask_of(legacy, info_l))
+        t0 = clock()
+        out_l = legacy.step(action)
+        t1 = clock()
+        try:
+            out_c = candidate.step(action)
+        except Exception as exc:  # the candidate's crash is the finding, not a runner error
+            record.error = {"env": "candidate", "episode": episode, "step": step,
+                            "type": type(exc).__name__, "message": str(exc)[:500],
+                            "traceback": traceback.format_exc(limit=3)[-1500:]}  # fmt: skip
+            record.length = step
+            return record
+        t2 = clock()
+        record.legacy_seconds += t1 - t0
+        record.candidate_seconds += t2 - t1
+        obs_l, rew_l, term_l, trunc_l, info_l = out_l
+        obs_c, rew_c, term_c, trunc_c, info_c = out_c
+        mask_c = _mask_of(candidate, info_c)
+        record.legacy_reward += float(rew_l)
+        record.candidate_reward += float(rew_c)
+        gap += abs(float(rew_c) - float(rew_l))
+        record.reward_gap.append(gap)
+        record.mask_valid.append(-1 if mask_c is None else int(np.count_nonzero(mask_c)))
+        values = (
+            (obs_l, obs_c), (rew_l, rew_c), (term_l, term_c), (trunc_l, trunc_c),
+            (info_l.get("action_mask"), info_c.get("action_mask")),
+        )  # fmt: skip
+        bad = next((n for n, (a, b) in zip(FIELDS, values, strict=True) if _differs(n, a, b)), None)
+        if bad is None:
+            record.agreeing_steps += 1
+        elif record.first_divergence is None:
+            index = FIELDS.index(bad)
+            record.first_divergence = {
+                "episode": episode, "step": step, "field": bad,
+                "legacy": _jsonable(values[index][0]), "candidate": _jsonable(values[index][1]),
+            }  # fmt: skip
+        if term_l or trunc_l or term_c or trunc_c:
+            break
+    record.length = len(record.reward_gap)
+    record.legacy_info = _final_metrics(info_l, spec.info_metrics)
+    record.candidate_info = _final_metrics(info_c, spec.info_metrics)
+    return record
+
+
+def _prepare(root: str) -> None:
+    os.chdir(root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+def run_chunk(spec: ParitySpec, indices: Sequence[int]) -> list[EpisodeRecord]:
+    """Run the episodes ``indices`` of ``spec`` (in a worker or in this process)."""
+    _prepare(spec.root)
+    envs = build_envs(spec)
+    policy: ModelPolicy | None = None
+    if spec.policy == "model":
+        if spec.model_path is None:
+            raise ValueError("policy 'model' needs a model path")
+        policy = ModelPolicy(spec.model_path, spec.model_algo)
+    return [run_episode(envs, i, spec.seeds[i], spec, policy) for i in indices]
+
+
+def chunks(count: int, parts: int) -> list[list[int]]:
+    """Split ``range(count)`` into ``parts`` contiguous, nearly equal chunks."""
+    size = math.ceil(count / max(parts, 1))
+    return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+
+
+def run_lockstep(spec: ParitySpec, *, workers: int = 1) -> list[EpisodeRecord]:
+    """Run every episode; with ``workers > 1`` over a process pool, same results."""
+    if workers <= 1 or len(spec.seeds) <= 1:
+        cwd = os.getcwd()
+        try:
+            return run_chunk(spec, range(len(spec.seeds)))
+        finally:
+            os.chdir(cwd)
+    parts = chunks(len(spec.seeds), workers)
+    with ProcessPoolExecutor(max_workers=len(parts), mp_context=get_context("fork")) as pool:
+        results = pool.map(run_chunk, [spec] * len(parts), parts)
+        return [record for part in results for record in part]
+
+
+def profile_env(
+    spec: ParitySpec, env_type: str, episodes: int = 2, top: int = 8
+) -> list[dict[str, Any]]:
+    """Profile ``episodes`` episodes of one env with cProfile; top functions by own time."""
+    import cProfile
+    import pstats
+
+    _prepare(spec.root)
+    factory = load_entry_point(spec.factory)
+    env = factory(spec.config, env_type=env_type)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for index in range(min(episodes, len(spec.seeds))):
+        seed = spec.seeds[index]
+        _, info = env.reset(seed=seed)
+        policy = RandomValidPolicy(seed, int(env.action_space.n))
+        done = False
+        while not done:
+            _, _, term, trunc, info = env.step(policy(None, _mask_of(env, info)))
+            done = bool(term or trunc)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    rows = stats.stats  # type: ignore[attr-defined]
+    total = sum(row[2] for row in rows.values()) or 1.0
+    ranked = sorted(rows.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    return [
+        {
+            "function": f"{Path(file).name}:{line}({name})",
+            "own_s": round(row[2], 4),
+            "share": round(row[2] / total, 4),
+            "calls": row[1],
+        }
+        for (file, line, name), row in ranked
+    ]
