@@ -1,0 +1,124 @@
+"""The archive's SQLite index: incidents, runs, decisions, checks and seals.
+
+One file, ``<archive>/index.sqlite``, in WAL mode so that concurrent runs of
+different incidents write without blocking readers. Every write is one short
+transaction with a busy timeout; the index can always be rebuilt from the
+incident directories, which stay the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, title TEXT, severity TEXT, kind TEXT, state TEXT,
+    opened_at TEXT, updated_at TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+    incident TEXT NOT NULL, seq INTEGER NOT NULL, notebook TEXT, status TEXT,
+    output TEXT, output_sha256 TEXT, record_hash TEXT, started_at TEXT, duration_s REAL,
+    PRIMARY KEY (incident, seq)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    incident TEXT NOT NULL, decided_at TEXT NOT NULL, decision TEXT, strategy TEXT, data TEXT
+);
+CREATE TABLE IF NOT EXISTS checks (
+    incident TEXT NOT NULL, source TEXT, name TEXT, status TEXT, summary TEXT,
+    blocking INTEGER, recorded_at TEXT
+);
+CREATE TABLE IF NOT EXISTS seals (
+    incident TEXT PRIMARY KEY, manifest_sha256 TEXT NOT NULL, sealed_at TEXT NOT NULL,
+    files INTEGER
+);
+"""
+
+
+def index_path(archive: Path) -> Path:
+    """Where the index of ``archive`` lives."""
+    return archive / "index.sqlite"
+
+
+@contextmanager
+def connect(archive: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to the archive's index in WAL mode; commits on success."""
+    archive.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(index_path(archive), timeout=60.0)) as conn:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with conn:
+            yield conn
+
+
+def upsert_incident(archive: Path, incident: Mapping[str, Any]) -> None:
+    """Insert or update an incident's row."""
+    with connect(archive) as conn:
+        conn.execute(
+            "INSERT INTO incidents VALUES (:id, :title, :severity, :kind, :state, :opened_at, "
+            ":updated_at) ON CONFLICT(id) DO UPDATE SET title=excluded.title, "
+            "severity=excluded.severity, kind=excluded.kind, state=excluded.state, "
+            "updated_at=excluded.updated_at",
+            {key: incident.get(key) for key in
+             ("id", "title", "severity", "kind", "state", "opened_at", "updated_at")},
+        )  # fmt: skip
+
+
+def add_run(archive: Path, record: Mapping[str, Any]) -> None:
+    """Record one notebook run (its chain record)."""
+    with connect(archive) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (record["incident"], record["seq"], record["notebook"], record["status"],
+             record["output"], record.get("output_sha256"), record["hash"],
+             record.get("started_at"), record.get("duration_s")),
+        )  # fmt: skip
+
+
+def add_decision(
+    archive: Path, incident: str, decided_at: str, decision: Mapping[str, Any]
+) -> None:
+    """Record a decision of the decision tree."""
+    with connect(archive) as conn:
+        conn.execute(
+            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
+            (incident, decided_at, decision.get("decision"), decision.get("strategy"),
+             json.dumps(decision, sort_keys=True, default=str)),
+        )  # fmt: skip
+
+
+def add_checks(archive: Path, incident: str, source: str, recorded_at: str,
+               checks: Sequence[Mapping[str, Any]]) -> None:  # fmt: skip
+    """Record check results (``source`` says which run or command produced them)."""
+    with connect(archive) as conn:
+        conn.executemany(
+            "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(incident, source, c["name"], c["status"], c.get("summary"),
+              int(bool(c.get("blocking", True))), recorded_at) for c in checks],
+        )  # fmt: skip
+
+
+def record_seal(archive: Path, incident: str, manifest_sha256: str, sealed_at: str,
+                files: int) -> None:  # fmt: skip
+    """Anchor an incident's manifest hash outside the incident directory."""
+    with connect(archive) as conn:
+        conn.execute("INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?)",
+                     (incident, manifest_sha256, sealed_at, files))  # fmt: skip
+
+
+def query(archive: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a read-only query as dicts."""
+    if not index_path(archive).is_file():
+        return []
+    with connect(archive) as conn:
+        return [dict(row) for row in conn.execute(sql, params)]

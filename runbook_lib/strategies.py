@@ -1,0 +1,127 @@
+"""Rollback strategies: which actions, in which order, built from a target's manifest.
+
+============  ==============================================================
+``env-var``   seed 000 §1.1: immediate rollback by environment variables
+``config``    seed 000 §1.3: ``[rl] use_unified_env = false``
+``code``      seed 000 §1.2: the designated call site asks for the legacy env
+``force``     seed 000 §1.4: ``_FORCE_LEGACY_ENV = True`` (global)
+``now``       the immediate fast path: ``env-var`` then ``config``
+``sac-full``  seed 003's phases: code and docs from git, configs and models from
+              verified backups, the package downgrade, the service restart
+============  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from runbook_lib.actions.base import Action
+from runbook_lib.actions.envflags import (
+    CodeLevelAction,
+    ConfigFlagAction,
+    EnvVarAction,
+    ForceFlagAction,
+)
+from runbook_lib.actions.gitrestore import GitRestoreAction
+from runbook_lib.actions.package import PackageAction
+from runbook_lib.errors import InvalidInputError
+from runbook_lib.manifest import EnvSpec, Manifest
+
+Builder = Callable[[Manifest, str], list[Action]]
+
+
+def _env(manifest: Manifest, strategy: str) -> EnvSpec:
+    if manifest.env is None:
+        raise InvalidInputError(
+            f"strategy {strategy!r} needs an [env] table in {manifest.path}",
+            hint="describe the env factory and its switches there",
+        )
+    return manifest.env
+
+
+def _missing(manifest: Manifest, table: str, strategy: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"strategy {strategy!r} needs [{table}] in {manifest.path}",
+        hint=f"add [{table}] to the manifest or choose another strategy",
+    )
+
+
+def env_var(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.1."""
+    env = _env(manifest, "env-var")
+    if not env.vars:
+        raise _missing(manifest, "env.vars", "env-var")
+    variables = {switch.name: switch.legacy for switch in env.vars}
+    return [EnvVarAction(variables, note=f"incident {incident}: immediate rollback (seed 000 1.1)")]
+
+
+def config_flag(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.3."""
+    switch = _env(manifest, "config").config
+    if switch is None:
+        raise _missing(manifest, "env.config", "config")
+    return [ConfigFlagAction(switch.file, switch.section, switch.key, switch.legacy)]
+
+
+def code_level(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.2."""
+    env = _env(manifest, "code")
+    if env.call_site is None:
+        raise _missing(manifest, "env.call_site", "code")
+    enum_name = env.env_type.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if env.env_type else "EnvType"
+    return [CodeLevelAction(env.call_site.file, env.call_site.function,
+                            keyword=env.call_site.keyword, enum_name=enum_name)]  # fmt: skip
+
+
+def force_flag(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.4."""
+    flag = _env(manifest, "force").force_flag
+    if flag is None:
+        raise _missing(manifest, "env.force_flag", "force")
+    return [ForceFlagAction(flag.file, flag.constant, True)]
+
+
+def immediate(manifest: Manifest, incident: str) -> list[Action]:
+    """The fast path of ``runbook rollback now``: env-var, then the config flag."""
+    actions = env_var(manifest, incident)
+    env = _env(manifest, "now")
+    if env.config is not None:
+        actions += config_flag(manifest, incident)
+    return actions
+
+
+def sac_full(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 003's phases 2 and 4, in order."""
+    if not manifest.git.code_paths:
+        raise _missing(manifest, "git.code_paths", "sac-full")
+    actions: list[Action] = [GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths)]
+    if manifest.package is not None:
+        package = manifest.package
+        actions.append(PackageAction(package.name, package.stable_version, package.wheelhouse,
+                                     package.site_dir))  # fmt: skip
+    return actions
+
+
+STRATEGIES: dict[str, Builder] = {
+    "env-var": env_var,
+    "config": config_flag,
+    "code": code_level,
+    "force": force_flag,
+    "now": immediate,
+    "sac-full": sac_full,
+}
+
+
+def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Action]:
+    """The actions of ``strategy`` for the target ``manifest`` describes.
+
+    Raises:
+        InvalidInputError: unknown strategy, or the manifest lacks what it needs.
+    """
+    try:
+        builder = STRATEGIES[strategy]
+    except KeyError:
+        raise InvalidInputError(
+            f"unknown strategy {strategy!r}", hint=f"choose one of: {', '.join(STRATEGIES)}"
+        ) from None
+    return builder(manifest, incident)
