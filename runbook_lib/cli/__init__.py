@@ -13,7 +13,9 @@ import click
 
 from runbook_lib import __version__
 from runbook_lib.cli.common import run_guarded
+from runbook_lib.cli.decide_cmd import decide_command
 from runbook_lib.cli.drill_cmd import drill
+from runbook_lib.cli.incident_cmd import incident
 from runbook_lib.cli.sandbox_cmd import sandbox
 
 HELP = """Roll back an RL system safely and prove afterwards what was done.
@@ -38,6 +40,8 @@ def cli() -> None:
 
 cli.add_command(sandbox)
 cli.add_command(drill)
+cli.add_command(incident)
+cli.add_command(decide_command)
 
 
 def main(argv: list[str] | None = None) -> int:

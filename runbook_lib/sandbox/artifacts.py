@@ -24,7 +24,9 @@ def default_cache_dir() -> Path:
 
 
 def _builders() -> list[Builder]:
-    return []
+    from runbook_lib.sandbox.sac_artifacts import build_sac_artifacts
+
+    return [build_sac_artifacts]
 
 
 def build_all(workspace: Path, *, cache_dir: Path | None = None) -> dict[str, str]:

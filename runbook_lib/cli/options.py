@@ -1,0 +1,118 @@
+"""Reusable click options (``--target``, ``--archive``, ``--json``) and one-line usage errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from runbook_lib.errors import InvalidInputError
+from runbook_lib.manifest import MANIFEST_NAME, find_manifest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ARCHIVE_ENV = "RUNBOOK_ARCHIVE"
+DEFAULT_ARCHIVE = Path("outputs")
+
+
+def _resolve_target(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
+    if value is None:
+        return find_manifest(Path.cwd()).parent
+    if not (value / MANIFEST_NAME).is_file():
+        raise InvalidInputError(
+            f"--target {value} holds no {MANIFEST_NAME}",
+            hint="pass the target's root directory, the one with runbook.toml",
+        )
+    return value.resolve()
+
+
+def target_option(func: F) -> F:
+    """``--target DIR``: the target's root; by default the nearest runbook.toml's directory."""
+    option = click.option(
+        "--target",
+        "target",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        callback=_resolve_target,
+        help=f"The target's root (holding {MANIFEST_NAME}); default: the nearest "
+        f"{MANIFEST_NAME} from the current directory upward.",
+    )
+    return option(func)
+
+
+def archive_option(func: F) -> F:
+    """``--archive DIR``: where incidents live; default ``./outputs`` or ``$RUNBOOK_ARCHIVE``."""
+    option = click.option(
+        "--archive",
+        type=click.Path(path_type=Path, file_okay=False),
+        envvar=ARCHIVE_ENV,
+        default=DEFAULT_ARCHIVE,
+        show_default=True,
+        show_envvar=True,
+        help="Archive directory; incidents live in ARCHIVE/incidents/<ID>/.",
+    )
+    return option(func)
+
+
+def json_option(func: F) -> F:
+    """``--json``: print the result as one JSON object (into parameter ``as_json``)."""
+    option = click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as one JSON object."
+    )
+    return option(func)
+
+
+def _one_line(err: click.UsageError, path: str) -> InvalidInputError:
+    return InvalidInputError(f"{path}: {err.format_message()}", hint=f"see '{path} --help'")
+
+
+def _path_of(info_name: str | None, parent: click.Context | None) -> str:
+    prefix = parent.command_path + " " if parent is not None else ""
+    return prefix + (info_name or "")
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors are one line (as :class:`InvalidInputError`, exit 2)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse ``args``; a usage error becomes an :class:`InvalidInputError`."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            raise _one_line(err, _path_of(info_name, parent)) from None
+
+
+class OneLineGroup(click.Group):
+    """A group whose own and whose subcommands' usage errors are one line."""
+
+    command_class = OneLineCommand
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse ``args``; a usage error becomes an :class:`InvalidInputError`."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            raise _one_line(err, _path_of(info_name, parent)) from None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the subcommand; an unknown one becomes an :class:`InvalidInputError`."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as err:
+            raise _one_line(err, ctx.command_path) from None

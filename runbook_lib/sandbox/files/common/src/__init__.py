@@ -1,0 +1,1 @@
+"""Workspace source root: ``src.rl`` holds the RL code."""
