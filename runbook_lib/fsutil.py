@@ -91,3 +91,25 @@ def tree_hash(root: Path, *, skip_dirs: frozenset[str] = frozenset({".git"})) ->
         executable = os.access(path, os.X_OK)
         digest.update(f"{rel}\0{int(executable)}\0{content}\n".encode())
     return digest.hexdigest()
+
+
+# Runtime state, not content: git's own data, bytecode caches, service pid and
+# state files, and the target lock (whose file outlives every holder).
+_RUNTIME_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".run"})
+_RUNTIME_FILES = frozenset({".runbook/lock", ".runbook/lock.json"})
+
+
+def workspace_hash(root: Path) -> str:
+    """Hash a target's content: every file, tracked or not, but runtime state.
+
+    Two workspaces with the same hash hold the same files with the same bytes
+    and modes; pid files, bytecode caches and lock files do not count.
+    """
+    digest = hashlib.sha256()
+    for path in iter_files(root, skip_dirs=_RUNTIME_DIRS):
+        rel = path.relative_to(root).as_posix()
+        if rel in _RUNTIME_FILES:
+            continue
+        content = f"symlink:{os.readlink(path)}" if path.is_symlink() else sha256_file(path)
+        digest.update(f"{rel}\0{int(os.access(path, os.X_OK))}\0{content}\n".encode())
+    return digest.hexdigest()

@@ -331,7 +331,13 @@ def open_incident(
     _choice(severity, SEVERITIES, "severity")
     _choice(kind, KINDS, "incident kind")
     moment = utc(now)
-    incidents_dir(archive).mkdir(parents=True, exist_ok=True)
+    try:
+        incidents_dir(archive).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInputError(
+            f"cannot keep incidents in archive {archive}: {err}",
+            hint="pass --archive (or set $RUNBOOK_ARCHIVE) to a writable directory",
+        ) from err
     while True:
         directory = incident_dir(archive, new_incident_id(moment))
         try:

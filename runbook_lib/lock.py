@@ -27,7 +27,7 @@ from typing import Any
 import psutil
 from filelock import FileLock, Timeout
 
-from runbook_lib.errors import InvalidInputError, LockHeldError
+from runbook_lib.errors import InvalidInputError, LockHeldError, WorkspaceError
 from runbook_lib.fsutil import atomic_write_text
 
 LOCK_DIR = ".runbook"
@@ -131,11 +131,18 @@ class TargetLock:
 
         Raises:
             InvalidInputError: the target is not a directory.
+            WorkspaceError: the lock's directory cannot be made in the target.
             LockHeldError: another process holds it; the message names its pid and incident.
         """
         if not self.target.is_dir():
             raise InvalidInputError(f"target {self.target} is not a directory")
-        (self.target / LOCK_DIR).mkdir(exist_ok=True)
+        try:
+            (self.target / LOCK_DIR).mkdir(exist_ok=True)
+        except OSError as err:
+            raise WorkspaceError(
+                f"cannot create {LOCK_DIR}/ in target {self.target}: {err}",
+                hint="the runbook needs write access to the target",
+            ) from err
         try:
             self._lock.acquire()
         except Timeout:

@@ -35,6 +35,7 @@ _TOP = ("secrets", "target", "git", "env", "backups", "models", "package", "serv
         "parity", "notify")  # fmt: skip
 _SERVICE_KEYS = ("name", "adapter", "command", "env", "pidfile", "state_file", "health_path",
                  "unit", "health_url")  # fmt: skip
+_ENV_KEYS = ("factory", "env_type", "logger", "vars", "config", "force_flag", "call_site")
 _PROCESS_ONLY = ("command", "env", "pidfile", "state_file")
 
 
@@ -183,17 +184,16 @@ class Manifest:
 def _relative(table: Table, key: str, value: str) -> str:
     pure = PurePosixPath(value)
     if pure.is_absolute() or ".." in pure.parts or "\\" in value:
-        table.fail(key, f"{value!r} must be a path relative to the target's root, inside it",
-                   hint="write it like 'src/rl/sac/' or 'models/sac_*.zip'")  # fmt: skip
+        table.fail(
+            key,
+            f"{value!r} must be a path relative to the target's root, inside it",
+            hint="write it like 'src/rl/sac/' or 'models/sac_*.zip'",
+        )
     return value
 
 
 def _path(table: Table, key: str) -> str:
     return _relative(table, key, table.text(key))
-
-
-def _opt_path(table: Table, key: str) -> str | None:
-    return _path(table, key) if table.has(key) else None
 
 
 def _matching(table: Table, key: str, pattern: re.Pattern[str], what: str) -> str:
@@ -211,53 +211,73 @@ def _argv(table: Table, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
         for name in _PLACEHOLDER.findall(arg):
             if name not in allowed:
                 known = ", ".join("{" + a + "}" for a in allowed)
-                table.fail(key, f"unknown placeholder {{{name}}} in {arg!r}",
-                           hint=f"placeholders here: {known}")  # fmt: skip
+                hint = f"placeholders here: {known}"
+                table.fail(key, f"unknown placeholder {{{name}}} in {arg!r}", hint=hint)
     return argv
 
 
 def _git(top: Table) -> GitSpec:
     table = top.table("git", ("stable_ref", "release_ref", "code_paths"))
-    paths = tuple(_relative(table, "code_paths", p) for p in table.texts("code_paths",
-                                                                      required=False))
+    code_paths = table.texts("code_paths", required=False)
+    paths = tuple(_relative(table, "code_paths", path) for path in code_paths)
     return GitSpec(table.text("stable_ref"), table.opt_text("release_ref"), paths)
 
 
-def _env_switches(table: Table) -> dict[str, Any]:
-    switches: dict[str, Any] = {}
-    variables = []
+def _env_vars(table: Table) -> tuple[EnvVarSwitch, ...]:
+    switches = []
     for var in table.tables("vars", ("name", "legacy", "unified")):
-        name = _matching(var, "name", re.compile(r"^[A-Za-z_]\w*$"), "an environment variable name")
-        variables.append(EnvVarSwitch(name, var.text("legacy"), var.text("unified")))
-    switches["vars"] = tuple(variables)
+        name = var.text("name")
+        if not is_env_name(name):
+            var.fail("name", f"{name!r} is not an environment variable name")
+        switches.append(EnvVarSwitch(name, var.text("legacy"), var.text("unified")))
+    return tuple(switches)
+
+
+def _config_switch(table: Table) -> ConfigSwitch | None:
     config = table.opt_table("config", ("file", "section", "key", "legacy", "unified"))
-    if config is not None:
-        switches["config"] = ConfigSwitch(
-            _path(config, "file"), config.text("section"), config.text("key"),
-            config.opt_text("legacy") or "false", config.opt_text("unified") or "true",
-        )  # fmt: skip
+    if config is None:
+        return None
+    legacy = config.opt_text("legacy", "false") or "false"
+    unified = config.opt_text("unified", "true") or "true"
+    return ConfigSwitch(
+        _path(config, "file"), config.text("section"), config.text("key"), legacy, unified
+    )
+
+
+def _force_flag(table: Table) -> ForceFlag | None:
     flag = table.opt_table("force_flag", ("file", "constant"))
-    if flag is not None:
-        constant = _matching(flag, "constant", _IDENTIFIER, "a Python identifier")
-        switches["force_flag"] = ForceFlag(_path(flag, "file"), constant)
+    if flag is None:
+        return None
+    constant = _matching(flag, "constant", _IDENTIFIER, "a Python identifier")
+    return ForceFlag(_path(flag, "file"), constant)
+
+
+def _call_site(table: Table) -> CallSite | None:
     site = table.opt_table("call_site", ("file", "function", "keyword"))
-    if site is not None:
-        function = _matching(site, "function", _IDENTIFIER, "a Python function name")
-        keyword = site.opt_text("keyword") or "env_type"
-        switches["call_site"] = CallSite(_path(site, "file"), function, keyword)
-    return switches
+    if site is None:
+        return None
+    function = _matching(site, "function", _IDENTIFIER, "a Python function name")
+    keyword = _matching(site, "keyword", _IDENTIFIER, "a keyword") if site.has("keyword") else None
+    return CallSite(_path(site, "file"), function, keyword or "env_type")
 
 
 def _env(top: Table) -> EnvSpec | None:
-    table = top.opt_table("env", ("factory", "env_type", "logger", "vars", "config", "force_flag",
-                                  "call_site"))  # fmt: skip
+    table = top.opt_table("env", _ENV_KEYS)
     if table is None:
         return None
     entry = "an entry point like 'package.module:function'"
     factory = _matching(table, "factory", _ENTRY_POINT, entry)
     env_type = _matching(table, "env_type", _ENTRY_POINT, entry) if table.has("env_type") else None
     logger = _matching(table, "logger", _MODULE, "a logger name") if table.has("logger") else None
-    return EnvSpec(factory, env_type, logger, **_env_switches(table))
+    return EnvSpec(
+        factory,
+        env_type,
+        logger,
+        vars=_env_vars(table),
+        config=_config_switch(table),
+        force_flag=_force_flag(table),
+        call_site=_call_site(table),
+    )
 
 
 def _backups(top: Table) -> BackupSpec | None:
@@ -385,8 +405,8 @@ def _root(source: Source, target: Table) -> Path:
 def parse_manifest(source: Source) -> Manifest:
     """Validate a parsed ``runbook.toml``; see :func:`load_manifest`."""
     top = Table(source, (), source.data, _TOP)
+    find_secrets(source)  # first, so that no later message repeats a secret
     secrets = _secrets(top)
-    find_secrets(source)
     target = top.table("target", ("name", "root"))
     name = _matching(target, "name", _NAME, "a target name (letters, digits, . _ -)")
     models = top.opt_table("models", ("glob",))

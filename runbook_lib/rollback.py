@@ -96,6 +96,14 @@ def check_fresh(plan: Plan, root: Path) -> None:
         )
 
 
+def _journaled(journal: Journal) -> Journal:
+    def append(record: dict[str, Any]) -> None:
+        crashpoints.reach(f"journal {record.get('event')}")
+        journal(record)
+
+    return append
+
+
 def _run_step(
     plan: Plan, index: int, operation: str, ctx: Context, journal: Journal
 ) -> CheckResult | None:
@@ -124,6 +132,7 @@ def apply_plan(
     check_fresh(plan, ctx.root)
     if dry_run:
         return OperationReport("apply", plan.sha256, [s.title for s in plan.steps], dry_run=True)
+    journal = _journaled(journal)
     journal({"event": "begin", "operation": "apply", "plan": plan.sha256})
     report = OperationReport("apply", plan.sha256)
     for index, step in enumerate(plan.steps):
@@ -144,6 +153,7 @@ def undo_plan(
     if dry_run:
         titles = [plan.steps[i].title for i in indices]
         return OperationReport("undo", plan.sha256, titles, dry_run=True)
+    journal = _journaled(journal)
     journal({"event": "begin", "operation": "undo", "plan": plan.sha256})
     report = OperationReport("undo", plan.sha256)
     for index in indices:

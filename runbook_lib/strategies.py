@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from runbook_lib.actions.backup import BackupRestoreAction
 from runbook_lib.actions.base import Action
 from runbook_lib.actions.envflags import (
     CodeLevelAction,
@@ -24,6 +25,7 @@ from runbook_lib.actions.envflags import (
 )
 from runbook_lib.actions.gitrestore import GitRestoreAction
 from runbook_lib.actions.package import PackageAction
+from runbook_lib.actions.servicectl import ServiceStartAction, ServiceStopAction
 from runbook_lib.errors import InvalidInputError
 from runbook_lib.manifest import EnvSpec, Manifest
 
@@ -91,14 +93,20 @@ def immediate(manifest: Manifest, incident: str) -> list[Action]:
 
 
 def sac_full(manifest: Manifest, incident: str) -> list[Action]:
-    """Seed 003's phases 2 and 4, in order."""
+    """Seed 003's phases 2 and 4 in order, bracketed by the service's stop and start."""
     if not manifest.git.code_paths:
         raise _missing(manifest, "git.code_paths", "sac-full")
-    actions: list[Action] = [GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths)]
+    actions: list[Action] = []
+    if manifest.service is not None:
+        actions.append(ServiceStopAction(manifest.service))
+    actions.append(GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths))
+    if manifest.backups is not None:
+        actions.append(BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file))
     if manifest.package is not None:
-        package = manifest.package
-        actions.append(PackageAction(package.name, package.stable_version, package.wheelhouse,
-                                     package.site_dir))  # fmt: skip
+        pkg = manifest.package
+        actions.append(PackageAction(pkg.name, pkg.stable_version, pkg.wheelhouse, pkg.site_dir))
+    if manifest.service is not None:
+        actions.append(ServiceStartAction(manifest.service))
     return actions
 
 

@@ -152,6 +152,12 @@ def test_bad_open_writes_nothing(
     assert not (tmp_path / "archive").exists()
 
 
+def test_archive_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "archive").write_text("not a directory")
+    with pytest.raises(InvalidInputError, match="cannot keep incidents in archive"):
+        open_incident(tmp_path / "archive", "t", "low", "other", T0)
+
+
 def test_naive_time_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="no time zone"):
         open_incident(tmp_path, "t", "low", "other", datetime(2026, 1, 1))

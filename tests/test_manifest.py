@@ -164,6 +164,11 @@ BAD_VARIANTS = [
     ('root = "."', 'root = "missing-dir"', "root =", ["is not a directory"]),
     ('health_path = "/health"', 'health_path = "health"', "health_path", ["must start with '/'"]),
     ('name = "sandbox"', 'name = ""', 'name = ""', ["target.name: must not be empty"]),
+    ('name = "USE_UNIFIED_ENV"', 'name = "USE UNIFIED"', "USE UNIFIED",
+     ["env.vars[0].name: 'USE UNIFIED' is not an environment variable name"]),
+    ('keyword = "env_type"', 'keyword = "env-type"', "env-type", ["is not a keyword"]),
+    ('checksum_file = "SHA256SUMS"', 'checksum_file = "sums/SHA256SUMS"', "checksum_file",
+     ["must be a file name, not a path"]),
 ]
 
 
@@ -220,7 +225,9 @@ def test_literal_secrets_are_refused_without_echoing_them(
 
 def test_secret_refusal_names_the_line(tmp_path: Path) -> None:
     text = variant('secrets = ["TRADE_API_TOKEN"]', 'secrets = ["sk-live-0123456789abcdef"]')
-    assert f":{line_of(text, 'secrets =')}:" in load_error(tmp_path, text)
+    message = load_error(tmp_path, text)
+    assert f":{line_of(text, 'secrets =')}:" in message and "looks like a literal secret" in message
+    assert "0123456789abcdef" not in message
 
 
 def test_webhook_and_systemd_variants_load(tmp_path: Path) -> None:
@@ -248,3 +255,21 @@ def test_webhook_and_systemd_variants_load(tmp_path: Path) -> None:
 )
 def test_looks_like_secret(value: str, secret: bool) -> None:
     assert looks_like_secret(value) is secret
+
+
+def test_sandbox_manifest_matches_the_sandbox_templates(tmp_path: Path) -> None:
+    # The release (v2) overlay carries the switches, the stable (v1) one the code to restore.
+    files = SANDBOX_MANIFEST.parent.parent
+    manifest = load_manifest(write(tmp_path, TEXT))
+    env = manifest.env
+    assert env is not None and env.config and env.force_flag and env.call_site
+    config = (files / "v2" / env.config.file).read_text()
+    assert f"[{env.config.section}]" in config and f"{env.config.key} = " in config
+    assert f"{env.call_site.function}(" in (files / "v2" / env.call_site.file).read_text()
+    factory = (files / "v2" / env.force_flag.file).read_text()
+    assert f"\n{env.force_flag.constant} = False\n" in factory
+    assert "class EnvType" in factory and "def create_sim_env(" in factory
+    for switch in env.vars:
+        assert switch.name in factory
+    for code_path in manifest.git.code_paths:
+        assert (files / "v1" / code_path).is_dir() or (files / "common" / code_path).is_dir()

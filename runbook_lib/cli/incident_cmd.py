@@ -117,12 +117,15 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
 
 @incident.command("advance")
 @click.argument("incident_id", metavar="ID")
-@click.argument("state", type=click.Choice(STATES))
+@click.argument("state", type=click.Choice(STATES), metavar="STATE")
 @click.option("--note", default="", help="Why, for the record.")
 @archive_option
 @json_option
 def advance_command(incident_id: str, state: str, note: str, archive: Path, as_json: bool) -> None:
-    """Move an incident to STATE (only the transitions the procedure allows)."""
+    """Move an incident to STATE (only the transitions the procedure allows).
+
+    STATE is one of: opened, assessed, rolled-back, verified, recovered, closed.
+    """
     after = advance_incident(archive, incident_id, state, note=note)
     text = f"{after.id}: {after.history[-2].state} -> {after.state}"
     emit(_details(archive, after), as_json=as_json, text=text)
@@ -130,14 +133,18 @@ def advance_command(incident_id: str, state: str, note: str, archive: Path, as_j
 
 @incident.command("done")
 @click.argument("incident_id", metavar="ID")
-@click.argument("obligation", type=click.Choice(list(OBLIGATIONS)))
+@click.argument("obligation", type=click.Choice(list(OBLIGATIONS)), metavar="OBLIGATION")
 @click.option("--note", default="", help="A reference (issue URL, report path) for the record.")
 @archive_option
 @json_option
 def done_command(
     incident_id: str, obligation: str, note: str, archive: Path, as_json: bool
 ) -> None:
-    """Record that OBLIGATION was met now (e.g. the tracking issue was opened)."""
+    """Record that OBLIGATION was met now (e.g. the tracking issue was opened).
+
+    OBLIGATION is one of: tracking-issue, root-cause-analysis, stakeholder-update,
+    management-report; 'runbook incident show ID' lists those open now.
+    """
     item = record_done(archive, incident_id, obligation, note=note)
     met = item.completions[-1]
     emit(_details(archive, item), as_json=as_json,

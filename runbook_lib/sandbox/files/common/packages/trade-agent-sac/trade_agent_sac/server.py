@@ -109,6 +109,9 @@ class Handler(BaseHTTPRequestHandler):
     server: AgentServer
     protocol_version = "HTTP/1.1"
     timeout = 30
+    # Headers and body go out in two writes: with Nagle on, a keep-alive client's
+    # delayed ACK would hold the body back about 40 ms per request.
+    disable_nagle_algorithm = True
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
