@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml environment.yml | sha256sum | cut -c1-16)
 
-.PHONY: demo test lint typecheck pytest bench clean-venv
+.PHONY: demo test bench bytecode clean-venv
 
 $(STAMP): pyproject.toml environment.yml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,15 +19,20 @@ $(STAMP): pyproject.toml environment.yml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: $(STAMP)
+# An editable install has no bytecode until first import, and machines that set
+# PYTHONDONTWRITEBYTECODE never write it: compile once, as a wheel install would.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q runbook_lib
+
+demo: bytecode
 	$(BIN)/runbook drill
 
-test: $(STAMP)
+test: bytecode
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: bytecode
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean-venv:

@@ -25,7 +25,6 @@ from runbook_lib.actions.envflags import (
 )
 from runbook_lib.actions.gitrestore import GitRestoreAction
 from runbook_lib.actions.package import PackageAction
-from runbook_lib.actions.servicectl import ServiceStartAction, ServiceStopAction
 from runbook_lib.errors import InvalidInputError
 from runbook_lib.manifest import EnvSpec, Manifest
 
@@ -96,6 +95,9 @@ def sac_full(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 003's phases 2 and 4 in order, bracketed by the service's stop and start."""
     if not manifest.git.code_paths:
         raise _missing(manifest, "git.code_paths", "sac-full")
+    # The service layer (psutil, urllib) loads only here: 'rollback now' never needs it.
+    from runbook_lib.actions.servicectl import ServiceStartAction, ServiceStopAction
+
     actions: list[Action] = []
     if manifest.service is not None:
         actions.append(ServiceStopAction(manifest.service))

@@ -38,6 +38,7 @@ from trade_agent_sac import __version__
 from trade_agent_sac.protocol import MAX_BODY_BYTES, RequestError, parse_observation
 
 LOOPBACK = "127.0.0.1"
+_DRAIN_LIMIT_BYTES = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
@@ -145,7 +146,12 @@ class Handler(BaseHTTPRequestHandler):
         except RequestError as err:
             self._send(err.status, {"error": err.reason})
             return
-        action = self.server.policy.act(observation)
+        try:
+            action = self.server.policy.act(observation)
+        except Exception as err:  # a broken model must not take the server down
+            self.log_error("predict failed: %r", err)
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"predict failed: {err}"})
+            return
         if not all(math.isfinite(x) for x in action):
             self._send(
                 HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -162,12 +168,23 @@ class Handler(BaseHTTPRequestHandler):
                 "send a Content-Length header with the JSON body", HTTPStatus.LENGTH_REQUIRED
             )
         if int(length) > MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body must not be taken for the next request
+            self._discard(int(length))
             raise RequestError(
                 f"body of {length} bytes exceeds {MAX_BODY_BYTES}",
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             )
         return self.rfile.read(int(length))
+
+    def _discard(self, length: int) -> None:
+        """Skip a refused body, so the client reads the answer instead of a reset connection."""
+        if length > _DRAIN_LIMIT_BYTES:
+            self.close_connection = True  # too much to read: the next bytes are not a request
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                break
+            length -= len(chunk)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Log only refused or failed requests: an access line per prediction costs latency."""
