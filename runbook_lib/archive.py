@@ -9,33 +9,61 @@
 
 :func:`verify_incident` recomputes all of it and names every modified, missing
 or added file, every broken link, and any declared secret's value found in a file.
+
+Evidence added after a seal (a run, a message, a decision) is sealed again by
+:func:`reseal`, which first tells legitimate growth (new files, lines appended
+to the journal or the chain, new incident history) from anything else. What
+else it finds is kept in the new manifest as a *finding*, so a reseal never
+hides an earlier modification: ``verify`` keeps reporting it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
 import platform
+import re
 import socket
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from runbook_lib import index
-from runbook_lib.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
+from runbook_lib.errors import LockHeldError
+from runbook_lib.fsutil import (
+    atomic_write_bytes,
+    atomic_write_text,
+    iter_files,
+    sha256_bytes,
+    sha256_file,
+)
 
 MANIFEST = "manifest.json"
 CHAIN = Path("runs") / "chain.jsonl"
 GENESIS = "0" * 64
 # Lock files are coordination, not evidence; they change on every run.
 _IGNORED_SUFFIXES = (".lock",)
+RUN_LOCK = "run.lock"
+DECISIONS_DIR = "decisions"
+CHECKS_DIR = "checks"
+INCIDENT_FILE = "incident.json"
+ACTIVE_RUN_ENV = "RUNBOOK_ACTIVE_RUN"
+# Files that grow by appended lines only; directories whose files are written
+# once (by the runbook itself) and never changed. Other files (a notebook's
+# working files, parity.json) may be rewritten between seals.
+_APPEND_ONLY = ("journal.jsonl", CHAIN.as_posix())
+_WRITE_ONCE = ("runs/", "plans/", "blobs/", "comms/", f"{DECISIONS_DIR}/", f"{CHECKS_DIR}/")
+_REWRITABLE = ("plans/latest",)
+_SEAL_KEYS = ("incident", "sealed_at", "files", "chain_head", "environment")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VERSIONED = ("python", "runbook", "papermill", "nbclient", "nbformat", "gymnasium",
               "stable-baselines3", "torch", "numpy")  # fmt: skip
 
@@ -160,6 +188,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     files_checked: int = 0
     runs_checked: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -189,7 +218,8 @@ def verify_incident(archive: Path, incident_dir: Path,
     report = VerifyReport(incident=incident_dir.name)
     path = incident_dir / MANIFEST
     if not path.is_file():
-        report.problems.append(f"missing: {MANIFEST} (the incident was never sealed)")
+        sealed = "it was sealed before" if was_sealed(archive, incident_dir) else "never sealed"
+        report.problems.append(f"missing: {MANIFEST} ({sealed})")
         return report
     data = path.read_bytes()
     seals = index.query(archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?",
@@ -214,6 +244,278 @@ def verify_incident(archive: Path, incident_dir: Path,
     head = chain[-1]["hash"] if chain else GENESIS
     if json.loads(data).get("chain_head") != head:
         report.problems.append("chain: the last run does not match the sealed chain head")
+    report.problems += _run_output_problems(incident_dir, chain)
+    report.problems += _index_problems(archive, incident_dir.name, chain)
+    report.problems += _earlier_findings(json.loads(data))
     secrets = {name: os.environ[name] for name in secret_names if os.environ.get(name)}
     report.problems += _secret_hits(incident_dir, secrets)
     return report
+
+
+def _run_output_problems(incident_dir: Path, chain: list[dict[str, Any]]) -> list[str]:
+    """A run's executed notebook and HTML must still hash as its chain record says."""
+    problems = []
+    for record in chain:
+        for key in ("output", "html"):
+            relative, recorded = record.get(key), record.get(f"{key}_sha256")
+            if not isinstance(relative, str) or not _SHA256.match(str(recorded)):
+                continue  # a record without a real hash cannot be checked
+            path = incident_dir / relative
+            if path.is_file() and sha256_file(path) != recorded:
+                problems.append(f"modified: {relative} (differs from run {record.get('seq')}'s "
+                                "chain record)")  # fmt: skip
+    return problems
+
+
+def _index_problems(archive: Path, incident: str, chain: list[dict[str, Any]]) -> list[str]:
+    rows = index.query(archive, "SELECT seq, record_hash FROM runs WHERE incident = ?",
+                       (incident,))  # fmt: skip
+    indexed = {row["seq"]: row["record_hash"] for row in rows}
+    problems = []
+    for record in chain:
+        seq = record.get("seq")
+        if seq not in indexed:
+            problems.append(f"index: run {seq} ({record.get('notebook')}) is missing from the "
+                            "index")  # fmt: skip
+        elif indexed[seq] != record.get("hash"):
+            problems.append(f"index: run {seq} ({record.get('notebook')}) differs from the chain")
+    return problems
+
+
+def _earlier_findings(manifest: Mapping[str, Any]) -> list[str]:
+    return [f"earlier: {problem} (found {finding.get('found_at')}, kept through a reseal)"
+            for finding in manifest.get("findings", []) for problem in finding.get("problems", [])]
+
+
+def read_manifest(incident_dir: Path) -> dict[str, Any] | None:
+    """The incident's sealed manifest, or ``None`` before its first seal (or if unreadable)."""
+    try:
+        data = json.loads((incident_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _prefix_kept(path: Path, sealed: Mapping[str, Any]) -> bool:
+    size = int(sealed.get("size", -1))
+    with path.open("rb") as handle:
+        head = handle.read(size) if size >= 0 else b""
+    return len(head) == size and sha256_bytes(head) == sealed.get("sha256")
+
+
+def _incident_grew(incident_dir: Path, sealed_record: Any) -> bool:
+    """Only history and completions were appended since the seal (an advance, an obligation)."""
+    try:
+        now = json.loads((incident_dir / INCIDENT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(sealed_record, dict) or not isinstance(now, dict):
+        return False
+    for key, value in sealed_record.items():
+        if key in ("history", "completions"):
+            if now.get(key, [])[: len(value)] != value:
+                return False
+        elif key != "state" and now.get(key) != value:
+            return False
+    return True
+
+
+def _legitimate(problem: str, incident_dir: Path, manifest: Mapping[str, Any]) -> bool:
+    kind, _, rest = problem.partition(": ")
+    if kind in {"added", "earlier"} or problem.startswith("chain: the last run does not match"):
+        return True  # new evidence, old findings (kept anyway), runs since the seal
+    if kind != "modified":
+        return False
+    if rest in _APPEND_ONLY:
+        return _prefix_kept(incident_dir / rest, manifest["files"][rest])
+    if rest == INCIDENT_FILE:
+        return _incident_grew(incident_dir, manifest.get("incident_record"))
+    if rest == MANIFEST or "(" in rest:
+        return False  # the manifest itself, or a run output that differs from its record
+    return rest in _REWRITABLE or not rest.startswith(_WRITE_ONCE)
+
+
+def suspicious_changes(archive: Path, incident_dir: Path) -> list[str]:
+    """What changed since the last seal in a way that adding evidence never does.
+
+    New files, lines appended to the journal or the chain, history appended to
+    ``incident.json``, and rewritten working files are legitimate growth; a
+    removed file, a changed record of the runbook's own (runs, plans, blobs,
+    messages, decisions, checks), a broken chain or a manifest that no longer
+    matches its anchored hash are not.
+    """
+    manifest = read_manifest(incident_dir)
+    if manifest is None:
+        return [f"missing: {MANIFEST} (the incident was sealed before)"] if was_sealed(
+            archive, incident_dir) else []  # fmt: skip
+    report = verify_incident(archive, incident_dir)
+    return [p for p in report.problems if not _legitimate(p, incident_dir, manifest)]
+
+
+@contextlib.contextmanager
+def run_lock(incident_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold the incident's run lock: one writer of evidence (a run, a message) at a time.
+
+    Raises:
+        LockHeldError: another process held it for ``timeout`` seconds.
+    """
+    lock = FileLock(str(incident_dir / RUN_LOCK), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockHeldError(
+            f"incident {incident_dir.name} is busy: another runbook process held its run lock "
+            f"for {timeout:.0f} s", hint="wait for that run to finish, then try again",
+        ) from None  # fmt: skip
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def inside_run(incident_dir: Path) -> bool:
+    """True in a kernel (or its children) that ``runbook run`` started for this incident."""
+    return os.environ.get(ACTIVE_RUN_ENV) == incident_dir.name
+
+
+def reseal(
+    archive: Path,
+    incident_dir: Path,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    facts: Mapping[str, Any] | None = None,
+    suspicious: list[str] | None = None,
+) -> list[str]:
+    """Seal the incident again after adding evidence (call it under :func:`run_lock`).
+
+    Suspicious changes (``suspicious``, found before the evidence was added, or
+    :func:`suspicious_changes` now) are carried in the new manifest's
+    ``findings`` with those of earlier seals, so ``verify`` keeps naming them.
+    Keys of the previous manifest's ``extra`` are kept unless ``extra`` replaces them.
+
+    Returns:
+        The suspicious changes.
+    """
+    previous = read_manifest(incident_dir) or {}
+    if suspicious is None:
+        suspicious = suspicious_changes(archive, incident_dir)
+    findings = list(previous.get("findings", []))
+    if suspicious:
+        findings.append({"found_at": _now(), "problems": suspicious})
+    carried = {k: v for k, v in previous.items() if k not in _SEAL_KEYS}
+    record = _incident_record(incident_dir)
+    merged = {**carried, **(dict(extra) if extra else {}), "findings": findings,
+              "incident_record": record}  # fmt: skip
+    if facts is None:
+        facts = previous.get("environment") or environment_facts(with_system_info=False)
+    seal(archive, incident_dir, merged, facts=facts)
+    return suspicious
+
+
+def _incident_record(incident_dir: Path) -> Any:
+    try:
+        return json.loads((incident_dir / INCIDENT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def amending(archive: Path, incident_dir: Path, *, timeout: float = 600.0) -> Iterator[list[str]]:
+    """Add evidence to an incident, then reseal it; yields the list of suspicious changes.
+
+    Outside a run this holds the incident's run lock and reseals on exit. Inside
+    a run of the same incident (a notebook adding evidence) it does neither: the
+    run holds the lock and seals when the notebook ends.
+    """
+    if inside_run(incident_dir):
+        yield []
+        return
+    with run_lock(incident_dir, timeout):
+        found = suspicious_changes(archive, incident_dir)  # before this change adds its own
+        yield found
+        reseal(archive, incident_dir, suspicious=found)
+
+
+def next_numbered(directory: Path, stem: str, suffix: str) -> Path:
+    """``directory/<NN>-<stem><suffix>``, NN one above the highest so far (call under a lock)."""
+    numbers = [int(p.name[:2]) for p in directory.glob("[0-9][0-9]-*") if p.name[:2].isdigit()]
+    return directory / f"{max(numbers, default=0) + 1:02d}-{stem}{suffix}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "record"
+
+
+def _write_record(directory: Path, stem: str, data: Mapping[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = next_numbered(directory, _slug(stem), ".json")
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def record_decision(archive: Path, incident_dir: Path, decision: Mapping[str, Any],
+                    *, source: str) -> Path:  # fmt: skip
+    """Keep a decision as ``decisions/<NN>-<outcome>.json``, index it, and reseal.
+
+    Args:
+        archive: The archive (its index gets a ``decisions`` row).
+        incident_dir: The incident's directory.
+        decision: The decision as data (``Decision.to_dict()`` or a parity report's decision).
+        source: What produced it (``runbook decide``, a notebook, ``parity``).
+    """
+    decided_at = _now()
+    with amending(archive, incident_dir):
+        body = {"decided_at": decided_at, "source": source, "decision": dict(decision)}
+        path = _write_record(incident_dir / DECISIONS_DIR, str(decision.get("outcome", "")), body)
+        index.add_decision(archive, incident_dir.name, decided_at, decision)
+    return path
+
+
+def record_checks(archive: Path, incident_dir: Path, source: str,
+                  checks: Iterable[Mapping[str, Any]]) -> Path:  # fmt: skip
+    """Keep check results as ``checks/<NN>-<source>.json``, index them, and reseal.
+
+    Args:
+        archive: The archive (its index gets one ``checks`` row per check).
+        incident_dir: The incident's directory.
+        source: What produced them (a run, a command, a notebook cell).
+        checks: ``CheckResult.to_dict()`` items (name, status, summary, blocking...).
+    """
+    recorded_at = _now()
+    items = [dict(check) for check in checks]
+    with amending(archive, incident_dir):
+        body = {"recorded_at": recorded_at, "source": source, "checks": items}
+        path = _write_record(incident_dir / CHECKS_DIR, source, body)
+        index.add_checks(archive, incident_dir.name, source, recorded_at, items)
+    return path
+
+
+def verify_archive(archive: Path, secret_names: Iterable[str] = ()) -> list[VerifyReport]:
+    """Verify every incident of the archive, and name sealed incidents whose directory is gone."""
+    names = list(secret_names)
+    root = archive / "incidents"
+    directories = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    reports = [verify_or_note(archive, directory, names) for directory in directories]
+    present = {directory.name for directory in directories}
+    for row in index.query(archive, "SELECT incident FROM seals ORDER BY incident"):
+        if row["incident"] not in present:
+            reports.append(VerifyReport(row["incident"], [
+                f"missing: the whole incident directory {row['incident']} (sealed in the index)"]))
+    return reports
+
+
+def was_sealed(archive: Path, incident_dir: Path) -> bool:
+    """Whether the incident was ever sealed or ran a notebook (so it must verify)."""
+    if (incident_dir / MANIFEST).is_file() or (incident_dir / CHAIN).is_file():
+        return True
+    return bool(index.query(archive, "SELECT 1 FROM seals WHERE incident = ?",
+                            (incident_dir.name,)))  # fmt: skip
+
+
+def verify_or_note(archive: Path, incident_dir: Path,
+                   secret_names: Iterable[str] = ()) -> VerifyReport:  # fmt: skip
+    """:func:`verify_incident`, except that an incident never sealed nor run is only noted."""
+    if not was_sealed(archive, incident_dir):
+        return VerifyReport(incident_dir.name, notes=["not sealed yet: no run and no sealed "
+                                                      "evidence so far"])  # fmt: skip
+    return verify_incident(archive, incident_dir, secret_names)

@@ -8,6 +8,7 @@ from runbook_lib.errors import InvalidInputError
 from runbook_lib.manifest import MANIFEST_NAME, Manifest, find_manifest, load_manifest
 from runbook_lib.tomlcheck import looks_like_secret
 
+CODE_PATHS = 'code_paths = ["src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/"]'
 SANDBOX_MANIFEST = (
     Path(__file__).resolve().parent.parent
     / "runbook_lib" / "sandbox" / "files" / "common" / MANIFEST_NAME
@@ -46,7 +47,9 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
     assert manifest.name == "sandbox"
     assert manifest.root == tmp_path.resolve()
     assert (manifest.git.stable_ref, manifest.git.release_ref) == ("v1.0", "v2.0")
-    assert manifest.git.code_paths == ("src/rl/sac/", "docs/agents/")
+    assert manifest.git.code_paths == (
+        "src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/",
+    )
     env = manifest.env
     assert env is not None
     assert env.factory == "src.rl.envs.factory:create_sim_env"
@@ -73,8 +76,8 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
     assert (package.wheelhouse, package.site_dir) == ("wheelhouse", ".site")
     service = manifest.service
     assert service is not None and service.adapter == "process" and service.name == "trade-agent"
-    assert service.argv("/py") == ["/py", "-m", "trade_agent_sac.server", "--model",
-                                   "models/sac_v2.zip", "--state-file", ".run/trade-agent.json"]
+    assert service.argv("/py") == ["/py", "-m", "trade_agent_sac.server", "--config",
+                                   "configs/sac_config.json", "--state-file", ".run/trade-agent.json"]
     assert dict(service.env) == {"PYTHONPATH": ".site:."}
     assert (service.pidfile, service.state_file, service.health_path) == (
         ".run/trade-agent.pid", ".run/trade-agent.json", "/health")  # fmt: skip
@@ -133,7 +136,7 @@ BAD_VARIANTS = [
      ["missing required key 'pidfile' in [service]"]),
     ('stable_ref = "v1.0"', "stable_ref = 1.0", "stable_ref = 1.0",
      ["git.stable_ref: must be a string, got float 1.0"]),
-    ('code_paths = ["src/rl/sac/", "docs/agents/"]', 'code_paths = "src/rl/sac/"', "code_paths",
+    (CODE_PATHS, 'code_paths = "src/rl/sac/"', "code_paths",
      ["git.code_paths: must be an array"]),
     ("default_margin = 0.05", 'default_margin = "5%"', "default_margin",
      ["parity.default_margin: must be a number"]),
@@ -153,7 +156,7 @@ BAD_VARIANTS = [
      'command = [\n    "{pyhton}"', ["unknown placeholder {pyhton}", "placeholders here: {python}"]),
     ('"--junitxml", "{junit}"', '"--junitxml", "{out}"', "--junitxml",
      ["unknown placeholder {out}", "{python}, {junit}"]),
-    ('code_paths = ["src/rl/sac/", "docs/agents/"]', 'code_paths = ["../outside"]', "code_paths",
+    (CODE_PATHS, 'code_paths = ["../outside"]', "code_paths",
      ["'../outside' must be a path relative to the target's root"]),
     ('glob = "models/sac_*.zip"', 'glob = "/abs/models/*.zip"', "glob =",
      ["models.glob: '/abs/models/*.zip' must be a path relative"]),

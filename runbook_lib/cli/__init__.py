@@ -16,6 +16,7 @@ from runbook_lib.cli.common import run_guarded
 from runbook_lib.cli.decide_cmd import decide_command
 from runbook_lib.cli.drill_cmd import drill
 from runbook_lib.cli.incident_cmd import incident
+from runbook_lib.cli.parity_cmd import parity
 from runbook_lib.cli.rollback_cmd import rollback
 from runbook_lib.cli.sandbox_cmd import sandbox
 
@@ -43,6 +44,7 @@ cli.add_command(sandbox)
 cli.add_command(drill)
 cli.add_command(incident)
 cli.add_command(decide_command)
+cli.add_command(parity)
 cli.add_command(rollback)
 
 

@@ -249,10 +249,11 @@ def install_site(workspace: Path, wheel: Path, version: str, cache: Path) -> boo
     pip's output depends only on the wheel, so it is cached by the wheel's hash
     and copied on later runs (pip itself takes a second or more to start).
     """
-    sites = cache / "sac" / "site"
+    # pip runs in the workspace: every path it gets must be absolute.
+    sites, wheel = cache.resolve() / "sac" / "site", wheel.resolve()
     sites.mkdir(parents=True, exist_ok=True)
     entry = sites / f"{sha256_file(wheel)[:32]}-py{sys.version_info[0]}{sys.version_info[1]}"
-    hit = entry.is_dir()
+    hit = (entry / "site").is_dir()
     if not hit:
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=sites))
         command = [
@@ -260,11 +261,19 @@ def install_site(workspace: Path, wheel: Path, version: str, cache: Path) -> boo
             "--find-links", str(wheel.parent), "--target", str(staging / "site"),
             "--no-compile", "--disable-pip-version-check", f"{PACKAGE}=={version}",
         ]  # fmt: skip
-        _run(command, workspace, f"pip install {PACKAGE}=={version}")
-        if entry.exists():  # another build got there first: same wheel, same result
-            shutil.rmtree(staging)
-        else:
-            staging.rename(entry)
+        try:
+            _run(command, workspace, f"pip install {PACKAGE}=={version}")
+            if not (staging / "site").is_dir():
+                raise WorkspaceError(f"pip install {PACKAGE}=={version} installed nothing")
+            if (entry / "site").is_dir():  # another build got there first: same wheel, same result
+                shutil.rmtree(staging)
+            else:
+                if entry.exists():
+                    shutil.rmtree(entry)  # an entry left incomplete by an older build
+                staging.rename(entry)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     shutil.copytree(entry / "site", workspace / ".site")
     return hit
 
@@ -281,6 +290,7 @@ def make_backup(stable: Release, model: Path, workspace: Path) -> Path:
 
 def build_sac_artifacts(workspace: Path, cache: Path) -> dict[str, str]:
     """Build the models, wheels, site directory and backup; return what was made."""
+    workspace, cache = workspace.resolve(), cache.resolve()  # child processes run elsewhere
     with tempfile.TemporaryDirectory(prefix="runbook-sac-") as tmp:
         scratch = Path(tmp)
         stable = load_release(workspace, STABLE_TAG, scratch)

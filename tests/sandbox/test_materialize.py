@@ -36,10 +36,12 @@ def test_history_has_stable_tag_and_release_at_head(sandbox_info: WorkspaceInfo)
     assert (root / MARKER).is_file()
 
 
-def test_release_commits_are_reproducible(sandbox_info: WorkspaceInfo, tmp_path: Path) -> None:
+def test_release_commits_are_reproducible(
+    sandbox_info: WorkspaceInfo, tmp_path: Path, model_cache: Path
+) -> None:
     # Fixed dates and identities: the same templates give the same SHAs, so a
     # plan or an archive can name the stable commit of any sandbox.
-    again = create_workspace(tmp_path / "again", cache_dir=tmp_path / "cache-unused-if-warm")
+    again = create_workspace(tmp_path / "again", cache_dir=model_cache)
     assert again.stable_sha == sandbox_info.stable_sha
     assert again.head_sha == sandbox_info.head_sha
 
