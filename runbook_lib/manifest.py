@@ -1,8 +1,9 @@
 """The target manifest: ``runbook.toml`` at a target's root says what to roll back and how.
 
 Every fact the runbook needs about a target (its stable git ref, the env
-factory and its four rollback switches, backups, models, the package and its
-versions, the service, the test command, parity margins) lives in one TOML file.
+factory and its four rollback switches, backups, models and the env they must
+fit, the package and its versions, the service, the test command, the config
+validator and trading bounds, parity margins) lives in one TOML file.
 :func:`load_manifest` validates all of it before any action runs: an unknown
 key, a wrong type or a missing required key is an error naming the key, the
 file and the line, and the keys that are accepted. Paths are relative to the
@@ -32,11 +33,16 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 _TOP = ("secrets", "target", "git", "env", "backups", "models", "package", "service", "tests",
-        "parity", "notify")  # fmt: skip
+        "parity", "notify", "checks")  # fmt: skip
 _SERVICE_KEYS = ("name", "adapter", "command", "env", "pidfile", "state_file", "health_path",
                  "unit", "health_url")  # fmt: skip
 _ENV_KEYS = ("factory", "env_type", "logger", "vars", "config", "force_flag", "call_site")
 _PROCESS_ONLY = ("command", "env", "pidfile", "state_file")
+_MODELS_KEYS = ("glob", "algo", "env", "env_config", "deployed_key")
+# stable-baselines3's algorithms: the class a model zip is loaded with.
+SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
+_DOTTED_KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
+_TRADING_BOUNDS = ("max_return_drop", "max_sharpe_drop", "max_drawdown_rise", "max_cost_rise")
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,69 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class ModelsSpec:
+    """The target's model files, the SB3 algorithm they load with, and the env they must fit.
+
+    Attributes:
+        glob: The model files, relative to the root (``models/sac_*.zip``).
+        algo: The stable-baselines3 class that loads them (``SAC``).
+        env: Entry point (``module:callable``) that builds the env the deployed
+            model must fit; called with the parsed :attr:`env_config`, or with
+            no argument when there is none.
+        env_config: A JSON file (relative path) passed, parsed, to :attr:`env`.
+        deployed_key: Dotted key of :attr:`env_config` naming the deployed
+            model's path; without it every model must fit the env.
+    """
+
+    glob: str
+    algo: str = "SAC"
+    env: str | None = None
+    env_config: str | None = None
+    deployed_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TradingBounds:
+    """How far the current model may trail the stable baseline (absolute differences).
+
+    Attributes:
+        max_return_drop: Mean total return may be at most this much lower (0.05 = 5 points).
+        max_sharpe_drop: Mean Sharpe ratio may be at most this much lower.
+        max_drawdown_rise: Mean maximum drawdown may be at most this much higher.
+        max_cost_rise: Mean transaction costs (fraction of equity) may be at most this much higher.
+    """
+
+    max_return_drop: float = 0.05
+    max_sharpe_drop: float = 0.5
+    max_drawdown_rise: float = 0.05
+    max_cost_rise: float = 0.03
+
+
+@dataclass(frozen=True)
+class TradingSpec:
+    """The target's evaluation command (prints JSON metrics) and the bounds to hold."""
+
+    command: tuple[str, ...]
+    bounds: TradingBounds = field(default_factory=TradingBounds)
+
+    def argv(self, python: str) -> list[str]:
+        """The command with ``{python}`` replaced by the interpreter to use."""
+        return [arg.replace("{python}", python) for arg in self.command]
+
+
+@dataclass(frozen=True)
+class ChecksSpec:
+    """The target's own validators that the verification checks run."""
+
+    config_command: tuple[str, ...] = ()
+    trading: TradingSpec | None = None
+
+    def config_argv(self, python: str) -> list[str]:
+        """The config validator's command with ``{python}`` filled in."""
+        return [arg.replace("{python}", python) for arg in self.config_command]
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A validated ``runbook.toml``; paths inside are relative to :attr:`root`."""
 
@@ -155,6 +224,8 @@ class Manifest:
     webhook_url: str | None = None
     webhook_url_env: str | None = None
     secrets: tuple[str, ...] = ()
+    models: ModelsSpec | None = None
+    checks: ChecksSpec | None = None
 
     def resolve(self, relative: str) -> Path:
         """The absolute path of a manifest path (relative to the target's root)."""
@@ -290,6 +361,51 @@ def _backups(top: Table) -> BackupSpec | None:
     return BackupSpec(_path(table, "dir"), checksum)
 
 
+def _models(top: Table) -> ModelsSpec | None:
+    table = top.opt_table("models", _MODELS_KEYS)
+    if table is None:
+        return None
+    algo = table.opt_text("algo") or "SAC"
+    if algo not in SB3_ALGOS:
+        table.fail("algo", f"{algo!r} is not a stable-baselines3 algorithm",
+                   hint=f"one of: {', '.join(SB3_ALGOS)}")  # fmt: skip
+    entry = "an entry point like 'package.module:function'"
+    env = _matching(table, "env", _ENTRY_POINT, entry) if table.has("env") else None
+    env_config = _path(table, "env_config") if table.has("env_config") else None
+    if env_config is not None and env is None:
+        table.fail("env_config", "needs 'env', the entry point it is passed to")
+    key = None
+    if table.has("deployed_key"):
+        key = _matching(table, "deployed_key", _DOTTED_KEY, "a dotted key like 'model_path'")
+        if env_config is None:
+            table.fail("deployed_key", "needs 'env_config', the JSON file that holds the key")
+    return ModelsSpec(_path(table, "glob"), algo, env, env_config, key)
+
+
+def _bound(table: Table, key: str, default: float) -> float:
+    value = table.number(key, default)
+    if value < 0:
+        table.fail(key, f"{value} must not be negative (it is how far the model may trail)")
+    return value
+
+
+def _trading(checks: Table) -> TradingSpec | None:
+    table = checks.opt_table("trading", ("command", *_TRADING_BOUNDS))
+    if table is None:
+        return None
+    default = TradingBounds()
+    bounds = TradingBounds(*(_bound(table, key, getattr(default, key)) for key in _TRADING_BOUNDS))
+    return TradingSpec(_argv(table, "command", ("python",)), bounds)
+
+
+def _checks(top: Table) -> ChecksSpec | None:
+    table = top.opt_table("checks", ("config_command", "trading"))
+    if table is None:
+        return None
+    command = _argv(table, "config_command", ("python",)) if table.has("config_command") else ()
+    return ChecksSpec(command, _trading(table))
+
+
 def _package(top: Table) -> PackageSpec | None:
     table = top.opt_table("package", ("name", "stable_version", "release_version", "wheelhouse",
                                       "site_dir"))  # fmt: skip
@@ -409,7 +525,7 @@ def parse_manifest(source: Source) -> Manifest:
     secrets = _secrets(top)
     target = top.table("target", ("name", "root"))
     name = _matching(target, "name", _NAME, "a target name (letters, digits, . _ -)")
-    models = top.opt_table("models", ("glob",))
+    models = _models(top)
     tests = top.opt_table("tests", ("command",))
     default_margin, margins = _margins(top)
     webhook_url, webhook_env = _notify(top)
@@ -420,7 +536,7 @@ def parse_manifest(source: Source) -> Manifest:
         git=_git(top),
         env=_env(top),
         backups=_backups(top),
-        models_glob=_path(models, "glob") if models is not None else None,
+        models_glob=models.glob if models is not None else None,
         package=_package(top),
         service=_service(top),
         test_command=_argv(tests, "command", ("python", "junit")) if tests is not None else (),
@@ -429,6 +545,8 @@ def parse_manifest(source: Source) -> Manifest:
         webhook_url=webhook_url,
         webhook_url_env=webhook_env,
         secrets=secrets,
+        models=models,
+        checks=_checks(top),
     )
 
 

@@ -12,12 +12,15 @@ import sys
 import click
 
 from runbook_lib import __version__
-from runbook_lib.cli.common import run_guarded
+from runbook_lib.cli.archive_cmd import archive_group
+from runbook_lib.cli.common import OneLineGroup, run_guarded
 from runbook_lib.cli.decide_cmd import decide_command
 from runbook_lib.cli.drill_cmd import drill
 from runbook_lib.cli.incident_cmd import incident
+from runbook_lib.cli.notify_cmd import notify_command
 from runbook_lib.cli.parity_cmd import parity
 from runbook_lib.cli.rollback_cmd import rollback
+from runbook_lib.cli.run_cmd import run_command
 from runbook_lib.cli.sandbox_cmd import sandbox
 
 HELP = """Roll back an RL system safely and prove afterwards what was done.
@@ -34,7 +37,7 @@ Exit codes:
 """
 
 
-@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runbook")
 def cli() -> None:
     """Roll back an RL system safely and prove afterwards what was done."""
@@ -46,6 +49,9 @@ cli.add_command(incident)
 cli.add_command(decide_command)
 cli.add_command(parity)
 cli.add_command(rollback)
+cli.add_command(run_command)
+cli.add_command(archive_group)
+cli.add_command(notify_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,8 @@
-"""Reusable click options (``--target``, ``--archive``, ``--json``) and one-line usage errors."""
+"""Reusable click options: ``--target``, ``--archive``, ``--json``.
+
+The one-line usage-error classes live in :mod:`runbook_lib.cli.common`; they
+are re-exported here for the commands that import them from this module.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
+from runbook_lib.cli.common import OneLineCommand, OneLineGroup
 from runbook_lib.errors import InvalidInputError
 from runbook_lib.manifest import MANIFEST_NAME, find_manifest
+
+__all__ = ["OneLineCommand", "OneLineGroup", "archive_option", "json_option", "target_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,57 +69,3 @@ def json_option(func: F) -> F:
         "--json", "as_json", is_flag=True, help="Print the result as one JSON object."
     )
     return option(func)
-
-
-def _one_line(err: click.UsageError, path: str) -> InvalidInputError:
-    return InvalidInputError(f"{path}: {err.format_message()}", hint=f"see '{path} --help'")
-
-
-def _path_of(info_name: str | None, parent: click.Context | None) -> str:
-    prefix = parent.command_path + " " if parent is not None else ""
-    return prefix + (info_name or "")
-
-
-class OneLineCommand(click.Command):
-    """A command whose usage errors are one line (as :class:`InvalidInputError`, exit 2)."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        """Parse ``args``; a usage error becomes an :class:`InvalidInputError`."""
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as err:
-            raise _one_line(err, _path_of(info_name, parent)) from None
-
-
-class OneLineGroup(click.Group):
-    """A group whose own and whose subcommands' usage errors are one line."""
-
-    command_class = OneLineCommand
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        """Parse ``args``; a usage error becomes an :class:`InvalidInputError`."""
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as err:
-            raise _one_line(err, _path_of(info_name, parent)) from None
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        """Find the subcommand; an unknown one becomes an :class:`InvalidInputError`."""
-        try:
-            return super().resolve_command(ctx, args)
-        except click.UsageError as err:
-            raise _one_line(err, ctx.command_path) from None

@@ -15,6 +15,7 @@ from runbook_lib.errors import CheckFailedError, InvalidInputError
 from runbook_lib.manifest import find_manifest, load_manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
+_MAX_EPISODE_LINES = 30
 
 
 def run_options(func: F) -> F:
@@ -81,14 +82,18 @@ def _pct(value: float) -> str:
     return f"{value:+.2%}"
 
 
-def _outcome_text(data: dict[str, Any]) -> str:
-    envs = data["envs"]
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _header_lines(data: dict[str, Any]) -> list[str]:
+    legacy, candidate = data["envs"]["legacy"], data["envs"]["candidate"]
+    source = f"; baseline {data['baseline']}" if data["baseline"] else ""
     lines = [
         f"parity    {data['verdict']}: {data['reason']}",
-        f"envs      {envs['legacy']['class']} ({envs['legacy']['env_type']}) vs "
-        f"{envs['candidate']['class']} ({envs['candidate']['env_type']}); {data['episodes']} "
-        f"episodes, {data['steps']} steps, {data['workers']} worker(s)"
-        + (f"; baseline {data['baseline']}" if data["baseline"] else ""),
+        f"envs      {legacy['class']} ({legacy['env_type']}) vs {candidate['class']} "
+        f"({candidate['env_type']}); {data['episodes']} episodes, {data['steps']} steps, "
+        f"{data['workers']} worker(s){source}",
         f"agreement {data['step_agreement']:.2%} of steps identical",
     ]
     first = data["first_divergence"]
@@ -97,45 +102,57 @@ def _outcome_text(data: dict[str, Any]) -> str:
             f"first divergence  episode {first['episode']}, step {first['step']}, "
             f"{first['field']}: legacy {first['legacy']} vs candidate {first['candidate']}"
         )
-    if data["throughput_regression_pct"] is not None:
+    pct = data["throughput_regression_pct"]
+    if pct is not None:
         low, high = data["throughput_ci_pct"]
         lines.append(
-            f"throughput  candidate {data['throughput_regression_pct']:+.1f}% slower "
-            f"(95% CI {low:+.1f}% .. {high:+.1f}%), {data['legacy_steps_per_s']:.0f} vs "
-            f"{data['candidate_steps_per_s']:.0f} steps/s"
+            f"throughput  candidate {abs(pct):.1f}% {'slower' if pct > 0 else 'faster'} "
+            f"(regression 95% CI {low:+.1f}% .. {high:+.1f}%), steps/s legacy "
+            f"{data['legacy_steps_per_s']:.0f} vs candidate {data['candidate_steps_per_s']:.0f}"
         )
-    lines.append("metrics")
+    return lines
+
+
+def _metric_lines(data: dict[str, Any]) -> list[str]:
+    lines = ["metrics   (legacy mean, candidate mean, difference [95% CI], margin, verdict)"]
     for name, m in data["metrics"].items():
         lines.append(
-            f"  {name:<22} legacy {m['legacy_mean']:<11.4f} candidate "
-            f"{m['candidate_mean']:<11.4f} {_pct(m['relative_difference'])} "
-            f"[{_pct(m['ci_low'])}, {_pct(m['ci_high'])}] margin {m['margin']:.0%}  "
-            f"{m['verdict']}"
+            f"  {name:<22} {m['legacy_mean']:<11.4f} {m['candidate_mean']:<11.4f} "
+            f"{_pct(m['relative_difference'])} [{_pct(m['ci_low'])}, {_pct(m['ci_high'])}] "
+            f"{m['margin']:.0%}  {m['verdict']}"
         )
-    lines.append("episodes  (episode seed length: legacy/candidate reward, blocking)")
-    for r in data["records"][:50]:
-        bp = (
-            r["legacy_info"].get("blocking_probability"),
-            r["candidate_info"].get("blocking_probability"),
-        )
+    lines.append("episodes  (episode, seed, length: total reward and blocking, legacy/candidate)")
+    for r in data["records"][:_MAX_EPISODE_LINES]:
         crash = f"  CRASH at step {r['error']['step']}" if r["error"] else ""
+        blocking = [
+            r[side].get("blocking_probability") for side in ("legacy_info", "candidate_info")
+        ]
         lines.append(
-            f"  {r['episode']:>4} {r['seed']:>6} {r['length']:>6}: {r['legacy_reward']:.2f}"
-            f"/{r['candidate_reward']:.2f}, {bp[0]}/{bp[1]}{crash}"
+            f"  {r['episode']:>4} {r['seed']:>6} {r['length']:>6}: {r['legacy_reward']:.2f}/"
+            f"{r['candidate_reward']:.2f}, {_number(blocking[0])}/{_number(blocking[1])}{crash}"
         )
+    if len(data["records"]) > _MAX_EPISODE_LINES:
+        lines.append(f"  ... {len(data['records']) - _MAX_EPISODE_LINES} more in parity.json")
+    return lines
+
+
+def _decision_lines(data: dict[str, Any]) -> list[str]:
+    lines = []
     if data["suggested_episodes"]:
         lines.append(f"undecided run again with --episodes {data['suggested_episodes']} to decide")
     decision = data["decision"]
     lines.append(f"decision  {decision['summary']} (strategy {decision['strategy']})")
     lines += [f"  - {action}" for action in decision["actions"]]
-    if data["profile"]:
-        for role, rows in data["profile"].items():
-            top = ", ".join(f"{row['function']} {row['share']:.0%}" for row in rows[:3])
-            lines.append(f"profile   {role}: {top}")
-    lines.append(
-        f"saved     {data['files']['parity.json'][0]} and {len(data['files']) - 1} plots (PNG+SVG)"
-    )
-    return "\n".join(lines)
+    for role, rows in (data["profile"] or {}).items():
+        top = ", ".join(f"{row['function']} {row['share']:.0%}" for row in rows[:3])
+        lines.append(f"profile   {role}: {top}")
+    plots = len(data["files"]) - 1
+    lines.append(f"saved     {data['files']['parity.json'][0]} and {plots} plots (PNG+SVG)")
+    return lines
+
+
+def _outcome_text(data: dict[str, Any]) -> str:
+    return "\n".join(_header_lines(data) + _metric_lines(data) + _decision_lines(data))
 
 
 def _group_target(target: Path | None) -> Path:

@@ -1,0 +1,155 @@
+"""Cost of lockstep parity: its overhead over bare stepping, and the speed-up of 2 workers.
+
+1. Overhead: ``lockstep.run_episode`` (every step compared, recorded and
+   timed) against stepping the same two envs bare: the same policy picks the
+   same actions, nothing is compared or recorded. Target <= 10%.
+2. Parallel runs: ``run_lockstep`` over the same seeds with 2 workers against
+   1 (wall time, process start included). Target >= 1.7x on 2 cores.
+
+Both are measured in one run, in interleaved repetitions (the order swaps each
+time), and the median of the per-repetition ratios is reported. The envs are
+the sandbox's, built through its factory. Exit status 1 only when a target is
+missed by a wide margin (overhead above 20%, speed-up below 1.4x): the
+machines are noisy.
+
+    python bench/bench_parity.py [--workspace DIR] [--repeats 7] [--episodes 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.parity.lockstep import (
+    ParitySpec,
+    RandomValidPolicy,
+    build_envs,
+    run_episode,
+    run_lockstep,
+)
+from runbook_lib.parity.run import target_imports
+
+FACTORY = "src.rl.envs.factory:create_sim_env"
+OVERHEAD_TARGET, OVERHEAD_LIMIT = 0.10, 0.20
+SPEEDUP_TARGET, SPEEDUP_LIMIT = 1.7, 1.4
+
+
+def bare_episode(envs: tuple[Any, Any], seed: int, max_steps: int) -> int:
+    """Step both envs with the lockstep's own action choice; compare and record nothing."""
+    legacy, candidate = envs
+    legacy.reset(seed=seed)
+    _, info = candidate.reset(seed=seed)
+    act = RandomValidPolicy(seed, int(legacy.action_space.n))
+    steps = 0
+    for steps in range(1, max_steps + 1):  # noqa: B007  # the count is the result
+        action = act(None, info.get("action_mask"))
+        out_l = legacy.step(action)
+        _, _, term_c, trunc_c, info = candidate.step(action)
+        if out_l[2] or out_l[3] or term_c or trunc_c:
+            break
+    return steps
+
+
+def _timed(func: Any, *args: Any, **kwargs: Any) -> float:
+    started = time.perf_counter()
+    func(*args, **kwargs)
+    return time.perf_counter() - started
+
+
+def overhead(spec: ParitySpec, repeats: int, episodes: int) -> list[float]:
+    """Per repetition: lockstep time / bare time - 1, over ``episodes`` episodes each."""
+    envs = build_envs(spec)
+    bare_episode(envs, 0, spec.max_steps)  # warm caches before timing
+
+    def bare(seeds: range) -> None:
+        for seed in seeds:
+            bare_episode(envs, seed, spec.max_steps)
+
+    def lockstep(seeds: range) -> None:
+        for index, seed in enumerate(seeds):
+            run_episode(envs, index, seed, spec)
+
+    ratios = []
+    for repeat in range(repeats):
+        seeds = range(100 + repeat * episodes, 100 + (repeat + 1) * episodes)
+        if repeat % 2:
+            lock_s, bare_s = _timed(lockstep, seeds), _timed(bare, seeds)
+        else:
+            bare_s, lock_s = _timed(bare, seeds), _timed(lockstep, seeds)
+        ratios.append(lock_s / bare_s - 1.0)
+    return ratios
+
+
+def speedup(spec: ParitySpec, repeats: int) -> list[float]:
+    """Per repetition: wall time of 1 worker / wall time of 2 workers, same seeds."""
+    ratios = []
+    for repeat in range(repeats):
+        if repeat % 2:
+            two, one = _timed(run_lockstep, spec, workers=2), _timed(run_lockstep, spec, workers=1)
+        else:
+            one, two = _timed(run_lockstep, spec, workers=1), _timed(run_lockstep, spec, workers=2)
+        ratios.append(one / two)
+    return ratios
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    return f"median of {len(values)}; {format(min(values), fmt)}..{format(max(values), fmt)}"
+
+
+def report(workspace: Path, args: argparse.Namespace) -> int:
+    """Measure both figures, print them with their targets; 1 when one is missed widely."""
+    warnings.simplefilter("ignore", DeprecationWarning)
+    spec = ParitySpec(root=str(workspace), factory=FACTORY, seeds=tuple(range(args.parallel)))
+    with target_imports(workspace, FACTORY):
+        over = overhead(spec, args.repeats, args.episodes)
+        gain = speedup(spec, args.repeats)
+    over_median, gain_median = statistics.median(over), statistics.median(gain)
+    print(f"workspace {workspace}; {args.repeats} interleaved repetitions")
+    print(
+        f"lockstep overhead over bare stepping: {over_median:+.1%} ({_spread(over, '+.1%')}); "
+        f"target <= {OVERHEAD_TARGET:.0%}, {args.episodes} episodes per block"
+    )
+    print(
+        f"speed-up of 2 workers over 1: {gain_median:.2f}x ({_spread(gain, '.2f')}); "
+        f"target >= {SPEEDUP_TARGET}x, {args.parallel} episodes per run"
+    )
+    failed = []
+    if over_median > OVERHEAD_LIMIT:
+        failed.append(f"overhead {over_median:.1%} is above {OVERHEAD_LIMIT:.0%}")
+    if gain_median < SPEEDUP_LIMIT:
+        failed.append(f"speed-up {gain_median:.2f}x is below {SPEEDUP_LIMIT}x")
+    if failed:
+        print("FAIL: " + "; ".join(failed) + " (a target missed by a wide margin)")
+        return 1
+    missed = over_median > OVERHEAD_TARGET or gain_median < SPEEDUP_TARGET
+    print("ok" + (" (a target missed narrowly: noise, or look closer)" if missed else ""))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, help="an existing sandbox (default: a new one)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--episodes", type=int, default=4, help="episodes per overhead block")
+    parser.add_argument("--parallel", type=int, default=16, help="episodes per speed-up run")
+    args = parser.parse_args()
+    if min(args.repeats, args.episodes, args.parallel) < 1:
+        parser.error("--repeats, --episodes and --parallel must be at least 1")
+    if args.workspace is not None:
+        return report(args.workspace.resolve(), args)
+    from runbook_lib.sandbox import create_workspace
+
+    with tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp:
+        info = create_workspace(Path(tmp) / "ws")
+        print(f"materialized a sandbox in {info.seconds:.1f} s")
+        return report(info.root, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
