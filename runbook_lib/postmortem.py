@@ -9,12 +9,14 @@ deployment 2 h, verification and communication 1 h).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from runbook_lib.archive import read_chain
+from runbook_lib.fsutil import atomic_write_text
 from runbook_lib.incident import Incident, due, incident_dir, load_incident
 from runbook_lib.journal import Journal
 
@@ -213,3 +215,14 @@ def render_markdown(pm: Postmortem) -> str:
     ]
     lines += [f"- [{path}]({path})" for path in pm.evidence]
     return "\n".join(lines) + "\n"
+
+
+def write(archive: Path, incident_id: str, pm: Postmortem | None = None) -> Path:
+    """Write ``postmortem.md`` (and ``postmortem.json``) into the incident directory."""
+    pm = pm or build(archive, incident_id)
+    directory = incident_dir(archive, incident_id)
+    data = json.dumps(pm.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write_text(directory / "postmortem.json", data)
+    path = directory / "postmortem.md"
+    atomic_write_text(path, render_markdown(pm))
+    return path
