@@ -45,6 +45,7 @@ from runbook_lib.fsutil import (
     sha256_bytes,
     sha256_file,
 )
+from runbook_lib.journal import Journal
 
 MANIFEST = "manifest.json"
 CHAIN = Path("runs") / "chain.jsonl"
@@ -466,8 +467,13 @@ def record_decision(archive: Path, incident_dir: Path, decision: Mapping[str, An
     decided_at = _now()
     with amending(archive, incident_dir):
         body = {"decided_at": decided_at, "source": source, "decision": dict(decision)}
-        path = _write_record(incident_dir / DECISIONS_DIR, str(decision.get("outcome", "")), body)
+        name = str(decision.get("outcome") or decision.get("scenario") or "decision")
+        path = _write_record(incident_dir / DECISIONS_DIR, name, body)
         index.add_decision(archive, incident_dir.name, decided_at, decision)
+        Journal.for_incident(incident_dir)({
+            "event": "decision", "outcome": name, "summary": decision.get("summary"),
+            "strategy": decision.get("strategy"), "source": source,
+            "path": path.relative_to(incident_dir).as_posix()})  # fmt: skip
     return path
 
 
@@ -487,6 +493,10 @@ def record_checks(archive: Path, incident_dir: Path, source: str,
         body = {"recorded_at": recorded_at, "source": source, "checks": items}
         path = _write_record(incident_dir / CHECKS_DIR, source, body)
         index.add_checks(archive, incident_dir.name, source, recorded_at, items)
+        failed = sum(item.get("status") == "fail" for item in items)
+        Journal.for_incident(incident_dir)({
+            "event": "checks", "source": source, "path": path.relative_to(incident_dir).as_posix(),
+            "summary": f"{len(items) - failed} of {len(items)} passed"})  # fmt: skip
     return path
 
 

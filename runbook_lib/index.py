@@ -88,11 +88,12 @@ def add_run(archive: Path, record: Mapping[str, Any]) -> None:
 def add_decision(
     archive: Path, incident: str, decided_at: str, decision: Mapping[str, Any]
 ) -> None:
-    """Record a decision of the decision tree."""
+    """Record a decision; its ``outcome`` (or a SAC decision's ``scenario``) names it."""
+    name = decision.get("decision") or decision.get("outcome") or decision.get("scenario")
     with connect(archive) as conn:
         conn.execute(
             "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
-            (incident, decided_at, decision.get("decision"), decision.get("strategy"),
+            (incident, decided_at, name, decision.get("strategy"),
              json.dumps(decision, sort_keys=True, default=str)),
         )  # fmt: skip
 

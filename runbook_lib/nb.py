@@ -176,5 +176,42 @@ def fail_if_blocking(results: Iterable[CheckResult]) -> None:
         raise BlockingCheckFailed(f"blocking check(s) failed: {names}")
 
 
+def conclude_verification(session: Session, results: Sequence[CheckResult]) -> str:
+    """Fail on a blocking check; otherwise mark a rolled-back incident ``verified``."""
+    from runbook_lib.incident import advance_incident
+
+    fail_if_blocking(results)
+    state = session.incident().state
+    if state == "rolled-back":
+        passed = sum(r.status == "pass" for r in results)
+        note = f"verification: {passed}/{len(results)} checks passed, no blocking failure"
+        state = advance_incident(session.archive, session.incident_id, "verified", note=note).state
+    return state
+
+
 class BlockingCheckFailed(CheckFailedError):
     """A blocking verification check failed; the notebook run must fail."""
+
+
+class FigureView:
+    """A matplotlib figure that notebooks show inline without pyplot's backend."""
+
+    def __init__(self, figure: Any) -> None:
+        """Wrap ``figure`` (a :class:`matplotlib.figure.Figure`)."""
+        self.figure = figure
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+    def __repr__(self) -> str:
+        title = self.figure.axes[0].get_title() if self.figure.axes else ""
+        return f"<figure: {title}>"
+
+
+def figure(fig: Any) -> FigureView:
+    """Show a figure inline (PNG) in a notebook."""
+    return FigureView(fig)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from runbook_lib.actions.backup import BackupRestoreAction
 from runbook_lib.actions.base import Action
+from runbook_lib.actions.differences import DifferencesEntryAction
 from runbook_lib.actions.envflags import (
     CodeLevelAction,
     ConfigFlagAction,
@@ -29,6 +30,8 @@ from runbook_lib.errors import InvalidInputError
 from runbook_lib.manifest import EnvSpec, Manifest
 
 Builder = Callable[[Manifest, str], list[Action]]
+# Registered here too, so that resume and undo can rebuild a documenting plan's step.
+REGISTERED_ELSEWHERE = (DifferencesEntryAction,)
 
 
 def _env(manifest: Manifest, strategy: str) -> EnvSpec:

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from runbook_lib import crashpoints
 from runbook_lib.actions import inifile, pyedit
 from runbook_lib.actions.base import Action, Context, file_change
+from runbook_lib.actions.files import state_of
 from runbook_lib.actions.model import Step
 from runbook_lib.errors import InvalidInputError
+from runbook_lib.fsutil import atomic_write_text
 
 ROLLBACK_ENV_FILE = ".runbook/rollback.env"
 
@@ -31,9 +34,7 @@ def _read_text(root: Path, relative: str, what: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _step(
-    action: Action, title: str, root: Path, *, relative: str, new: str, summary: str
-) -> Step:
+def _step(action: Action, title: str, root: Path, *, relative: str, new: str, summary: str) -> Step:
     blobs: dict[str, bytes] = {}
     change = file_change(root, relative, new.encode("utf-8"), summary, blobs)
     params = action.params()
@@ -144,6 +145,30 @@ class ConfigFlagAction(Action):
         title = f"set [{self.section}] {self.key} = {self.value} in {self.file}"
         return _step(self, title, root, relative=self.file, new=new_text, summary=summary)
 
+    def undo(self, step: Step, ctx: Context) -> None:
+        """Put the key's old value back; other edits made since the rollback are kept.
+
+        Operators edit configs during an incident (seed 000's fix may be one):
+        when the file changed after the rollback but the key still holds the
+        rollback value, only that key is restored instead of refusing.
+        """
+        change = step.changes[0] if step.changes else None
+        if change is None or change.before is None or state_of(ctx.root, change) != "other":
+            super().undo(step, ctx)
+            return
+        text = _read_text(ctx.root, self.file, "config file")
+        if (
+            inifile.read_value(text, self.section, self.key).value or ""
+        ).lower() != self.value.lower():
+            super().undo(step, ctx)  # the key itself was changed: refuse, naming the file
+            return
+        before = ctx.store.get(change.before).decode("utf-8")
+        old = inifile.read_value(before, self.section, self.key).value
+        if old is not None:
+            crashpoints.reach(f"write {self.file}")
+            new = inifile.set_value(text, self.section, self.key, old)
+            atomic_write_text(ctx.root / self.file, new)
+
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
         """The key holds the rollback value."""
         text = _read_text(ctx.root, self.file, "config file")
@@ -225,8 +250,7 @@ class CodeLevelAction(Action):
         """Plan the keyword argument at the module's single call site."""
         source = _read_text(root, self.module, "call-site module")
         value = self._value_source(source)
-        edit = pyedit.keyword_edit(source, self.function, self.keyword, value,
-                                   filename=self.module)
+        edit = pyedit.keyword_edit(source, self.function, self.keyword, value, filename=self.module)
         summary = f"{self.function}(..., {self.keyword}={value}) at line {edit.line}"
         title = f"call {self.function} with {self.keyword}={value} in {self.module}"
         new = pyedit.apply_edit(source, edit)

@@ -1,29 +1,25 @@
 """Env-side verification checks (seed 000 §4, §6, §8; seed 003 step 9).
 
-Every check runs the target's code in a child process of the target: its root
-as working directory, ``PYTHONDONTWRITEBYTECODE`` set (a check leaves nothing
-behind) and the environment :func:`target_environment` builds, which is what
-every process the runbook starts gets: the variables of
-``.runbook/rollback.env`` applied and the manifest's env switches of the
-calling shell removed, so that a check proves the recorded rollback, not the
-operator's shell.
+Every check runs the target's code in a child process of the target through
+:func:`runbook_lib.checks.targetproc.run_target`: the target's root as working
+directory, the rollback's variables (``.runbook/rollback.env``) applied, the
+manifest's env switches of the calling shell removed (a check proves the
+recorded rollback, not the operator's shell) and no bytecode written. The
+probes the child runs are in :mod:`runbook_lib.checks.envprobe`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.actions.envflags import read_rollback_env
+from runbook_lib.checks.targetproc import TargetRun, run_target
 from runbook_lib.manifest import EnvSpec, Manifest
 from runbook_lib.report import CheckResult, Status, timed
 
@@ -32,109 +28,33 @@ ENV_TYPES = (LEGACY, CANDIDATE)
 SMOKE_ARGS = ("--episodes", "1", "--requests", "200")
 MONITOR_CONFIG: dict[str, Any] = {"num_requests": 200}
 _CHOSEN = re.compile(r"using (\w+) \((\w+)\)")
-_TAIL_LINES = 12
-
-
-def target_environment(manifest: Manifest) -> tuple[dict[str, str], dict[str, Any]]:
-    """The environment of a process the runbook starts in the target, and what shaped it.
-
-    Returns:
-        The variables, and evidence: the rollback's variables and the switch
-        variables dropped from the calling environment.
-    """
-    env = dict(os.environ)
-    switches = [var.name for var in manifest.env.vars] if manifest.env else []
-    dropped = sorted(name for name in switches if env.pop(name, None) is not None)
-    rollback = read_rollback_env(manifest.root)
-    env.update(rollback)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env, {"rollback_env": rollback, "dropped_from_caller": dropped}
-
-
-@dataclass(frozen=True)
-class ChildRun:
-    """A finished child process of the target and the JSON object it wrote (if any)."""
-
-    argv: list[str]
-    returncode: int | None
-    stdout: str
-    stderr: str
-    result: dict[str, Any] | None
-    environment: dict[str, Any]
-
-    def tail(self) -> list[str]:
-        """The last lines of the child's stderr (or stdout), for evidence."""
-        text = self.stderr.strip() or self.stdout.strip()
-        return text.splitlines()[-_TAIL_LINES:]
-
-    def failure(self) -> str | None:
-        """Why the child did not deliver, or ``None``."""
-        if self.returncode is None:
-            return "timed out"
-        if self.returncode != 0:
-            last = self.tail()[-1] if self.tail() else "no output"
-            return f"exited with {self.returncode}: {last}"
-        return None
-
-
-def run_in_target(manifest: Manifest, argv: Sequence[str], *, timeout: float) -> ChildRun:
-    """Run ``argv`` in the target (see the module docstring); a timeout kills it."""
-    env, evidence = target_environment(manifest)
-    try:
-        proc = subprocess.run(
-            list(argv),
-            cwd=manifest.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        return ChildRun(list(argv), None, out, err, None, evidence)
-    return ChildRun(list(argv), proc.returncode, proc.stdout, proc.stderr, None, evidence)
 
 
 def run_probe(
     manifest: Manifest, env: EnvSpec, probe: str, *args: str, timeout: float = 300.0
-) -> ChildRun:
-    """Run one :mod:`runbook_lib.checks.envprobe` probe in the target."""
+) -> tuple[TargetRun, dict[str, Any] | None]:
+    """Run one :mod:`runbook_lib.checks.envprobe` probe in the target; its JSON if it wrote one."""
     with tempfile.TemporaryDirectory(prefix="runbook-probe-") as tmp:
         out = Path(tmp) / "probe.json"
-        argv = [
-            sys.executable,
-            "-m",
-            "runbook_lib.checks.envprobe",
-            probe,
-            "--factory",
-            env.factory,
-            "--out",
-            str(out),
-            *args,
-        ]
-        run = run_in_target(manifest, argv, timeout=timeout)
+        module = "runbook_lib.checks.envprobe"
+        argv = [sys.executable, "-m", module, probe, "--factory", env.factory, "--out", str(out)]
+        run = run_target(manifest, [*argv, *args], timeout=timeout)
         try:
             result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
         except ValueError:
             result = None
-    return ChildRun(run.argv, run.returncode, run.stdout, run.stderr, result, run.environment)
+    return run, result if run.ok else None
 
 
 def _skip(name: str, why: str) -> CheckResult:
     return CheckResult(name, "skip", why, blocking=False)
 
 
-def _child_failed(name: str, run: ChildRun, elapsed: float, what: str) -> CheckResult:
+def _child_failed(
+    name: str, run: TargetRun, elapsed: float, what: str, *, blocking: bool = True
+) -> CheckResult:
     why = run.failure() or "wrote no result"
-    return CheckResult(
-        name,
-        "fail",
-        f"{what} {why}",
-        {"argv": run.argv, "output_tail": run.tail(), **run.environment},
-        elapsed,
-    )
+    return CheckResult(name, "fail", f"{what} {why}", run.evidence(), elapsed, blocking)
 
 
 # --- check_env ---------------------------------------------------------------------------
@@ -153,10 +73,10 @@ def check_env_api(
         return _skip(name, "runbook.toml has no [env] section")
     with timed() as elapsed:
         args = [arg for env_type in env_types for arg in ("--env-type", env_type)]
-        run = run_probe(manifest, manifest.env, "check-env", *args, timeout=timeout)
-    if run.result is None:
+        run, result = run_probe(manifest, manifest.env, "check-env", *args, timeout=timeout)
+    if result is None:
         return _child_failed(name, run, elapsed(), "the checker's process")
-    envs: dict[str, Any] = run.result["envs"]
+    envs: dict[str, Any] = result["envs"]
     failed = {t: e["error"] for t, e in envs.items() if e["error"]}
     warned = {t: e["warnings"] for t, e in envs.items() if e["warnings"]}
     status: Status = "fail" if failed else "warn" if warned else "pass"
@@ -189,12 +109,12 @@ def check_factory_resolution(
         return _skip(name, "runbook.toml has no [env] section")
     logger = ("--logger", manifest.env.logger) if manifest.env.logger else ()
     with timed() as elapsed:
-        run = run_probe(
+        run, result = run_probe(
             manifest, manifest.env, "resolve", *logger, "--legacy", legacy, timeout=timeout
         )
-    if run.result is None:
+    if result is None:
         return _child_failed(name, run, elapsed(), "the factory's process")
-    default, reference = run.result["default"], run.result["legacy"]
+    default, reference = result["default"], result["legacy"]
     evidence = {"default": default, "legacy": reference, **run.environment}
     status: Status
     if default["error"] or reference["error"]:
@@ -264,12 +184,13 @@ def check_determinism(
             run_probe(manifest, manifest.env, "trajectory", *args, timeout=timeout)
             for _ in range(2)
         ]
-    broken = next((run for run in runs if run.result is None), None)
-    if broken is not None:
+    results = [result for _, result in runs if result is not None]
+    if len(results) < len(runs):
+        broken = next(run for run, result in runs if result is None)
         return _child_failed(name, broken, elapsed(), "a trajectory process")
     found: dict[str, Any] = {}
     for env_type in env_types:
-        first, second = (run.result["envs"][env_type] for run in runs if run.result)
+        first, second = (result["envs"][env_type] for result in results)
         if first["error"] or second["error"]:
             found[env_type] = {
                 "class": first["class"],
@@ -344,22 +265,19 @@ def check_training_smoke(
             name, "fail", f"{script} does not exist in {manifest.root}", {"script": script}
         )
     with timed() as elapsed:
-        run = run_in_target(manifest, [sys.executable, script, *args], timeout=timeout)
+        run = run_target(manifest, [sys.executable, script, *args], timeout=timeout)
     lines = (run.stderr + "\n" + run.stdout).splitlines()
     logger = manifest.env.logger if manifest.env else None
     factory_log = [line for line in lines if logger and logger in line]
     chosen = chosen_env(factory_log or lines)
     evidence = {
-        "argv": [Path(sys.executable).name, script, *args],
-        "returncode": run.returncode,
+        **run.evidence(),
         "env_chosen": chosen,
         "factory_log": factory_log[-5:],
-        "output_tail": run.tail(),
-        **run.environment,
+        "stdout_tail": run.stdout.strip().splitlines()[-5:],
     }
-    failure = run.failure()
-    if failure is not None:
-        return CheckResult(name, "fail", f"{script} {failure}", evidence, elapsed())
+    if not run.ok:
+        return CheckResult(name, "fail", f"{script} {run.failure()}", evidence, elapsed())
     env_text = f"{chosen['class']} ({chosen['env_type']})" if chosen else "an env it did not log"
     return CheckResult(name, "pass", f"{script} ran to the end on {env_text}", evidence, elapsed())
 
@@ -407,25 +325,19 @@ def check_monitoring(
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     chosen_config = MONITOR_CONFIG if config is None else config
-    args = [
-        "--timesteps",
-        str(timesteps),
-        "--log-every",
-        str(log_every),
-        "--n-steps",
-        str(n_steps),
-        "--config",
-        json.dumps(chosen_config),
-    ]
+    options = {"--timesteps": timesteps, "--log-every": log_every, "--n-steps": n_steps,
+               "--config": json.dumps(chosen_config)}  # fmt: skip
+    args = [str(part) for pair in options.items() for part in pair]
     with timed() as elapsed:
-        run = run_probe(manifest, manifest.env, "monitor", *args, timeout=timeout)
-    if run.result is None:
-        return _child_failed(name, run, elapsed(), "the PPO learn")
-    return _monitoring_result(name, run, elapsed())
+        run, result = run_probe(manifest, manifest.env, "monitor", *args, timeout=timeout)
+    if result is None:
+        return _child_failed(name, run, elapsed(), "the PPO learn", blocking=False)
+    return _monitoring_result(name, run, result, elapsed())
 
 
-def _monitoring_result(name: str, run: ChildRun, elapsed: float) -> CheckResult:
-    data = run.result or {}
+def _monitoring_result(
+    name: str, run: TargetRun, data: dict[str, Any], elapsed: float
+) -> CheckResult:
     lengths = list(data["episode_lengths"])
     if data["open_episode_steps"] and data["open_episode_steps"][0]:
         lengths.append(data["open_episode_steps"][0])  # the unfinished episode counts too
@@ -442,6 +354,11 @@ def _monitoring_result(name: str, run: ChildRun, elapsed: float) -> CheckResult:
         "episode_lengths": lengths,
         "repeated_episode_steps": repeated,
         "warnings_at_episode_step": sorted(Counter(s for _, s in data["empty_masks"]).items()),
+        "repeated_warnings": [
+            f"Step {step}: No valid actions available (step {episode_step} of its episode)"
+            for step, episode_step in data["empty_masks"]
+            if episode_step in repeated
+        ],
         "first_lines": lines[:20],
         **run.environment,
     }

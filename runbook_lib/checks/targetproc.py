@@ -12,6 +12,7 @@ nothing behind).
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import time
@@ -101,6 +102,17 @@ def run_target(
                          time.perf_counter() - started, evidence)  # fmt: skip
     return TargetRun(list(argv), str(where), proc.returncode, proc.stdout, proc.stderr,
                      time.perf_counter() - started, evidence)  # fmt: skip
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (not JSON) replaced by its text, ``'nan'``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def last_json_object(text: str) -> dict[str, Any] | None:

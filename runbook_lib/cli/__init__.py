@@ -22,6 +22,7 @@ from runbook_lib.cli.parity_cmd import parity
 from runbook_lib.cli.rollback_cmd import rollback
 from runbook_lib.cli.run_cmd import run_command
 from runbook_lib.cli.sandbox_cmd import sandbox
+from runbook_lib.cli.verify_cmd import verify
 
 HELP = """Roll back an RL system safely and prove afterwards what was done.
 
@@ -49,6 +50,7 @@ cli.add_command(incident)
 cli.add_command(decide_command)
 cli.add_command(parity)
 cli.add_command(rollback)
+cli.add_command(verify)
 cli.add_command(run_command)
 cli.add_command(archive_group)
 cli.add_command(notify_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,12 @@ def _secret_names(target: Path | None, given: tuple[str, ...]) -> list[str]:
     if target is not None:
         if not (target / MANIFEST_NAME).is_file():
             raise InvalidInputError(f"--target {target} holds no {MANIFEST_NAME}",
-                                    hint="pass the target's root, or leave --target out")  # fmt: skip
+                                    hint="pass the target's root, or omit --target")  # fmt: skip
         names += load_manifest(target).secrets
     else:
-        try:
+        # No target around: only the --secret names are scanned for.
+        with contextlib.suppress(InvalidInputError):
             names += load_manifest(find_manifest(Path.cwd())).secrets
-        except InvalidInputError:
-            pass  # no target around: only the --secret names are scanned for
     return list(dict.fromkeys(names))
 
 

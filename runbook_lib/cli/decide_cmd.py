@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 from click.core import ParameterSource
 
 from runbook_lib.cli.common import emit
-from runbook_lib.cli.options import OneLineCommand, json_option
+from runbook_lib.cli.options import OneLineCommand, archive_option, json_option
 from runbook_lib.decision import (
     DEFAULT_TOLERANCE_PCT,
     SAC_SCENARIOS,
@@ -17,6 +20,7 @@ from runbook_lib.decision import (
     decide_sac,
 )
 from runbook_lib.errors import InvalidInputError
+from runbook_lib.incident import advance_incident, incident_dir, load_incident
 
 _TREE_OPTIONS = ("crash", "regression_pct", "difference_pct", "tolerance_pct", "intentional")
 
@@ -61,6 +65,10 @@ def _sac_text(decision: SacDecision) -> str:
               help="A seed 003 (SAC agent) scenario instead of the seed 000 facts.")
 @click.option("--deployed/--not-deployed", default=True, show_default=True,
               help="With --scenario: whether the failed release was deployed.")
+@click.option("--incident", "incident_id", default=None,
+              help="Record the decision in this incident (decisions/, index, journal) and "
+              "mark it assessed.")  # fmt: skip
+@archive_option
 @json_option
 @click.pass_context
 def decide_command(
@@ -73,6 +81,8 @@ def decide_command(
     intentional: bool | None,
     scenario: str | None,
     deployed: bool,
+    incident_id: str | None,
+    archive: Path,
     as_json: bool,
 ) -> None:
     """Walk the rollback decision tree (seed 000 §2) and print the decision.
@@ -82,6 +92,8 @@ def decide_command(
     (implementation, testing or deployment failure, data corruption) map to
     the phases and steps of its SAC rollback procedure instead.
     """
+    if incident_id is not None:
+        load_incident(archive, incident_id)  # a clear error before deciding anything
     if scenario is not None:
         flags = {param.name: param.opts[0] for param in ctx.command.params}
         given = [flags[name] for name in _TREE_OPTIONS
@@ -92,9 +104,26 @@ def decide_command(
                 hint="decide one of the two: a seed 003 scenario, or the seed 000 facts",
             )
         sac = decide_sac(scenario, deployed=deployed)
-        emit(sac.to_dict(), as_json=as_json, text=_sac_text(sac))
+        _emit_recorded(sac.to_dict(), _sac_text(sac), sac.summary, archive,
+                       incident_id=incident_id, as_json=as_json)  # fmt: skip
         return
     facts = Assessment(crash, regression_pct, difference_pct, tolerance_pct, intentional)
     decision = decide(facts)
-    emit(decision.to_dict(), as_json=as_json, text=_decision_text(decision))
+    _emit_recorded(decision.to_dict(), _decision_text(decision), decision.summary, archive,
+                   incident_id=incident_id, as_json=as_json)  # fmt: skip
+
+
+def _emit_recorded(data: dict[str, Any], text: str, summary: str, archive: Path, *,
+                   incident_id: str | None, as_json: bool) -> None:  # fmt: skip
+    """Print the decision; with an incident, keep it there first (the incident is assessed)."""
+    if incident_id is not None:
+        from runbook_lib.archive import record_decision
+
+        if load_incident(archive, incident_id).state in ("opened", "assessed"):
+            advance_incident(archive, incident_id, "assessed", note=f"decision: {summary}")
+        path = record_decision(archive, incident_dir(archive, incident_id), data,
+                               source="runbook decide")  # fmt: skip
+        data = {**data, "recorded": str(path)}
+        text += f"\nrecorded  {path}"
+    emit(data, as_json=as_json, text=text)
 

@@ -2,42 +2,73 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from runbook_lib.cli.common import emit
+from runbook_lib.cli.options import archive_option, json_option
+from runbook_lib.errors import CheckFailedError
+
+
+def _scenario_help() -> str:
+    from runbook_lib.drill import SCENARIOS
+
+    return "\n".join(f"  {s.name:<24} {s.description}" for s in SCENARIOS.values())
 
 
 @click.command()
+@click.option("--scenario", default=None, help="Which drill to run (default: perf-regression).")
 @click.option(
-    "--archive",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=lambda: os.environ.get("RUNBOOK_ARCHIVE", "outputs"),
-    show_default="./outputs or $RUNBOOK_ARCHIVE",
-    help="Archive directory; the drill's sandbox goes to ARCHIVE/drill/sandbox.",
+    "--episodes",
+    type=click.IntRange(2, 1000),
+    default=8,
+    show_default=True,
+    help="Paired episodes for the parity runs.",
 )
-@click.option("--episodes", type=click.IntRange(1, 1000), default=3, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def drill(archive: Path, episodes: int, as_json: bool) -> None:
-    """Materialize a fresh sandbox and run the legacy-vs-unified smoke on it."""
-    from runbook_lib.drill import run_drill
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Cache for the sandbox's trained models.",
+)
+@archive_option
+@json_option
+def drill(
+    *, scenario: str | None, episodes: int, cache_dir: Path | None, archive: Path, as_json: bool
+) -> None:
+    """Materialize a fresh sandbox, inject a fault, and run the runbook chain headless.
 
-    report = run_drill(archive, episodes=episodes)
-    smoke = report.smoke
-    data = asdict(report)
-    data["smoke"]["agreement"] = smoke.agreement
-    data["smoke"]["throughput_ratio"] = smoke.throughput_ratio
-    text = (
-        f"sandbox   {report.workspace.root} ({report.workspace.seconds:.1f} s)\n"
-        f"smoke     {smoke.episodes} episodes, {smoke.steps} steps, "
-        f"{smoke.agreement:.1%} of steps agree\n"
-        f"speed     legacy {smoke.legacy_steps_per_s:,.0f} steps/s, "
-        f"unified {smoke.candidate_steps_per_s:,.0f} steps/s "
-        f"(ratio {smoke.throughput_ratio:.2f})"
+    Assessment -> rollback -> parity -> verification -> (recovery) -> post-mortem,
+    each notebook executed with papermill into the incident's evidence archive,
+    which is verified at the end. Exits 1 when the drill does not reach its
+    expected decision, a notebook fails, or the archive does not verify.
+    """
+    from runbook_lib.drill import DEFAULT_SCENARIO, run_drill
+
+    report = run_drill(
+        archive,
+        scenario or DEFAULT_SCENARIO,
+        cache_dir=cache_dir,
+        episodes=episodes,
+        progress=lambda m: click.echo(m, err=True),
     )
-    if smoke.first_divergence:
-        text += f"\nfirst divergence: {smoke.first_divergence}"
-    emit(data, as_json=as_json, text=text)
+    runs = "\n".join(f"  {r['status']:<6} {r['notebook']}" for r in report.runs)
+    problems = "; ".join(report.archive_problems)
+    sealed = "verified" if report.archive_ok else f"NOT verified: {problems}"
+    text = (
+        f"scenario  {report.scenario}\nincident  {report.incident}\n"
+        f"decision  {report.decision} (expected {report.expected}); strategy {report.strategy}\n"
+        f"verdict   {report.verdict or '-'}\n"
+        f"checks    {len(report.checks_failed)} failed {report.checks_failed or ''}\n"
+        f"runs\n{runs}\n"
+        f"archive   {report.archive}/incidents/{report.incident} "
+        f"({sealed})\n"
+        f"took      {report.seconds:.1f} s"
+    )
+    emit(report.to_dict(), as_json=as_json, text=text)
+    if not report.ok:
+        raise CheckFailedError(f"drill {report.scenario} did not end as expected")
+
+
+drill.epilog = "\b\nScenarios:\n" + _scenario_help()

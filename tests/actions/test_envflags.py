@@ -76,3 +76,32 @@ def test_already_in_effect_plans_no_change(target: Path) -> None:
 def test_missing_file_is_a_clear_error(target: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"config file .*nope.ini does not exist"):
         ConfigFlagAction("nope.ini", "rl", "use_unified_env", "false").plan(target)
+
+
+def test_config_undo_keeps_edits_made_since_the_rollback(target: Path, tmp_path: Path) -> None:
+    from tests.actions.lifecycle import make_context, save_blobs
+
+    action = ConfigFlagAction("config.ini", "rl", "use_unified_env", "false")
+    ctx = make_context(target, tmp_path / "inc")
+    step = action.plan(target)
+    save_blobs(step, ctx)
+    action.apply(step, ctx)
+    config = target / "config.ini"
+    config.write_text(config.read_text().replace("k = 3", "k = 4"))  # the fix, made meanwhile
+    action.undo(step, ctx)
+    assert config.read_text() == CONFIG.replace("k = 3", "k = 4")
+
+
+def test_config_undo_refuses_when_the_key_itself_was_changed(target: Path, tmp_path: Path) -> None:
+    from runbook_lib.errors import WorkspaceError
+    from tests.actions.lifecycle import make_context, save_blobs
+
+    action = ConfigFlagAction("config.ini", "rl", "use_unified_env", "false")
+    ctx = make_context(target, tmp_path / "inc")
+    step = action.plan(target)
+    save_blobs(step, ctx)
+    action.apply(step, ctx)
+    config = target / "config.ini"
+    config.write_text(config.read_text().replace("use_unified_env = false", "use_unified_env = maybe"))
+    with pytest.raises(WorkspaceError, match="changed after the rollback"):
+        action.undo(step, ctx)

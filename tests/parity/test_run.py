@@ -1,0 +1,380 @@
+"""Parity for an incident on a real sandbox: verdicts, decisions, saved files, workers, baselines."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbook_lib.errors import InvalidInputError, WorkspaceError
+from runbook_lib.fsutil import workspace_hash
+from runbook_lib.incident import incident_dir, open_incident
+from runbook_lib.manifest import load_manifest
+from runbook_lib.parity.baseline import load_baseline
+from runbook_lib.parity.engine import ParityReport, build_report
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.run import (
+    PARITY_FILE,
+    PLOTS_DIR,
+    ParityOutcome,
+    PolicyChoice,
+    choose_seeds,
+    derive_assessment,
+    parse_seeds,
+    record,
+    run_incident_parity,
+)
+from runbook_lib.parity.stats import compare_metric
+from runbook_lib.sandbox.faults import set_faults
+
+pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
+
+
+def parity(root: Path, archive: Path, **kwargs: Any) -> ParityOutcome:
+    incident = open_incident(archive, "parity test", "high", "result-difference")
+    return run_incident_parity(load_manifest(root), archive, incident.id, **kwargs)
+
+
+def timeless(records: list[EpisodeRecord]) -> list[dict[str, Any]]:
+    """Records field by field, minus the timings (and the traceback's file paths)."""
+    rows = []
+    for item in records:
+        row = dataclasses.asdict(item)
+        row.pop("legacy_seconds")
+        row.pop("candidate_seconds")
+        if row["error"]:
+            row["error"].pop("traceback")
+        rows.append(row)
+    return rows
+
+
+def legacy_reward_bias_for(relative: float, records: list[EpisodeRecord]) -> float:
+    """The per-step reward bias that shifts the mean total reward by ``relative``."""
+    mean = sum(r.legacy_reward for r in records) / len(records)
+    return relative * mean / records[0].length
+
+
+# --- the acceptance cases ---------------------------------------------------------------------
+
+
+def test_no_fault_passes_with_every_step_identical(sandbox: Path, tmp_path: Path) -> None:
+    before = workspace_hash(sandbox)
+    outcome = parity(sandbox, tmp_path, episodes=4)
+    report = outcome.report
+    assert report.verdict == "PASS"
+    assert report.step_agreement == 1.0 and report.steps == 4000
+    assert report.first_divergence is None
+    assert {m.verdict for m in report.metrics.values()} == {"PASS"}
+    assert set(report.metrics) == {"total_reward", "blocking_probability"}
+    assert outcome.envs["legacy"]["class"] == "GeneralSimEnv"
+    assert outcome.envs["candidate"]["class"] == "UnifiedSimEnv"
+    assert "decided by env_type=unified" in outcome.envs["candidate"]["log"][0]
+    assert outcome.decision.outcome in {"document-within-tolerance", "document-and-monitor"}
+    assert workspace_hash(sandbox) == before, "a parity run changed the target"
+
+    # parity.json is the --json object, written in the incident's directory with the plots
+    directory = incident_dir(tmp_path, outcome.incident_id)
+    saved = json.loads((directory / PARITY_FILE).read_text())
+    assert saved == json.loads(json.dumps(outcome.to_dict(), default=str))
+    for key in ("verdict", "metrics", "first_divergence", "step_agreement",
+                "throughput_regression_pct", "decision"):
+        assert key in saved
+    assert saved["first_divergence"] is None
+    assert [r["length"] for r in saved["records"]] == [1000] * 4
+    assert saved["records"][0]["legacy_info"]["blocking_probability"] > 0
+    plots = sorted(p.name for p in (directory / PLOTS_DIR).iterdir())
+    assert len(plots) == 12 and "parity_throughput.svg" in plots
+    assert saved["files"][PARITY_FILE] == [str(directory / PARITY_FILE)]
+
+
+def test_reward_bias_fails_on_total_reward_naming_the_first_divergence(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    set_faults(fresh_sandbox, reward_bias=-0.05)
+    outcome = parity(fresh_sandbox, tmp_path, episodes=4)
+    report = outcome.report
+    assert report.verdict == "FAIL"
+    total = report.metrics["total_reward"]
+    assert total.verdict == "FAIL" and total.ci_high < -0.05
+    assert report.metrics["blocking_probability"].verdict == "PASS"
+    assert report.first_divergence == {"episode": 0, "step": 1, "field": "reward",
+                                       "legacy": 1.0, "candidate": 0.95}
+    assert report.step_agreement == 0.0
+    assert "total_reward" in report.reason
+    assert outcome.inputs["metric"] == "total_reward"
+    assert outcome.decision.assessment.difference_pct == pytest.approx(
+        total.relative_difference * 100)
+    assert outcome.decision.outcome == "investigate"
+
+
+@pytest.mark.slow
+def test_slowdown_is_a_regression_near_33_percent_and_is_profiled(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    set_faults(fresh_sandbox, slowdown=1.5)
+    outcome = parity(fresh_sandbox, tmp_path, episodes=6)
+    report = outcome.report
+    pct, (low, high) = report.throughput_regression_pct, report.throughput_ci_pct
+    assert 20 < pct < 45, (pct, low, high)
+    assert low <= pct <= high and low > 0
+    assert report.verdict == "PASS"  # same results, only slower
+    assert outcome.decision.outcome == "code-rollback"
+    assert outcome.decision.summary == "code-level rollback + profile and optimize"
+    assert outcome.decision.strategy == "code"
+    assert report.profile is not None
+    assert set(report.profile) == {"legacy", "candidate"}
+    legacy_top = [row["function"] for row in report.profile["legacy"]]
+    candidate_top = [row["function"] for row in report.profile["candidate"]]
+    assert any("general_sim_env.py" in name for name in legacy_top)
+    assert any("_stretch" in name for name in candidate_top), candidate_top  # the slowdown itself
+
+
+def test_crash_takes_the_crash_branch(fresh_sandbox: Path, tmp_path: Path) -> None:
+    set_faults(fresh_sandbox, crash_at_step=25)
+    outcome = parity(fresh_sandbox, tmp_path, episodes=3)
+    report = outcome.report
+    assert report.verdict == "FAIL"
+    assert report.crash is not None and report.crash["step"] == 25
+    assert report.crash["type"] == "RuntimeError"
+    assert "crashed at episode 0, step 25" in report.reason
+    decision = outcome.decision
+    assert decision.outcome == "immediate-rollback"
+    assert decision.strategy == "env-var"
+    assert decision.path[:3] == ("Issue Detected", "Critical (crash, data loss)?", "Yes")
+    assert any("critical" in action for action in decision.actions)
+    assert (incident_dir(tmp_path, outcome.incident_id) / PARITY_FILE).is_file()
+
+
+def test_a_bias_at_the_margin_with_few_episodes_is_inconclusive(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    clean = parity(fresh_sandbox, tmp_path, episodes=3).report.records
+    rewards = sorted(r.legacy_reward for r in clean)
+    spread = (rewards[-1] - rewards[0]) / (sum(rewards) / 3)
+    assert spread > 0.01, "the episodes must differ for any interval to straddle the margin"
+    # Just past the 5% margin: the point estimate is outside, its interval straddles it.
+    set_faults(fresh_sandbox, reward_bias=legacy_reward_bias_for(-0.05 * (1 + spread / 4), clean))
+    outcome = parity(fresh_sandbox, tmp_path, episodes=3)
+    total = outcome.report.metrics["total_reward"]
+    assert total.ci_low < -0.05 < total.ci_high, total
+    assert total.verdict == outcome.report.verdict == "INCONCLUSIVE"
+    assert total.episodes_to_decide is not None and total.episodes_to_decide > 3
+    assert outcome.suggested_episodes == total.episodes_to_decide
+    assert f"about {total.episodes_to_decide} episodes would decide" in outcome.report.reason
+    assert "point estimate" in outcome.inputs["notes"]["difference"]
+    assert outcome.to_dict()["suggested_episodes"] == total.episodes_to_decide
+
+
+# --- parallel runs ------------------------------------------------------------------------------
+
+
+def test_two_workers_give_the_records_of_one(fresh_sandbox: Path, tmp_path: Path) -> None:
+    # Divergent runs make the records non-trivial: noise first (obs), then the bias (reward).
+    set_faults(fresh_sandbox, obs_noise=0.02, reward_bias=-0.5, crash_at_step=900)
+    one = parity(fresh_sandbox, tmp_path, seeds=(3, 1, 4, 5, 9), workers=1).report
+    two = parity(fresh_sandbox, tmp_path, seeds=(3, 1, 4, 5, 9), workers=2).report
+    assert [r.seed for r in two.records] == [3, 1, 4, 5, 9]
+    assert timeless(one.records) == timeless(two.records)
+    assert one.first_divergence == two.first_divergence
+    assert one.first_divergence is not None and one.first_divergence["field"] == "obs"
+    assert one.crash is not None and one.crash["step"] == 900
+
+
+# --- baselines ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def baseline(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("baseline") / "legacy.json"
+    saved = record(load_manifest(sandbox), out, seeds=(0, 1, 2, 3))
+    assert saved["env_class"] == "GeneralSimEnv" and saved["env_type"] == "legacy"
+    return out
+
+
+def test_a_recorded_baseline_is_small_and_complete(baseline: Path, sandbox: Path, tmp_path: Path) -> None:
+    data = load_baseline(baseline)
+    assert data.seeds == (0, 1, 2, 3)
+    episode = data.episodes[0]
+    assert episode["length"] == len(episode["actions"]) == len(episode["obs_sha256"]) == 1000
+    assert set(episode["terminated"]) == {0, 1} and episode["terminated"][-1] == 1
+    assert set(episode["truncated"]) == {0}
+    assert all(len(digest) == 16 for digest in episode["obs_sha256"])
+    assert set(episode["metrics"]) == {"total_reward", "blocking_probability"}
+    assert baseline.stat().st_size < 40_000 * 4
+    # recording with two workers writes the same episodes
+    again = tmp_path / "again.json"
+    record(load_manifest(sandbox), again, seeds=(0, 1, 2, 3), workers=2)
+    assert load_baseline(again).episodes == data.episodes
+
+
+def test_the_healthy_candidate_matches_the_baseline(sandbox: Path, baseline: Path, tmp_path: Path) -> None:
+    outcome = parity(sandbox, tmp_path, baseline=baseline)
+    report = outcome.report
+    assert report.verdict == "PASS" and report.step_agreement == 1.0
+    assert report.episodes == 4 and report.first_divergence is None
+    data = outcome.to_dict()
+    assert data["reference"] == "baseline" and data["throughput_regression_pct"] is None
+    assert outcome.decision.assessment.regression_pct is None
+    assert "parity_throughput" not in data["files"]  # a baseline holds no timings
+
+
+def test_a_biased_candidate_fails_against_the_baseline(
+    fresh_sandbox: Path, baseline: Path, tmp_path: Path
+) -> None:
+    set_faults(fresh_sandbox, reward_bias=-0.05)
+    one = parity(fresh_sandbox, tmp_path, baseline=baseline, episodes=3)
+    assert one.report.verdict == "FAIL" and one.report.episodes == 3
+    assert one.report.first_divergence == {"episode": 0, "step": 1, "field": "reward",
+                                           "legacy": 1.0, "candidate": 0.95}
+    assert one.report.metrics["total_reward"].verdict == "FAIL"
+    two = parity(fresh_sandbox, tmp_path, baseline=baseline, episodes=3, workers=2)
+    assert timeless(one.report.records) == timeless(two.report.records)
+
+
+def test_noisy_observations_diverge_from_the_baseline_at_reset(
+    fresh_sandbox: Path, baseline: Path, tmp_path: Path
+) -> None:
+    set_faults(fresh_sandbox, obs_noise=0.01)
+    first = parity(fresh_sandbox, tmp_path, baseline=baseline, episodes=1).report.first_divergence
+    assert first is not None
+    assert (first["episode"], first["step"], first["field"]) == (0, 0, "obs")
+    recorded = load_baseline(baseline).episodes[0]["reset_obs_sha256"]
+    assert first["legacy"] == recorded and first["candidate"] != recorded
+
+
+# --- decision inputs ----------------------------------------------------------------------------
+
+
+def fake_report(legacy_s: list[float], candidate_s: list[float]) -> ParityReport:
+    records = [EpisodeRecord(episode=i, seed=i, length=100, legacy_reward=90.0,
+                             candidate_reward=90.0, agreeing_steps=100, legacy_seconds=a,
+                             candidate_seconds=b)
+               for i, (a, b) in enumerate(zip(legacy_s, candidate_s, strict=True))]
+    return build_report(ParitySpec(root=".", factory="m:f", seeds=(0, 1, 2, 3)), records)
+
+
+def test_timing_noise_is_no_regression() -> None:
+    noisy = fake_report([1.0, 1.0, 1.0, 1.0], [1.3, 0.8, 1.2, 0.9])
+    assert noisy.throughput_ci_pct[0] < 0 < noisy.throughput_regression_pct
+    facts, inputs = derive_assessment(noisy)
+    assert facts.regression_pct == 0.0
+    assert "the interval includes 0, so none" in inputs["notes"]["regression"]
+    slow = fake_report([1.0] * 4, [1.5, 1.6, 1.4, 1.5])
+    assert derive_assessment(slow)[0].regression_pct == pytest.approx(slow.throughput_regression_pct)
+    assert derive_assessment(slow, timed=False)[0].regression_pct is None
+
+
+def test_the_deciding_metric_is_the_furthest_from_its_margin() -> None:
+    report = fake_report([1.0] * 4, [1.0] * 4)
+    metrics = {
+        "total_reward": compare_metric("total_reward", [100, 101, 99], [96, 97, 95], margin=0.05),
+        "blocking_probability": compare_metric("blocking_probability", [0.1, 0.11, 0.09],
+                                               [0.106, 0.116, 0.096], margin=0.2),
+    }
+    facts, inputs = derive_assessment(dataclasses.replace(report, metrics=metrics))
+    assert inputs["metric"] == "total_reward"  # -4% of 5% beats +6% of 20%
+    assert facts.tolerance_pct == pytest.approx(5.0)
+    assert facts.difference_pct == pytest.approx(-4.0)
+
+
+# --- bad input: refused before anything runs or is written ---------------------------------------
+
+
+def test_inputs_are_checked_before_anything_is_written(sandbox: Path, tmp_path: Path) -> None:
+    manifest = load_manifest(sandbox)
+    incident = open_incident(tmp_path, "t", "low", "other")
+    directory = incident_dir(tmp_path, incident.id)
+    bad_calls: list[tuple[dict[str, Any], str]] = [
+        ({"workers": 0}, "--workers 0 is out of range"),
+        ({"episodes": 0}, "--episodes 0 is out of range"),
+        ({"episodes": 2, "seeds": (1, 2, 3)}, "disagrees with the 3 seeds"),
+        ({"policy": PolicyChoice("model")}, "policy 'model' needs an SB3 model file"),
+        ({"policy": PolicyChoice("random", tmp_path / "m.zip")}, "a model was given"),
+        ({"policy": PolicyChoice("model", tmp_path, "XGB")}, "unknown SB3 algorithm 'XGB'"),
+        ({"baseline": tmp_path / "none.json"}, "does not exist"),
+    ]
+    for kwargs, message in bad_calls:
+        with pytest.raises(InvalidInputError, match=message):
+            run_incident_parity(manifest, tmp_path, incident.id, **kwargs)
+    with pytest.raises(InvalidInputError, match="no incident INC-20200101-0000-abcd"):
+        run_incident_parity(manifest, tmp_path, "INC-20200101-0000-abcd")
+    assert sorted(p.name for p in directory.iterdir()) == [".incident.lock", "incident.json"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "cannot read it as JSON"),
+        ('{"kind": "other"}', "'kind' is not 'runbook-parity-baseline'"),
+        ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": []}', "holds no episodes"),
+        ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
+         '"reset_obs_sha256": "x", "metrics": {}, "actions": [0, 1], "rewards": [1.0], '
+         '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}', "unequal length"),
+    ],
+)
+def test_a_malformed_baseline_is_refused(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(content)
+    with pytest.raises(InvalidInputError, match=message):
+        load_baseline(path)
+
+
+def test_baseline_fixes_seeds_and_episode_count(sandbox: Path, baseline: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="a baseline fixes the seeds and the actions"):
+        parity(sandbox, tmp_path, baseline=baseline, seeds=(0, 1))
+    with pytest.raises(InvalidInputError, match="--episodes 9: .* holds 4"):
+        parity(sandbox, tmp_path, baseline=baseline, episodes=9)
+
+
+def test_record_refuses_to_overwrite(sandbox: Path, baseline: Path) -> None:
+    with pytest.raises(InvalidInputError, match="exists"):
+        record(load_manifest(sandbox), baseline, seeds=(0,))
+
+
+def test_a_forced_legacy_env_cannot_be_compared_with_itself(fresh_sandbox: Path, tmp_path: Path) -> None:
+    factory = fresh_sandbox / "src/rl/envs/factory.py"
+    factory.write_text(factory.read_text().replace("_FORCE_LEGACY_ENV = False", "_FORCE_LEGACY_ENV = True"))
+    with pytest.raises(WorkspaceError, match="builds GeneralSimEnv for both env types"):
+        parity(fresh_sandbox, tmp_path, episodes=1)
+
+
+def test_a_broken_config_is_one_clear_error(fresh_sandbox: Path, tmp_path: Path) -> None:
+    config = fresh_sandbox / "config.ini"
+    config.write_text(config.read_text().replace("k_paths = 3", "k_paths = three"))
+    with pytest.raises(WorkspaceError, match=r"building the legacy env \(env_type='legacy'\)"):
+        parity(fresh_sandbox, tmp_path, episodes=1)
+
+
+def test_no_env_section_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "runbook.toml").write_text('[target]\nname = "bare"\n\n[git]\nstable_ref = "v1"\n')
+    with pytest.raises(InvalidInputError, match=r"has no \[env\] section"):
+        parity(tmp_path / "t", tmp_path / "archive", episodes=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [("0-3", (0, 1, 2, 3)), ("5", (5,)), ("1,5,9", (1, 5, 9)), ("0-2, 10", (0, 1, 2, 10))],
+)
+def test_parse_seeds(text: str, seeds: tuple[int, ...]) -> None:
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("a", "'a' is not a seed or a range"), ("-1", "is not a seed"), ("3-1", "runs backwards"),
+     ("1,1", "listed twice"), ("", "'' is not a seed")],
+)
+def test_parse_seeds_refuses(text: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        parse_seeds(text)
+
+
+def test_choose_seeds() -> None:
+    assert choose_seeds(None, None) == tuple(range(20))
+    assert choose_seeds(3, None) == (0, 1, 2)
+    assert choose_seeds(None, (4, 2)) == (4, 2)
+    assert choose_seeds(2, (4, 2)) == (4, 2)
