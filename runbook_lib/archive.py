@@ -437,6 +437,17 @@ def amending(archive: Path, incident_dir: Path, *, timeout: float = 600.0) -> It
         reseal(archive, incident_dir, suspicious=found)
 
 
+def seal_changes(archive: Path, incident_dir: Path) -> list[str]:
+    """Reseal after a change made outside :func:`amending` (a CLI command's own write).
+
+    Returns:
+        The suspicious changes found (kept as findings); empty inside a run.
+    """
+    with amending(archive, incident_dir) as found:
+        pass
+    return found
+
+
 def next_numbered(directory: Path, stem: str, suffix: str) -> Path:
     """``directory/<NN>-<stem><suffix>``, NN one above the highest so far (call under a lock)."""
     numbers = [int(p.name[:2]) for p in directory.glob("[0-9][0-9]-*") if p.name[:2].isdigit()]

@@ -42,7 +42,8 @@ def _verified(directory: Path, checksum_file: str) -> dict[str, str]:
         raise InvalidInputError(
             f"backup {directory} failed verification, refusing to restore from it: "
             + "; ".join(report.problems()),
-            hint="choose an intact backup (--backup) or investigate the corruption first",
+            hint="nothing was changed; restore the backup from another copy first "
+            "('runbook verify --checks integrity' lists each file)",
         )
     return parse_sha256sums((directory / checksum_file).read_text(encoding="utf-8"))
 

@@ -27,6 +27,14 @@ from runbook_lib.incident import (
 )
 
 
+def _sealed(archive: Path, incident: Incident) -> Incident:
+    """Seal the incident's evidence again, so that 'archive verify' covers this change."""
+    from runbook_lib.archive import seal_changes
+
+    seal_changes(archive, incident_dir(archive, incident.id))
+    return incident
+
+
 def _details(archive: Path, incident: Incident) -> dict[str, Any]:
     data = incident.to_dict()
     data["dir"] = str(incident_dir(archive, incident.id))
@@ -75,7 +83,7 @@ def incident() -> None:
 @json_option
 def open_command(title: str, severity: str, kind: str, archive: Path, as_json: bool) -> None:
     """Open a new incident and print its ID."""
-    opened = open_incident(archive, title, severity, kind)
+    opened = _sealed(archive, open_incident(archive, title, severity, kind))
     emit(_details(archive, opened), as_json=as_json, text=opened.id)
 
 
@@ -126,7 +134,7 @@ def advance_command(incident_id: str, state: str, note: str, archive: Path, as_j
 
     STATE is one of: opened, assessed, rolled-back, verified, recovered, closed.
     """
-    after = advance_incident(archive, incident_id, state, note=note)
+    after = _sealed(archive, advance_incident(archive, incident_id, state, note=note))
     text = f"{after.id}: {after.history[-2].state} -> {after.state}"
     emit(_details(archive, after), as_json=as_json, text=text)
 
@@ -145,7 +153,7 @@ def done_command(
     OBLIGATION is one of: tracking-issue, root-cause-analysis, stakeholder-update,
     management-report; 'runbook incident show ID' lists those open now.
     """
-    item = record_done(archive, incident_id, obligation, note=note)
+    item = _sealed(archive, record_done(archive, incident_id, obligation, note=note))
     met = item.completions[-1]
     emit(_details(archive, item), as_json=as_json,
          text=f"{item.id}: {obligation} met at {iso(met.at)}")  # fmt: skip

@@ -91,16 +91,26 @@ def check_destination(dest: Path, *, force: bool) -> None:
             )
 
 
+# Caches that tools may leave in the template tree are never part of a release.
+_SKIPPED = frozenset({"__pycache__", ".ruff_cache", ".mypy_cache", ".pytest_cache"})
+
+
+def template_files(layer: Path) -> list[Path]:
+    """The files of one template layer, without tool caches."""
+    return [
+        p
+        for p in sorted(layer.rglob("*"))
+        if p.is_file()
+        and not _SKIPPED.intersection(p.relative_to(layer).parts)
+        and p.suffix != ".pyc"
+    ]
+
+
 def _copy_tree(src: Path, dest: Path) -> None:
-    for path in sorted(src.rglob("*")):
-        if "__pycache__" in path.parts or path.suffix == ".pyc":
-            continue
+    for path in template_files(src):
         target = dest / path.relative_to(src)
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
 
 
 def _clear_worktree(root: Path) -> None:
@@ -118,6 +128,10 @@ def _commit_release(root: Path, overlay: str, tag: str, date: str) -> None:
     _copy_tree(FILES_DIR / "common", root)
     _copy_tree(FILES_DIR / overlay, root)
     dates = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    # A release file of the same size as its predecessor, written within the
+    # same second, looks unchanged to git's stat cache: rebuild the index from
+    # the files themselves so every change is committed.
+    (root / ".git" / "index").unlink(missing_ok=True)
     git(root, ["add", "-A"], isolated=True)
     git(root, ["commit", "-q", "-m", _COMMIT_MESSAGES[tag]], env=dates, isolated=True)
     git(root, ["tag", "-a", tag, "-m", tag], env=dates, isolated=True)

@@ -110,7 +110,6 @@ def test_reward_bias_fails_on_total_reward_naming_the_first_divergence(
     assert outcome.decision.outcome == "investigate"
 
 
-@pytest.mark.slow
 def test_slowdown_is_a_regression_near_33_percent_and_is_profiled(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:

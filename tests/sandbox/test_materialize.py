@@ -134,3 +134,21 @@ def test_cli_help_documents_commands() -> None:
     create = run_cli("sandbox", "create", "--help")
     for word in ("--force", "--cache-dir", "--json", "outputs/"):
         assert word in create.stdout
+
+
+def test_every_release_file_is_committed_as_templated(sandbox_info: WorkspaceInfo) -> None:
+    """Each release commit holds exactly its templates' bytes (no stale stat cache)."""
+    from runbook_lib.sandbox.materialize import FILES_DIR, template_files
+
+    root = sandbox_info.root
+    for overlay, tag in (("v1", "v1.0"), ("v2", "v2.0")):
+        expected: dict[str, bytes] = {}
+        for layer in ("common", overlay):
+            for path in template_files(FILES_DIR / layer):
+                expected[path.relative_to(FILES_DIR / layer).as_posix()] = path.read_bytes()
+        listed = git(root, ["ls-tree", "-r", "--name-only", tag]).split()
+        assert sorted(listed) == sorted(expected)
+        for name in ("packages/trade-agent-sac/pyproject.toml", "config.ini"):
+            shown = subprocess.run(["git", "-C", str(root), "show", f"{tag}:{name}"],
+                                   capture_output=True, check=True).stdout
+            assert shown == expected[name], (tag, name)
