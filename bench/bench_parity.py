@@ -10,7 +10,9 @@ Both are measured in one run, in interleaved repetitions (the order swaps each
 time), and the median of the per-repetition ratios is reported. The envs are
 the sandbox's, built through its factory. Exit status 1 only when a target is
 missed by a wide margin (overhead above 20%, speed-up below 1.4x): the
-machines are noisy.
+machines are noisy. Two workers cannot beat one when other processes hold the
+cores, so the speed-up is not judged when they used more than a quarter of
+the CPUs around its runs (the figure is printed all the same).
 
     python bench/bench_parity.py [--workspace DIR] [--repeats 7] [--episodes 4]
 """
@@ -18,6 +20,7 @@ machines are noisy.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -25,6 +28,8 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from runbook_lib.parity.lockstep import (
     ParitySpec,
@@ -38,6 +43,7 @@ from runbook_lib.parity.run import target_imports
 FACTORY = "src.rl.envs.factory:create_sim_env"
 OVERHEAD_TARGET, OVERHEAD_LIMIT = 0.10, 0.20
 SPEEDUP_TARGET, SPEEDUP_LIMIT = 1.7, 1.4
+BUSY_PERCENT = 25.0  # two workers need both cores: above this, others hold a good part of one
 
 
 def bare_episode(envs: tuple[Any, Any], seed: int, max_steps: int) -> int:
@@ -102,13 +108,20 @@ def _spread(values: list[float], fmt: str) -> str:
     return f"median of {len(values)}; {format(min(values), fmt)}..{format(max(values), fmt)}"
 
 
+def others_cpu_percent() -> float:
+    """Share of all CPUs (0-100) that other processes use while this one sleeps half a second."""
+    return float(psutil.cpu_percent(interval=0.5))
+
+
 def report(workspace: Path, args: argparse.Namespace) -> int:
     """Measure both figures, print them with their targets; 1 when one is missed widely."""
     warnings.simplefilter("ignore", DeprecationWarning)
     spec = ParitySpec(root=str(workspace), factory=FACTORY, seeds=tuple(range(args.parallel)))
     with target_imports(workspace, FACTORY):
         over = overhead(spec, args.repeats, args.episodes)
+        busy_before = others_cpu_percent()
         gain = speedup(spec, args.repeats)
+        busy = max(busy_before, others_cpu_percent())
     over_median, gain_median = statistics.median(over), statistics.median(gain)
     print(f"workspace {workspace}; {args.repeats} interleaved repetitions")
     print(
@@ -119,16 +132,21 @@ def report(workspace: Path, args: argparse.Namespace) -> int:
         f"speed-up of 2 workers over 1: {gain_median:.2f}x ({_spread(gain, '.2f')}); "
         f"target >= {SPEEDUP_TARGET}x, {args.parallel} episodes per run"
     )
+    cores = os.cpu_count() or 1
+    print(f"other processes used {busy:.0f}% of the {cores} CPUs around the speed-up runs")
     failed = []
     if over_median > OVERHEAD_LIMIT:
         failed.append(f"overhead {over_median:.1%} is above {OVERHEAD_LIMIT:.0%}")
-    if gain_median < SPEEDUP_LIMIT:
+    judged = busy <= BUSY_PERCENT or gain_median >= SPEEDUP_LIMIT
+    if not judged:
+        print(f"speed-up not judged: others kept more than {BUSY_PERCENT:.0f}% of the CPUs busy")
+    elif gain_median < SPEEDUP_LIMIT:
         failed.append(f"speed-up {gain_median:.2f}x is below {SPEEDUP_LIMIT}x")
     if failed:
         print("FAIL: " + "; ".join(failed) + " (a target missed by a wide margin)")
         return 1
-    missed = over_median > OVERHEAD_TARGET or gain_median < SPEEDUP_TARGET
-    print("ok" + (" (a target missed narrowly: noise, or look closer)" if missed else ""))
+    narrow = over_median > OVERHEAD_TARGET or (judged and gain_median < SPEEDUP_TARGET)
+    print("ok" + (" (a target missed narrowly: noise, or look closer)" if narrow else ""))
     return 0
 
 

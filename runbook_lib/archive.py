@@ -37,7 +37,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from runbook_lib import index
-from runbook_lib.errors import LockHeldError
+from runbook_lib.errors import LockHeldError, WorkspaceError
 from runbook_lib.fsutil import (
     atomic_write_bytes,
     atomic_write_text,
@@ -80,11 +80,28 @@ def canonical(record: Mapping[str, Any]) -> bytes:
 
 
 def read_chain(incident_dir: Path) -> list[dict[str, Any]]:
-    """The run records of an incident, in order."""
+    """The run records of an incident, in order.
+
+    Raises:
+        WorkspaceError: a line is not a JSON record (the chain was edited or damaged).
+    """
     path = incident_dir / CHAIN
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    records = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            record = json.loads(line) if line else None
+        except ValueError:
+            record = False
+        if record is None:
+            continue
+        if not isinstance(record, dict):
+            raise WorkspaceError(f"{CHAIN.as_posix()} line {number} is not a JSON record",
+                                 hint="the chain was edited; 'runbook archive verify' "
+                                 "names what else changed")  # fmt: skip
+        records.append(record)
+    return records
 
 
 def _lock(incident_dir: Path) -> FileLock:
@@ -213,15 +230,15 @@ def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
     return hits
 
 
-def verify_incident(archive: Path, incident_dir: Path,
-                    secret_names: Iterable[str] = ()) -> VerifyReport:  # fmt: skip
-    """Recompute every hash of an incident and compare it with its seal."""
-    report = VerifyReport(incident=incident_dir.name)
+def _sealed_manifest(
+    archive: Path, incident_dir: Path, report: VerifyReport
+) -> dict[str, Any] | None:
+    """The manifest to verify against, checked against its anchor in the index."""
     path = incident_dir / MANIFEST
     if not path.is_file():
         sealed = "it was sealed before" if was_sealed(archive, incident_dir) else "never sealed"
         report.problems.append(f"missing: {MANIFEST} ({sealed})")
-        return report
+        return None
     data = path.read_bytes()
     seals = index.query(archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?",
                         (incident_dir.name,))  # fmt: skip
@@ -229,7 +246,17 @@ def verify_incident(archive: Path, incident_dir: Path,
         report.problems.append(f"seal: no seal of {incident_dir.name} in the index")
     elif seals[0]["manifest_sha256"] != sha256_bytes(data):
         report.problems.append(f"modified: {MANIFEST} (its hash differs from the sealed one)")
-    recorded: dict[str, dict[str, Any]] = json.loads(data)["files"]
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        report.problems.append(f"modified: {MANIFEST} (it is no longer a manifest)")
+        return None
+    return manifest
+
+
+def _compare_files(recorded: Mapping[str, Any], incident_dir: Path, report: VerifyReport) -> None:
     actual = inventory(incident_dir)
     report.files_checked = len(actual)
     for name in sorted(recorded.keys() - actual.keys()):
@@ -237,17 +264,32 @@ def verify_incident(archive: Path, incident_dir: Path,
     for name in sorted(actual.keys() - recorded.keys()):
         report.problems.append(f"added: {name}")
     for name in sorted(recorded.keys() & actual.keys()):
-        if recorded[name]["sha256"] != actual[name]["sha256"]:
+        if recorded[name].get("sha256") != actual[name]["sha256"]:
             report.problems.append(f"modified: {name}")
-    chain = read_chain(incident_dir)
+
+
+def verify_incident(archive: Path, incident_dir: Path,
+                    secret_names: Iterable[str] = ()) -> VerifyReport:  # fmt: skip
+    """Recompute every hash of an incident and compare it with its seal."""
+    report = VerifyReport(incident=incident_dir.name)
+    manifest = _sealed_manifest(archive, incident_dir, report)
+    if manifest is None:
+        return report
+    _compare_files(manifest["files"], incident_dir, report)
+    try:
+        chain = read_chain(incident_dir)
+    except WorkspaceError as err:
+        report.problems.append(f"chain: {err.message} (it was edited)")
+        chain = []
+    else:
+        head = chain[-1]["hash"] if chain else GENESIS
+        if manifest.get("chain_head") != head:
+            report.problems.append("chain: the last run does not match the sealed chain head")
     report.runs_checked = len(chain)
     report.problems += verify_chain(chain)
-    head = chain[-1]["hash"] if chain else GENESIS
-    if json.loads(data).get("chain_head") != head:
-        report.problems.append("chain: the last run does not match the sealed chain head")
     report.problems += _run_output_problems(incident_dir, chain)
     report.problems += _index_problems(archive, incident_dir.name, chain)
-    report.problems += _earlier_findings(json.loads(data))
+    report.problems += _earlier_findings(manifest)
     secrets = {name: os.environ[name] for name in secret_names if os.environ.get(name)}
     report.problems += _secret_hits(incident_dir, secrets)
     return report

@@ -40,7 +40,7 @@ from runbook_lib.deadlines import iso
 from runbook_lib.errors import InvalidInputError
 from runbook_lib.evidence import IncidentEvidence, gather
 from runbook_lib.fsutil import atomic_write_text
-from runbook_lib.incident import due, open_obligations, record_done, utc
+from runbook_lib.incident import Incident, due, open_obligations, record_done, utc
 from runbook_lib.journal import Journal
 from runbook_lib.manifest import Manifest
 
@@ -198,6 +198,18 @@ def _next_update(evidence: IncidentEvidence, now: datetime) -> str:
     return iso(upcoming[0].due_at) if upcoming else iso(now + timedelta(hours=4))
 
 
+def _version(target: Mapping[str, Any], strategy: str | None) -> str:
+    release = target["release"] or "the release"
+    return f"{release} with rollback '{strategy}' applied" if strategy else str(release)
+
+
+def _follow_up(incident: Incident) -> list[str]:
+    """Seed 003 step 13.3, "Plan next steps", less what is done already."""
+    done = {c.obligation for c in incident.completions}
+    steps = [] if "root-cause-analysis" in done else ["schedule the root-cause analysis"]
+    return [*steps, "plan the re-implementation timeline", "update the risk mitigation strategies"]
+
+
 def _target_facts(manifest: Manifest | None) -> dict[str, Any]:
     if manifest is None:
         return {"environment": "unknown target", "workaround": "export USE_UNIFIED_ENV=0",
@@ -240,8 +252,7 @@ def message_facts(evidence: IncidentEvidence, manifest: Manifest | None,
         + (f" (tracking issue {tracking[0]})" if tracking else ""),
         "resolution": overrides.get("resolution")
         or ("Documented as expected behavior" if documented else "Fixed"),
-        "version": overrides.get("version") or (f"{target['stable']} (rolled back)" if applied
-                                                else target["release"] or "unchanged"),
+        "version": overrides.get("version") or _version(target, evidence.applied_strategy()),
         "changes": done, "env_var_set": target["env_var_set"],
         "actions": list(overrides.get("actions", ())), "notes": overrides.get("notes", ""),
         "phase": _PHASES[incident.state],
@@ -251,6 +262,7 @@ def message_facts(evidence: IncidentEvidence, manifest: Manifest | None,
         "remaining_steps": [s for s in evidence.planned_steps() if s not in done],
         "issues": _issues(evidence), "next_update": _next_update(evidence, now),
         "verified": verified, "failed_checks": failed,
+        "follow_up": _follow_up(incident),
         "system_status": f"incident {incident.state}; rollback "
         + ("applied" if applied else "not applied"),
         "verification": f"{len(checks) - len(failed)} of {len(checks)} checks passed"

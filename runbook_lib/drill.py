@@ -261,10 +261,23 @@ def run_drill(
             clear_faults(workspace)
             run("05_recovery", episodes=episodes)
     run("06_postmortem")
+    _stop_service(workspace)
     verified = evidence.verify_incident(archive, directory)
     report.archive_ok, report.archive_problems = verified.ok, verified.problems
     report.seconds = round(time.perf_counter() - began, 1)
     return report
+
+
+def _stop_service(workspace: Path) -> None:
+    """A drill leaves no process behind: stop the sandbox's service if a step started it."""
+    from runbook_lib.actions.servicectl import adapter_for
+    from runbook_lib.manifest import load_manifest
+
+    manifest = load_manifest(workspace)
+    if manifest.service is not None:
+        adapter = adapter_for(manifest.service, manifest.root)
+        if adapter.status().running:
+            adapter.stop()
 
 
 def _failed_checks(directory: Path) -> list[str]:

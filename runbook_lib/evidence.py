@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib import archive, index
-from runbook_lib.actions.envflags import ROLLBACK_ENV_FILE
 from runbook_lib.incident import Incident, incident_dir, load_incident
 from runbook_lib.journal import read_journal
 from runbook_lib.rollback import find_interrupted, last_completed
@@ -88,6 +87,14 @@ class IncidentEvidence:
         last = last_completed(self.journal)
         return last is not None and last[0] == "apply"
 
+    def applied_strategy(self) -> str | None:
+        """The strategy of the plan applied last (if the last operation was an apply)."""
+        last = last_completed(self.journal)
+        if last is None or last[0] != "apply":
+            return None
+        plans = {r.get("plan"): r.get("strategy") for r in self.journal if r.get("event") == "plan"}
+        return str(plans.get(last[1]) or "unknown")
+
     def applied_steps(self) -> list[str]:
         """Titles of the steps the journal shows done by applies, in order."""
         titles: dict[tuple[str, int], str] = {}
@@ -154,6 +161,22 @@ def _journal_checks(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
+def _file_checks(directory: Path, indexed: set[str]) -> list[dict[str, Any]]:
+    """Checks saved as ``checks/*.json`` by a writer that did not index them (the file rules)."""
+    checks = []
+    for path in sorted((directory / archive.CHECKS_DIR).glob("*.json")):
+        data = _read_json(path) or {}
+        source = str(data.get("source") or path.stem)
+        if source in indexed:
+            continue
+        at = data.get("recorded_at") or data.get("started_at")
+        items = [c for c in data.get("checks", []) if isinstance(c, dict)]
+        checks += [{"source": source, "name": c.get("name"), "status": c.get("status"),
+                    "summary": c.get("summary"), "blocking": c.get("blocking", True),
+                    "recorded_at": at} for c in items]  # fmt: skip
+    return checks
+
+
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -182,12 +205,9 @@ def gather(archive_dir: Path, incident_id: str) -> IncidentEvidence:
     comms = sorted(p.relative_to(directory).as_posix() for p in (directory / "comms").glob("*.md"))
     return IncidentEvidence(
         incident=incident, directory=directory, runs=archive.read_chain(directory),
-        decisions=decisions, checks=checks + _journal_checks(journal), journal=journal,
+        decisions=decisions, journal=journal,
+        checks=checks + _file_checks(directory, {c["source"] for c in checks})
+        + _journal_checks(journal),
         seal=seals[0] if seals else None, files=archive.inventory(directory),
         parity=_read_json(directory / PARITY_FILE), comms=comms,
     )  # fmt: skip
-
-
-def rollback_env_note(root: Path | None) -> str:
-    """Where the target keeps the variables of an env-var rollback, for messages."""
-    return f"{root / ROLLBACK_ENV_FILE}" if root else ROLLBACK_ENV_FILE

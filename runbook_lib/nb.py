@@ -215,3 +215,14 @@ class FigureView:
 def figure(fig: Any) -> FigureView:
     """Show a figure inline (PNG) in a notebook."""
     return FigureView(fig)
+
+
+def applied_strategy(session: Session) -> str | None:
+    """The strategy of the rollback in effect (the last applied plan), if any."""
+    from runbook_lib.operations import rollback_status
+    from runbook_lib.planstore import load_plan
+
+    last = rollback_status(session.target, session.archive, session.incident_id)["last_completed"]
+    if not last or last["operation"] != "apply":
+        return None
+    return load_plan(session.directory, last["plan"]).strategy

@@ -113,11 +113,16 @@ def _run_deadline(seconds: float) -> Iterator[threading.Event]:
         watcher.join()
 
 
-def _error_of(exc: BaseException, fired: bool, run_timeout: float) -> dict[str, Any]:
+def _error_of(exc: BaseException, fired: bool, timeouts: tuple[float, float]) -> dict[str, Any]:
     name = type(exc).__name__
+    cell_timeout, run_timeout = timeouts
     if fired:
         return {"ename": "RunTimeout", "evalue": f"the run exceeded {run_timeout:.0f} s; "
                 "the kernel was killed", "cell": None}  # fmt: skip
+    if getattr(exc, "ename", None) == "KeyboardInterrupt":
+        # Only a cell timeout interrupts the kernel (interrupt_on_timeout); say so.
+        return {"ename": "CellTimeout", "evalue": f"the cell ran longer than {cell_timeout:g} s "
+                "and was interrupted", "cell": getattr(exc, "exec_count", None)}  # fmt: skip
     error: dict[str, Any] = {"ename": getattr(exc, "ename", name),
                              "evalue": str(getattr(exc, "evalue", exc)).strip()[:2000],
                              "cell": getattr(exc, "exec_count", None)}  # fmt: skip
@@ -212,7 +217,7 @@ def execute(
                     kernel_manager_class=_ipc_manager_class(Path(sockets)),
                 )  # fmt: skip
             except Exception as exc:  # every failure is recorded in the output, none raised
-                error = _error_of(exc, fired.is_set(), run_timeout)
+                error = _error_of(exc, fired.is_set(), (cell_timeout, run_timeout))
     status = "ok" if error is None else "failed"
     if output.is_file():
         error = mark_run(output, status, error)

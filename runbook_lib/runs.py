@@ -289,8 +289,12 @@ def run_notebook(
     run_timeout: float = DEFAULT_RUN_TIMEOUT,
     progress: bool = True,
     lock_timeout: float = RUN_LOCK_TIMEOUT_S,
+    on_start: Callable[[Path], None] | None = None,
 ) -> RunOutcome:
     """Execute ``notebook`` for an incident into its archive; see the module docstring.
+
+    ``on_start`` is called with the output path once every check passed and
+    the incident's lock is held, just before the kernel starts.
 
     Raises:
         InvalidInputError: a bad manifest, incident, notebook or parameter
@@ -305,10 +309,17 @@ def run_notebook(
     screen_parameters(params, manifest.secrets)
     if cell_timeout <= 0 or run_timeout <= 0:
         raise InvalidInputError("timeouts must be positive numbers of seconds")
+    if evidence.inside_run(directory):
+        raise InvalidInputError(
+            f"this notebook already runs for {incident.id}; it cannot start another run of it",
+            hint="call the library functions the other notebook calls instead",
+        )  # the run lock is held by our parent: waiting for it would never end
     with evidence.run_lock(directory, lock_timeout), ThreadPoolExecutor(1) as pool:
         suspicious = evidence.suspicious_changes(archive, directory)
         facts = pool.submit(evidence.environment_facts)  # ~1 s of imports, done meanwhile
         output = next_run_path(directory / "runs", notebook)
+        if on_start is not None:
+            on_start(output)
         git_before = _git_head(manifest.root)
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         began = time.perf_counter()

@@ -73,8 +73,14 @@ def code_level(manifest: Manifest, incident: str) -> list[Action]:
     if env.call_site is None:
         raise _missing(manifest, "env.call_site", "code")
     enum_name = env.env_type.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if env.env_type else "EnvType"
-    return [CodeLevelAction(env.call_site.file, env.call_site.function,
-                            keyword=env.call_site.keyword, enum_name=enum_name)]  # fmt: skip
+    return [
+        CodeLevelAction(
+            env.call_site.file,
+            env.call_site.function,
+            keyword=env.call_site.keyword,
+            enum_name=enum_name,
+        )
+    ]
 
 
 def force_flag(manifest: Manifest, incident: str) -> list[Action]:
@@ -138,3 +144,36 @@ def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Acti
             f"unknown strategy {strategy!r}", hint=f"choose one of: {', '.join(STRATEGIES)}"
         ) from None
     return builder(manifest, incident)
+
+
+_ENV_CHECKLIST = (
+    "check_env",
+    "factory_resolution",
+    "determinism",
+    "training_smoke",
+    "monitoring",
+    "target-tests",
+)
+CHECKLISTS: dict[str, tuple[str, ...]] = {
+    "env-var": _ENV_CHECKLIST,
+    "config": _ENV_CHECKLIST,
+    "force": _ENV_CHECKLIST,
+    "now": _ENV_CHECKLIST,
+    # A code-level rollback pins one call site; the factory itself still builds
+    # the new env for everyone else, so its resolution is not the check.
+    "code": ("check_env", "determinism", "training_smoke", "monitoring", "target-tests"),
+    "sac-full": (
+        "integrity",
+        "config",
+        "models",
+        "target-tests",
+        "trading",
+        "service.health",
+        "service.performance",
+    ),
+}
+
+
+def checklist(strategy: str | None) -> list[str] | None:
+    """The verification checks that prove ``strategy``'s rollback (None: every check)."""
+    return list(CHECKLISTS[strategy]) if strategy in CHECKLISTS else None

@@ -6,10 +6,12 @@ Each check returns a :class:`~runbook_lib.report.CheckResult`; the run is saved
 atomically as ``<incident>/checks/verify-<UTC timestamp>.json`` and fails when a
 blocking check fails.
 
-What the checks expect depends on the target's state: after a rollback
-(incident ``rolled-back`` or ``verified``) the service must run the stable
-package with the stable model and the workspace must hold the backup's files;
-otherwise the release. ``expect`` overrides that.
+What the checks expect depends on the rollback in effect, read from the
+incident's journal (the strategy of the plan last applied and not undone):
+after ``sac-full`` the service must run the stable package with the stable
+model and the workspace must hold the backup's files; otherwise the release's.
+``expect`` overrides that. ``factory_resolution`` proves that the legacy env
+is selected, so it runs only while a seed 000 rollback is in effect.
 
 The env checks live in :mod:`runbook_lib.checks.env`, imported only when one
 runs; if it cannot be imported the check is a ``skip`` with the reason.
@@ -36,7 +38,11 @@ from runbook_lib.report import CheckResult, timed
 Expect = Literal["stable", "release"]
 EXPECT_CHOICES = ("auto", "stable", "release")
 CHECKS_DIR = "checks"
-_ROLLED_BACK_STATES = ("rolled-back", "verified")
+STABLE_STRATEGIES = ("sac-full",)
+"""Strategies after which the stable release (package, model, config) is expected."""
+# Not "code": it pins one call site, the factory still builds the new env for the rest.
+LEGACY_ENV_STRATEGIES = ("env-var", "config", "force", "now")
+"""Strategies after which the factory must build the legacy env."""
 ENV_MODULE = "runbook_lib.checks.env"
 
 
@@ -48,6 +54,7 @@ class VerifyContext:
     expect: Expect
     checks_dir: Path
     stamp: str
+    strategy: str | None = None
 
     @property
     def expected_version(self) -> str | None:
@@ -78,6 +85,7 @@ class RegisteredCheck:
     description: str
     run: CheckRunner
     needs_service: bool = False
+    legacy_env_only: bool = False
 
 
 def _integrity(ctx: VerifyContext) -> CheckResult:
@@ -118,7 +126,7 @@ def _health(ctx: VerifyContext) -> CheckResult:
 
 
 def _performance(ctx: VerifyContext) -> CheckResult:
-    from runbook_lib.checks.service import check_service_performance
+    from runbook_lib.checks.performance import check_service_performance
 
     return check_service_performance(ctx.manifest)
 
@@ -163,7 +171,8 @@ REGISTRY: dict[str, RegisteredCheck] = {
                         _health, needs_service=True),
         RegisteredCheck("service.performance", "CPU, memory, /predict latency and errors",
                         _performance, needs_service=True),
-        *(RegisteredCheck(name, text, env_check(name, function))
+        *(RegisteredCheck(name, text, env_check(name, function),
+                          legacy_env_only=name == "factory_resolution")
           for name, function, text in _ENV_CHECKS),
     )
 }  # fmt: skip
@@ -185,13 +194,29 @@ def select_checks(names: Sequence[str] | None) -> list[RegisteredCheck]:
     return [check for name, check in REGISTRY.items() if name in names]
 
 
-def resolve_expect(expect: str, incident_state: str) -> Expect:
-    """``stable`` or ``release``; ``auto`` means stable while a rollback is in effect.
+def rollback_in_effect(directory: Path) -> str | None:
+    """The strategy of the incident's plan that is applied now (``None``: none is).
+
+    That is the plan of the journal's last completed operation when it was an
+    ``apply`` that was not cut short.
+    """
+    from runbook_lib.journal import Journal
+    from runbook_lib.planstore import load_plan
+
+    records = list(Journal.for_incident(directory).read().records)
+    ends = [r for r in records if r.get("event") == "end"]
+    if not ends or ends[-1].get("operation") != "apply" or ends[-1].get("interrupted"):
+        return None
+    return load_plan(directory, str(ends[-1]["plan"])).strategy
+
+
+def resolve_expect(expect: str, strategy: str | None) -> Expect:
+    """``stable`` or ``release``; ``auto`` means stable while ``sac-full`` is in effect.
 
     Raises:
         InvalidInputError: ``expect`` is not one of :data:`EXPECT_CHOICES`.
     """
-    if expect == "stable" or (expect == "auto" and incident_state in _ROLLED_BACK_STATES):
+    if expect == "stable" or (expect == "auto" and strategy in STABLE_STRATEGIES):
         return "stable"
     if expect in ("release", "auto"):
         return "release"
@@ -240,6 +265,10 @@ class VerifyReport:
 
 def _run_one(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
     """Run a check; a crash of the check itself is a failed result, not an aborted run."""
+    if check.legacy_env_only and ctx.strategy not in LEGACY_ENV_STRATEGIES:
+        why = (f"proves a seed 000 rollback ({', '.join(LEGACY_ENV_STRATEGIES)}); the rollback "
+               f"in effect is {ctx.strategy or 'none'}")  # fmt: skip
+        return CheckResult(f"env.{check.name}", "skip", why, blocking=False)
     with timed() as elapsed:
         try:
             return check.run(ctx)
@@ -253,7 +282,8 @@ def _save(report: VerifyReport, checks_dir: Path, stamp: str) -> VerifyReport:
     """Write the run (strict JSON, atomically) and return it with its path."""
     checks_dir.mkdir(parents=True, exist_ok=True)
     saved = replace(report, path=checks_dir / f"verify-{stamp}.json")
-    text = json.dumps(saved.to_dict(), indent=2, allow_nan=False) + "\n"
+    # default=str: a check's odd value (a Path, say) must not lose the whole run.
+    text = json.dumps(saved.to_dict(), indent=2, allow_nan=False, default=str) + "\n"
     atomic_write_text(checks_dir / f"verify-{stamp}.json", text)
     return saved
 
@@ -268,7 +298,8 @@ def run_verify(
         target: The target's root (or its ``runbook.toml``).
         archive: The archive holding the incident.
         incident_id: The incident the run belongs to.
-        checks: Names from :data:`REGISTRY` (default: all).
+        checks: Names from :data:`REGISTRY` (default: the checklist of the
+            rollback in effect, :func:`runbook_lib.strategies.checklist`, or all).
         expect: ``auto``, ``stable`` or ``release`` (see the module docstring).
         start_service: Start the service first if a selected check needs it and
             it is not running (it is left running); otherwise those checks skip.
@@ -278,14 +309,19 @@ def run_verify(
             (before anything runs).
         LockHeldError: another runbook process is changing the target.
     """
-    selected = select_checks(checks)
+    from runbook_lib.strategies import checklist
+
+    select_checks(checks)  # unknown names are refused before anything is read
     manifest = load_manifest(target)
     incident = load_incident(archive, incident_id)
-    resolved = resolve_expect(expect, incident.state)
+    directory = incident_dir(archive, incident.id)
+    strategy = rollback_in_effect(directory)
+    selected = select_checks(checks or checklist(strategy))
+    resolved = resolve_expect(expect, strategy)
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-    checks_dir = incident_dir(archive, incident.id) / CHECKS_DIR
-    ctx = VerifyContext(manifest, resolved, checks_dir, stamp)
+    checks_dir = directory / CHECKS_DIR
+    ctx = VerifyContext(manifest, resolved, checks_dir, stamp, strategy)
     results: list[CheckResult] = []
     with timed() as elapsed, TargetLock(manifest.root, incident=incident.id, command="verify"):
         checks_dir.mkdir(parents=True, exist_ok=True)
@@ -296,6 +332,7 @@ def run_verify(
         results += [_run_one(check, ctx) for check in selected]
     report = VerifyReport(incident.id, str(manifest.root), resolved,
                           now.isoformat(timespec="seconds"), tuple(results), elapsed(),
-                          extra={"expected_version": ctx.expected_version,
+                          extra={"rollback_in_effect": strategy,
+                                 "expected_version": ctx.expected_version,
                                  "expected_model_sha256": ctx.expected_model_sha256()})  # fmt: skip
     return _save(report, checks_dir, stamp)

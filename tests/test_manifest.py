@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.errors import InvalidInputError
-from runbook_lib.manifest import MANIFEST_NAME, Manifest, find_manifest, load_manifest
+from runbook_lib.manifest import (
+    MANIFEST_NAME,
+    ChecksSpec,
+    Manifest,
+    ModelsSpec,
+    TradingBounds,
+    TradingSpec,
+    find_manifest,
+    load_manifest,
+)
 from runbook_lib.tomlcheck import looks_like_secret
 
 CODE_PATHS = 'code_paths = ["src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/"]'
@@ -276,3 +285,85 @@ def test_sandbox_manifest_matches_the_sandbox_templates(tmp_path: Path) -> None:
         assert switch.name in factory
     for code_path in manifest.git.code_paths:
         assert (files / "v1" / code_path).is_dir() or (files / "common" / code_path).is_dir()
+
+
+# --- [models] env/algo and [checks] (the verification checks' inputs) -----------------
+
+
+def test_sandbox_manifest_names_the_models_env_and_the_checks(tmp_path: Path) -> None:
+    manifest = load_manifest(write(tmp_path, TEXT))
+    assert manifest.models == ModelsSpec(
+        glob="models/sac_*.zip", algo="SAC", env="src.rl.sac.sac_agent:make_env",
+        env_config="configs/sac_config.json", deployed_key="model_path")  # fmt: skip
+    assert manifest.models_glob == manifest.models.glob
+    checks = manifest.checks
+    assert checks is not None and checks.trading is not None
+    assert checks.config_argv("/py") == ["/py", "scripts/validate_config.py",
+                                         "configs/sac_config.json"]  # fmt: skip
+    assert checks.trading.argv("/py") == ["/py", "scripts/evaluate_sac.py", "--config",
+                                          "configs/sac_config.json"]  # fmt: skip
+    assert checks.trading.bounds == TradingBounds(0.05, 0.5, 0.05, 0.03)
+    assert manifest.to_dict()["checks"]["trading"]["bounds"]["max_cost_rise"] == 0.03
+
+
+def test_sandbox_models_entry_point_and_scripts_exist() -> None:
+    files = SANDBOX_MANIFEST.parent.parent
+    agent = (files / "common" / "src" / "rl" / "sac" / "sac_agent.py").read_text()
+    assert "\ndef make_env(config: dict[str, Any]) -> TradingEnv:" in agent
+    for script in ("validate_config.py", "evaluate_sac.py"):
+        assert (files / "common" / "scripts" / script).is_file()
+
+
+def test_models_and_checks_are_optional(tmp_path: Path) -> None:
+    text = '[target]\nname = "t"\n[git]\nstable_ref = "v1"\n[models]\nglob = "m/*.zip"\n'
+    manifest = load_manifest(write(tmp_path, text))
+    assert manifest.models == ModelsSpec("m/*.zip") and manifest.checks is None
+    text += '[checks.trading]\ncommand = ["{python}", "eval.py"]\n'
+    manifest = load_manifest(write(tmp_path, text))
+    assert manifest.checks == ChecksSpec((), TradingSpec(("{python}", "eval.py")))
+
+
+CHECKS_VARIANTS = [
+    # (old, new, line holding the new text, expected substrings)
+    ('algo = "SAC"', 'algo = "SACX"', 'algo = "SACX"',
+     ["models.algo: 'SACX' is not a stable-baselines3 algorithm", "one of: A2C, DDPG"]),
+    ('algo = "SAC"', "algo = 3", "algo = 3", ["models.algo: must be a string"]),
+    ('env = "src.rl.sac.sac_agent:make_env"', 'env = "src/rl/sac/sac_agent.py"',
+     'env = "src/rl/sac/sac_agent.py"', ["models.env: 'src/rl/sac/sac_agent.py' is not an entry point"]),
+    ('env = "src.rl.sac.sac_agent:make_env"\n', "", 'env_config = "configs/sac_config.json"',
+     ["models.env_config: needs 'env'"]),
+    ('env_config = "configs/sac_config.json"\n', "", 'deployed_key = "model_path"',
+     ["models.deployed_key: needs 'env_config'"]),
+    ('env_config = "configs/sac_config.json"', 'env_config = "/etc/sac.json"', "/etc/sac.json",
+     ["models.env_config: '/etc/sac.json' must be a path relative"]),
+    ('deployed_key = "model_path"', 'deployed_key = "model path"', 'deployed_key = "model path"',
+     ["models.deployed_key: 'model path' is not a dotted key"]),
+    ('deployed_key = "model_path"', 'deployd_key = "model_path"', 'deployd_key = "model_path"',
+     ["unknown key 'deployd_key' in [models]", "accepted keys in [models]: glob, algo, env"]),
+    ('config_command = ["{python}"', 'config_comand = ["{python}"', "config_comand",
+     ["unknown key 'config_comand' in [checks]", "accepted keys in [checks]: config_command, trading"]),
+    ('config_command = ["{python}"', 'config_command = ["{py}"', "config_command",
+     ["unknown placeholder {py}", "placeholders here: {python}"]),
+    ('config_command = ["{python}", "scripts/validate_config.py", "configs/sac_config.json"]',
+     'config_command = "scripts/validate_config.py"', "config_command",
+     ["checks.config_command: must be an array"]),
+    ("max_return_drop = 0.05", "max_return_drop = -0.05", "max_return_drop",
+     ["checks.trading.max_return_drop: -0.05 must not be negative"]),
+    ("max_sharpe_drop = 0.5", 'max_sharpe_drop = "0.5"', "max_sharpe_drop",
+     ["checks.trading.max_sharpe_drop: must be a number"]),
+    ("max_cost_rise = 0.03", "max_costs_rise = 0.03", "max_costs_rise",
+     ["unknown key 'max_costs_rise' in [checks.trading]", "max_drawdown_rise, max_cost_rise"]),
+    ('command = ["{python}", "scripts/evaluate_sac.py"', 'command = ["{python}", "{model}"',
+     '"{model}"', ["unknown placeholder {model}"]),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line_text", "expected"), CHECKS_VARIANTS)
+def test_bad_models_or_checks_name_key_file_and_line(
+    tmp_path: Path, old: str, new: str, line_text: str, expected: list[str]
+) -> None:
+    text = variant(old, new)
+    message = load_error(tmp_path, text)
+    assert f"{tmp_path / MANIFEST_NAME}:{line_of(text, line_text)}:" in message, message
+    for part in expected:
+        assert part in message, message

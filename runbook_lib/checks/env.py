@@ -125,13 +125,13 @@ def check_factory_resolution(
             f"with the rollback applied the factory still builds {default['class']}, "
             f"not the legacy {reference['class']}"
         )
-    elif not default["log"]:
+    elif not (proof := [line for line in default["log"] if reference["class"] in line]):
         status = "warn"
         summary = (
-            f"{default['class']} (legacy) is built, but the factory logged no line to prove it"
+            f"{default['class']} (legacy) is built, but no factory log line names it to prove it"
         )
     else:
-        status, summary = "pass", f"legacy env chosen: {default['log'][-1]}"
+        status, summary = "pass", f"legacy env chosen: {proof[-1]}"
     return CheckResult(name, status, summary, evidence, elapsed())
 
 

@@ -51,7 +51,7 @@ def find_backup(manifest: Manifest, backup: str | None = None) -> BackupListing:
     backups = manifest.resolve(manifest.backups.dir)
     if backup is not None:
         directory = backups / backup
-        if not directory.is_dir() or Path(backup).name != backup:
+        if Path(backup).name != backup or backup in (".", "..") or not directory.is_dir():
             raise InvalidInputError(
                 f"no backup {backup!r} in {backups}",
                 hint="name a subdirectory of the backups directory",

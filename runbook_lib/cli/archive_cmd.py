@@ -113,12 +113,15 @@ def verify_command(
     in no archived file.
     """
     from runbook_lib.archive import verify_archive, verify_or_note
-    from runbook_lib.incident import incident_dir, load_incident
+    from runbook_lib.incident import incident_dir
 
     names = _secret_names(target, secrets)
     if incident_id is not None:
-        load_incident(archive, incident_id)
-        reports = [verify_or_note(archive, incident_dir(archive, incident_id), names)]
+        directory = incident_dir(archive, incident_id)
+        if not directory.is_dir():
+            raise InvalidInputError(f"no incident {incident_id} in {archive}",
+                                    hint="'runbook archive list' shows them")  # fmt: skip
+        reports = [verify_or_note(archive, directory, names)]
     else:
         reports = verify_archive(archive, names)
     problems = [f"{r.incident}: {p}" for r in reports for p in r.problems]

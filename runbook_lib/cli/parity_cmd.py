@@ -25,7 +25,7 @@ def run_options(func: F) -> F:
             "--episodes",
             type=int,
             default=None,
-            help="Paired episodes, seeds 0..N-1 [default: 20; with --baseline: all].",
+            help="Episodes, with seeds 0..N-1  [default: 20; with --baseline: all recorded].",
         ),
         click.option(
             "--seeds",
@@ -44,14 +44,14 @@ def run_options(func: F) -> F:
             "--policy",
             type=click.Choice(["random", "model"]),
             default=None,
-            help="random valid actions, or an SB3 model's  [default: random].",
+            help="Who picks the actions: random valid ones, or an SB3 model  [default: random].",
         ),
         click.option(
             "--model",
             "model_path",
             type=click.Path(path_type=Path, dir_okay=False),
             default=None,
-            help="The SB3 model (.zip) for --policy model.",
+            help="The SB3 model (.zip) for --policy model (implies it); it acts on the legacy obs.",
         ),
         click.option(
             "--algo",
@@ -161,7 +161,13 @@ def _group_target(target: Path | None) -> Path:
 
 
 @click.group("parity", cls=OneLineGroup, invoke_without_command=True)
-@click.option("--incident", "incident_id", default=None, help="The incident to run parity for.")
+@click.option(
+    "--incident",
+    "incident_id",
+    default=None,
+    metavar="ID",
+    help="The incident to run parity for (required without a subcommand).",
+)
 @run_options
 @click.option(
     "--baseline",
@@ -200,7 +206,8 @@ def parity(
     of identical steps, per-episode metrics, each metric's verdict with its
     95% interval, the throughput regression and the decision; saves
     parity.json and the plots in the incident's directory. Exit code 1 when
-    the verdict is FAIL.
+    the verdict is FAIL. 'runbook parity record' saves a baseline to compare
+    the candidate with later (--baseline).
     """
     if ctx.invoked_subcommand is not None:
         given = [

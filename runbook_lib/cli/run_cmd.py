@@ -57,10 +57,13 @@ def run_command(
     from runbook_lib.runs import parameters_from_text, run_notebook
 
     parameters = parameters_from_text(notebook, pairs)
-    click.echo(f"runbook: running {notebook.name} for {incident_id}", err=True)
+
+    def announce(output: Path) -> None:
+        click.echo(f"runbook: running {notebook.name} for {incident_id} into {output}", err=True)
+
     outcome = run_notebook(notebook, incident_id, archive=archive, target=target,
                            parameters=parameters, cell_timeout=cell_timeout,
-                           run_timeout=run_timeout, progress=True)  # fmt: skip
+                           run_timeout=run_timeout, progress=True, on_start=announce)  # fmt: skip
     lines = [
         f"run {outcome.seq:02d} of {outcome.incident}: {outcome.status} "
         f"({outcome.duration_s:.1f} s)",

@@ -18,7 +18,7 @@ def _names(value: str | None) -> list[str]:
 
 def _text(report: VerifyReport) -> str:
     version = report.extra.get("expected_version")
-    expecting = f"the {report.expect} release" + (f", version {version}" if version else "")
+    expecting = f"the {report.expect} version" + (f" {version}" if version else "")
     lines = [f"verify {report.incident} on {report.target} (expecting {expecting})"]
     for result in report.results:
         blocking = "" if result.blocking else " (non-blocking)"
@@ -29,15 +29,16 @@ def _text(report: VerifyReport) -> str:
     return "\n".join(lines)
 
 
-CHECKS_HELP = "Comma-separated checks to run (default: all): " + ", ".join(REGISTRY) + "."
+CHECKS_HELP = ("Comma-separated checks to run (default: the checklist of the rollback in "
+               "effect, or all): " + ", ".join(REGISTRY) + ".")
 
 
 @click.command("verify", cls=OneLineCommand)
 @click.option("--incident", "incident_id", required=True, help="Incident ID.")
 @click.option("--checks", "checks", default=None, metavar="NAME,...", help=CHECKS_HELP)
 @click.option("--expect", type=click.Choice(EXPECT_CHOICES), default="auto", show_default=True,
-              help="What the target should run: 'stable' after a rollback, 'release' "
-                   "otherwise; 'auto' decides from the incident's state.")  # fmt: skip
+              help="What the target should run: 'stable' (after sac-full) or 'release'; "
+                   "'auto' reads the rollback in effect from the incident's journal.")  # fmt: skip
 @click.option("--start-service", is_flag=True,
               help="Start the service (and leave it running) if a selected check needs it; "
                    "otherwise those checks skip when it is not running.")  # fmt: skip

@@ -164,6 +164,23 @@ def _check_episode(path: Path, index: int, episode: Any) -> None:
         raise _bad(path, f"episode {index}'s per-step lists are missing or of unequal length")
     if not isinstance(episode["seed"], int) or not isinstance(episode["metrics"], dict):
         raise _bad(path, f"episode {index} has a malformed seed or metrics")
+    for name, valid in _VALID.items():
+        if not all(valid(value) for value in episode[name]):
+            raise _bad(path, f"episode {index} has a malformed value in {name!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# What each per-step column may hold; a bad value must not pass for a candidate's crash.
+_VALID: dict[str, Callable[[Any], bool]] = {
+    "actions": lambda v: _is_int(v) and v >= 0,
+    "rewards": lambda v: _is_int(v) or isinstance(v, float),
+    "obs_sha256": lambda v: isinstance(v, str),
+    "terminated": lambda v: v in (0, 1) and _is_int(v),
+    "truncated": lambda v: v in (0, 1) and _is_int(v),
+}
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -353,9 +353,11 @@ class ParityOutcome:
                 "files": self.files,
             }
         )
-        if self.baseline:
+        if self.baseline:  # a recording holds no timings to compare with
+            seconds = sum(r.candidate_seconds for r in self.report.records)
             data["throughput_regression_pct"] = data["throughput_ci_pct"] = None
             data["legacy_steps_per_s"] = None
+            data["candidate_steps_per_s"] = self.report.steps / seconds if seconds else None
         return data
 
 
@@ -479,24 +481,30 @@ def run_incident_parity(
     return save_outcome(outcome, incident_dir(archive, incident_id))
 
 
-def save_outcome(outcome: ParityOutcome, directory: Path) -> ParityOutcome:
-    """Write the plots into ``directory/parity/`` and ``parity.json``; return it with the files."""
+def _save_plots(report: ParityReport, directory: Path, *, timed: bool) -> dict[str, list[Path]]:
     from runbook_lib.parity import plots
 
-    skip = {"throughput"} if outcome.baseline else set()  # a baseline holds no timings
-    target = directory / PLOTS_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    files: dict[str, list[str]] = {}
+    if timed:
+        return plots.save_all(report, directory)
+    # A baseline holds no timings: every plot but the throughput one, named as save_all does.
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[Path]] = {}
     for name, make in plots.PLOTS.items():
-        if name in skip:
+        if name == "throughput":
             continue
-        figure = make(outcome.report)
-        paths = [target / f"parity_{name}.{ext}" for ext in ("png", "svg")]
-        for path in paths:
+        figure = make(report)
+        written[name] = [directory / f"parity_{name}.{ext}" for ext in ("png", "svg")]
+        for path in written[name]:
             tmp = path.with_name(f".{path.name}.tmp")
             figure.savefig(tmp, format=path.suffix[1:], dpi=110)
             tmp.replace(path)
-        files[name] = [str(p) for p in paths]
+    return written
+
+
+def save_outcome(outcome: ParityOutcome, directory: Path) -> ParityOutcome:
+    """Write the plots into ``directory/parity/`` and ``parity.json``; return it with the files."""
+    plots = _save_plots(outcome.report, directory / PLOTS_DIR, timed=outcome.baseline is None)
+    files = {name: [str(path) for path in paths] for name, paths in plots.items()}
     files[PARITY_FILE] = [str(directory / PARITY_FILE)]
     outcome = replace(outcome, files=files)
     text = json.dumps(outcome.to_dict(), indent=2, sort_keys=True, default=str) + "\n"

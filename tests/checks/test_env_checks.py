@@ -51,7 +51,7 @@ def apply_env_var_rollback(root: Path, incident: Path) -> None:
 
 
 def test_check_env_passes_on_both_envs_and_leaves_nothing_behind(sandbox: Path) -> None:
-    before = workspace_hash(sandbox)
+    before, caches = workspace_hash(sandbox), set(sandbox.rglob("__pycache__"))
     result = checks.check_env_api(manifest(sandbox))
     assert result.status == "pass", result.summary
     envs = result.evidence["envs"]
@@ -61,7 +61,7 @@ def test_check_env_passes_on_both_envs_and_leaves_nothing_behind(sandbox: Path) 
     assert any("deprecated" in w for w in envs["legacy"]["construction_warnings"])
     assert result.blocking and result.duration_s > 0
     assert workspace_hash(sandbox) == before
-    assert not list(sandbox.rglob("__pycache__"))
+    assert set(sandbox.rglob("__pycache__")) == caches  # no bytecode written
 
 
 def test_check_env_fails_on_an_observation_space_that_lies(fresh_sandbox: Path) -> None:
@@ -105,6 +105,15 @@ def test_factory_resolution_passes_after_the_env_var_rollback(fresh_sandbox: Pat
     assert result.evidence["default"]["log"] == [line]
     assert line in result.summary
     assert result.evidence["rollback_env"] == {"USE_UNIFIED_ENV": "0", "RL_ENV_TYPE": "legacy"}
+
+
+def test_factory_resolution_warns_when_the_choice_is_not_logged(fresh_sandbox: Path, tmp_path: Path) -> None:
+    apply_env_var_rollback(fresh_sandbox, tmp_path / "incident")
+    edit(fresh_sandbox, "src/rl/envs/factory.py", "    logger.info(", "    logger.debug(")
+    result = checks.check_factory_resolution(manifest(fresh_sandbox))
+    assert result.status == "warn"
+    assert result.summary == "GeneralSimEnv (legacy) is built, but no factory log line names it to prove it"
+    assert result.evidence["default"]["log"] == []
 
 
 def test_factory_resolution_fails_on_a_mistyped_rollback(fresh_sandbox: Path) -> None:

@@ -43,7 +43,8 @@ def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_pa
     assert data["step_agreement"] == 0.0
     assert isinstance(data["throughput_regression_pct"], float)
     assert data["metrics"]["total_reward"]["verdict"] == "FAIL"
-    assert data["decision"]["outcome"] == "investigate"
+    found = [data["decision"]["outcome"], *(f["outcome"] for f in data["decision"]["also"])]
+    assert "investigate" in found  # timing noise may add a regression finding, never remove this
     assert data["decision_inputs"]["metric"] == "total_reward"
     assert [(r["seed"], r["length"]) for r in data["records"]] == [(0, 1000), (1, 1000), (2, 1000)]
     saved = json.loads((incident_dir(tmp_path, inc) / "parity.json").read_text())
@@ -74,7 +75,7 @@ def test_inconclusive_prints_the_episode_count_that_would_decide(fresh_sandbox: 
     proc = runbook(tmp_path, *args)
     assert proc.returncode == 0, proc.stderr  # only FAIL exits 1
     assert "parity    INCONCLUSIVE: intervals straddle the margin for total_reward" in proc.stdout
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("undecided"))
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("undecided"))
     count = int(line.split("--episodes ")[1].split()[0])
     assert count > 3
     assert line == f"undecided run again with --episodes {count} to decide"

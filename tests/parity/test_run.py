@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from runbook_lib.errors import InvalidInputError, WorkspaceError
@@ -51,6 +54,22 @@ def timeless(records: list[EpisodeRecord]) -> list[dict[str, Any]]:
     return rows
 
 
+def outcomes(outcome: ParityOutcome) -> list[str]:
+    """The deciding outcome and every other branch of the tree that applied."""
+    return [outcome.decision.outcome, *(f.outcome for f in outcome.decision.also)]
+
+
+def others_cpu_share(run: Callable[[], ParityOutcome]) -> tuple[ParityOutcome, float]:
+    """Run ``run`` in this process; also return the share of all CPUs other processes used."""
+    me, started = psutil.Process(), time.monotonic()
+    total, mine = psutil.cpu_times(), me.cpu_times()
+    result = run()
+    wall = (time.monotonic() - started) * (psutil.cpu_count() or 1)
+    busy = sum(psutil.cpu_times()[:2]) - sum(total[:2])
+    own = sum(me.cpu_times()[:2]) - sum(mine[:2])
+    return result, max(0.0, busy - own) / wall
+
+
 def legacy_reward_bias_for(relative: float, records: list[EpisodeRecord]) -> float:
     """The per-step reward bias that shifts the mean total reward by ``relative``."""
     mean = sum(r.legacy_reward for r in records) / len(records)
@@ -72,7 +91,10 @@ def test_no_fault_passes_with_every_step_identical(sandbox: Path, tmp_path: Path
     assert outcome.envs["legacy"]["class"] == "GeneralSimEnv"
     assert outcome.envs["candidate"]["class"] == "UnifiedSimEnv"
     assert "decided by env_type=unified" in outcome.envs["candidate"]["log"][0]
-    assert outcome.decision.outcome in {"document-within-tolerance", "document-and-monitor"}
+    # Timing noise may add a "document and monitor" finding; the results are within tolerance.
+    assert "document-within-tolerance" in outcomes(outcome)
+    assert outcome.decision.assessment.difference_pct == 0.0
+    assert not outcome.decision.assessment.crash_or_data_loss
     assert workspace_hash(sandbox) == before, "a parity run changed the target"
 
     # parity.json is the --json object, written in the incident's directory with the plots
@@ -107,17 +129,22 @@ def test_reward_bias_fails_on_total_reward_naming_the_first_divergence(
     assert outcome.inputs["metric"] == "total_reward"
     assert outcome.decision.assessment.difference_pct == pytest.approx(
         total.relative_difference * 100)
-    assert outcome.decision.outcome == "investigate"
+    assert "investigate" in outcomes(outcome)  # outside tolerance, not yet known to be a bug
 
 
 def test_slowdown_is_a_regression_near_33_percent_and_is_profiled(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:
     set_faults(fresh_sandbox, slowdown=1.5)
-    outcome = parity(fresh_sandbox, tmp_path, episodes=6)
-    report = outcome.report
-    pct, (low, high) = report.throughput_regression_pct, report.throughput_ci_pct
-    assert 20 < pct < 45, (pct, low, high)
+    # The fault stretches each step's wall time, an OS preemption inside it included, so
+    # other processes hogging the CPUs inflate the regression. On a busy machine, measure again.
+    for _ in range(3):
+        outcome, others = others_cpu_share(lambda: parity(fresh_sandbox, tmp_path, episodes=6))
+        report = outcome.report
+        pct, (low, high) = report.throughput_regression_pct, report.throughput_ci_pct
+        if 20 < pct < 45 or others < 0.25:
+            break
+    assert 20 < pct < 45, (pct, low, high, f"other processes used {others:.0%} of the CPUs")
     assert low <= pct <= high and low > 0
     assert report.verdict == "PASS"  # same results, only slower
     assert outcome.decision.outcome == "code-rollback"
@@ -312,6 +339,9 @@ def test_inputs_are_checked_before_anything_is_written(sandbox: Path, tmp_path: 
         ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
          '"reset_obs_sha256": "x", "metrics": {}, "actions": [0, 1], "rewards": [1.0], '
          '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}', "unequal length"),
+        ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
+         '"reset_obs_sha256": "x", "metrics": {}, "actions": ["left"], "rewards": [1.0], '
+         '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}', "malformed value in 'actions'"),
     ],
 )
 def test_a_malformed_baseline_is_refused(tmp_path: Path, content: str, message: str) -> None:
@@ -324,7 +354,7 @@ def test_a_malformed_baseline_is_refused(tmp_path: Path, content: str, message: 
 def test_baseline_fixes_seeds_and_episode_count(sandbox: Path, baseline: Path, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="a baseline fixes the seeds and the actions"):
         parity(sandbox, tmp_path, baseline=baseline, seeds=(0, 1))
-    with pytest.raises(InvalidInputError, match="--episodes 9: .* holds 4"):
+    with pytest.raises(InvalidInputError, match=r"--episodes 9: .* holds 4"):
         parity(sandbox, tmp_path, baseline=baseline, episodes=9)
 
 
