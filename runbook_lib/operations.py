@@ -7,12 +7,15 @@ that changes the target, journals every step, and moves the incident's state.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook_lib.actions.envflags import export_lines, read_rollback_env
 from runbook_lib.actions.model import Plan
+from runbook_lib.archive import amending
 from runbook_lib.errors import InvalidInputError
 from runbook_lib.incident import (
     Incident,
@@ -37,11 +40,22 @@ from runbook_lib.rollback import (
 )
 from runbook_lib.strategies import build_actions
 
+# Plans that change the target without rolling anything back (undo skips them).
+NOT_ROLLBACKS = frozenset({"document-difference"})  # runbook_lib.documenting.STRATEGY
+
 
 def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:
     manifest = load_manifest(target)
     incident = load_incident(archive, incident_id)
     return manifest, incident, incident_dir(archive, incident_id)
+
+
+@contextlib.contextmanager
+def _changing(manifest: Manifest, archive: Path, directory: Path, command: str) -> Iterator[None]:
+    """The target's lock first (a second changer fails at once), then the incident's seal."""
+    lock = TargetLock(manifest.root, incident=directory.name, command=command)
+    with lock, amending(archive, directory):
+        yield
 
 
 def _advance(archive: Path, incident: Incident, state: str, note: str) -> None:
@@ -55,9 +69,11 @@ def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) 
     """Compute and save the plan of ``strategy``; the target is not touched."""
     manifest, incident, directory = _setup(target, archive, incident_id)
     actions = build_actions(strategy, manifest, incident.id)
-    plan = make_plan(manifest.root, incident.id, strategy, actions, directory)
-    Journal.for_incident(directory)({"event": "plan", "plan": plan.sha256, "strategy": strategy,
-                                     "steps": [s.title for s in plan.steps]})  # fmt: skip
+    with amending(archive, directory):
+        plan = make_plan(manifest.root, incident.id, strategy, actions, directory)
+        Journal.for_incident(directory)({"event": "plan", "plan": plan.sha256,
+                                         "strategy": strategy,
+                                         "steps": [s.title for s in plan.steps]})  # fmt: skip
     return plan
 
 
@@ -76,23 +92,30 @@ def apply_rollback(
     manifest, incident, directory = _setup(target, archive, incident_id)
     plan = load_plan(directory, plan_sha)
     _check_target(plan, manifest)
-    with TargetLock(manifest.root, incident=incident.id, command="rollback apply"):
+    with _changing(manifest, archive, directory, "rollback apply"):
         report = apply_plan(plan, context_for(manifest.root, directory),
                             Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
-    if not dry_run:
-        _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
+        if not dry_run:
+            _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
     return report
 
 
 def _applied_plan(directory: Path) -> str:
+    """The last applied rollback plan (documenting plans are not rollbacks)."""
     records = list(Journal.for_incident(directory).read().records)
-    last = last_completed(records)
-    if last is None or last[0] != "apply":
-        raise InvalidInputError(
-            f"incident {directory.name} has no applied rollback to undo",
-            hint="'runbook rollback status' shows the journal",
-        )
-    return last[1]
+    for record in reversed(records):
+        if record.get("event") != "end":
+            continue
+        plan = str(record.get("plan", ""))
+        if load_plan(directory, plan).strategy in NOT_ROLLBACKS:
+            continue
+        if record.get("operation") == "apply" and not record.get("interrupted"):
+            return plan
+        break
+    raise InvalidInputError(
+        f"incident {directory.name} has no applied rollback to undo",
+        hint="'runbook rollback status' shows the journal",
+    )
 
 
 def undo_rollback(
@@ -102,11 +125,11 @@ def undo_rollback(
     manifest, incident, directory = _setup(target, archive, incident_id)
     plan = load_plan(directory, _applied_plan(directory))
     _check_target(plan, manifest)
-    with TargetLock(manifest.root, incident=incident.id, command="rollback undo"):
+    with _changing(manifest, archive, directory, "rollback undo"):
         report = undo_plan(plan, context_for(manifest.root, directory),
                            Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
-    if not dry_run and load_incident(archive, incident.id).state == "rolled-back":
-        advance_incident(archive, incident.id, "assessed", note="rollback undone")
+        if not dry_run and load_incident(archive, incident.id).state == "rolled-back":
+            advance_incident(archive, incident.id, "assessed", note="rollback undone")
     return report
 
 
@@ -116,13 +139,13 @@ def resume_rollback(
     """Complete (or revert) the operation a crash interrupted, from the journal."""
     manifest, incident, directory = _setup(target, archive, incident_id)
     journal = Journal.for_incident(directory)
-    with TargetLock(manifest.root, incident=incident.id, command="rollback resume"):
+    with _changing(manifest, archive, directory, "rollback resume"):
         records = list(journal.read().records)
         report = resume(directory, context_for(manifest.root, directory), records, journal,
                         revert=revert)  # fmt: skip
-    state = load_incident(archive, incident.id).state
-    if report.operation in {"apply", "resume"} and not revert and state != "rolled-back":
-        _advance(archive, incident, "rolled-back", "rollback resume")
+        state = load_incident(archive, incident.id).state
+        if report.operation in {"apply", "resume"} and not revert and state != "rolled-back":
+            _advance(archive, incident, "rolled-back", "rollback resume")
     return report
 
 

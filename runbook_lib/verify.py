@@ -44,6 +44,7 @@ STABLE_STRATEGIES = ("sac-full",)
 LEGACY_ENV_STRATEGIES = ("env-var", "config", "force", "now")
 """Strategies after which the factory must build the legacy env."""
 ENV_MODULE = "runbook_lib.checks.env"
+LEGACY_ONLY_AFTER_ROLLBACK = ("determinism",)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ def env_check(name: str, function: str) -> CheckRunner:
         except Exception as err:  # a module being written, or missing: the check cannot run
             why = f"{ENV_MODULE}.{function} is not available: {type(err).__name__}: {err}"
             return CheckResult(f"env.{name}", "skip", why, blocking=False)
+        if name in LEGACY_ONLY_AFTER_ROLLBACK and ctx.strategy in LEGACY_ENV_STRATEGIES:
+            # After an env rollback every process uses the legacy env: prove that
+            # one, not the candidate the incident is about (it may still crash).
+            return check(ctx.manifest, ("legacy",))  # type: ignore[call-arg]
         return check(ctx.manifest)
 
     return run

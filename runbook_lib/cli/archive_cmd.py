@@ -1,4 +1,4 @@
-"""``runbook archive``: list, show, verify and bundle the evidence of incidents."""
+"""``runbook archive``: list, show, verify, bundle and push the evidence of incidents."""
 
 from __future__ import annotations
 
@@ -93,8 +93,59 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
     emit(evidence.to_dict(), as_json=as_json, text="\n".join(lines))
 
 
+@archive_group.command("push")
+@incident_argument
+@click.option("--to", "url", required=True, metavar="URL",
+              help="Destination: s3://bucket/prefix, file://DIR or a directory. The incident "
+              "goes to URL/ID/.")  # fmt: skip
+@archive_option
+@json_option
+def push_command(incident_id: str, url: str, archive: Path, as_json: bool) -> None:
+    """Copy a sealed incident to object storage, then verify the remote copy.
+
+    The incident must verify locally. Objects already there with the sealed
+    sha256 are skipped and unfinished multipart uploads resumed, so an
+    interrupted push is finished by running it again.
+    """
+    from runbook_lib.remote import push_incident
+
+    report = push_incident(archive, incident_id, url)
+    verify = report.verify
+    lines = [f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} -> {url}",
+             f"  uploaded {len(report.uploaded)} ({report.bytes_uploaded} bytes), "
+             f"skipped {len(report.skipped)} already there, resumed {len(report.resumed)}"]
+    if verify is not None:
+        lines.append(f"  verified {verify.files_checked} files, {verify.runs_checked} runs")
+        lines += [f"  {problem}" for problem in verify.problems]
+    emit(report.to_dict(), as_json=as_json, text="\n".join(lines))
+    if verify is not None and verify.problems:
+        raise CheckFailedError(f"the remote copy of {incident_id} does not verify: "
+                               f"{verify.problems[0]}")  # fmt: skip
+
+
+def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bool) -> None:
+    from runbook_lib.remote import verify_remote
+
+    if incident_id is None:
+        raise InvalidInputError("--from needs an incident ID",
+                                hint="runbook archive verify ID --from URL")  # fmt: skip
+    report = verify_remote(url, incident_id, archive)
+    lines = [f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} at {url}  "
+             f"{report.files_checked} files, {report.runs_checked} runs"
+             + "".join(f"; {n}" for n in report.notes)]  # fmt: skip
+    lines += [f"  {problem}" for problem in report.problems]
+    emit({"url": url, **report.to_dict()}, as_json=as_json, text="\n".join(lines))
+    if report.problems:
+        raise CheckFailedError(f"the remote copy of {incident_id} does not verify: "
+                               f"{len(report.problems)} problem(s), first: {report.problems[0]}")
+
+
 @archive_group.command("verify")
 @click.argument("incident_id", metavar="[ID]", required=False)
+@click.option("--from", "url", default=None, metavar="URL",
+              help="Verify the copy pushed to URL (s3://bucket/prefix, file://DIR, a "
+              "directory) instead of the local one; its manifest is checked against the "
+              "local index's seal when there is one.")  # fmt: skip
 @click.option("--secret", "secrets", multiple=True, metavar="NAME",
               help="Also scan for the value of this environment variable (repeatable).")
 @click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -103,15 +154,18 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
 @archive_option
 @json_option
 def verify_command(
-    incident_id: str | None, secrets: tuple[str, ...], target: Path | None, archive: Path,
-    as_json: bool,
+    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], target: Path | None,
+    archive: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Recompute every hash and link; exit 1 naming anything modified, missing or added.
 
     Without ID, every incident of the archive is verified. The values of the
     declared secrets (the manifest's 'secrets' and each --secret) must appear
-    in no archived file.
+    in no archived file. With --from URL, the pushed copy of ID is verified.
     """
+    if url is not None:
+        _verify_remote(incident_id, url, archive, as_json)
+        return
     from runbook_lib.archive import verify_archive, verify_or_note
     from runbook_lib.incident import incident_dir
 
