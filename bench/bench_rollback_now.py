@@ -41,7 +41,8 @@ def main() -> int:
     args = parser.parse_args()
     # Measure the installed tool: a wheel install has bytecode; an editable one
     # gets it here (Makefile's 'bytecode' target does the same).
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-x", "sandbox/files", "runbook_lib"], check=True)
+    compile_all = [sys.executable, "-m", "compileall", "-q", "-x", "sandbox/files", "runbook_lib"]
+    subprocess.run(compile_all, check=True)
     with tempfile.TemporaryDirectory(prefix="bench-now-") as tmp:
         workspace = args.workspace or create_workspace(Path(tmp) / "ws").root
         archive = Path(tmp) / "archive"

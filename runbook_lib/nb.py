@@ -226,3 +226,42 @@ def applied_strategy(session: Session) -> str | None:
     if not last or last["operation"] != "apply":
         return None
     return load_plan(session.directory, last["plan"]).strategy
+
+
+def git_table(state: Any) -> Table:
+    """The git facts of an assessment (:class:`runbook_lib.assessment.SystemState`)."""
+    target = "exists" if state.stable_ref_exists else "MISSING"
+    return mapping_table(
+        {
+            "HEAD": state.git_describe,
+            "commit": state.git_head[:12],
+            "local changes": len(state.git_dirty),
+            "rollback target": f"{state.stable_ref} ({target})",
+        },
+        "Git",
+    )
+
+
+def package_service_table(state: Any) -> Table:
+    """The package versions and the service's state of an assessment."""
+    keys = ("running", "pid", "url", "version", "detail")
+    service = {f"service {k}": v for k, v in state.service.items() if k in keys}
+    return mapping_table({**state.packages, **service}, "Package and service")
+
+
+def parity_table(outcome: Any) -> Table:
+    """A parity outcome's verdict, agreement, throughput and decision."""
+    report = outcome.report
+    low, high = report.throughput_ci_pct
+    return mapping_table(
+        {
+            "verdict": report.verdict,
+            "reason": report.reason,
+            "step agreement": f"{report.step_agreement:.2%}",
+            "throughput regression": f"{report.throughput_regression_pct:+.1f}% "
+            f"(95% CI {low:+.1f}..{high:+.1f})",
+            "first divergence": report.first_divergence,
+            "decision": outcome.decision.summary,
+        },
+        "Parity",
+    )

@@ -109,7 +109,9 @@ def triage_ui(session: Session, run_chain: Callable[[], str] | None = None) -> A
         layout=w.Layout(width="300px"),
     )
     apply_button = w.Button(description="Apply plan", button_style="danger", disabled=True)
-    chain_button = w.Button(description="Run the headless chain", button_style="")
+    chain_button = w.Button(
+        description="Run the headless chain", button_style="", layout=w.Layout(width="auto")
+    )
     state: dict[str, Any] = {}
 
     def facts() -> Assessment:
@@ -160,10 +162,15 @@ def triage_ui(session: Session, run_chain: Callable[[], str] | None = None) -> A
     apply_button.on_click(on_apply)
     chain_button.on_click(on_chain)
     refresh()
+    # A fixed-width facts column: squeezed by the decision text, it would clip its inputs.
     form = w.VBox(
-        [w.HTML("<h3>Facts</h3>"), crash, severity, regression, difference, tolerance, intentional]
+        [w.HTML("<h3>Facts</h3>"), crash, severity, regression, difference, tolerance, intentional],
+        layout=w.Layout(flex="0 0 440px", margin="0 16px 0 0"),
     )
-    right = w.VBox([w.HTML("<h3>Decision (seed 000 tree)</h3>"), decision_out])
+    right = w.VBox(
+        [w.HTML("<h3>Decision (seed 000 tree)</h3>"), decision_out],
+        layout=w.Layout(flex="1 1 auto", min_width="0"),
+    )
     actions = w.VBox(
         [
             w.HTML("<h3>Plan</h3>"),

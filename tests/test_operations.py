@@ -129,7 +129,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
         assert f"pid {first.pid}" in second.stderr and incident_id in second.stderr
     finally:
         release.touch()
-        out, err = first.communicate(timeout=60)
+        _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
     assert "use_unified_env = false" in (fresh_sandbox / "config.ini").read_text()
 
