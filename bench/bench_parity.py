@@ -6,7 +6,11 @@
 2. Parallel runs: ``run_lockstep`` over the same seeds with 2 workers against
    1 (wall time, process start included). Target >= 1.7x on 2 cores.
 
-Both are measured in one run, in interleaved repetitions (the order swaps each
+3. Ray (with the ``ray`` extra; informational, not judged): the start of a
+   local instance, and ``run_lockstep`` with 2 workers on Ray against the
+   process pool on the same seeds (wall time, records compared).
+
+All are measured in one run, in interleaved repetitions (the order swaps each
 time), and the median of the per-repetition ratios is reported. The envs are
 the sandbox's, built through its factory. Exit status 1 only when a target is
 missed by a wide margin (overhead above 20%, speed-up below 1.4x): the
@@ -14,12 +18,13 @@ machines are noisy. Two workers cannot beat one when other processes hold the
 cores, so the speed-up is not judged when they used more than a quarter of
 the CPUs around its runs (the figure is printed all the same).
 
-    python bench/bench_parity.py [--workspace DIR] [--repeats 7] [--episodes 4]
+    python bench/bench_parity.py [--workspace DIR] [--repeats 7] [--episodes 4] [--no-ray]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -32,6 +37,7 @@ from typing import Any
 import psutil
 
 from runbook_lib.parity.lockstep import (
+    Backend,
     ParitySpec,
     RandomValidPolicy,
     build_envs,
@@ -104,6 +110,42 @@ def speedup(spec: ParitySpec, repeats: int) -> list[float]:
     return ratios
 
 
+def ray_figures(spec: ParitySpec, repeats: int) -> None:
+    """Print Ray's start time and its wall time against the process pool's (2 workers)."""
+    try:
+        import ray
+    except ImportError:
+        print("ray: not installed (pip install -e '.[ray]'); no Ray figures")
+        return
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    with tempfile.TemporaryDirectory(prefix="rbray", dir="/tmp") as temp_dir:
+        started = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
+        start_s = time.perf_counter() - started
+        try:
+            on_ray = Backend("ray")
+            same = _timeless(run_lockstep(spec, workers=2, backend=on_ray)) == _timeless(
+                run_lockstep(spec, workers=2))
+            ratios = []
+            for repeat in range(repeats):
+                if repeat % 2:
+                    pool_s = _timed(run_lockstep, spec, workers=2)
+                    ray_s = _timed(run_lockstep, spec, workers=2, backend=on_ray)
+                else:
+                    ray_s = _timed(run_lockstep, spec, workers=2, backend=on_ray)
+                    pool_s = _timed(run_lockstep, spec, workers=2)
+                ratios.append(ray_s / pool_s)
+        finally:
+            ray.shutdown()
+    print(f"ray: local instance started in {start_s:.1f} s (2 CPUs)")
+    print(f"ray / process pool wall time, 2 workers: {statistics.median(ratios):.2f}x "
+          f"({_spread(ratios, '.2f')}); records {'identical' if same else 'DIFFER'}, timings aside")
+
+
+def _timeless(records: list[Any]) -> list[Any]:
+    return [dataclasses.replace(r, legacy_seconds=0.0, candidate_seconds=0.0) for r in records]
+
+
 def _spread(values: list[float], fmt: str) -> str:
     return f"median of {len(values)}; {format(min(values), fmt)}..{format(max(values), fmt)}"
 
@@ -122,6 +164,8 @@ def report(workspace: Path, args: argparse.Namespace) -> int:
         busy_before = others_cpu_percent()
         gain = speedup(spec, args.repeats)
         busy = max(busy_before, others_cpu_percent())
+        if args.ray:
+            ray_figures(spec, args.repeats)
     over_median, gain_median = statistics.median(over), statistics.median(gain)
     print(f"workspace {workspace}; {args.repeats} interleaved repetitions")
     print(
@@ -156,6 +200,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--episodes", type=int, default=4, help="episodes per overhead block")
     parser.add_argument("--parallel", type=int, default=16, help="episodes per speed-up run")
+    parser.add_argument("--no-ray", dest="ray", action="store_false", help="skip the Ray figures")
     args = parser.parse_args()
     if min(args.repeats, args.episodes, args.parallel) < 1:
         parser.error("--repeats, --episodes and --parallel must be at least 1")

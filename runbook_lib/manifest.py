@@ -42,6 +42,8 @@ _MODELS_KEYS = ("glob", "algo", "env", "env_config", "deployed_key")
 # stable-baselines3's algorithms: the class a model zip is loaded with.
 SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
 _DOTTED_KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
+_RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$")
+_PARITY_KEYS = ("default_margin", "margins", "ray_address")
 _TRADING_BOUNDS = ("max_return_drop", "max_sharpe_drop", "max_drawdown_rise", "max_cost_rise")
 
 
@@ -221,6 +223,7 @@ class Manifest:
     test_command: tuple[str, ...] = ()
     default_margin: float = DEFAULT_MARGIN
     margins: Mapping[str, float] = field(default_factory=dict)
+    ray_address: str | None = None
     webhook_url: str | None = None
     webhook_url_env: str | None = None
     secrets: tuple[str, ...] = ()
@@ -479,7 +482,7 @@ def _margin(table: Table, key: str, default: float) -> float:
 
 
 def _margins(top: Table) -> tuple[float, dict[str, float]]:
-    table = top.opt_table("parity", ("default_margin", "margins"))
+    table = top.opt_table("parity", _PARITY_KEYS)
     if table is None:
         return DEFAULT_MARGIN, {}
     default = _margin(table, "default_margin", DEFAULT_MARGIN)
@@ -489,6 +492,14 @@ def _margins(top: Table) -> tuple[float, dict[str, float]]:
     if sub is None:
         return default, {}
     return default, {metric: _margin(sub, metric, default) for metric in sub.data}
+
+
+def _ray_address(top: Table) -> str | None:
+    table = top.opt_table("parity", _PARITY_KEYS)
+    if table is None or table.opt_text("ray_address") is None:
+        return None
+    return _matching(table, "ray_address", _RAY_ADDRESS,
+                     "a Ray address ('auto', 'host:port' or 'ray://host:port')")  # fmt: skip
 
 
 def _notify(top: Table) -> tuple[str | None, str | None]:
@@ -542,6 +553,7 @@ def parse_manifest(source: Source) -> Manifest:
         test_command=_argv(tests, "command", ("python", "junit")) if tests is not None else (),
         default_margin=default_margin,
         margins=margins,
+        ray_address=_ray_address(top),
         webhook_url=webhook_url,
         webhook_url_env=webhook_env,
         secrets=secrets,

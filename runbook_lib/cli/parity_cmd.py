@@ -176,6 +176,14 @@ def _group_target(target: Path | None) -> Path:
     help="Replay this recording (from 'parity record') on the candidate instead.",
 )
 @click.option(
+    "--backend",
+    type=click.Choice(["process", "ray"]),
+    default="process",
+    show_default=True,
+    help="Where --workers run: a fork pool, or Ray (the manifest's [parity] ray_address, "
+    "else a local instance with files under ARCHIVE/ray; pip install 'runbook[ray]').",
+)
+@click.option(
     "--target",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
@@ -195,6 +203,7 @@ def parity(
     model_path: Path | None,
     algo: str,
     baseline: Path | None,
+    backend: str,
     target: Path | None,
     archive: Path,
     as_json: bool,
@@ -238,6 +247,7 @@ def parity(
         workers=workers,
         policy=_policy(policy, model_path, algo),
         baseline=baseline,
+        backend=backend,
     )
     data = outcome.to_dict()
     emit(data, as_json=as_json, text=_outcome_text(data))

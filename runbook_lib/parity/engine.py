@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, profile_env, run_lockstep
+from runbook_lib.parity.lockstep import (
+    PROCESS_POOL,
+    Backend,
+    EpisodeRecord,
+    ParitySpec,
+    profile_env,
+    run_lockstep,
+)
 from runbook_lib.parity.stats import (
     DEFAULT_MARGIN,
     MetricComparison,
@@ -145,9 +152,10 @@ def run_parity(
     workers: int = 1,
     margins: Mapping[str, float] | None = None,
     profile_when_slower_pct: float = PROFILE_THRESHOLD_PCT,
+    backend: Backend = PROCESS_POOL,
 ) -> ParityReport:
     """Run the lockstep episodes and build the report; profile both envs when slower."""
-    records = run_lockstep(spec, workers=workers)
+    records = run_lockstep(spec, workers=workers, backend=backend)
     report = build_report(spec, records, margins=margins)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
         profiles = {

@@ -30,6 +30,12 @@ def _stamp(fig: Figure, report: ParityReport) -> None:
              va="bottom", fontsize=8, color="#57606a")  # fmt: skip
 
 
+def _legend(ax: Axes, **options: object) -> None:
+    # Every episode may have crashed: then there is nothing to label.
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**options)
+
+
 def _figure(report: ParityReport, title: str) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(6.4, 4.4), layout=ConstrainedLayoutEngine(rect=(0, 0.04, 1, 0.96)))
     ax = fig.subplots()
@@ -53,7 +59,7 @@ def paired_rewards(report: ParityReport) -> Figure:
         ax.scatter(x, y, color=CANDIDATE_COLOR, s=24, label="episode")
     ax.set_xlabel("legacy total reward (reward units per episode)")
     ax.set_ylabel("candidate total reward (reward units per episode)")
-    ax.legend(loc="upper left")
+    _legend(ax, loc="upper left")
     return fig
 
 
@@ -85,7 +91,7 @@ def distributions(report: ParityReport) -> Figure:
         ax.set_xlabel(f"{name} ({unit})")
         ax.set_ylabel("share of episodes (cumulative)")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        _legend(ax, loc="lower right")
     _stamp(fig, report)
     return fig
 
@@ -114,7 +120,7 @@ def divergence(report: ParityReport) -> Figure:
         ax.axvline(offset, color="black", lw=2, label=f"crash: {report.crash['type']}")
     ax.set_xlabel("step (all episodes, in order)")
     ax.set_ylabel("cumulative |reward difference| (reward units)")
-    ax.legend(loc="upper left", fontsize=8)
+    _legend(ax, loc="upper left", fontsize=8)
     return fig
 
 
@@ -153,7 +159,7 @@ def blocking(report: ParityReport, metric: str = "blocking_probability") -> Figu
     ax.set_xlim(-0.6, 1.6)
     ax.set_xlabel("environment")
     ax.set_ylabel("blocking probability (fraction of requests)")
-    ax.legend(loc="best", fontsize=8)
+    _legend(ax, loc="best", fontsize=8)
     return fig
 
 

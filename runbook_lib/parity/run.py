@@ -34,7 +34,7 @@ from runbook_lib.incident import incident_dir, load_incident
 from runbook_lib.manifest import Manifest
 from runbook_lib.parity.baseline import Baseline, load_baseline, record_baseline, replay_baseline
 from runbook_lib.parity.engine import ParityReport, build_report, run_parity
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.lockstep import BACKENDS, Backend, EpisodeRecord, ParitySpec
 from runbook_lib.parity.stats import MetricComparison
 
 PARITY_FILE = "parity.json"
@@ -362,12 +362,13 @@ class ParityOutcome:
 
 
 def _lockstep(
-    spec: ParitySpec, manifest: Manifest, workers: int
+    spec: ParitySpec, manifest: Manifest, workers: int, backend: Backend
 ) -> tuple[ParityReport, dict[str, Any]]:
     envs = probe_envs(spec, manifest.env.logger if manifest.env else None)
     report = _guarded(
-        "the lockstep run", run_parity, spec, workers=workers, margins=margins_for(manifest, spec)
-    )
+        "the lockstep run", run_parity, spec, workers=workers,
+        margins=margins_for(manifest, spec), backend=backend,
+    )  # fmt: skip
     return report, envs
 
 
@@ -429,6 +430,15 @@ def _baseline_spec(
     )
 
 
+def _backend(kind: str, manifest: Manifest, archive: Path, baseline: Path | None) -> Backend:
+    if kind not in BACKENDS:
+        raise InvalidInputError(f"unknown backend {kind!r}", hint=f"one of: {', '.join(BACKENDS)}")
+    if kind == "ray" and baseline is not None:
+        raise InvalidInputError("a baseline replay runs on the process pool only",
+                                hint="drop --backend ray, or --baseline")  # fmt: skip
+    return Backend(kind, manifest.ray_address, archive.resolve() / "ray")
+
+
 def run_incident_parity(
     manifest: Manifest,
     archive: Path,
@@ -440,6 +450,7 @@ def run_incident_parity(
     policy: PolicyChoice = PolicyChoice(),
     baseline: Path | None = None,
     config: Mapping[str, Any] | None = None,
+    backend: str = "process",
 ) -> ParityOutcome:
     """Run parity for an incident, decide, and save ``parity.json`` and the plots.
 
@@ -447,7 +458,9 @@ def run_incident_parity(
     ``seeds`` (default ``0 .. episodes-1``, :data:`DEFAULT_EPISODES` episodes).
     With ``baseline``, the candidate replays that recording's actions for its
     first ``episodes`` episodes (all by default); its seeds and actions are
-    the recording's.
+    the recording's. ``backend`` ``ray`` runs the lockstep episodes as Ray
+    tasks, on the manifest's ``[parity] ray_address`` or a local instance
+    whose files go under ``<archive>/ray``.
 
     Raises:
         InvalidInputError: no such incident, or an input is not acceptable
@@ -456,6 +469,7 @@ def run_incident_parity(
     """
     load_incident(archive, incident_id)
     workers = _validate_workers(workers)
+    where = _backend(backend, manifest, archive, baseline)
     recorded = load_baseline(baseline) if baseline is not None else None
     if recorded is None:
         spec = spec_from_manifest(
@@ -465,7 +479,7 @@ def run_incident_parity(
         spec = _baseline_spec(manifest, recorded, episodes, seeds, policy)
     with target_imports(manifest.root, spec.factory):
         if recorded is None:
-            report, envs = _lockstep(spec, manifest, workers)
+            report, envs = _lockstep(spec, manifest, workers, where)
         else:
             report, envs = _against_baseline(spec, manifest, recorded, workers)
     facts, inputs = derive_assessment(report, timed=recorded is None)

@@ -24,7 +24,9 @@ from src.rl.envs.sim_core import SimulationCore
 # Spawn key of the observation-noise generator: a stream apart from the traffic's.
 _NOISE_STREAM = 0x0B5
 # The slowdown fault's clock; a module attribute so that a test can drive it.
-_clock = time.perf_counter
+# The fault stretches the step's CPU time, not its wall time: a busy machine
+# would otherwise inflate the injected slowdown (a preempted step looks slower).
+_clock = time.thread_time
 
 
 class UnifiedSimEnv(gym.Env[np.ndarray, np.int64]):

@@ -1,0 +1,92 @@
+"""The notebook chain's wall time next to the same steps called from the library.
+
+One drill scenario runs twice on fresh sandboxes from the same model cache:
+once as the notebook chain (papermill kernels, executed copies, HTML, seals),
+once as the same library calls in this process. The ratio is the price of the
+notebooks' evidence. Runs alternate (notebooks, library, notebooks, ...) so
+machine noise hits both; medians are printed.
+
+Usage: python bench/bench_drill.py [--scenario perf-regression] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from runbook_lib import assessment, operations, strategies, verify
+from runbook_lib.drill import SCENARIOS, run_drill
+from runbook_lib.incident import open_incident
+from runbook_lib.manifest import load_manifest
+from runbook_lib.parity.run import run_incident_parity
+from runbook_lib.postmortem import write as write_postmortem
+from runbook_lib.sandbox import create_workspace
+from runbook_lib.sandbox.faults import set_faults
+from runbook_lib.triage import facts_from
+
+EPISODES = 8
+
+
+def library_chain(name: str, root: Path, cache: Path) -> float:
+    """The drill's steps as direct library calls; returns the seconds they took."""
+    spec = SCENARIOS[name]
+    start = time.perf_counter()
+    archive = root / "archive"
+    workspace = create_workspace(root / "ws", cache_dir=cache).root
+    set_faults(workspace, **spec.faults)
+    incident = open_incident(archive, spec.description, spec.severity, spec.kind).id
+    manifest = load_manifest(workspace)
+    assessment.assess(manifest)
+    facts = facts_from(
+        bool(spec.facts.get("crash", False)),
+        spec.facts.get("regression_pct"),
+        spec.facts.get("difference_pct"),
+        5.0,
+        str(spec.facts.get("intentional", "unknown")),
+    )
+    decision = assessment.decide_incident(archive, incident, facts)
+    plan = operations.plan_rollback(workspace, archive, incident, decision.strategy)
+    operations.apply_rollback(workspace, archive, incident, plan.sha256)
+    run_incident_parity(manifest, archive, incident, episodes=EPISODES)
+    verify.run_verify(workspace, archive, incident, checks=strategies.checklist(decision.strategy))
+    write_postmortem(archive, incident)
+    return time.perf_counter() - start
+
+
+def notebook_chain(name: str, root: Path, cache: Path) -> float:
+    """The drill as ``runbook drill`` runs it; returns the seconds it took."""
+    start = time.perf_counter()
+    report = run_drill(root / "archive", name, cache_dir=cache, episodes=EPISODES)
+    if not report.ok:
+        raise SystemExit(f"the drill failed: {report.to_dict()}")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", default="perf-regression", choices=list(SCENARIOS))
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    notebooks: list[float] = []
+    library: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-drill-") as tmp:
+        cache = Path(tmp) / "cache"
+        create_workspace(Path(tmp) / "warm-up", cache_dir=cache)  # train the models once
+        for repeat in range(args.repeats):
+            notebooks.append(notebook_chain(args.scenario, Path(tmp) / f"nb{repeat}", cache))
+            library.append(library_chain(args.scenario, Path(tmp) / f"lib{repeat}", cache))
+    nb_s, lib_s = statistics.median(notebooks), statistics.median(library)
+    print(f"scenario {args.scenario}, {args.repeats} runs each, alternating, warm model cache")
+    print(f"notebook chain (papermill, archive) : median {nb_s:6.1f} s  {notebooks}")
+    print(f"library calls in one process        : median {lib_s:6.1f} s  {library}")
+    print(f"ratio                                : {nb_s / lib_s:.2f}x")
+    print(f"target: the default drill under 60 s -> {'OK' if nb_s < 60 else 'MISSED'}")
+    return 0 if nb_s < 60 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

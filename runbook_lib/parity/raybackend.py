@@ -1,0 +1,79 @@
+"""Lockstep parity on Ray: the same chunks as the process pool, as Ray tasks.
+
+Each chunk runs :func:`~runbook_lib.parity.lockstep.run_chunk` unchanged, so
+the records are those of the process pool for the same seeds. By default a
+local Ray instance is started with ``num_cpus`` CPUs, its session files under
+``temp_dir`` and authentication off (otherwise Ray writes a token under the
+home directory), and shut down afterwards; with an address (``[parity]
+ray_address`` in the manifest) the run joins that cluster instead.
+
+Ray's processes listen on all network interfaces, even for a local instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.errors import InvalidInputError, WorkspaceError
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, run_chunk
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise InvalidInputError("the ray backend needs Ray",
+                                hint="pip install 'runbook[ray]', or use --backend process "
+                                "(the default)") from err  # fmt: skip
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterator[Any]:
+    """Ray, initialized for this run unless it already is; shut down only if started here.
+
+    Args:
+        address: A cluster to join (``auto``, ``host:port``, ``ray://host:port``);
+            ``None`` starts a local instance.
+        num_cpus: CPUs of a local instance.
+        temp_dir: Session files of a local instance (made absolute).
+
+    Raises:
+        InvalidInputError: Ray is not installed.
+        WorkspaceError: Ray could not start or reach the cluster.
+    """
+    ray = _ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    try:
+        if address is not None:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     _temp_dir=str(temp_dir.resolve()))  # fmt: skip
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise WorkspaceError(f"could not start or reach {where}: {err}",
+                             hint="check [parity] ray_address, or use --backend "
+                             "process") from err  # fmt: skip
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def run_on_ray(spec: ParitySpec, parts: Sequence[Sequence[int]]) -> list[EpisodeRecord]:
+    """Run each chunk of episode indices as one Ray task, in order (Ray must be initialized)."""
+    ray = _ray()
+    # One task per worker process: a reused worker would keep the target's modules
+    # imported from an earlier run (another workspace, or source edited since).
+    task = ray.remote(num_cpus=1, max_calls=1)(run_chunk)
+    refs = [task.remote(spec, list(part)) for part in parts]
+    return [record for chunk in ray.get(refs) for record in chunk]
