@@ -8,8 +8,8 @@ tests). Every button calls the library, never notebook code.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runbook_lib.assessment import decide_incident
@@ -71,7 +71,46 @@ def triage(session: Session, facts: Assessment, *, apply: bool = False) -> Triag
     return TriageResult(decision, plan.describe(), plan.sha256, applied)
 
 
-def triage_ui(session: Session, run_chain: Callable[[], str] | None = None) -> Any:
+CHAIN = ("01_assessment", "02_rollback", "03_parity", "04_verification", "06_postmortem")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def run_headless_chain(
+    session: Session, facts: Assessment, *, notebooks: Path = NOTEBOOKS
+) -> list[tuple[str, str]]:
+    """Run the chain's notebooks with papermill for this incident; stop at the first failure.
+
+    The assessment gets the triage's facts, so the chain decides as the form did.
+    """
+    from runbook_lib.runs import run_notebook
+
+    parameters: dict[str, dict[str, Any]] = {
+        "01_assessment": {
+            "crash": facts.crash_or_data_loss,
+            "regression_pct": facts.regression_pct or 0.0,
+            "difference_pct": facts.difference_pct or 0.0,
+            "tolerance_pct": facts.tolerance_pct,
+            "intentional": {True: "yes", False: "no"}.get(facts.intentional, "unknown"),  # type: ignore[arg-type]
+        }
+    }
+    results: list[tuple[str, str]] = []
+    for name in CHAIN:
+        outcome = run_notebook(
+            notebooks / f"{name}.ipynb",
+            session.incident_id,
+            archive=session.archive,
+            target=session.target,
+            parameters=parameters.get(name, {}),
+            progress=False,
+            lock_timeout=5.0,
+        )
+        results.append((name, outcome.status))
+        if outcome.status != "ok":
+            break
+    return results
+
+
+def triage_ui(session: Session) -> Any:
     """The ipywidgets form: facts, live decision, plan preview, confirmed apply, headless chain."""
     import ipywidgets as w
 
@@ -153,7 +192,8 @@ def triage_ui(session: Session, run_chain: Callable[[], str] | None = None) -> A
 
     def on_chain(_: Any) -> None:
         with plan_out:
-            print(run_chain() if run_chain else "no headless chain configured")
+            for name, status in run_headless_chain(session, facts()):
+                print(f"{status:<7} {name}")
 
     for widget in (crash, regression, difference, tolerance, intentional, severity):
         widget.observe(refresh, names="value")

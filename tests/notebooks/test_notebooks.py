@@ -91,3 +91,22 @@ def test_unknown_parameter_stops_the_run_naming_it(fresh_sandbox: Path, tmp_path
     assert result.status == "failed"
     assert result.error is not None and "unknown parameter(s): epsiodes" in result.error["evalue"]
     assert "this notebook accepts: incident" in result.error["evalue"]
+
+
+@pytest.mark.slow
+def test_the_triage_button_chain_runs_every_notebook_with_the_triage_facts(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    from runbook_lib.manifest import load_manifest
+    from runbook_lib.nb import Session
+    from runbook_lib.triage import CHAIN, facts_from, run_headless_chain
+
+    archive = tmp_path / "archive"
+    incident = open_incident(archive, "slow training", "high", "perf-regression").id
+    session = Session(load_manifest(fresh_sandbox), archive.resolve(), incident)
+    facts = facts_from(False, 33.0, None, 5.0, "unknown")
+    results = run_headless_chain(session, facts)
+    assert results == [(name, "ok") for name in CHAIN]
+    decision = (session.directory / "decision.json").read_text()
+    assert '"outcome": "code-rollback"' in decision
+    assert session.incident().state == "verified"
