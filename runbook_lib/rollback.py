@@ -132,9 +132,13 @@ def apply_plan(
     check_fresh(plan, ctx.root)
     if dry_run:
         return OperationReport("apply", plan.sha256, [s.title for s in plan.steps], dry_run=True)
-    journal = _journaled(journal)
+    return _apply_all(plan, ctx, _journaled(journal), "apply")
+
+
+def _apply_all(plan: Plan, ctx: Context, journal: Journal, label: str) -> OperationReport:
+    """Run every step forward (finished ones are no-ops), journaled as one ``apply``."""
     journal({"event": "begin", "operation": "apply", "plan": plan.sha256})
-    report = OperationReport("apply", plan.sha256)
+    report = OperationReport(label, plan.sha256)
     for index, step in enumerate(plan.steps):
         result = _run_step(plan, index, "apply", ctx, journal)
         report.steps_done.append(step.title)
@@ -242,12 +246,4 @@ def _resume_apply(
     if interrupted.operation == "undo":
         # Finishing "undo in reverse" means undoing the remaining steps.
         return undo_plan(plan, ctx, journal)
-    journal({"event": "begin", "operation": "apply", "plan": plan.sha256})
-    report = OperationReport("resume", plan.sha256)
-    for index, step in enumerate(plan.steps):
-        result = _run_step(plan, index, "apply", ctx, journal)
-        report.steps_done.append(step.title)
-        if result is not None:
-            report.checks.append(result)
-    journal({"event": "end", "operation": "apply", "plan": plan.sha256, "ok": report.ok})
-    return report
+    return _apply_all(plan, ctx, _journaled(journal), "resume")
