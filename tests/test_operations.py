@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +179,18 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
                           "--target", str(workspace), "--archive", str(store))
             assert resumed.returncode == 0, (label, resumed.stderr)
             assert workspace_hash(workspace) == (before if revert else applied), (label, revert)
+
+
+def test_mistyped_manifest_key_exits_2_naming_key_file_and_line(fresh_sandbox: Path, archive: Path,
+                                                                 incident_id: str) -> None:
+    manifest = fresh_sandbox / "runbook.toml"
+    manifest.write_text(manifest.read_text().replace("stable_ref = ", "stabel_ref = "))
+    before = workspace_hash(fresh_sandbox)
+    proc = cli("rollback", "plan", "--incident", incident_id, "--strategy", "config",
+               "--target", str(fresh_sandbox), "--archive", str(archive))
+    assert proc.returncode == 2
+    assert re.search(r"runbook\.toml:\d+: unknown key 'stabel_ref' in \[git\]", proc.stderr)
+    assert "accepted keys in [git]: stable_ref" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert workspace_hash(fresh_sandbox) == before
+    assert not (archive / "incidents" / incident_id / "plans").exists()
