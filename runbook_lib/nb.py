@@ -219,13 +219,9 @@ def figure(fig: Any) -> FigureView:
 
 def applied_strategy(session: Session) -> str | None:
     """The strategy of the rollback in effect (the last applied plan), if any."""
-    from runbook_lib.operations import rollback_status
-    from runbook_lib.planstore import load_plan
+    from runbook_lib.verify import rollback_in_effect
 
-    last = rollback_status(session.target, session.archive, session.incident_id)["last_completed"]
-    if not last or last["operation"] != "apply":
-        return None
-    return load_plan(session.directory, last["plan"]).strategy
+    return rollback_in_effect(session.directory)
 
 
 def git_table(state: Any) -> Table:
