@@ -206,11 +206,19 @@ PLOTS: dict[str, Callable[[ParityReport], Figure]] = {
 }
 
 
-def save_all(report: ParityReport, directory: Path) -> dict[str, list[Path]]:
-    """Write every plot as PNG and SVG into ``directory``; return the files per plot."""
+def save_all(
+    report: ParityReport, directory: Path, *, skip: frozenset[str] = frozenset()
+) -> dict[str, list[Path]]:
+    """Write every plot (but those in ``skip``) as PNG and SVG into ``directory``.
+
+    Returns:
+        The files written, per plot name.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     for name, make in PLOTS.items():
+        if name in skip:
+            continue
         fig = make(report)
         paths = [directory / f"parity_{name}.{ext}" for ext in ("png", "svg")]
         for path in paths:

@@ -498,21 +498,9 @@ def run_incident_parity(
 def _save_plots(report: ParityReport, directory: Path, *, timed: bool) -> dict[str, list[Path]]:
     from runbook_lib.parity import plots
 
-    if timed:
-        return plots.save_all(report, directory)
-    # A baseline holds no timings: every plot but the throughput one, named as save_all does.
-    directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, list[Path]] = {}
-    for name, make in plots.PLOTS.items():
-        if name == "throughput":
-            continue
-        figure = make(report)
-        written[name] = [directory / f"parity_{name}.{ext}" for ext in ("png", "svg")]
-        for path in written[name]:
-            tmp = path.with_name(f".{path.name}.tmp")
-            figure.savefig(tmp, format=path.suffix[1:], dpi=110)
-            tmp.replace(path)
-    return written
+    # A baseline holds no timings: no throughput plot then.
+    skip = frozenset() if timed else frozenset({"throughput"})
+    return plots.save_all(report, directory, skip=skip)
 
 
 def save_outcome(outcome: ParityOutcome, directory: Path) -> ParityOutcome:
