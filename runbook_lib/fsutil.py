@@ -79,14 +79,22 @@ def iter_files(root: Path, *, skip_dirs: frozenset[str] = frozenset()) -> Iterat
             yield Path(dirpath) / name
 
 
-def tree_hash(root: Path, *, skip_dirs: frozenset[str] = frozenset({".git"})) -> str:
+def tree_hash(
+    root: Path,
+    *,
+    skip_dirs: frozenset[str] = frozenset({".git"}),
+    skip_files: frozenset[str] = frozenset(),
+) -> str:
     """Hash every file under ``root`` (paths, modes and contents) into one sha256.
 
-    Tracked and untracked files count alike; only ``skip_dirs`` are left out.
+    Tracked and untracked files count alike; only directories named in
+    ``skip_dirs`` and the relative paths in ``skip_files`` are left out.
     """
     digest = hashlib.sha256()
     for path in iter_files(root, skip_dirs=skip_dirs):
         rel = path.relative_to(root).as_posix()
+        if rel in skip_files:
+            continue
         content = f"symlink:{os.readlink(path)}" if path.is_symlink() else sha256_file(path)
         executable = os.access(path, os.X_OK)
         digest.update(f"{rel}\0{int(executable)}\0{content}\n".encode())
@@ -105,11 +113,4 @@ def workspace_hash(root: Path) -> str:
     Two workspaces with the same hash hold the same files with the same bytes
     and modes; pid files, bytecode caches and lock files do not count.
     """
-    digest = hashlib.sha256()
-    for path in iter_files(root, skip_dirs=_RUNTIME_DIRS):
-        rel = path.relative_to(root).as_posix()
-        if rel in _RUNTIME_FILES:
-            continue
-        content = f"symlink:{os.readlink(path)}" if path.is_symlink() else sha256_file(path)
-        digest.update(f"{rel}\0{int(os.access(path, os.X_OK))}\0{content}\n".encode())
-    return digest.hexdigest()
+    return tree_hash(root, skip_dirs=_RUNTIME_DIRS, skip_files=_RUNTIME_FILES)
