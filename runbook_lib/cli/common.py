@@ -48,8 +48,8 @@ def _path_of(info_name: str | None, parent: click.Context | None) -> str:
     return prefix + (info_name or "")
 
 
-class OneLineCommand(click.Command):
-    """A command whose usage errors are one line (as :class:`InvalidInputError`, exit 2)."""
+class _OneLineParsing(click.Command):
+    """Parsing whose usage errors are one line (as :class:`InvalidInputError`, exit 2)."""
 
     def make_context(
         self,
@@ -67,7 +67,11 @@ class OneLineCommand(click.Command):
             raise one_line(err, _path_of(info_name, parent)) from None
 
 
-class OneLineGroup(click.Group):
+class OneLineCommand(_OneLineParsing):
+    """A command whose usage errors are one line (as :class:`InvalidInputError`, exit 2)."""
+
+
+class OneLineGroup(_OneLineParsing, click.Group):
     """A group whose own usage errors and those of every command below it are one line.
 
     Commands below it may be plain click commands or groups: a usage error
@@ -75,21 +79,6 @@ class OneLineGroup(click.Group):
     """
 
     command_class = OneLineCommand
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        """Parse ``args``; a usage error becomes an :class:`InvalidInputError`."""
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except NoArgsIsHelpError:
-            raise
-        except click.UsageError as err:
-            raise one_line(err, _path_of(info_name, parent)) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; any usage error below becomes an :class:`InvalidInputError`."""
