@@ -149,12 +149,12 @@ class GitRestoreAction(Action):
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
         """No file under the paths differs from the stable commit."""
         paths = list(step.params["paths"])
-        diff = git(ctx.root, ["diff", "--name-only", step.params["commit"], "--", *paths])
-        extra = [
-            p
-            for p in _files_under(ctx.root, paths)
-            if not _has_paths_at(ctx.root, step.params["commit"], p)
-        ]
+        commit = step.params["commit"]
+        diff = git(ctx.root, ["diff", "--name-only", commit, "--", *paths])
+        # One listing of the stable tree, not one git process per file.
+        listing = git(ctx.root, ["ls-tree", "-r", "-z", "--name-only", commit, "--", *paths])
+        stable = set(listing.split("\0"))
+        extra = [p for p in _files_under(ctx.root, paths) if p not in stable]
         problems = [f"differs from {self.ref}: {name}" for name in diff.split()]
         return problems + [f"not at {self.ref}: {name}" for name in extra]
 
