@@ -265,6 +265,11 @@ def _sealed_manifest(
         report.problems.append(f"seal: no seal of {incident_dir.name} in the index")
     elif seals[0]["manifest_sha256"] != sha256_bytes(data):
         report.problems.append(f"modified: {MANIFEST} (its hash differs from the sealed one)")
+    return parse_manifest(data, report)
+
+
+def parse_manifest(data: bytes, report: VerifyReport) -> dict[str, Any] | None:
+    """A manifest's content, or ``None`` (with the problem reported) when it is no manifest."""
     try:
         manifest = json.loads(data)
     except ValueError:

@@ -256,14 +256,7 @@ def _check_manifest(data: bytes, anchor: str | None, report: archive.VerifyRepor
         report.problems.append(f"modified: {archive.MANIFEST} (its hash differs from the seal "
                                f"in the local index: changed at {where}, or resealed locally "
                                "since the push)")  # fmt: skip
-    try:
-        manifest = json.loads(data)
-    except ValueError:
-        manifest = None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        report.problems.append(f"modified: {archive.MANIFEST} (it is no longer a manifest)")
-        return None
-    return manifest
+    return archive.parse_manifest(data, report)
 
 
 def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any],
