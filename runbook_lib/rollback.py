@@ -19,7 +19,7 @@ from typing import Any
 
 from runbook_lib import crashpoints
 from runbook_lib.actions.base import Action, Context
-from runbook_lib.actions.files import stale_changes, state_of
+from runbook_lib.actions.files import state_of
 from runbook_lib.actions.model import Plan, Step
 from runbook_lib.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.planstore import blob_store, load_plan, save_plan
@@ -82,13 +82,14 @@ def check_fresh(plan: Plan, root: Path) -> None:
         StalePlanError: a file is in neither its before nor its after state.
         InvalidInputError: the plan is already (partly) applied.
     """
-    stale = [problem for step in plan.steps for problem in stale_changes(root, step.changes)]
+    states = [(change, state_of(root, change)) for step in plan.steps for change in step.changes]
+    stale = [f"{c.path} (changed since the plan)" for c, state in states if state == "other"]
     if stale:
         raise StalePlanError(
             f"the target changed since plan {plan.sha256[:12]} was made: {', '.join(stale[:5])}",
             hint="make a new plan with 'runbook rollback plan'",
         )
-    applied = [c.path for s in plan.steps for c in s.changes if state_of(root, c) == "after"]
+    applied = [c.path for c, state in states if state == "after"]
     if applied:
         raise InvalidInputError(
             f"plan {plan.sha256[:12]} is already partly applied ({', '.join(applied[:3])})",

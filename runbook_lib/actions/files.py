@@ -78,11 +78,6 @@ def state_of(root: Path, change: FileChange) -> str:
     return "before" if digest == change.before else "other"
 
 
-def stale_changes(root: Path, changes: Iterable[FileChange]) -> list[str]:
-    """Files that are neither in their planned before state nor already applied."""
-    return [f"{c.path} (changed since the plan)" for c in changes if state_of(root, c) == "other"]
-
-
 def _write(root: Path, relative: str, digest: str | None, store: BlobStore) -> None:
     path = resolve(root, relative)
     crashpoints.reach(f"write {relative}")
