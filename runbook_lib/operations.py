@@ -107,7 +107,7 @@ def _applied_plan(directory: Path) -> str:
         if record.get("event") != "end":
             continue
         plan = str(record.get("plan", ""))
-        if load_plan(directory, plan).strategy in NOT_ROLLBACKS:
+        if load_plan(directory, plan, with_blobs=False).strategy in NOT_ROLLBACKS:
             continue
         if record.get("operation") == "apply" and not record.get("interrupted"):
             return plan

@@ -56,8 +56,12 @@ def _resolve_sha(plans: Path, prefix: str) -> Path:
     return matches[0]
 
 
-def load_plan(incident_dir: Path, sha: str | None = None) -> Plan:
+def load_plan(incident_dir: Path, sha: str | None = None, *, with_blobs: bool = True) -> Plan:
     """Load a saved plan by (a prefix of) its hash, or the latest one.
+
+    With ``with_blobs`` (for applying or undoing) every content the plan needs
+    is read and checked first, so a missing blob stops it before any change;
+    callers that only read the plan's metadata pass False.
 
     Raises:
         InvalidInputError: no such plan.
@@ -76,6 +80,8 @@ def load_plan(incident_dir: Path, sha: str | None = None) -> Plan:
     if sha256_bytes(data) != path.stem:
         raise WorkspaceError(f"plan {path} was modified after it was saved (hash mismatch)")
     plan = Plan.from_dict(json.loads(data))
+    if not with_blobs:
+        return plan
     store = blob_store(incident_dir)
     steps = tuple(_with_blobs(step, store) for step in plan.steps)
     return Plan(plan.incident, plan.strategy, plan.target, plan.created_at, steps)

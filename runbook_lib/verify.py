@@ -212,7 +212,7 @@ def rollback_in_effect(directory: Path) -> str | None:
     ends = [r for r in records if r.get("event") == "end"]
     if not ends or ends[-1].get("operation") != "apply" or ends[-1].get("interrupted"):
         return None
-    return load_plan(directory, str(ends[-1]["plan"])).strategy
+    return load_plan(directory, str(ends[-1]["plan"]), with_blobs=False).strategy
 
 
 def resolve_expect(expect: str, strategy: str | None) -> Expect:
