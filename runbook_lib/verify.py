@@ -137,7 +137,7 @@ def env_check(name: str, function: str) -> CheckRunner:
 
     def run(ctx: VerifyContext) -> CheckResult:
         try:
-            check: Callable[[Manifest], CheckResult] = getattr(
+            check: Callable[..., CheckResult] = getattr(
                 importlib.import_module(ENV_MODULE), function
             )
         except Exception as err:  # a module being written, or missing: the check cannot run
@@ -146,7 +146,7 @@ def env_check(name: str, function: str) -> CheckRunner:
         if name in LEGACY_ONLY_AFTER_ROLLBACK and ctx.strategy in LEGACY_ENV_STRATEGIES:
             # After an env rollback every process uses the legacy env: prove that
             # one, not the candidate the incident is about (it may still crash).
-            return check(ctx.manifest, ("legacy",))  # type: ignore[call-arg]
+            return check(ctx.manifest, ("legacy",))
         return check(ctx.manifest)
 
     return run
