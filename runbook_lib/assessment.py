@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,7 @@ def _with_problems(state: SystemState) -> SystemState:
         )
     if state.tools.get("git") is None:
         problems.append("git is not on PATH: the code rollback needs it")
-    return SystemState(**{**state.__dict__, "problems": problems})
+    return replace(state, problems=problems)
 
 
 def decide_incident(
