@@ -49,7 +49,7 @@ def main() -> int:
         now = [
             sys.executable,
             "-m",
-            "runbook_lib.cli",
+            "runbook_lib.app.cli",
             "rollback",
             "now",
             "--yes",

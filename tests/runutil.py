@@ -29,7 +29,7 @@ def make_notebook(path: Path, *cells: str, parameters: str = PARAMETERS) -> Path
 
 def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
         timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook_lib.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
                           text=True, check=False, env={**os.environ, **(env or {})}, cwd=cwd,
                           timeout=timeout)
 

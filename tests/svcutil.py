@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psutil
 
-from runbook_lib.actions.servicectl import adapter_for
-from runbook_lib.manifest import load_manifest
-from runbook_lib.service import ServiceAdapter
+from runbook_lib.rollback.actions.servicectl import adapter_for
+from runbook_lib.target.manifest import load_manifest
+from runbook_lib.target.service import ServiceAdapter
 
 
 class ServiceGuard:

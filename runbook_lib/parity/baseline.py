@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from runbook_lib.checks.envprobe import obs_digest
-from runbook_lib.entrypoint import load_entry_point
-from runbook_lib.errors import InvalidInputError
-from runbook_lib.fsutil import atomic_write_text
+from runbook_lib.target.probes.envprobe import obs_digest
+from runbook_lib.target.entrypoint import load_entry_point
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.parity.lockstep import (
     EpisodeRecord,
     ModelPolicy,

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from runbook_lib.entrypoint import load_entry_point
+from runbook_lib.target.entrypoint import load_entry_point
 
 FIELDS = ("obs", "reward", "terminated", "truncated", "action_mask")
 BACKENDS = ("process", "ray")

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, run_chunk
 
 

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook_lib.errors import InvalidInputError, WorkspaceError
-from runbook_lib.fsutil import atomic_write_bytes, atomic_write_text
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.fsutil import atomic_write_bytes, atomic_write_text
 
 CONFIG = "configs/sac_config.json"
 AGENT = "src/rl/sac/sac_agent.py"

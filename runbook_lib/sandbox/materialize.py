@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import runbook_lib
-from runbook_lib.errors import InvalidInputError
-from runbook_lib.gitutil import git, head_sha
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target.gitutil import git, head_sha
 
 FILES_DIR = Path(__file__).parent / "files"
 MARKER = ".runbook-sandbox"

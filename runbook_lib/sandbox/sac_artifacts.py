@@ -33,8 +33,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from runbook_lib.errors import WorkspaceError
-from runbook_lib.fsutil import iter_files, sha256_file
+from runbook_lib.base.errors import WorkspaceError
+from runbook_lib.base.fsutil import iter_files, sha256_file
 from runbook_lib.sandbox.materialize import RELEASE_TAG, STABLE_TAG
 
 PACKAGE = "trade-agent-sac"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.errors import InvalidInputError
-from runbook_lib.incident import open_incident
-from runbook_lib.manifest import load_manifest
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.incident.model import open_incident
+from runbook_lib.target.manifest import load_manifest
 from runbook_lib.sandbox.faults import set_faults
 from tests.parity.test_run import parity, timeless
 
@@ -92,7 +92,7 @@ def test_cli_starts_and_stops_a_local_ray_under_the_archive(sandbox: Path) -> No
         env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
         env["HOME"] = str(archive / "home")
         done = subprocess.run(
-            [sys.executable, "-m", "runbook_lib.cli", "parity", "--incident", incident,
+            [sys.executable, "-m", "runbook_lib.app.cli", "parity", "--incident", incident,
              "--seeds", "1,2", "--workers", "2", "--backend", "ray", "--target", str(sandbox),
              "--archive", str(archive), "--json"],
             capture_output=True, text=True, env=env, timeout=240, check=False)

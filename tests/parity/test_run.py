@@ -12,10 +12,10 @@ from typing import Any
 import psutil
 import pytest
 
-from runbook_lib.errors import InvalidInputError, WorkspaceError
-from runbook_lib.fsutil import workspace_hash
-from runbook_lib.incident import incident_dir, open_incident
-from runbook_lib.manifest import load_manifest
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.fsutil import workspace_hash
+from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.target.manifest import load_manifest
 from runbook_lib.parity.baseline import load_baseline
 from runbook_lib.parity.engine import ParityReport, build_report
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec

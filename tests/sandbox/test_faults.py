@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from runbook_lib.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.sandbox import faults
 from tests.wsutil import workspace_on_path
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.errors import InvalidInputError
-from runbook_lib.gitutil import git
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target.gitutil import git
 from runbook_lib.sandbox import WorkspaceInfo, create_workspace
 from runbook_lib.sandbox.materialize import MARKER, check_destination, project_root
 
@@ -18,7 +18,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runbook_lib.cli", *args],
+        [sys.executable, "-m", "runbook_lib.app.cli", *args],
         capture_output=True,
         text=True,
         check=False,

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from runbook_lib.sandbox.sac_artifacts import export_tree
-from runbook_lib.service import ProcessAdapter, ProcessSpec
+from runbook_lib.target.service import ProcessAdapter, ProcessSpec
 from tests.wsutil import workspace_on_path
 
 
@@ -132,7 +132,7 @@ def observation(sandbox: Path) -> list[float]:
 
 @pytest.mark.slow
 def test_health_reports_version_model_and_uptime(service: Service, sandbox: Path) -> None:
-    from runbook_lib.fsutil import sha256_file
+    from runbook_lib.base.fsutil import sha256_file
 
     code, body = service.request("GET", "/health")
     assert code == 200 and body["status"] == "ok" and body["version"] == "1.1.0"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.actions.package import installed, pip_install_command
-from runbook_lib.checksums import verify_directory
-from runbook_lib.gitutil import git
+from runbook_lib.rollback.actions.package import installed, pip_install_command
+from runbook_lib.target.checksums import verify_directory
+from runbook_lib.target.gitutil import git
 from runbook_lib.sandbox import WorkspaceInfo, create_workspace
 from runbook_lib.sandbox.sac_artifacts import (
     BACKUP_TIMESTAMP,

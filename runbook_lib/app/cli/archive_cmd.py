@@ -1,0 +1,206 @@
+"""``runbook archive``: list, show, verify, bundle and push the evidence of incidents."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runbook_lib.app.cli.common import OneLineGroup, emit
+from runbook_lib.app.cli.options import archive_option, json_option
+from runbook_lib.base.errors import CheckFailedError, InvalidInputError
+from runbook_lib.target.manifest import MANIFEST_NAME, find_manifest, load_manifest
+
+incident_argument = click.argument("incident_id", metavar="ID")
+
+
+def _secret_names(target: Path | None, given: tuple[str, ...]) -> list[str]:
+    """``--secret`` names plus the manifest's ``secrets`` (of --target, or the nearest one)."""
+    names = list(given)
+    if target is not None:
+        if not (target / MANIFEST_NAME).is_file():
+            raise InvalidInputError(f"--target {target} holds no {MANIFEST_NAME}",
+                                    hint="pass the target's root, or omit --target")  # fmt: skip
+        names += load_manifest(target).secrets
+    else:
+        # No target around: only the --secret names are scanned for.
+        with contextlib.suppress(InvalidInputError):
+            names += load_manifest(find_manifest(Path.cwd())).secrets
+    return list(dict.fromkeys(names))
+
+
+@click.group("archive", cls=OneLineGroup)
+def archive_group() -> None:
+    """List, show, verify and bundle the evidence archive of incidents.
+
+    Every incident directory is sealed after each run: a manifest of every file
+    with its sha256, anchored in the archive's index, and a hash chain of the
+    run records. 'verify' recomputes all of it.
+    """
+
+
+@archive_group.command("list")
+@archive_option
+@json_option
+def list_command(archive: Path, as_json: bool) -> None:
+    """List incidents with their state, run count and last seal."""
+    from runbook_lib.evidence import index
+    from runbook_lib.evidence.archive import read_chain
+    from runbook_lib.incident.model import incident_dir, list_incidents
+
+    seals = {row["incident"]: row["sealed_at"] for row in index.query(
+        archive, "SELECT incident, sealed_at FROM seals")}  # fmt: skip
+    items: list[dict[str, Any]] = []
+    for item in list_incidents(archive):
+        runs = read_chain(incident_dir(archive, item.id))
+        items.append({"id": item.id, "state": item.state, "severity": item.severity,
+                      "title": item.title, "runs": len(runs),
+                      "failed_runs": sum(r.get("status") != "ok" for r in runs),
+                      "sealed_at": seals.get(item.id)})  # fmt: skip
+    rows = [f"{'ID':<22}  {'STATE':<11}  {'RUNS':>4}  {'LAST SEAL':<25}  TITLE"]
+    rows += [f"{i['id']:<22}  {i['state']:<11}  {i['runs']:>4}  {i['sealed_at'] or '-':<25}  "
+             f"{i['title']}" for i in items]  # fmt: skip
+    text = "\n".join(rows) if items else f"no incidents in {archive}"
+    emit({"archive": str(archive), "incidents": items}, as_json=as_json, text=text)
+
+
+@archive_group.command("show")
+@incident_argument
+@archive_option
+@json_option
+def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
+    """Show an incident's runs, decisions, checks, timeline and files."""
+    from runbook_lib.evidence.summary import gather
+
+    evidence = gather(archive, incident_id)
+    item = evidence.incident
+    seal = evidence.seal
+    lines = [f"{item.id}  {item.severity} {item.kind}  state {item.state}", f"title: {item.title}",
+             f"sealed: {seal['sealed_at'] if seal else 'never'}", "runs:"]  # fmt: skip
+    lines += [f"  {r['seq']:>2}  {r['status']:<6}  {r['notebook']}  ({r['output']})"
+              for r in evidence.runs] or ["  (none)"]  # fmt: skip
+    lines.append("decisions:")
+    lines += [f"  {d['decided_at']}  {d['decision']}  strategy {d['strategy']}"
+              for d in evidence.decisions] or ["  (none)"]  # fmt: skip
+    lines.append("checks:")
+    lines += [f"  {c['status']:<4}  {c['name']}: {c['summary']}  [{c['source']}]"
+              for c in evidence.checks] or ["  (none)"]  # fmt: skip
+    lines.append("timeline:")
+    lines += [f"  {e.at}  {e.text}" for e in evidence.timeline()]
+    lines.append(f"files: {len(evidence.files)} in {evidence.directory}")
+    emit(evidence.to_dict(), as_json=as_json, text="\n".join(lines))
+
+
+@archive_group.command("push")
+@incident_argument
+@click.option("--to", "url", required=True, metavar="URL",
+              help="Destination: s3://bucket/prefix, file://DIR or a directory. The incident "
+              "goes to URL/ID/.")  # fmt: skip
+@archive_option
+@json_option
+def push_command(incident_id: str, url: str, archive: Path, as_json: bool) -> None:
+    """Copy a sealed incident to object storage, then verify the remote copy.
+
+    The incident must verify locally. Objects already there with the sealed
+    sha256 are skipped and unfinished multipart uploads resumed, so an
+    interrupted push is finished by running it again.
+    """
+    from runbook_lib.evidence.remote import push_incident
+
+    report = push_incident(archive, incident_id, url)
+    verify = report.verify
+    lines = [f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} -> {url}",
+             f"  uploaded {len(report.uploaded)} ({report.bytes_uploaded} bytes), "
+             f"skipped {len(report.skipped)} already there, resumed {len(report.resumed)}"]
+    if verify is not None:
+        lines.append(f"  verified {verify.files_checked} files, {verify.runs_checked} runs")
+        lines += [f"  {problem}" for problem in verify.problems]
+    emit(report.to_dict(), as_json=as_json, text="\n".join(lines))
+    if verify is not None and verify.problems:
+        raise CheckFailedError(f"the remote copy of {incident_id} does not verify: "
+                               f"{verify.problems[0]}")  # fmt: skip
+
+
+def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bool) -> None:
+    from runbook_lib.evidence.remote import verify_remote
+
+    if incident_id is None:
+        raise InvalidInputError("--from needs an incident ID",
+                                hint="runbook archive verify ID --from URL")  # fmt: skip
+    report = verify_remote(url, incident_id, archive)
+    lines = [f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} at {url}  "
+             f"{report.files_checked} files, {report.runs_checked} runs"
+             + "".join(f"; {n}" for n in report.notes)]  # fmt: skip
+    lines += [f"  {problem}" for problem in report.problems]
+    emit({"url": url, **report.to_dict()}, as_json=as_json, text="\n".join(lines))
+    if report.problems:
+        raise CheckFailedError(f"the remote copy of {incident_id} does not verify: "
+                               f"{len(report.problems)} problem(s), first: {report.problems[0]}")
+
+
+@archive_group.command("verify")
+@click.argument("incident_id", metavar="[ID]", required=False)
+@click.option("--from", "url", default=None, metavar="URL",
+              help="Verify the copy pushed to URL (s3://bucket/prefix, file://DIR, a "
+              "directory) instead of the local one; its manifest is checked against the "
+              "local index's seal when there is one.")  # fmt: skip
+@click.option("--secret", "secrets", multiple=True, metavar="NAME",
+              help="Also scan for the value of this environment variable (repeatable).")
+@click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help=f"Scan for the values of this target's declared secrets (default: the "
+              f"nearest {MANIFEST_NAME}, if any).")  # fmt: skip
+@archive_option
+@json_option
+def verify_command(
+    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], target: Path | None,
+    archive: Path, as_json: bool,
+) -> None:  # fmt: skip
+    """Recompute every hash and link; exit 1 naming anything modified, missing or added.
+
+    Without ID, every incident of the archive is verified. The values of the
+    declared secrets (the manifest's 'secrets' and each --secret) must appear
+    in no archived file. With --from URL, the pushed copy of ID is verified.
+    """
+    if url is not None:
+        _verify_remote(incident_id, url, archive, as_json)
+        return
+    from runbook_lib.evidence.archive import verify_archive, verify_or_note
+    from runbook_lib.incident.model import incident_dir
+
+    names = _secret_names(target, secrets)
+    if incident_id is not None:
+        directory = incident_dir(archive, incident_id)
+        if not directory.is_dir():
+            raise InvalidInputError(f"no incident {incident_id} in {archive}",
+                                    hint="'runbook archive list' shows them")  # fmt: skip
+        reports = [verify_or_note(archive, directory, names)]
+    else:
+        reports = verify_archive(archive, names)
+    problems = [f"{r.incident}: {p}" for r in reports for p in r.problems]
+    lines = [f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
+             f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
+             for r in reports]  # fmt: skip
+    lines += [f"  {problem}" for problem in problems]
+    data = {"archive": str(archive), "ok": not problems, "secrets_scanned": names,
+            "incidents": [r.to_dict() for r in reports]}  # fmt: skip
+    emit(data, as_json=as_json, text="\n".join(lines) or f"no incidents in {archive}")
+    if problems:
+        raise CheckFailedError(
+            f"archive verification failed: {len(problems)} problem(s), first: {problems[0]}"
+        )
+
+
+@archive_group.command("report")
+@incident_argument
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write the .tar.gz (default: ARCHIVE/reports/<ID>.tar.gz).")
+@archive_option
+@json_option
+def report_command(incident_id: str, out: Path | None, archive: Path, as_json: bool) -> None:
+    """Write one self-contained post-mortem bundle (.tar.gz with index.html) of an incident."""
+    from runbook_lib.comms.bundle import write_report
+
+    path = write_report(archive, incident_id, out, _secret_names(None, ()))
+    emit({"incident": incident_id, "report": str(path)}, as_json=as_json, text=str(path))

@@ -1,0 +1,74 @@
+"""``runbook drill``: a full incident drill on the sandbox, headless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from runbook_lib.app.cli.common import emit
+from runbook_lib.app.cli.options import archive_option, json_option
+from runbook_lib.base.errors import CheckFailedError
+
+
+def _scenario_help() -> str:
+    from runbook_lib.app.drill import SCENARIOS
+
+    return "\n".join(f"  {s.name:<24} {s.description}" for s in SCENARIOS.values())
+
+
+@click.command()
+@click.option("--scenario", default=None, help="Which drill to run (default: perf-regression).")
+@click.option(
+    "--episodes",
+    type=click.IntRange(2, 1000),
+    default=8,
+    show_default=True,
+    help="Paired episodes for the parity runs.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Cache for the sandbox's trained models.",
+)
+@archive_option
+@json_option
+def drill(
+    *, scenario: str | None, episodes: int, cache_dir: Path | None, archive: Path, as_json: bool
+) -> None:
+    """Materialize a fresh sandbox, inject a fault, and run the runbook chain headless.
+
+    Assessment -> rollback -> parity -> verification -> (recovery) -> post-mortem,
+    each notebook executed with papermill into the incident's evidence archive,
+    which is verified at the end. Exits 1 when the drill does not reach its
+    expected decision, a notebook fails, or the archive does not verify.
+    """
+    from runbook_lib.app.drill import DEFAULT_SCENARIO, run_drill
+
+    report = run_drill(
+        archive,
+        scenario or DEFAULT_SCENARIO,
+        cache_dir=cache_dir,
+        episodes=episodes,
+        progress=lambda m: click.echo(m, err=True),
+    )
+    runs = "\n".join(f"  {r['status']:<6} {r['notebook']}" for r in report.runs)
+    problems = "; ".join(report.archive_problems)
+    sealed = "verified" if report.archive_ok else f"NOT verified: {problems}"
+    text = (
+        f"scenario  {report.scenario}\nincident  {report.incident}\n"
+        f"decision  {report.decision} (expected {report.expected}); strategy {report.strategy}\n"
+        f"verdict   {report.verdict or '-'}\n"
+        f"checks    {len(report.checks_failed)} failed {report.checks_failed or ''}\n"
+        f"runs\n{runs}\n"
+        f"archive   {report.archive}/incidents/{report.incident} "
+        f"({sealed})\n"
+        f"took      {report.seconds:.1f} s"
+    )
+    emit(report.to_dict(), as_json=as_json, text=text)
+    if not report.ok:
+        raise CheckFailedError(f"drill {report.scenario} did not end as expected")
+
+
+drill.epilog = "\b\nScenarios:\n" + _scenario_help()

@@ -1,0 +1,179 @@
+"""``runbook rollback``: plan, apply, undo, resume, status, and the immediate ``now``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runbook_lib.app.cli.common import emit
+from runbook_lib.app.cli.options import OneLineGroup, archive_option, json_option, target_option
+from runbook_lib.base.errors import CheckFailedError, InvalidInputError
+from runbook_lib.rollback.engine import OperationReport
+from runbook_lib.rollback.strategies import STRATEGIES
+
+incident_option = click.option("--incident", "incident_id", required=True, help="Incident ID.")
+yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show what would happen; change nothing."
+)
+
+
+def confirm(question: str, yes: bool, dry_run: bool) -> None:
+    """Ask on a terminal; elsewhere refuse unless ``--yes`` (a dry run never asks)."""
+    if yes or dry_run:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInputError(
+            "refusing to change the target without confirmation (stdin is not a terminal)",
+            hint="pass --yes to confirm, or --dry-run to look first",
+        )
+    if not click.confirm(question, default=False, err=True):
+        raise InvalidInputError("not confirmed; nothing was changed")
+
+
+def _print_report(report: OperationReport, as_json: bool) -> None:
+    lines = [f"{report.operation} {'(dry run) ' if report.dry_run else ''}plan {report.plan}"]
+    lines += [f"  done: {title}" for title in report.steps_done]
+    lines += [f"  {c.status:<4} {c.name}: {c.summary}" for c in report.checks]
+    emit(report.to_dict(), as_json=as_json, text="\n".join(lines))
+    if not report.ok:
+        raise CheckFailedError("a step's verification failed after it was applied")
+
+
+@click.group(cls=OneLineGroup)
+def rollback() -> None:
+    """Plan, apply, undo and resume rollbacks (journaled, one at a time per target).
+
+    \b
+    Strategies:
+      env-var   seed 000 1.1: USE_UNIFIED_ENV=0 / RL_ENV_TYPE=legacy (.runbook/rollback.env)
+      config    seed 000 1.3: [rl] use_unified_env = false
+      code      seed 000 1.2: the designated call site passes env_type=EnvType.LEGACY
+      force     seed 000 1.4: _FORCE_LEGACY_ENV = True
+      now       env-var + config, the immediate path
+      sac-full  seed 003: code and docs from git, configs and models from verified
+                backups, package downgrade, service restart
+    """
+
+
+@rollback.command("plan")
+@incident_option
+@click.option("--strategy", type=click.Choice(list(STRATEGIES)), required=True)
+@target_option
+@archive_option
+@json_option
+def plan_command(
+    *, incident_id: str, strategy: str, target: Path, archive: Path, as_json: bool
+) -> None:
+    """Compute the exact changes of a strategy and save the plan (touches nothing)."""
+    from runbook_lib.rollback.operations import plan_rollback
+
+    plan = plan_rollback(target, archive, incident_id, strategy)
+    data = {"sha256": plan.sha256, **plan.to_dict()}
+    text = (
+        plan.describe() + f"\n\napply with: runbook rollback apply --incident {incident_id} "
+        f"--plan {plan.sha256[:12]}"
+    )
+    emit(data, as_json=as_json, text=text)
+
+
+@rollback.command("apply")
+@incident_option
+@click.option("--plan", "plan_sha", required=True, help="The plan's sha256 (or 7+ chars of it).")
+@yes_option
+@dry_run_option
+@target_option
+@archive_option
+@json_option
+def apply_command(
+    *,
+    incident_id: str,
+    plan_sha: str,
+    yes: bool,
+    dry_run: bool,
+    target: Path,
+    archive: Path,
+    as_json: bool,
+) -> None:
+    """Apply a saved plan; refused when the target changed since the plan (exit 4)."""
+    from runbook_lib.rollback.operations import apply_rollback
+
+    confirm(f"Apply plan {plan_sha} to {target}?", yes, dry_run)
+    _print_report(apply_rollback(target, archive, incident_id, plan_sha, dry_run=dry_run), as_json)
+
+
+@rollback.command("undo")
+@incident_option
+@yes_option
+@dry_run_option
+@target_option
+@archive_option
+@json_option
+def undo_command(
+    *, incident_id: str, yes: bool, dry_run: bool, target: Path, archive: Path, as_json: bool
+) -> None:
+    """Revert the incident's applied plan, step by step in reverse order."""
+    from runbook_lib.rollback.operations import undo_rollback
+
+    confirm(f"Undo the rollback of {incident_id} on {target}?", yes, dry_run)
+    _print_report(undo_rollback(target, archive, incident_id, dry_run=dry_run), as_json)
+
+
+@rollback.command("resume")
+@incident_option
+@click.option("--revert", is_flag=True, help="Take the interrupted operation back instead.")
+@yes_option
+@target_option
+@archive_option
+@json_option
+def resume_command(
+    *, incident_id: str, revert: bool, yes: bool, target: Path, archive: Path, as_json: bool
+) -> None:
+    """Complete (or --revert) an operation that a crash interrupted, from the journal."""
+    from runbook_lib.rollback.operations import resume_rollback
+
+    confirm(f"Resume the interrupted operation of {incident_id}?", yes, False)
+    _print_report(resume_rollback(target, archive, incident_id, revert=revert), as_json)
+
+
+@rollback.command("status")
+@incident_option
+@target_option
+@archive_option
+@json_option
+def status_command(*, incident_id: str, target: Path, archive: Path, as_json: bool) -> None:
+    """Show the incident's plans, its last operation, anything interrupted, and the lock."""
+    from runbook_lib.rollback.operations import rollback_status
+
+    status = rollback_status(target, archive, incident_id)
+    lines = [
+        f"incident {status['incident']} ({status['state']}) on {status['target']}",
+        f"plans: {', '.join(p[:12] for p in status['plans']) or 'none'}",
+        f"last completed: {status['last_completed'] or 'nothing'}",
+        f"interrupted: {status['interrupted'] or 'nothing'}",
+        f"rollback env: {status['rollback_env'] or 'none'}",
+    ]
+    emit(status, as_json=as_json, text="\n".join(lines))
+
+
+@rollback.command("now")
+@click.option("--title", default="immediate rollback to the legacy env", show_default=True)
+@yes_option
+@dry_run_option
+@target_option
+@archive_option
+@json_option
+def now_command(
+    *, title: str, yes: bool, dry_run: bool, target: Path, archive: Path, as_json: bool
+) -> None:
+    """Immediate rollback (seed 000 1.1): critical incident, env var + config flag, at once."""
+    from runbook_lib.rollback.operations import rollback_now
+
+    confirm(f"Roll {target} back to the legacy env now?", yes, dry_run)
+    result = rollback_now(target, archive, title, dry_run=dry_run)
+    lines = [f"incident {result.incident} (critical) opened; plan {result.plan.sha256[:12]}"]
+    lines += [f"  done: {t}" for t in result.report.steps_done]
+    lines += ["in your own shell:"] + [f"  {line}" for line in result.exports]
+    emit(result.to_dict(), as_json=as_json, text="\n".join(lines))

@@ -1,0 +1,288 @@
+"""``runbook drill``: an incident drill on a fresh sandbox, headless, end to end.
+
+A drill materializes the sandbox, injects its scenario's fault, opens an
+incident and runs the runbook notebooks in order with papermill, exactly as
+CI or an on-call engineer would: assessment -> rollback -> parity ->
+verification -> (recovery, when the scenario includes a fix) -> post-mortem.
+It ends with the archive verified. This layer sits above the core: with the
+CLI, it is the only place that imports :mod:`runbook_lib.sandbox`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.base.errors import InvalidInputError
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One drill: the fault, what the operator reports, and what must come out.
+
+    Attributes:
+        name: The scenario's name (``--scenario``).
+        description: What it rehearses and which seed branch it reaches.
+        faults: ``config.ini [faults]`` values for the unified env.
+        defect: A SAC release defect (``runbook_lib.sandbox.defects``).
+        facts: The assessment notebook's parameters (the symptoms reported).
+        strategy: A rollback strategy forced for the rollback notebook
+            (seed 003 scenarios); empty: the decision's.
+        expected: The decision outcome the drill must reach.
+        fix: The scenario includes a fix (faults cleared), then recovery runs.
+        severity: The incident's severity.
+        kind: The incident's kind.
+    """
+
+    name: str
+    description: str
+    faults: dict[str, float] = field(default_factory=dict)
+    defect: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    strategy: str = ""
+    expected: str = ""
+    fix: bool = False
+    severity: str = "high"
+    kind: str = "other"
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "crash",
+            "UnifiedSimEnv crashes mid-episode: seed 000's critical branch",
+            faults={"crash_at_step": 300},
+            facts={"crash": True},
+            expected="immediate-rollback",
+            severity="critical",
+            kind="crash",
+        ),
+        Scenario(
+            "perf-regression",
+            "UnifiedSimEnv 1.5x slower (>20%): code-level rollback + profile",
+            faults={"slowdown": 1.5},
+            facts={"regression_pct": 33.0},
+            expected="code-rollback",
+            kind="perf-regression",
+        ),
+        Scenario(
+            "minor-slowdown",
+            "UnifiedSimEnv 10% slower (<20%): document and keep monitoring",
+            faults={"slowdown": 1.1},
+            facts={"regression_pct": 9.0},
+            expected="document-and-monitor",
+            severity="low",
+            kind="perf-regression",
+        ),
+        Scenario(
+            "result-bug",
+            "rewards biased by -0.05 (a bug): rollback, fix, prove, recover",
+            faults={"reward_bias": -0.05},
+            facts={"difference_pct": -6.0, "intentional": "no"},
+            expected="rollback-and-fix",
+            fix=True,
+            kind="result-difference",
+        ),
+        Scenario(
+            "result-intentional",
+            "an intended reward change outside tolerance: document it",
+            faults={"reward_bias": -0.05},
+            facts={"difference_pct": -6.0, "intentional": "yes"},
+            expected="document-intentional",
+            severity="medium",
+            kind="result-difference",
+        ),
+        Scenario(
+            "within-tolerance",
+            "a tiny reward difference inside tolerance: document it",
+            faults={"reward_bias": -0.002},
+            facts={"difference_pct": -0.2},
+            expected="document-within-tolerance",
+            severity="low",
+            kind="result-difference",
+        ),
+        Scenario(
+            "other",
+            "a report that fits no branch: investigate before any rollback",
+            expected="investigate-before-rollback",
+            severity="medium",
+        ),
+        Scenario(
+            "sac-deployment-failure",
+            "SAC release 1.1.0 predicts NaN actions: seed 003 full rollback",
+            defect="code-nan-action",
+            strategy="sac-full",
+            facts={"crash": True},
+            expected="immediate-rollback",
+            severity="critical",
+            kind="deployment-failure",
+        ),
+        Scenario(
+            "sac-data-corruption",
+            "the SAC config is corrupted: restore from the verified backup",
+            defect="config-corrupt",
+            strategy="sac-full",
+            facts={"crash": True},
+            expected="immediate-rollback",
+            severity="critical",
+            kind="data-corruption",
+        ),
+    )
+}
+DEFAULT_SCENARIO = "perf-regression"
+
+
+@dataclass
+class DrillReport:
+    """What a drill did and found."""
+
+    scenario: str
+    incident: str
+    workspace: str
+    archive: str
+    decision: str = ""
+    strategy: str = ""
+    verdict: str = ""
+    checks_failed: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    archive_ok: bool = False
+    archive_problems: list[str] = field(default_factory=list)
+    expected: str = ""
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """The drill reached its expected decision and every run and the archive are clean."""
+        runs_ok = all(r["status"] == "ok" for r in self.runs)
+        return self.decision == self.expected and self.archive_ok and runs_ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``--json`` object)."""
+        return {**asdict(self), "ok": self.ok}
+
+
+def scenario(name: str) -> Scenario:
+    """The scenario called ``name``.
+
+    Raises:
+        InvalidInputError: no such scenario (the message lists them).
+    """
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise InvalidInputError(
+            f"unknown drill scenario {name!r}", hint=f"choose one of: {', '.join(SCENARIOS)}"
+        ) from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+
+
+Progress = Callable[[str], None]
+
+
+def run_drill(
+    archive: Path,
+    name: str = DEFAULT_SCENARIO,
+    *,
+    cache_dir: Path | None = None,
+    episodes: int = 8,
+    progress: Progress | None = None,
+) -> DrillReport:
+    """Run one scenario end to end; see the module docstring."""
+    import time
+
+    from runbook_lib.evidence import archive as evidence
+    from runbook_lib.incident.model import incident_dir, open_incident
+    from runbook_lib.runs.run import run_notebook
+    from runbook_lib.sandbox import create_workspace
+    from runbook_lib.sandbox.defects import inject_defect
+    from runbook_lib.sandbox.faults import clear_faults, set_faults
+
+    spec = scenario(name)
+    say = progress or (lambda _: None)
+    began = time.perf_counter()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    archive = archive.resolve()
+    workspace = create_workspace(
+        archive / "drills" / f"{spec.name}-{stamp}" / "sandbox", cache_dir=cache_dir
+    ).root
+    if spec.faults:
+        set_faults(workspace, **spec.faults)
+    if spec.defect:
+        inject_defect(workspace, spec.defect)
+    incident = open_incident(archive, f"drill: {spec.description}", spec.severity, spec.kind).id
+    say(f"sandbox {workspace}; incident {incident}")
+    report = DrillReport(spec.name, incident, str(workspace), str(archive), expected=spec.expected)
+    directory = incident_dir(archive, incident)
+
+    def run(notebook: str, **parameters: Any) -> bool:
+        say(f"running {notebook}")
+        outcome = run_notebook(
+            NOTEBOOKS / f"{notebook}.ipynb",
+            incident,
+            archive=archive,
+            target=workspace,
+            parameters=parameters,
+            progress=False,
+        )
+        report.runs.append(
+            {
+                "notebook": notebook,
+                "status": outcome.status,
+                "output": outcome.output,
+                "error": outcome.error,
+            }
+        )
+        return outcome.status == "ok"
+
+    run("01_assessment", **spec.facts)
+    decision = _read_json(directory / "decision.json")
+    report.decision = str(decision.get("outcome", ""))
+    report.strategy = spec.strategy or str(decision.get("strategy", ""))
+    rolled_back = report.strategy not in {"", "none"} and run(
+        "02_rollback", strategy=report.strategy
+    )
+    if not spec.defect:
+        run("03_parity", episodes=episodes)
+        report.verdict = str(_read_json(directory / "parity.json").get("verdict", ""))
+    if rolled_back:
+        run("04_verification")
+        report.checks_failed = _failed_checks(directory)
+        if spec.fix:
+            clear_faults(workspace)
+            run("05_recovery", episodes=episodes)
+    run("06_postmortem")
+    _stop_service(workspace)
+    verified = evidence.verify_incident(archive, directory)
+    report.archive_ok, report.archive_problems = verified.ok, verified.problems
+    report.seconds = round(time.perf_counter() - began, 1)
+    return report
+
+
+def _stop_service(workspace: Path) -> None:
+    """A drill leaves no process behind: stop the sandbox's service if a step started it."""
+    from runbook_lib.rollback.actions.servicectl import adapter_for
+    from runbook_lib.target.manifest import load_manifest
+
+    manifest = load_manifest(workspace)
+    if manifest.service is not None:
+        adapter = adapter_for(manifest.service, manifest.root)
+        if adapter.status().running:
+            adapter.stop()
+
+
+def _failed_checks(directory: Path) -> list[str]:
+    results = sorted((directory / "checks").glob("verify-*.json"))
+    if not results:
+        return []
+    data = _read_json(results[-1])
+    return [c["name"] for c in data.get("checks", []) if c.get("status") == "fail"]

@@ -1,0 +1,94 @@
+"""The post-mortem bundle: one ``.tar.gz`` with the incident and an ``index.html``.
+
+The archive holds ``<ID>/index.html`` (incident, timeline, runs with their
+status and links to their HTML, decisions, checks, messages, file hashes and
+the verification result at the time the bundle was made) and the incident
+directory itself as ``<ID>/incident/``. The page reads offline: no script, no
+remote resource. The bundle is written to a temporary file and renamed, so a
+crash never leaves half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+
+from runbook_lib.evidence import archive
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.evidence.summary import IncidentEvidence, gather
+from runbook_lib.base.fsutil import fsync_dir, iter_files
+
+TEMPLATES = Path(__file__).parent / "templates"
+_SKIPPED_SUFFIXES = (".lock",)
+
+
+def render_index(evidence: IncidentEvidence, verify: archive.VerifyReport) -> str:
+    """The bundle's ``index.html``."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined)  # fmt: skip
+    return env.get_template("report.html.j2").render(
+        incident=evidence.incident, seal=evidence.seal, verify=verify,
+        timeline=evidence.timeline(), runs=evidence.runs, decisions=evidence.decisions,
+        checks=evidence.checks, comms=evidence.comms, files=evidence.files, prefix="incident",
+        made_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = int(datetime.now(UTC).timestamp())
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def default_report_path(archive_dir: Path, incident_id: str) -> Path:
+    """``<archive>/reports/<ID>.tar.gz``: outside the incident, so the seal stays intact."""
+    return archive_dir / "reports" / f"{incident_id}.tar.gz"
+
+
+def write_report(archive_dir: Path, incident_id: str, out: Path | None = None,
+                 secret_names: list[str] | None = None) -> Path:  # fmt: skip
+    """Write the post-mortem bundle of an incident; return its path.
+
+    Raises:
+        InvalidInputError: no such incident, or ``out`` lies inside the incident
+            directory (the bundle would change the evidence it describes).
+    """
+    evidence = gather(archive_dir, incident_id)
+    out = (out or default_report_path(archive_dir, evidence.incident.id)).resolve()
+    if out.is_relative_to(evidence.directory.resolve()):
+        raise InvalidInputError(f"--out {out} lies inside the incident directory",
+                                hint="write the bundle anywhere outside it")  # fmt: skip
+    verify = archive.verify_or_note(archive_dir, evidence.directory, secret_names or [])
+    page = render_index(evidence, verify).encode("utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with tarfile.open(fileobj=handle, mode="w:gz") as tar:
+                root = evidence.incident.id
+                _add_bytes(tar, f"{root}/index.html", page)
+                for path in iter_files(evidence.directory):
+                    if not path.name.endswith(_SKIPPED_SUFFIXES):
+                        relative = path.relative_to(evidence.directory).as_posix()
+                        tar.add(path, arcname=f"{root}/incident/{relative}", recursive=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(out.parent)
+    return out
+

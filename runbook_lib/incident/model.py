@@ -1,0 +1,418 @@
+"""Incidents: an ID, a severity and kind, a state machine with timestamps, and deadlines.
+
+An incident lives in ``<archive>/incidents/<ID>/incident.json``, written
+atomically and only under the incident's own file lock. Its states follow the
+seeds' procedure::
+
+    opened -> assessed -> rolled-back -> verified -> recovered -> closed
+
+with the side paths real operations need (:data:`TRANSITIONS`):
+
+* ``assessed -> closed``: the decision needs no rollback (document, monitor).
+* ``assessed -> assessed``: new facts, assessed again.
+* ``rolled-back -> rolled-back``: a further rollback step was applied (seed 003
+  rolls back in phases; seed 000 may escalate from env var to global). The
+  rollback's start, which the deadlines count from, stays the first one.
+* ``rolled-back -> assessed``: the rollback was undone because it did not help.
+* ``verified -> closed``: the rollback itself is the resolution (seed 000 §3.1
+  "fix or document as known limitation").
+* ``closed`` is final; a recurrence is a new incident.
+
+Every incident carries the seeds' deadlines (:mod:`runbook_lib.incident.deadlines`):
+:func:`due` lists them, :func:`mark_done` records when one was met.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from runbook_lib.incident.deadlines import OBLIGATIONS, Deadline, Timeline, iso
+from runbook_lib.incident.deadlines import compute_deadlines as _compute_deadlines
+from runbook_lib.incident.deadlines import open_obligations as _open_obligations
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.fsutil import atomic_write_text
+
+SEVERITIES = ("critical", "high", "medium", "low")
+KINDS = (
+    "crash",
+    "data-loss",
+    "perf-regression",
+    "result-difference",
+    "implementation-failure",
+    "deployment-failure",
+    "data-corruption",
+    "other",
+)
+STATES = ("opened", "assessed", "rolled-back", "verified", "recovered", "closed")
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "opened": ("assessed",),
+    "assessed": ("assessed", "rolled-back", "closed"),
+    "rolled-back": ("rolled-back", "verified", "assessed"),
+    "verified": ("recovered", "closed"),
+    "recovered": ("closed",),
+    "closed": (),
+}
+INCIDENT_FILE = "incident.json"
+SCHEMA = 1
+_ID = re.compile(r"^INC-(\d{8})-(\d{4})-[0-9a-f]{4}$")
+_LOCK_TIMEOUT_S = 30.0
+_MAX_TITLE = 200
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The incident entered ``state`` at ``at`` (UTC)."""
+
+    state: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """An obligation (a key of :data:`~.deadlines.OBLIGATIONS`) was met at ``at``."""
+
+    obligation: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One incident: what happened, where it stands and what was done when."""
+
+    id: str
+    title: str
+    severity: str
+    kind: str
+    history: tuple[Transition, ...]
+    completions: tuple[Completion, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """The current state."""
+        return self.history[-1].state
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the incident was opened."""
+        return self.history[0].at
+
+    def reached(self, state: str, *, after: datetime | None = None) -> datetime | None:
+        """When the incident first entered ``state`` (at or after ``after``), if it did."""
+        for step in self.history:
+            if step.state == state and (after is None or step.at >= after):
+                return step.at
+        return None
+
+    def timeline(self) -> Timeline:
+        """The timestamps its deadlines depend on."""
+        start = self.reached("rolled-back")
+        ends = [self.reached(s, after=start) for s in ("verified", "recovered")] if start else []
+        done: dict[str, tuple[datetime, ...]] = {}
+        for completion in self.completions:
+            done[completion.obligation] = (*done.get(completion.obligation, ()), completion.at)
+        completed = min((end for end in ends if end is not None), default=None)
+        return Timeline(self.severity, self.opened_at, start, completed, done)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (ISO 8601 UTC timestamps)."""
+        history = [{"state": t.state, "at": iso(t.at), "note": t.note} for t in self.history]
+        completions = [
+            {"obligation": c.obligation, "at": iso(c.at), "note": c.note} for c in self.completions
+        ]
+        return {
+            "schema": SCHEMA,
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity,
+            "kind": self.kind,
+            "state": self.state,
+            "history": history,
+            "completions": completions,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Incident:
+        """Rebuild from :meth:`to_dict` output.
+
+        Raises:
+            KeyError, ValueError, TypeError: the data is not an incident record.
+        """
+        history = tuple(
+            Transition(t["state"], _parse_time(t["at"]), t.get("note", "")) for t in data["history"]
+        )
+        completions = tuple(
+            Completion(c["obligation"], _parse_time(c["at"]), c.get("note", ""))
+            for c in data.get("completions", ())
+        )
+        if not history or any(t.state not in STATES for t in history):
+            raise ValueError("history is empty or names an unknown state")
+        validate_incident_id(data["id"])
+        return cls(data["id"], data["title"], data["severity"], data["kind"], history, completions)
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
+def utc(now: datetime | None = None) -> datetime:
+    """``now`` as an aware UTC datetime (the current time, to the second, when ``None``).
+
+    Raises:
+        InvalidInputError: ``now`` is naive (its time zone is unknown).
+    """
+    if now is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    if now.tzinfo is None:
+        raise InvalidInputError(f"time {now} has no time zone", hint="pass an aware datetime")
+    return now.astimezone(UTC)
+
+
+def new_incident_id(now: datetime | None = None, suffix: str | None = None) -> str:
+    """An ID like ``INC-20261123-0612-3fa2``: UTC date and time to the minute, 4 random hex."""
+    stamp = utc(now).strftime("%Y%m%d-%H%M")
+    return validate_incident_id(f"INC-{stamp}-{suffix or secrets.token_hex(2)}")
+
+
+def validate_incident_id(text: str) -> str:
+    """Return ``text`` if it is a well-formed incident ID; refuse anything else.
+
+    Nothing that could name another path (separators, ``..``, absolute paths)
+    passes, so an ID is safe to join to the archive directory.
+
+    Raises:
+        InvalidInputError: ``text`` is not of the form ``INC-YYYYMMDD-HHMM-xxxx``.
+    """
+    match = _ID.fullmatch(text) if isinstance(text, str) else None
+    valid = match is not None
+    if match is not None:
+        try:
+            datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M")
+        except ValueError:
+            valid = False
+    if not valid:
+        raise InvalidInputError(
+            f"{text!r} is not an incident ID",
+            hint="IDs look like INC-20261123-0612-3fa2; 'runbook incident list' shows them",
+        )
+    return text
+
+
+def incidents_dir(archive: Path) -> Path:
+    """The directory that holds every incident of an archive."""
+    return archive / "incidents"
+
+
+def incident_dir(archive: Path, incident_id: str) -> Path:
+    """The directory of one incident (the ID is validated first)."""
+    return incidents_dir(archive) / validate_incident_id(incident_id)
+
+
+def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    if value not in choices:
+        raise InvalidInputError(f"unknown {what} {value!r}", hint=f"one of: {', '.join(choices)}")
+    return value
+
+
+def _title(title: str) -> str:
+    title = title.strip()
+    if not title or "\n" in title or len(title) > _MAX_TITLE:
+        raise InvalidInputError(
+            f"incident title must be one non-empty line of at most {_MAX_TITLE} characters",
+            hint="describe the symptom briefly, e.g. 'unified env crashes on reset'",
+        )
+    return title
+
+
+# --- pure changes -----------------------------------------------------------------------
+
+
+def transition(
+    incident: Incident, state: str, now: datetime | None = None, note: str = ""
+) -> Incident:
+    """The incident after moving to ``state``; an illegal move is refused.
+
+    Raises:
+        InvalidInputError: ``state`` is unknown, not allowed from the current state
+            (the message lists the allowed ones), or ``now`` precedes the last change.
+    """
+    _choice(state, STATES, "incident state")
+    allowed = TRANSITIONS[incident.state]
+    if state not in allowed:
+        raise InvalidInputError(
+            f"incident {incident.id} cannot go from {incident.state} to {state}",
+            hint=f"from {incident.state}: {', '.join(allowed) or 'nothing, it is closed'}",
+        )
+    moment = utc(now)
+    last = incident.history[-1].at
+    if moment < last:
+        raise InvalidInputError(f"time {iso(moment)} is before the last change at {iso(last)}")
+    return replace(incident, history=(*incident.history, Transition(state, moment, note)))
+
+
+def mark_done(
+    incident: Incident, obligation: str, now: datetime | None = None, note: str = ""
+) -> Incident:
+    """The incident with ``obligation`` recorded as met at ``now``.
+
+    Raises:
+        InvalidInputError: the obligation is unknown, does not apply to this
+            incident now or was already met (the message lists the open ones).
+    """
+    _choice(obligation, tuple(OBLIGATIONS), "obligation")
+    open_now = _open_obligations(incident.timeline())
+    if obligation not in open_now:
+        raise InvalidInputError(
+            f"{obligation} is not open for incident {incident.id} "
+            f"({incident.severity}, {incident.state})",
+            hint=f"open obligations now: {', '.join(open_now) or 'none'}",
+        )
+    moment = utc(now)
+    if moment < incident.opened_at:
+        raise InvalidInputError(f"time {iso(moment)} is before the incident was opened")
+    done = Completion(obligation, moment, note)
+    return replace(incident, completions=(*incident.completions, done))
+
+
+def due(incident: Incident, now: datetime | None = None) -> list[Deadline]:
+    """The incident's deadlines with their status (due, overdue, met) at ``now``."""
+    return _compute_deadlines(incident.timeline(), utc(now))
+
+
+def open_obligations(incident: Incident) -> list[str]:
+    """The obligations :func:`mark_done` accepts for this incident now."""
+    return _open_obligations(incident.timeline())
+
+
+# --- storage ----------------------------------------------------------------------------
+
+
+def _lock(directory: Path) -> FileLock:
+    return FileLock(directory / ".incident.lock", timeout=_LOCK_TIMEOUT_S)
+
+
+def _write(directory: Path, incident: Incident) -> None:
+    text = json.dumps(incident.to_dict(), indent=2, sort_keys=True) + "\n"
+    atomic_write_text(directory / INCIDENT_FILE, text)
+
+
+def _read(directory: Path) -> Incident:
+    path = directory / INCIDENT_FILE
+    try:
+        return Incident.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, InvalidInputError) as err:
+        raise WorkspaceError(f"{path} is not a readable incident record: {err}") from err
+
+
+def open_incident(
+    archive: Path, title: str, severity: str, kind: str, now: datetime | None = None
+) -> Incident:
+    """Create ``<archive>/incidents/<ID>/incident.json`` in state ``opened``.
+
+    Raises:
+        InvalidInputError: the title, severity or kind is not acceptable; nothing is written.
+    """
+    title = _title(title)
+    _choice(severity, SEVERITIES, "severity")
+    _choice(kind, KINDS, "incident kind")
+    moment = utc(now)
+    try:
+        incidents_dir(archive).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInputError(
+            f"cannot keep incidents in archive {archive}: {err}",
+            hint="pass --archive (or set $RUNBOOK_ARCHIVE) to a writable directory",
+        ) from err
+    while True:
+        directory = incident_dir(archive, new_incident_id(moment))
+        try:
+            directory.mkdir()  # exclusive, so two incidents of one minute never share an ID
+            break
+        except FileExistsError:
+            continue
+    incident = Incident(directory.name, title, severity, kind, (Transition("opened", moment),))
+    with _lock(directory):
+        _write(directory, incident)
+    return incident
+
+
+def load_incident(archive: Path, incident_id: str) -> Incident:
+    """Read one incident.
+
+    Raises:
+        InvalidInputError: the ID is malformed or ``archive`` has no such incident.
+        WorkspaceError: its record is damaged.
+    """
+    directory = incident_dir(archive, incident_id)
+    try:
+        return _read(directory)
+    except FileNotFoundError:
+        raise InvalidInputError(
+            f"no incident {incident_id} in {archive}",
+            hint="check --archive (or $RUNBOOK_ARCHIVE); 'runbook incident list' shows them",
+        ) from None
+
+
+def list_incidents(archive: Path) -> list[Incident]:
+    """Every incident of the archive, oldest first (other directories are skipped)."""
+    root = incidents_dir(archive)
+    if not root.is_dir():
+        return []
+    return [
+        _read(directory)
+        for directory in sorted(root.iterdir())
+        if _ID.fullmatch(directory.name) and (directory / INCIDENT_FILE).is_file()
+    ]
+
+
+def update_incident(
+    archive: Path, incident_id: str, change: Callable[[Incident], Incident]
+) -> Incident:
+    """Load, change and save an incident under its file lock; return the new version.
+
+    Raises:
+        InvalidInputError: no such incident, or ``change`` refused the update
+            (then nothing is written).
+        WorkspaceError: another process held the incident's lock for 30 s.
+    """
+    directory = incident_dir(archive, incident_id)
+    load_incident(archive, incident_id)  # a clear error before any lock file appears
+    try:
+        with _lock(directory):
+            updated = change(_read(directory))
+            _write(directory, updated)
+    except Timeout as err:
+        raise WorkspaceError(
+            f"incident {incident_id} is being updated by another process (lock {err.lock_file})",
+            hint="retry in a moment",
+        ) from err
+    return updated
+
+
+def advance_incident(
+    archive: Path, incident_id: str, state: str, now: datetime | None = None, note: str = ""
+) -> Incident:
+    """Move a stored incident to ``state`` (see :func:`transition`) and save it."""
+    return update_incident(archive, incident_id, lambda inc: transition(inc, state, now, note))
+
+
+def record_done(
+    archive: Path, incident_id: str, obligation: str, now: datetime | None = None, note: str = ""
+) -> Incident:
+    """Mark an obligation of a stored incident as met (see :func:`mark_done`) and save it."""
+    return update_incident(archive, incident_id, lambda inc: mark_done(inc, obligation, now, note))

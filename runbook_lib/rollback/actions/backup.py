@@ -1,0 +1,105 @@
+"""Seed 003 step 5 and recovery step 2: restore configs and models from a verified backup.
+
+A backup directory holds files at the paths they have in the target, plus a
+``SHA256SUMS`` manifest. The backup is verified file by file before the plan
+is made and again before the first file is written: a flipped byte, a
+truncated or a missing file refuses the restore (seed 003's "backup may be
+outdated or corrupted" risk). Each file is then replaced atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from runbook_lib.rollback.actions.base import Action, Context, file_change
+from runbook_lib.rollback.actions.files import apply_changes
+from runbook_lib.rollback.actions.model import FileChange, Step
+from runbook_lib.target.checksums import parse_sha256sums, verify_directory
+from runbook_lib.base.errors import InvalidInputError
+
+
+def latest_backup(backups: Path) -> Path:
+    """The newest backup: the last subdirectory in name order (names are timestamps).
+
+    Raises:
+        InvalidInputError: there is no backup directory or no backup in it.
+    """
+    found = sorted(p for p in backups.iterdir() if p.is_dir()) if backups.is_dir() else []
+    if not found:
+        raise InvalidInputError(
+            f"no backup in {backups}",
+            hint="seed 003 needs a verified backup of configs and models to restore",
+        )
+    return found[-1]
+
+
+def _verified(directory: Path, checksum_file: str) -> dict[str, str]:
+    report = verify_directory(directory, checksum_file)
+    if not report.passed:
+        raise InvalidInputError(
+            f"backup {directory} failed verification, refusing to restore from it: "
+            + "; ".join(report.problems()),
+            hint="nothing was changed; restore the backup from another copy first "
+            "('runbook verify --checks integrity' lists each file)",
+        )
+    return parse_sha256sums((directory / checksum_file).read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class BackupRestoreAction(Action):
+    """Restore every file a backup lists, after verifying the backup."""
+
+    name: ClassVar[str] = "backup-restore"
+    backups_dir: str
+    checksum_file: str = "SHA256SUMS"
+    backup: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> BackupRestoreAction:
+        """Rebuild from a step's params (the backup chosen at plan time)."""
+        return cls(str(params["backups_dir"]), str(params["checksum_file"]), str(params["backup"]))
+
+    def params(self) -> dict[str, Any]:
+        """What :meth:`from_params` needs."""
+        return {
+            "backups_dir": self.backups_dir,
+            "checksum_file": self.checksum_file,
+            "backup": self.backup,
+        }
+
+    def _directory(self, root: Path) -> Path:
+        backups = root / self.backups_dir
+        return backups / self.backup if self.backup else latest_backup(backups)
+
+    def plan(self, root: Path) -> Step:
+        """Verify the backup and list the files it restores."""
+        directory = self._directory(root)
+        entries = _verified(directory, self.checksum_file)
+        label = directory.relative_to(root).as_posix()
+        blobs: dict[str, bytes] = {}
+        changes: list[FileChange] = []
+        for relative in sorted(entries):
+            content = (directory / relative).read_bytes()
+            change = file_change(root, relative, content, f"from {label} (sha256 verified)", blobs)
+            if change:
+                changes.append(change)
+        params = {**self.params(), "backup": directory.name}
+        return Step(
+            action=self.name,
+            title=f"restore {len(entries)} files from {label}",
+            changes=tuple(changes),
+            commands=(
+                f"(cd {label} && sha256sum -c {self.checksum_file})",
+                *(f"cp {label}/{c.path} {c.path}" for c in changes),
+            ),
+            params=params,
+            blobs=blobs,
+        )
+
+    def apply(self, step: Step, ctx: Context) -> None:
+        """Verify the backup again, then replace each file atomically."""
+        _verified(self._directory(ctx.root), self.checksum_file)
+        apply_changes(ctx.root, step.changes, ctx.store)

@@ -1,0 +1,272 @@
+"""Seed 000's four ways to select the legacy env, as rollback actions.
+
+* ``env-var`` (§1.1): ``.runbook/rollback.env`` with ``USE_UNIFIED_ENV=0`` and
+  ``RL_ENV_TYPE=legacy``; the runner applies it to every process it starts.
+* ``config-flag`` (§1.3): ``[rl] use_unified_env = false``, comments kept.
+* ``code-level`` (§1.2): the designated call site passes ``env_type=EnvType.LEGACY``.
+* ``force-flag`` (§1.4): ``_FORCE_LEGACY_ENV = True`` in the factory module.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from runbook_lib.base import crashpoints
+from runbook_lib.target import inifile
+from runbook_lib.rollback.actions import pyedit
+from runbook_lib.rollback.actions.base import Action, Context, file_change
+from runbook_lib.rollback.actions.files import state_of
+from runbook_lib.rollback.actions.model import Step
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_text
+
+ROLLBACK_ENV_FILE = ".runbook/rollback.env"
+
+
+def _read_text(root: Path, relative: str, what: str) -> str:
+    path = root / relative
+    if not path.is_file():
+        raise InvalidInputError(f"{what} {path} does not exist", hint="check runbook.toml")
+    return path.read_text(encoding="utf-8")
+
+
+def _step(action: Action, title: str, root: Path, *, relative: str, new: str, summary: str) -> Step:
+    blobs: dict[str, bytes] = {}
+    change = file_change(root, relative, new.encode("utf-8"), summary, blobs)
+    params = action.params()
+    if change is None:
+        return Step(action=action.name, title=f"{title} (already in effect)", params=params)
+    return Step(action=action.name, title=title, changes=(change,), params=params, blobs=blobs)
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """Parse ``NAME=value`` lines (``#`` comments, optional ``export``)."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        stripped = stripped.removeprefix("export ").strip()
+        name, sep, value = stripped.partition("=")
+        if sep:
+            values[name.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def read_rollback_env(root: Path) -> dict[str, str]:
+    """The variables a rollback asked every process of the target to run with."""
+    path = root / ROLLBACK_ENV_FILE
+    return parse_env_file(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def export_lines(variables: Mapping[str, str]) -> list[str]:
+    """Shell lines an operator pastes to apply the rollback in their own shell."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+
+
+@dataclass(frozen=True)
+class EnvVarAction(Action):
+    """Write the env-var rollback file (seed 000 §1.1, immediate rollback)."""
+
+    name: ClassVar[str] = "env-var"
+    variables: Mapping[str, str]
+    note: str = ""
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> EnvVarAction:
+        """Rebuild from a step's params."""
+        return cls(variables=dict(params["variables"]), note=str(params.get("note", "")))
+
+    def params(self) -> dict[str, Any]:
+        """What :meth:`from_params` needs."""
+        return {"variables": dict(self.variables), "note": self.note}
+
+    def plan(self, root: Path) -> Step:
+        """Plan the rollback env file with the variables merged into any already set."""
+        merged = {**read_rollback_env(root), **self.variables}
+        header = "# Written by runbook: variables every process of this target runs with.\n"
+        if self.note:
+            header += f"# {self.note}\n"
+        body = "".join(f"{name}={value}\n" for name, value in merged.items())
+        summary = ", ".join(f"{k}={v}" for k, v in self.variables.items())
+        title = "select the legacy env by environment variables"
+        step = _step(
+            self, title, root, relative=ROLLBACK_ENV_FILE, new=header + body, summary=summary
+        )
+        return Step(
+            action=step.action,
+            title=step.title,
+            changes=step.changes,
+            commands=tuple(export_lines(self.variables)),
+            params=step.params,
+            blobs=step.blobs,
+        )
+
+    def verify_state(self, step: Step, ctx: Context) -> list[str]:
+        """The file sets every variable to its rollback value."""
+        current = read_rollback_env(ctx.root)
+        return [
+            f"{name}={current.get(name)!r} in {ROLLBACK_ENV_FILE}, expected {value!r}"
+            for name, value in self.variables.items()
+            if current.get(name) != value
+        ]
+
+
+@dataclass(frozen=True)
+class ConfigFlagAction(Action):
+    """Set ``[section] key = value`` in the target's INI config (seed 000 §1.3)."""
+
+    name: ClassVar[str] = "config-flag"
+    file: str
+    section: str
+    key: str
+    value: str
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ConfigFlagAction:
+        """Rebuild from a step's params."""
+        return cls(**{k: str(params[k]) for k in ("file", "section", "key", "value")})
+
+    def params(self) -> dict[str, Any]:
+        """What :meth:`from_params` needs."""
+        return {"file": self.file, "section": self.section, "key": self.key, "value": self.value}
+
+    def plan(self, root: Path) -> Step:
+        """Plan the one-line edit of the config file."""
+        text = _read_text(root, self.file, "config file")
+        old = inifile.read_value(text, self.section, self.key)
+        new_text = inifile.set_value(text, self.section, self.key, self.value)
+        where = f"line {old.line}" if old.line else "new key"
+        summary = f"[{self.section}] {self.key}: {old.value} -> {self.value} ({where})"
+        title = f"set [{self.section}] {self.key} = {self.value} in {self.file}"
+        return _step(self, title, root, relative=self.file, new=new_text, summary=summary)
+
+    def undo(self, step: Step, ctx: Context) -> None:
+        """Put the key's old value back; other edits made since the rollback are kept.
+
+        Operators edit configs during an incident (seed 000's fix may be one):
+        when the file changed after the rollback but the key still holds the
+        rollback value, only that key is restored instead of refusing.
+        """
+        change = step.changes[0] if step.changes else None
+        if change is None or change.before is None or state_of(ctx.root, change) != "other":
+            super().undo(step, ctx)
+            return
+        text = _read_text(ctx.root, self.file, "config file")
+        if (
+            inifile.read_value(text, self.section, self.key).value or ""
+        ).lower() != self.value.lower():
+            super().undo(step, ctx)  # the key itself was changed: refuse, naming the file
+            return
+        before = ctx.store.get(change.before).decode("utf-8")
+        old = inifile.read_value(before, self.section, self.key).value
+        if old is not None:
+            crashpoints.reach(f"write {self.file}")
+            new = inifile.set_value(text, self.section, self.key, old)
+            atomic_write_text(ctx.root / self.file, new)
+
+    def verify_state(self, step: Step, ctx: Context) -> list[str]:
+        """The key holds the rollback value."""
+        text = _read_text(ctx.root, self.file, "config file")
+        found = inifile.read_value(text, self.section, self.key).value
+        if found is None or found.lower() != self.value.lower():
+            return [f"[{self.section}] {self.key} is {found!r} in {self.file}"]
+        return []
+
+
+@dataclass(frozen=True)
+class ForceFlagAction(Action):
+    """Set the factory's global force switch (seed 000 §1.4)."""
+
+    name: ClassVar[str] = "force-flag"
+    module: str
+    constant: str
+    value: bool = True
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ForceFlagAction:
+        """Rebuild from a step's params."""
+        return cls(str(params["module"]), str(params["constant"]), bool(params["value"]))
+
+    def params(self) -> dict[str, Any]:
+        """What :meth:`from_params` needs."""
+        return {"module": self.module, "constant": self.constant, "value": self.value}
+
+    def plan(self, root: Path) -> Step:
+        """Plan the edit of the constant's value, located by parsing the module."""
+        source = _read_text(root, self.module, "module")
+        edit = pyedit.constant_edit(source, self.constant, repr(self.value), filename=self.module)
+        summary = f"{self.constant} = {edit.old_text} -> {self.value!r} (line {edit.line})"
+        title = f"set {self.constant} = {self.value!r} in {self.module}"
+        new = pyedit.apply_edit(source, edit)
+        return _step(self, title, root, relative=self.module, new=new, summary=summary)
+
+    def verify_state(self, step: Step, ctx: Context) -> list[str]:
+        """The module, parsed, assigns the rollback value."""
+        source = _read_text(ctx.root, self.module, "module")
+        found = pyedit.read_constant(source, self.constant, filename=self.module)
+        return [] if found is self.value else [f"{self.constant} is {found!r} in {self.module}"]
+
+
+@dataclass(frozen=True)
+class CodeLevelAction(Action):
+    """Make the designated call site request the legacy env (seed 000 §1.2)."""
+
+    name: ClassVar[str] = "code-level"
+    module: str
+    function: str
+    keyword: str = "env_type"
+    enum_name: str = "EnvType"
+    member: str = "LEGACY"
+    literal: str = "legacy"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> CodeLevelAction:
+        """Rebuild from a step's params."""
+        return cls(**{key: str(value) for key, value in params.items()})
+
+    def params(self) -> dict[str, Any]:
+        """What :meth:`from_params` needs."""
+        return {
+            "module": self.module,
+            "function": self.function,
+            "keyword": self.keyword,
+            "enum_name": self.enum_name,
+            "member": self.member,
+            "literal": self.literal,
+        }
+
+    def _value_source(self, source: str) -> str:
+        # The enum reads best, but only works when the module imports it.
+        if pyedit.imports_name(source, self.enum_name, filename=self.module):
+            return f"{self.enum_name}.{self.member}"
+        return repr(self.literal)
+
+    def plan(self, root: Path) -> Step:
+        """Plan the keyword argument at the module's single call site."""
+        source = _read_text(root, self.module, "call-site module")
+        value = self._value_source(source)
+        edit = pyedit.keyword_edit(source, self.function, self.keyword, value, filename=self.module)
+        summary = f"{self.function}(..., {self.keyword}={value}) at line {edit.line}"
+        title = f"call {self.function} with {self.keyword}={value} in {self.module}"
+        new = pyedit.apply_edit(source, edit)
+        return _step(self, title, root, relative=self.module, new=new, summary=summary)
+
+    def verify_state(self, step: Step, ctx: Context) -> list[str]:
+        """The parsed call passes the legacy selection."""
+        source = _read_text(ctx.root, self.module, "call-site module")
+        expected = self._value_source(source)
+        for call in pyedit.find_calls(source, self.function, filename=self.module):
+            for keyword in call.keywords:
+                if keyword.arg == self.keyword and ast.unparse(keyword.value) in {
+                    expected,
+                    repr(self.literal),
+                    f"{self.enum_name}.{self.member}",
+                }:
+                    return []
+        return [f"{self.module}: {self.function}() does not pass {self.keyword}={expected}"]

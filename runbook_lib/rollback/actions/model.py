@@ -1,0 +1,130 @@
+"""The data of a rollback plan: steps made of exact file changes and commands.
+
+A plan is computed without touching the target. Every file a step will write
+or remove is listed with the sha256 of its content before and after, so that
+``apply`` can refuse a stale plan, ``undo`` can put each file back, and
+``resume`` can tell, file by file, how far an interrupted step got.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from runbook_lib.base.fsutil import sha256_bytes
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file a step writes or removes, relative to the target root.
+
+    ``before`` / ``after`` are sha256 hex digests; ``None`` means "absent".
+    """
+
+    path: str
+    before: str | None
+    after: str | None
+    summary: str
+
+    @property
+    def kind(self) -> str:
+        """``create``, ``modify`` or ``remove``."""
+        if self.before is None:
+            return "create"
+        return "remove" if self.after is None else "modify"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action's part of a plan.
+
+    Attributes:
+        action: The action's registered name (for example ``config-flag``).
+        title: What the step does, for people.
+        changes: Files written or removed, with their hashes.
+        commands: External commands the step runs, as an operator would type them.
+        params: What the action needs to apply, verify and undo the step.
+        blobs: Contents by sha256 for every ``after`` hash; saved with the plan,
+            never serialized into the plan file itself.
+    """
+
+    action: str
+    title: str
+    changes: tuple[FileChange, ...] = ()
+    commands: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    blobs: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step without its blobs."""
+        data = asdict(self)
+        del data["blobs"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Step:
+        """Rebuild a step saved by :meth:`to_dict` (blobs are loaded separately)."""
+        changes = tuple(FileChange(**change) for change in data.get("changes", ()))
+        return cls(
+            action=data["action"],
+            title=data["title"],
+            changes=changes,
+            commands=tuple(data.get("commands", ())),
+            params=dict(data.get("params", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of steps for one strategy on one target."""
+
+    incident: str
+    strategy: str
+    target: str
+    created_at: str
+    steps: tuple[Step, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (no blobs)."""
+        return {
+            "format": PLAN_FORMAT,
+            "incident": self.incident,
+            "strategy": self.strategy,
+            "target": self.target,
+            "created_at": self.created_at,
+            "steps": [step.to_dict() for step in self.steps],
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """The exact bytes of the plan file; their sha256 names the plan."""
+        return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+    @property
+    def sha256(self) -> str:
+        """The plan's identity: apply must be given this hash."""
+        return sha256_bytes(self.canonical_bytes())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        """Rebuild a plan saved by :meth:`to_dict`."""
+        return cls(
+            incident=data["incident"],
+            strategy=data["strategy"],
+            target=data["target"],
+            created_at=data["created_at"],
+            steps=tuple(Step.from_dict(step) for step in data["steps"]),
+        )
+
+    def describe(self) -> str:
+        """The plan as text an operator reviews before applying it."""
+        lines = [f"plan {self.sha256}", f"strategy {self.strategy} on {self.target}"]
+        for number, step in enumerate(self.steps, 1):
+            lines.append(f"{number}. [{step.action}] {step.title}")
+            for change in step.changes:
+                lines.append(f"     {change.kind:<6} {change.path}  {change.summary}")
+            for command in step.commands:
+                lines.append(f"     $ {command}")
+        return "\n".join(lines)

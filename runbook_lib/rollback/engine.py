@@ -1,0 +1,250 @@
+"""Plan, apply, undo and resume a rollback, journaled and under the target's lock.
+
+Every side effect is bracketed in the incident's journal: an ``intent`` record
+(the step and its files' before/after hashes) is fsynced before the step runs
+and an ``outcome`` record after. A crash (SIGKILL included) therefore leaves a
+journal whose last intent has no outcome; :func:`resume` finds it and, since
+every file is atomically in its before or its after state, completes the
+interrupted operation (or, with ``revert=True``, takes it back).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.base import crashpoints
+from runbook_lib.rollback.actions.base import Action, Context
+from runbook_lib.rollback.actions.files import state_of
+from runbook_lib.rollback.actions.model import Plan, Step
+from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
+from runbook_lib.rollback.plans import blob_store, load_plan, save_plan
+from runbook_lib.base.report import CheckResult
+
+Journal = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class OperationReport:
+    """What apply, undo or resume did."""
+
+    operation: str
+    plan: str
+    steps_done: list[str] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def make_plan(
+    root: Path, incident: str, strategy: str, actions: Sequence[Action], incident_dir: Path
+) -> Plan:
+    """Plan every action (touching nothing in the target) and save the plan."""
+    steps = tuple(action.plan(root) for action in actions)
+    plan = Plan(incident=incident, strategy=strategy, target=str(root), created_at=_now(),
+                steps=steps)  # fmt: skip
+    save_plan(plan, incident_dir)
+    return plan
+
+
+def context_for(root: Path, incident_dir: Path, env: dict[str, str] | None = None) -> Context:
+    """The context actions of this incident run in."""
+    return Context(root=root, incident_dir=incident_dir, store=blob_store(incident_dir),
+                   python=sys.executable, env=env or {})  # fmt: skip
+
+
+def _changes(step: Step) -> list[dict[str, Any]]:
+    return [asdict(change) for change in step.changes]
+
+
+def check_fresh(plan: Plan, root: Path) -> None:
+    """Refuse a plan whose files moved since it was made.
+
+    Raises:
+        StalePlanError: a file is in neither its before nor its after state.
+        InvalidInputError: the plan is already (partly) applied.
+    """
+    states = [(change, state_of(root, change)) for step in plan.steps for change in step.changes]
+    stale = [f"{c.path} (changed since the plan)" for c, state in states if state == "other"]
+    if stale:
+        raise StalePlanError(
+            f"the target changed since plan {plan.sha256[:12]} was made: {', '.join(stale[:5])}",
+            hint="make a new plan with 'runbook rollback plan'",
+        )
+    applied = [c.path for c, state in states if state == "after"]
+    if applied:
+        raise InvalidInputError(
+            f"plan {plan.sha256[:12]} is already partly applied ({', '.join(applied[:3])})",
+            hint="run 'runbook rollback resume' to finish it, or 'undo' to take it back",
+        )
+
+
+def _journaled(journal: Journal) -> Journal:
+    def append(record: dict[str, Any]) -> None:
+        crashpoints.reach(f"journal {record.get('event')}")
+        journal(record)
+
+    return append
+
+
+def _run_step(
+    plan: Plan, index: int, operation: str, ctx: Context, journal: Journal
+) -> CheckResult | None:
+    step = plan.steps[index]
+    action = Action.from_step(step)
+    journal({"event": "intent", "operation": operation, "plan": plan.sha256, "step": index,
+             "action": step.action, "title": step.title, "changes": _changes(step)})  # fmt: skip
+    crashpoints.reach(f"{operation} step {index}")
+    if operation == "apply":
+        action.apply(step, ctx)
+        result: CheckResult | None = action.verify(step, ctx)
+    else:
+        action.undo(step, ctx)
+        result = None
+    states = {c.path: state_of(ctx.root, c) for c in step.changes}
+    journal({"event": "outcome", "operation": operation, "plan": plan.sha256, "step": index,
+             "status": "done", "files": states,
+             "check": result.to_dict() if result else None})  # fmt: skip
+    return result
+
+
+def apply_plan(
+    plan: Plan, ctx: Context, journal: Journal, *, dry_run: bool = False
+) -> OperationReport:
+    """Apply every step in order; each step is verified right after it runs."""
+    check_fresh(plan, ctx.root)
+    if dry_run:
+        return OperationReport("apply", plan.sha256, [s.title for s in plan.steps], dry_run=True)
+    return _apply_all(plan, ctx, _journaled(journal), "apply")
+
+
+def _apply_all(plan: Plan, ctx: Context, journal: Journal, label: str) -> OperationReport:
+    """Run every step forward (finished ones are no-ops), journaled as one ``apply``."""
+    journal({"event": "begin", "operation": "apply", "plan": plan.sha256})
+    report = OperationReport(label, plan.sha256)
+    for index, step in enumerate(plan.steps):
+        result = _run_step(plan, index, "apply", ctx, journal)
+        report.steps_done.append(step.title)
+        if result is not None:
+            report.checks.append(result)
+    journal({"event": "end", "operation": "apply", "plan": plan.sha256, "ok": report.ok})
+    return report
+
+
+def undo_plan(
+    plan: Plan, ctx: Context, journal: Journal, *, dry_run: bool = False, upto: int | None = None
+) -> OperationReport:
+    """Revert the steps in reverse order (all, or those before ``upto``)."""
+    last = len(plan.steps) if upto is None else upto
+    indices = list(reversed(range(last)))
+    if dry_run:
+        titles = [plan.steps[i].title for i in indices]
+        return OperationReport("undo", plan.sha256, titles, dry_run=True)
+    journal = _journaled(journal)
+    journal({"event": "begin", "operation": "undo", "plan": plan.sha256})
+    report = OperationReport("undo", plan.sha256)
+    for index in indices:
+        _run_step(plan, index, "undo", ctx, journal)
+        report.steps_done.append(plan.steps[index].title)
+    journal({"event": "end", "operation": "undo", "plan": plan.sha256, "ok": True})
+    return report
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """An operation that began and never ended, as the journal tells it."""
+
+    operation: str
+    plan: str
+    last_intent: int | None
+    finished_steps: tuple[int, ...]
+
+
+def find_interrupted(records: Sequence[dict[str, Any]]) -> Interrupted | None:
+    """The last operation with a ``begin`` and no ``end`` record, if any."""
+    current: dict[str, Any] | None = None
+    finished: list[int] = []
+    intent: int | None = None
+    for record in records:
+        event = record.get("event")
+        if event == "begin":
+            current, finished, intent = record, [], None
+        elif event == "intent" and current is not None:
+            intent = int(record["step"])
+        elif event == "outcome" and current is not None:
+            finished.append(int(record["step"]))
+            intent = None
+        elif event == "end":
+            current = None
+    if current is None:
+        return None
+    return Interrupted(current["operation"], current["plan"], intent, tuple(finished))
+
+
+def last_completed(records: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+    """The (operation, plan) of the last operation that ended."""
+    for record in reversed(records):
+        if record.get("event") == "end":
+            return str(record["operation"]), str(record["plan"])
+    return None
+
+
+def resume(
+    incident_dir: Path, ctx: Context, records: Sequence[dict[str, Any]], journal: Journal,
+    *, revert: bool = False,
+) -> OperationReport:  # fmt: skip
+    """Finish (or, with ``revert``, take back) the interrupted operation.
+
+    Raises:
+        InvalidInputError: nothing was interrupted.
+    """
+    interrupted = find_interrupted(records)
+    if interrupted is None:
+        raise InvalidInputError(
+            f"incident {incident_dir.name} has no interrupted operation",
+            hint="nothing to resume; 'runbook rollback status' shows the journal",
+        )
+    plan = load_plan(incident_dir, interrupted.plan)
+    journal({"event": "resume", "operation": interrupted.operation, "plan": plan.sha256,
+             "revert": revert, "interrupted_step": interrupted.last_intent})  # fmt: skip
+    journal({"event": "end", "operation": interrupted.operation, "plan": plan.sha256,
+             "ok": False, "interrupted": True})  # fmt: skip
+    forward = (interrupted.operation == "apply") != revert
+    if forward:
+        for step in plan.steps:
+            for change in step.changes:
+                if state_of(ctx.root, change) == "other":
+                    raise WorkspaceError(f"{change.path} is in neither its planned state")
+        return _resume_apply(plan, ctx, journal, interrupted)
+    done = len(plan.steps)
+    if interrupted.operation == "apply":
+        done = (interrupted.last_intent if interrupted.last_intent is not None
+                else max(interrupted.finished_steps, default=-1)) + 1  # fmt: skip
+    return undo_plan(plan, ctx, journal, upto=done)
+
+
+def _resume_apply(
+    plan: Plan, ctx: Context, journal: Journal, interrupted: Interrupted
+) -> OperationReport:
+    if interrupted.operation == "undo":
+        # Finishing "undo in reverse" means undoing the remaining steps.
+        return undo_plan(plan, ctx, journal)
+    return _apply_all(plan, ctx, _journaled(journal), "resume")

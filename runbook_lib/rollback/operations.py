@@ -1,0 +1,198 @@
+"""Rollback operations on an incident: what the CLI and the notebooks call.
+
+Each function checks its inputs before anything changes (manifest valid,
+incident exists, plan intact and fresh), takes the target's lock for anything
+that changes the target, journals every step, and moves the incident's state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.rollback.actions.envflags import export_lines, read_rollback_env
+from runbook_lib.rollback.actions.model import Plan
+from runbook_lib.evidence.archive import amending
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.incident.model import (
+    Incident,
+    advance_incident,
+    incident_dir,
+    load_incident,
+    open_incident,
+)
+from runbook_lib.incident.journal import Journal
+from runbook_lib.rollback.lock import TargetLock, lock_status
+from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.rollback.plans import load_plan
+from runbook_lib.rollback.engine import (
+    OperationReport,
+    apply_plan,
+    context_for,
+    find_interrupted,
+    last_completed,
+    make_plan,
+    resume,
+    undo_plan,
+)
+from runbook_lib.rollback.strategies import build_actions
+
+# Plans that change the target without rolling anything back (undo skips them).
+NOT_ROLLBACKS = frozenset({"document-difference"})  # runbook_lib.rollback.documenting.STRATEGY
+
+
+def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:
+    manifest = load_manifest(target)
+    incident = load_incident(archive, incident_id)
+    return manifest, incident, incident_dir(archive, incident_id)
+
+
+@contextlib.contextmanager
+def _changing(manifest: Manifest, archive: Path, directory: Path, command: str) -> Iterator[None]:
+    """The target's lock first (a second changer fails at once), then the incident's seal."""
+    lock = TargetLock(manifest.root, incident=directory.name, command=command)
+    with lock, amending(archive, directory):
+        yield
+
+
+def _advance(archive: Path, incident: Incident, state: str, note: str) -> None:
+    current = load_incident(archive, incident.id)
+    if current.state == "opened" and state != "assessed":
+        advance_incident(archive, incident.id, "assessed", note="assessed by " + note)
+    advance_incident(archive, incident.id, state, note=note)
+
+
+def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) -> Plan:
+    """Compute and save the plan of ``strategy``; the target is not touched."""
+    manifest, incident, directory = _setup(target, archive, incident_id)
+    actions = build_actions(strategy, manifest, incident.id)
+    with amending(archive, directory):
+        plan = make_plan(manifest.root, incident.id, strategy, actions, directory)
+        Journal.for_incident(directory)({"event": "plan", "plan": plan.sha256,
+                                         "strategy": strategy,
+                                         "steps": [s.title for s in plan.steps]})  # fmt: skip
+    return plan
+
+
+def _check_target(plan: Plan, manifest: Manifest) -> None:
+    if Path(plan.target).resolve() != manifest.root.resolve():
+        raise InvalidInputError(
+            f"plan {plan.sha256[:12]} was made for {plan.target}, not {manifest.root}",
+            hint="pass the plan's --target, or make a new plan for this target",
+        )
+
+
+def apply_rollback(
+    target: Path, archive: Path, incident_id: str, plan_sha: str, *, dry_run: bool = False
+) -> OperationReport:
+    """Apply a saved plan under the target's lock; the incident becomes ``rolled-back``."""
+    manifest, incident, directory = _setup(target, archive, incident_id)
+    plan = load_plan(directory, plan_sha)
+    _check_target(plan, manifest)
+    with _changing(manifest, archive, directory, "rollback apply"):
+        report = apply_plan(plan, context_for(manifest.root, directory),
+                            Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
+        if not dry_run:
+            _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
+    return report
+
+
+def _applied_plan(directory: Path) -> str:
+    """The last applied rollback plan (documenting plans are not rollbacks)."""
+    records = list(Journal.for_incident(directory).read().records)
+    for record in reversed(records):
+        if record.get("event") != "end":
+            continue
+        plan = str(record.get("plan", ""))
+        if load_plan(directory, plan, with_blobs=False).strategy in NOT_ROLLBACKS:
+            continue
+        if record.get("operation") == "apply" and not record.get("interrupted"):
+            return plan
+        break
+    raise InvalidInputError(
+        f"incident {directory.name} has no applied rollback to undo",
+        hint="'runbook rollback status' shows the journal",
+    )
+
+
+def undo_rollback(
+    target: Path, archive: Path, incident_id: str, *, dry_run: bool = False
+) -> OperationReport:
+    """Revert the last applied plan in reverse order; the incident goes back to ``assessed``."""
+    manifest, incident, directory = _setup(target, archive, incident_id)
+    plan = load_plan(directory, _applied_plan(directory))
+    _check_target(plan, manifest)
+    with _changing(manifest, archive, directory, "rollback undo"):
+        report = undo_plan(plan, context_for(manifest.root, directory),
+                           Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
+        if not dry_run and load_incident(archive, incident.id).state == "rolled-back":
+            advance_incident(archive, incident.id, "assessed", note="rollback undone")
+    return report
+
+
+def resume_rollback(
+    target: Path, archive: Path, incident_id: str, *, revert: bool = False
+) -> OperationReport:
+    """Complete (or revert) the operation a crash interrupted, from the journal."""
+    manifest, incident, directory = _setup(target, archive, incident_id)
+    journal = Journal.for_incident(directory)
+    with _changing(manifest, archive, directory, "rollback resume"):
+        records = list(journal.read().records)
+        report = resume(directory, context_for(manifest.root, directory), records, journal,
+                        revert=revert)  # fmt: skip
+        state = load_incident(archive, incident.id).state
+        if report.operation in {"apply", "resume"} and not revert and state != "rolled-back":
+            _advance(archive, incident, "rolled-back", "rollback resume")
+    return report
+
+
+def rollback_status(target: Path, archive: Path, incident_id: str) -> dict[str, Any]:
+    """The journal's story: plans, the last completed operation, anything interrupted."""
+    manifest, incident, directory = _setup(target, archive, incident_id)
+    contents = Journal.for_incident(directory).read()
+    records = list(contents.records)
+    interrupted = find_interrupted(records)
+    last = last_completed(records)
+    return {
+        "incident": incident.id,
+        "state": incident.state,
+        "target": str(manifest.root),
+        "plans": [r["plan"] for r in records if r.get("event") == "plan"],
+        "last_completed": {"operation": last[0], "plan": last[1]} if last else None,
+        "interrupted": interrupted.__dict__ if interrupted else None,
+        "torn_line": contents.torn.to_dict() if contents.torn else None,
+        "lock": lock_status(manifest.root).to_dict(),
+        "rollback_env": read_rollback_env(manifest.root),
+        "records": len(records),
+    }
+
+
+@dataclass(frozen=True)
+class NowReport:
+    """What ``runbook rollback now`` did."""
+
+    incident: str
+    plan: Plan
+    report: OperationReport
+    exports: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"incident": self.incident, "plan": self.plan.sha256,
+                "steps": [s.title for s in self.plan.steps], "report": self.report.to_dict(),
+                "exports": self.exports}  # fmt: skip
+
+
+def rollback_now(target: Path, archive: Path, title: str, *, dry_run: bool = False) -> NowReport:
+    """Seed 000 §1.1 and §3.1: a critical incident, then env-var and config rollback at once."""
+    manifest = load_manifest(target)
+    incident = open_incident(archive, title, "critical", "crash")
+    advance_incident(archive, incident.id, "assessed",
+                     note="decision: immediate rollback (env var) + critical issue")  # fmt: skip
+    plan = plan_rollback(manifest.root, archive, incident.id, "now")
+    report = apply_rollback(manifest.root, archive, incident.id, plan.sha256, dry_run=dry_run)
+    exports = export_lines({s.name: s.legacy for s in manifest.env.vars} if manifest.env else {})
+    return NowReport(incident.id, plan, report, exports)

@@ -1,0 +1,179 @@
+"""Rollback strategies: which actions, in which order, built from a target's manifest.
+
+============  ==============================================================
+``env-var``   seed 000 §1.1: immediate rollback by environment variables
+``config``    seed 000 §1.3: ``[rl] use_unified_env = false``
+``code``      seed 000 §1.2: the designated call site asks for the legacy env
+``force``     seed 000 §1.4: ``_FORCE_LEGACY_ENV = True`` (global)
+``now``       the immediate fast path: ``env-var`` then ``config``
+``sac-full``  seed 003's phases: code and docs from git, configs and models from
+              verified backups, the package downgrade, the service restart
+============  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from runbook_lib.rollback.actions.backup import BackupRestoreAction
+from runbook_lib.rollback.actions.base import Action
+from runbook_lib.rollback.actions.differences import DifferencesEntryAction
+from runbook_lib.rollback.actions.envflags import (
+    CodeLevelAction,
+    ConfigFlagAction,
+    EnvVarAction,
+    ForceFlagAction,
+)
+from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
+from runbook_lib.rollback.actions.package import PackageAction
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target.manifest import EnvSpec, Manifest
+
+Builder = Callable[[Manifest, str], list[Action]]
+# Registered here too, so that resume and undo can rebuild a documenting plan's step.
+REGISTERED_ELSEWHERE = (DifferencesEntryAction,)
+
+
+def _env(manifest: Manifest, strategy: str) -> EnvSpec:
+    if manifest.env is None:
+        raise InvalidInputError(
+            f"strategy {strategy!r} needs an [env] table in {manifest.path}",
+            hint="describe the env factory and its switches there",
+        )
+    return manifest.env
+
+
+def _missing(manifest: Manifest, table: str, strategy: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"strategy {strategy!r} needs [{table}] in {manifest.path}",
+        hint=f"add [{table}] to the manifest or choose another strategy",
+    )
+
+
+def env_var(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.1."""
+    env = _env(manifest, "env-var")
+    if not env.vars:
+        raise _missing(manifest, "env.vars", "env-var")
+    variables = {switch.name: switch.legacy for switch in env.vars}
+    return [EnvVarAction(variables, note=f"incident {incident}: immediate rollback (seed 000 1.1)")]
+
+
+def config_flag(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.3."""
+    switch = _env(manifest, "config").config
+    if switch is None:
+        raise _missing(manifest, "env.config", "config")
+    return [ConfigFlagAction(switch.file, switch.section, switch.key, switch.legacy)]
+
+
+def code_level(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.2."""
+    env = _env(manifest, "code")
+    if env.call_site is None:
+        raise _missing(manifest, "env.call_site", "code")
+    enum_name = env.env_type.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if env.env_type else "EnvType"
+    return [
+        CodeLevelAction(
+            env.call_site.file,
+            env.call_site.function,
+            keyword=env.call_site.keyword,
+            enum_name=enum_name,
+        )
+    ]
+
+
+def force_flag(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 000 §1.4."""
+    flag = _env(manifest, "force").force_flag
+    if flag is None:
+        raise _missing(manifest, "env.force_flag", "force")
+    return [ForceFlagAction(flag.file, flag.constant, True)]
+
+
+def immediate(manifest: Manifest, incident: str) -> list[Action]:
+    """The fast path of ``runbook rollback now``: env-var, then the config flag."""
+    actions = env_var(manifest, incident)
+    env = _env(manifest, "now")
+    if env.config is not None:
+        actions += config_flag(manifest, incident)
+    return actions
+
+
+def sac_full(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 003's phases 2 and 4 in order, bracketed by the service's stop and start."""
+    if not manifest.git.code_paths:
+        raise _missing(manifest, "git.code_paths", "sac-full")
+    # The service layer (psutil, urllib) loads only here: 'rollback now' never needs it.
+    from runbook_lib.rollback.actions.servicectl import ServiceStartAction, ServiceStopAction
+
+    actions: list[Action] = []
+    if manifest.service is not None:
+        actions.append(ServiceStopAction(manifest.service))
+    actions.append(GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths))
+    if manifest.backups is not None:
+        actions.append(BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file))
+    if manifest.package is not None:
+        pkg = manifest.package
+        actions.append(PackageAction(pkg.name, pkg.stable_version, pkg.wheelhouse, pkg.site_dir))
+    if manifest.service is not None:
+        actions.append(ServiceStartAction(manifest.service))
+    return actions
+
+
+STRATEGIES: dict[str, Builder] = {
+    "env-var": env_var,
+    "config": config_flag,
+    "code": code_level,
+    "force": force_flag,
+    "now": immediate,
+    "sac-full": sac_full,
+}
+
+
+def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Action]:
+    """The actions of ``strategy`` for the target ``manifest`` describes.
+
+    Raises:
+        InvalidInputError: unknown strategy, or the manifest lacks what it needs.
+    """
+    try:
+        builder = STRATEGIES[strategy]
+    except KeyError:
+        raise InvalidInputError(
+            f"unknown strategy {strategy!r}", hint=f"choose one of: {', '.join(STRATEGIES)}"
+        ) from None
+    return builder(manifest, incident)
+
+
+_ENV_CHECKLIST = (
+    "check_env",
+    "factory_resolution",
+    "determinism",
+    "training_smoke",
+    "monitoring",
+    "target-tests",
+)
+CHECKLISTS: dict[str, tuple[str, ...]] = {
+    "env-var": _ENV_CHECKLIST,
+    "config": _ENV_CHECKLIST,
+    "force": _ENV_CHECKLIST,
+    "now": _ENV_CHECKLIST,
+    # A code-level rollback pins one call site; the factory itself still builds
+    # the new env for everyone else, so its resolution is not the check.
+    "code": ("check_env", "determinism", "training_smoke", "monitoring", "target-tests"),
+    "sac-full": (
+        "integrity",
+        "config",
+        "models",
+        "target-tests",
+        "trading",
+        "service.health",
+        "service.performance",
+    ),
+}
+
+
+def checklist(strategy: str | None) -> list[str] | None:
+    """The verification checks that prove ``strategy``'s rollback (None: every check)."""
+    return list(CHECKLISTS[strategy]) if strategy in CHECKLISTS else None

@@ -1,0 +1,362 @@
+"""Run a runbook notebook for an incident and keep the run as evidence.
+
+:func:`run_notebook` checks everything it can before a kernel starts (the
+manifest, the incident, the notebook and each parameter: known to the
+notebook's ``parameters`` cell, of the declared type, not a credential), then,
+under the incident's run lock (runs of one incident queue, runs of different
+incidents proceed in parallel):
+
+1. numbers the run (``runs/<NN>-<name>.ipynb``) and notes the target's git HEAD;
+2. executes it with papermill in the incident directory, with the target's
+   rollback variables (``.runbook/rollback.env``) in the environment the kernel
+   inherits;
+3. appends the run record to the hash chain, indexes it, journals it, and
+   seals the incident again.
+
+A failed run (error, dead kernel, timeout) still leaves its executed copy,
+marked failed, and its chain record.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import time
+import tokenize
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from runbook_lib.evidence import archive as evidence
+from runbook_lib.evidence import index
+from runbook_lib.rollback.actions.envflags import read_rollback_env
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import sha256_file
+from runbook_lib.target.gitutil import git
+from runbook_lib.incident.model import Incident, incident_dir, load_incident
+from runbook_lib.incident.journal import Journal
+from runbook_lib.target.manifest import load_manifest
+from runbook_lib.runs.runner import DEFAULT_CELL_TIMEOUT, DEFAULT_RUN_TIMEOUT, execute, next_run_path
+from runbook_lib.target.secrets import screen_parameters
+
+# A queued run waits for the one before it; runs take minutes, not hours.
+RUN_LOCK_TIMEOUT_S = 4 * 3600.0
+_OPTIONAL_SUFFIXES = ("| None", "|None")
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One line of a notebook's ``parameters`` cell: ``name: type = value  # help``."""
+
+    name: str
+    type: str | None
+    default: str
+    help: str = ""
+
+    def describe(self) -> str:
+        """``name: type = default`` for messages."""
+        kind = f": {self.type}" if self.type else ""
+        return f"{self.name}{kind} = {self.default}"
+
+
+def _read_notebook(path: Path) -> Any:
+    import nbformat
+
+    if not path.is_file():
+        raise InvalidInputError(f"notebook {path} does not exist",
+                                hint="pass the path of an .ipynb file")  # fmt: skip
+    read = cast(Callable[..., Any], nbformat.read)  # nbformat is untyped
+    try:
+        return read(path, as_version=4)
+    except Exception as err:  # nbformat raises several unrelated types for a bad file
+        raise InvalidInputError(f"{path} is not a readable notebook: {err}") from err
+
+
+def _comments(source: str) -> dict[int, str]:
+    found: dict[int, str] = {}
+    with contextlib.suppress(tokenize.TokenError, IndentationError):
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                found[token.start[0]] = token.string.lstrip("#").strip()
+    return found
+
+
+def _specs_of(source: str, notebook: Path) -> list[ParameterSpec]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        raise InvalidInputError(
+            f"the parameters cell of {notebook} is not plain Python (line {err.lineno})",
+            hint="write it as 'name: type = value  # help' lines",
+        ) from err
+    comments = _comments(source)
+    specs = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            name, kind, value = stmt.target.id, ast.unparse(stmt.annotation), stmt.value
+        elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+              and isinstance(stmt.targets[0], ast.Name)):  # fmt: skip
+            name, kind, value = stmt.targets[0].id, None, stmt.value
+        else:
+            continue
+        default = ast.unparse(value) if value is not None else ""
+        specs.append(ParameterSpec(name, kind, default, comments.get(stmt.end_lineno or 0, "")))
+    return specs
+
+
+def read_parameters(notebook: Path) -> list[ParameterSpec]:
+    """The parameters a notebook accepts, from its cell tagged ``parameters``.
+
+    Raises:
+        InvalidInputError: the notebook is missing or unreadable, or its
+            parameters cell is not plain Python.
+    """
+    nb = _read_notebook(notebook)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
+            "tags", []
+        ):
+            return _specs_of("".join(cell.get("source", "")), notebook)
+    return []
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value as papermill's command line reads it: bool, None, int, float or str."""
+    literals: dict[str, Any] = {"True": True, "False": False, "None": None}
+    if text in literals:
+        return literals[text]
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(text)
+    return text
+
+
+def _base_type(annotation: str | None) -> tuple[str | None, bool]:
+    if annotation is None:
+        return None, False
+    text = annotation.replace(" ", "")
+    for form in ("|None", "None|"):
+        if form in text:
+            return text.replace(form, ""), True
+    if text.startswith("Optional[") and text.endswith("]"):
+        return text[len("Optional[") : -1], True
+    return text, False
+
+
+def _coerce(spec: ParameterSpec, text: str) -> Any:
+    base, optional = _base_type(spec.type)
+    if optional and text == "None":
+        return None
+    try:
+        if base == "str":
+            return text
+        if base == "int":
+            return int(text)
+        if base == "float":
+            return float(text)
+        if base == "bool":
+            return {"true": True, "false": False}[text.lower()]
+    except (ValueError, KeyError):
+        raise InvalidInputError(
+            f"parameter {spec.name!r} takes {spec.type}, got {text!r}",
+            hint=f"the notebook declares {spec.describe()}"
+            + (f"  # {spec.help}" if spec.help else ""),
+        ) from None
+    return parse_value(text)
+
+
+def _unknown(name: str, specs: Sequence[ParameterSpec], notebook: Path) -> InvalidInputError:
+    accepted = "; ".join(s.describe() + (f" ({s.help})" if s.help else "") for s in specs)
+    return InvalidInputError(
+        f"notebook {notebook.name} has no parameter {name!r}",
+        hint=f"it accepts: {accepted}" if specs else "it has no cell tagged 'parameters', "
+        "so it accepts none",
+    )
+
+
+def parameters_from_text(notebook: Path, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Parse ``-p NAME VALUE`` pairs against the notebook's parameters cell.
+
+    A value is converted to the declared type (``int``, ``float``, ``bool``,
+    ``str``, optionally ``| None``); undeclared types are read as papermill's
+    ``-p`` reads them.
+
+    Raises:
+        InvalidInputError: an unknown name (the message lists the accepted
+            ones) or a value that does not fit the declared type.
+    """
+    specs = {spec.name: spec for spec in read_parameters(notebook)}
+    values: dict[str, Any] = {}
+    for name, text in pairs:
+        if name not in specs:
+            raise _unknown(name, list(specs.values()), notebook)
+        values[name] = _coerce(specs[name], text)
+    return values
+
+
+def check_parameter_names(notebook: Path, parameters: Mapping[str, Any]) -> None:
+    """Refuse a parameter the notebook does not declare (the message lists those it does)."""
+    specs = read_parameters(notebook)
+    known = {spec.name for spec in specs}
+    for name in parameters:
+        if name not in known:
+            raise _unknown(name, specs, notebook)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One archived notebook run: its record in the chain and where its files are."""
+
+    incident: str
+    seq: int
+    notebook: str
+    output: str
+    html: str | None
+    status: str
+    error: dict[str, Any] | None
+    parameters: dict[str, Any]
+    started_at: str
+    duration_s: float
+    git_before: str | None
+    git_after: str | None
+    record_hash: str
+    incident_dir: str
+    suspicious: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every cell ran without error."""
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "ok": self.ok}
+
+
+@contextlib.contextmanager
+def _environment(overrides: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the kernel (it inherits this process's environment), then restore."""
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _git_head(root: Path) -> str | None:
+    return git(root, ["rev-parse", "--verify", "--quiet", "HEAD"], check=False).strip() or None
+
+
+def kernel_environment(root: Path, archive: Path, incident: str) -> dict[str, str]:
+    """What a run adds to the kernel's environment: the rollback variables and where it runs."""
+    return {
+        **read_rollback_env(root),
+        evidence.ACTIVE_RUN_ENV: incident,
+        "RUNBOOK_INCIDENT": incident,
+        "RUNBOOK_ARCHIVE": str(archive.resolve()),
+        "RUNBOOK_TARGET": str(root),
+    }
+
+
+def _index_incident(archive: Path, incident: Incident) -> None:
+    row = {**incident.to_dict(), "opened_at": incident.opened_at.isoformat(),
+           "updated_at": incident.history[-1].at.isoformat()}  # fmt: skip
+    index.upsert_incident(archive, row)
+
+
+def _relative(path: str | None, base: Path) -> str | None:
+    return Path(path).relative_to(base).as_posix() if path else None
+
+
+def run_notebook(
+    notebook: Path,
+    incident_id: str,
+    *,
+    archive: Path,
+    target: Path,
+    parameters: Mapping[str, Any] | None = None,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+    run_timeout: float = DEFAULT_RUN_TIMEOUT,
+    progress: bool = True,
+    lock_timeout: float = RUN_LOCK_TIMEOUT_S,
+    on_start: Callable[[Path], None] | None = None,
+) -> RunOutcome:
+    """Execute ``notebook`` for an incident into its archive; see the module docstring.
+
+    ``on_start`` is called with the output path once every check passed and
+    the incident's lock is held, just before the kernel starts.
+
+    Raises:
+        InvalidInputError: a bad manifest, incident, notebook or parameter
+            (nothing has run or changed then).
+        LockHeldError: another run of this incident kept its lock for ``lock_timeout``.
+    """
+    params = dict(parameters or {})
+    manifest = load_manifest(target)
+    incident = load_incident(archive, incident_id)
+    directory = incident_dir(archive, incident.id)
+    check_parameter_names(notebook, params)
+    screen_parameters(params, manifest.secrets)
+    if cell_timeout <= 0 or run_timeout <= 0:
+        raise InvalidInputError("timeouts must be positive numbers of seconds")
+    if evidence.inside_run(directory):
+        raise InvalidInputError(
+            f"this notebook already runs for {incident.id}; it cannot start another run of it",
+            hint="call the library functions the other notebook calls instead",
+        )  # the run lock is held by our parent: waiting for it would never end
+    with evidence.run_lock(directory, lock_timeout), ThreadPoolExecutor(1) as pool:
+        suspicious = evidence.suspicious_changes(archive, directory)
+        facts = pool.submit(evidence.environment_facts)  # ~1 s of imports, done meanwhile
+        output = next_run_path(directory / "runs", notebook)
+        if on_start is not None:
+            on_start(output)
+        git_before = _git_head(manifest.root)
+        started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        began = time.perf_counter()
+        with _environment(kernel_environment(manifest.root, archive, incident.id)):
+            result = execute(notebook, output, params, cwd=directory, cell_timeout=cell_timeout,
+                             run_timeout=run_timeout, progress=progress)  # fmt: skip
+        duration = round(time.perf_counter() - began, 3)
+        git_after = _git_head(manifest.root)
+        record = {
+            "incident": incident.id,
+            "notebook": notebook.name,
+            "output": _relative(result.output, directory),
+            "output_sha256": sha256_file(Path(result.output)),
+            "html": _relative(result.html, directory),
+            "html_sha256": sha256_file(Path(result.html)) if result.html else None,
+            "status": result.status,
+            "error": result.error,
+            "parameters": params,
+            "started_at": started_at,
+            "duration_s": duration,
+            "git_before": git_before,
+            "git_after": git_after,
+            "target": str(manifest.root),
+        }
+        full = evidence.append_run(directory, record)
+        index.add_run(archive, full)
+        _index_incident(archive, load_incident(archive, incident.id))
+        Journal.for_incident(directory)({"event": "run", "seq": full["seq"],
+                                         "notebook": notebook.name, "status": result.status,
+                                         "output": record["output"]})  # fmt: skip
+        extra = {"parameters": params, "git_before": git_before, "git_after": git_after,
+                 "target": str(manifest.root), "last_run": full["seq"]}  # fmt: skip
+        evidence.reseal(archive, directory, extra, facts=facts.result(), suspicious=suspicious)
+    return RunOutcome(
+        incident=incident.id, seq=full["seq"], notebook=notebook.name, output=result.output,
+        html=result.html, status=result.status, error=result.error, parameters=params,
+        started_at=started_at, duration_s=duration, git_before=git_before,
+        git_after=git_after, record_hash=full["hash"], incident_dir=str(directory),
+        suspicious=suspicious,
+    )  # fmt: skip

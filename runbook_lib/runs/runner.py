@@ -1,0 +1,250 @@
+"""Execute a runbook notebook headless with papermill, into the incident's archive.
+
+Each run writes ``runs/<NN>-<name>.ipynb`` and an offline HTML copy in the
+incident directory. Measured with papermill 2.7 / nbclient 0.11, and handled
+here:
+
+* A dead kernel (``DeadKernelError``) or a cell timeout (``CellTimeoutError``)
+  leaves an output notebook whose metadata reads as success; the runner marks
+  it failed itself, naming the cell and the error.
+* ``interrupt_on_timeout`` does not stop a cell that ignores SIGINT, so a
+  whole-run timeout kills the kernel by its pid.
+* The default graceful kernel shutdown stalls about 3 s in 10-20% of runs;
+  ``shutdown_kernel="immediate"`` avoids it (notebooks flush their own files).
+* ``kernel_name="python3"`` from the project's interpreter resolves to
+  ipykernel's built-in spec: no NoSuchKernel on a fresh machine.
+* The kernel talks over the ``ipc`` transport with sockets in a private
+  temporary directory, so no TCP port is open to other local users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_text
+
+DEFAULT_CELL_TIMEOUT = 300.0
+DEFAULT_RUN_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one notebook run."""
+
+    notebook: str
+    output: str
+    html: str | None
+    status: str
+    error: dict[str, Any] | None
+    duration_s: float
+    parameters: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """True when every cell ran without error."""
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def next_run_path(runs_dir: Path, notebook: Path) -> Path:
+    """``runs/<NN>-<stem>.ipynb`` with NN one above the highest run so far."""
+    numbers = [int(p.name[:2]) for p in runs_dir.glob("[0-9][0-9]-*.ipynb")]
+    return runs_dir / f"{max(numbers, default=0) + 1:02d}-{notebook.stem}.ipynb"
+
+
+def _ipc_manager_class(socket_dir: Path) -> type:
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum, Unicode
+
+    class IpcKernelManager(AsyncKernelManager):
+        """A kernel manager whose sockets are files in a private directory."""
+
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+        ip = Unicode(str(socket_dir / "kernel"), config=True)
+
+    return IpcKernelManager
+
+
+def _kernel_pids() -> list[int]:
+    me = psutil.Process()
+    pids = []
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any("ipykernel" in part for part in child.cmdline()):
+                pids.append(child.pid)
+    return pids
+
+
+@contextlib.contextmanager
+def _run_deadline(seconds: float) -> Iterator[threading.Event]:
+    """Kill the kernel when the whole run outlives ``seconds``; yields a 'fired' flag."""
+    fired = threading.Event()
+    done = threading.Event()
+
+    def watch() -> None:
+        if not done.wait(seconds):
+            fired.set()
+            for pid in _kernel_pids():
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(pid).kill()
+
+    watcher = threading.Thread(target=watch, name="runbook-run-deadline", daemon=True)
+    watcher.start()
+    try:
+        yield fired
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _error_of(exc: BaseException, fired: bool, timeouts: tuple[float, float]) -> dict[str, Any]:
+    name = type(exc).__name__
+    cell_timeout, run_timeout = timeouts
+    if fired:
+        return {"ename": "RunTimeout", "evalue": f"the run exceeded {run_timeout:.0f} s; "
+                "the kernel was killed", "cell": None}  # fmt: skip
+    if getattr(exc, "ename", None) == "KeyboardInterrupt":
+        # Only a cell timeout interrupts the kernel (interrupt_on_timeout); say so.
+        return {"ename": "CellTimeout", "evalue": f"the cell ran longer than {cell_timeout:g} s "
+                "and was interrupted", "cell": getattr(exc, "exec_count", None)}  # fmt: skip
+    error: dict[str, Any] = {"ename": getattr(exc, "ename", name),
+                             "evalue": str(getattr(exc, "evalue", exc)).strip()[:2000],
+                             "cell": getattr(exc, "exec_count", None)}  # fmt: skip
+    return error
+
+
+def _failed_cell(nb: Any) -> dict[str, Any] | None:
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        pm = cell.get("metadata", {}).get("papermill", {})
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or pm.get("exception") or pm.get("status") == "running":
+            first = errors[0] if errors else {}
+            return {"index": index, "source": "".join(cell.get("source", ""))[:500],
+                    "ename": first.get("ename"), "evalue": first.get("evalue")}  # fmt: skip
+    return None
+
+
+def mark_run(output: Path, status: str, error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Record the run's status in the output notebook's metadata (atomically).
+
+    Returns:
+        The error, completed with the failing cell's index and source.
+    """
+    import nbformat
+
+    nb = nbformat.read(output, as_version=4)
+    cell = _failed_cell(nb) if status != "ok" else None
+    if error is not None and cell is not None:
+        error = {**error, "cell": cell}
+    nb.metadata["runbook"] = {"status": status, "error": error}
+    if status != "ok":
+        nb.metadata.setdefault("papermill", {})["exception"] = True
+    atomic_write_text(output, nbformat.writes(nb))
+    return error
+
+
+def export_html(output: Path) -> Path:
+    """An HTML copy that reads offline: images inline, no remote script needed."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", embed_images=True)
+    for trait in ("mathjax_url", "require_js_url", "jquery_url", "widget_renderer_url"):
+        if exporter.has_trait(trait):
+            setattr(exporter, trait, "")
+    body, _ = exporter.from_notebook_node(nbformat.read(output, as_version=4))
+    body = _strip_remote_scripts(body)
+    html = output.with_suffix(".html")
+    atomic_write_text(html, body)
+    return html
+
+
+def _strip_remote_scripts(body: str) -> str:
+    import re
+
+    return re.sub(r"<script[^>]+src=[\"']https?://[^\"']*[\"'][^>]*>\s*</script>", "", body)
+
+
+def execute(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping[str, Any],
+    *,
+    cwd: Path,
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT,
+    run_timeout: float = DEFAULT_RUN_TIMEOUT,
+    progress: bool = True,
+) -> RunResult:
+    """Run ``notebook`` with papermill into ``output``; never raise for a failed cell.
+
+    Raises:
+        InvalidInputError: the notebook does not exist.
+    """
+    import papermill
+
+    if not notebook.is_file():
+        raise InvalidInputError(f"notebook {notebook} does not exist")
+    started = time.perf_counter()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    error: dict[str, Any] | None = None
+    with tempfile.TemporaryDirectory(prefix="runbook-kernel-") as sockets:
+        os.chmod(sockets, 0o700)
+        with _run_deadline(run_timeout) as fired:
+            try:
+                papermill.execute_notebook(
+                    str(notebook), str(output), parameters=dict(parameters),
+                    kernel_name="python3", progress_bar=progress, cwd=str(cwd),
+                    execution_timeout=cell_timeout, start_timeout=60,
+                    shutdown_kernel="immediate", interrupt_on_timeout=True,
+                    kernel_manager_class=_ipc_manager_class(Path(sockets)),
+                )  # fmt: skip
+            except Exception as exc:  # every failure is recorded in the output, none raised
+                error = _error_of(exc, fired.is_set(), (cell_timeout, run_timeout))
+    status = "ok" if error is None else "failed"
+    if output.is_file():
+        error = mark_run(output, status, error)
+    else:
+        _write_stub(notebook, output, error)
+    html = str(export_html(output)) if output.is_file() else None
+    return RunResult(notebook=notebook.name, output=str(output), html=html, status=status,
+                     error=error, duration_s=time.perf_counter() - started,
+                     parameters=dict(parameters))  # fmt: skip
+
+
+def _write_stub(notebook: Path, output: Path, error: dict[str, Any] | None) -> None:
+    """Papermill failed before writing anything: keep the input, marked failed."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata["runbook"] = {"status": "failed", "error": error}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output, nbformat.writes(nb))
+
+
+def main() -> None:
+    """Child entry point used by tests: run one notebook and print the result as JSON."""
+    notebook, output, params = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+    result = execute(notebook, output, params, cwd=output.parent, progress=False)
+    print(json.dumps(result.to_dict()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Models load with SB3, fit the env, and match the backup (seed 003 step 9, recovery step 2).
+
+Seed 003: "Verify model loading/saving", "Check trading environment
+compatibility", "Verify data integrity". One check, three findings per model:
+
+* it loads with the manifest's stable-baselines3 class (``[models] algo``);
+* the deployed model's observation and action spaces equal those of the env
+  ``[models] env`` builds (the deployed one is the model the config's
+  ``deployed_key`` names; without that key every model must fit);
+* a model the backup lists has the backup's sha256.
+
+The loading happens in a child process of the target
+(:mod:`runbook_lib.target.probes.modelprobe`); hashing happens here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.verify.checks.integrity import stable_models
+from runbook_lib.verify.checks.targetproc import TargetRun, run_target
+from runbook_lib.base.fsutil import sha256_file
+from runbook_lib.target.manifest import Manifest, ModelsSpec
+from runbook_lib.base.report import CheckResult, timed
+
+NAME = "models"
+
+
+def model_files(manifest: Manifest, spec: ModelsSpec) -> list[str]:
+    """The model files the glob matches, relative to the root, sorted."""
+    return sorted(p.relative_to(manifest.root).as_posix()
+                  for p in manifest.root.glob(spec.glob) if p.is_file())  # fmt: skip
+
+
+def probe_models(
+    manifest: Manifest, spec: ModelsSpec, models: list[str], *, timeout: float
+) -> tuple[TargetRun, dict[str, Any] | None]:
+    """Run :mod:`~runbook_lib.target.probes.modelprobe` in the target; its run and JSON (if any)."""
+    with tempfile.TemporaryDirectory(prefix="runbook-models-") as tmp:
+        out = Path(tmp) / "models.json"
+        argv = [sys.executable, "-m", "runbook_lib.target.probes.modelprobe", "--out", str(out),
+                "--algo", spec.algo, *(a for m in models for a in ("--model", m))]  # fmt: skip
+        for flag, value in (("--env", spec.env), ("--env-config", spec.env_config),
+                            ("--deployed-key", spec.deployed_key)):  # fmt: skip
+            if value is not None:
+                argv += [flag, value]
+        run = run_target(manifest, argv, timeout=timeout)
+        try:
+            result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
+        except ValueError:
+            result = None
+    return run, result
+
+
+def _findings(
+    result: dict[str, Any], backed_up: dict[str, str], hashes: dict[str, str]
+) -> list[str]:
+    """Every reason to fail, one line each."""
+    problems: list[str] = []
+    env, deployed = result["env"], result["deployed"]
+    if env.get("error"):
+        problems.append(f"the env could not be built: {env['error']}")
+    if result.get("deployed_error"):
+        problems.append(result["deployed_error"])
+    if deployed is not None and deployed not in result["models"]:
+        problems.append(f"the deployed model {deployed} is not among the model files")
+    for path, entry in result["models"].items():
+        if not entry["loaded"]:
+            problems.append(f"{path} does not load with {result['algo']}: {entry['error']}")
+        elif entry["fits_env"] is False and (deployed is None or path == deployed):
+            problems.append(f"{path}: " + "; ".join(entry["mismatches"]))
+        if path in backed_up and hashes[path] != backed_up[path]:
+            problems.append(f"{path} sha256 {hashes[path][:12]} differs from the backup's "
+                            f"{backed_up[path][:12]}")  # fmt: skip
+    return problems
+
+
+def _evidence(result: dict[str, Any], backed_up: dict[str, str],
+              hashes: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+    models = {path: {**entry, "sha256": hashes[path], "backup_sha256": backed_up.get(path)}
+              for path, entry in result["models"].items()}  # fmt: skip
+    return {"algo": result["algo"], "env": result["env"], "deployed": result["deployed"],
+            "models": models}  # fmt: skip
+
+
+def check_models(manifest: Manifest, *, timeout: float = 180.0) -> CheckResult:
+    """Load every model with SB3, check the deployed one fits the env, compare with the backup."""
+    spec = manifest.models
+    if spec is None:
+        return CheckResult(NAME, "skip", "runbook.toml has no [models]", blocking=False)
+    with timed() as elapsed:
+        models = model_files(manifest, spec)
+        if not models:
+            return CheckResult(NAME, "fail", f"no model file matches {spec.glob}",
+                               {"glob": spec.glob}, elapsed())  # fmt: skip
+        hashes = {path: sha256_file(manifest.resolve(path)) for path in models}
+        backed_up = stable_models(manifest)
+        run, result = probe_models(manifest, spec, models, timeout=timeout)
+    if result is None:
+        why = run.failure() or "it wrote no result"
+        return CheckResult(NAME, "fail", f"the model probe failed: {why}", run.evidence(),
+                           elapsed())  # fmt: skip
+    problems = _findings(result, backed_up, hashes)
+    evidence = {**_evidence(result, backed_up, hashes), "problems": problems,
+                "probe": run.evidence()}  # fmt: skip
+    if problems:
+        return CheckResult(NAME, "fail", "; ".join(problems), evidence, elapsed())
+    fitting = result["deployed"] or f"all {len(models)} models"
+    env_class = result["env"].get("class")
+    fits = f"; {fitting} fits {env_class}" if env_class else ""
+    matched = [p for p in models if p in backed_up]
+    verb = "matches" if len(matched) == 1 else "match"
+    backup = f"; {', '.join(matched)} {verb} the backup" if matched else ""
+    summary = f"{len(models)} models load with {spec.algo}{fits}{backup}"
+    return CheckResult(NAME, "pass", summary, evidence, elapsed())

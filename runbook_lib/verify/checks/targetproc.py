@@ -1,0 +1,128 @@
+"""Run a command of the target in its own process, as every SAC/service check does.
+
+The runbook never imports the target's code: a check runs the target's
+command (or a probe module) in a child process with the target's root as
+working directory and the environment :func:`target_env` builds: the
+variables of the rollback (``.runbook/rollback.env``) applied, the manifest's
+env switches of the calling shell removed (a check proves the recorded
+rollback, not the operator's shell), and no bytecode written (a check leaves
+nothing behind).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.rollback.actions.envflags import read_rollback_env
+from runbook_lib.target.manifest import Manifest
+
+TAIL_LINES = 15
+
+
+def target_env(manifest: Manifest) -> tuple[dict[str, str], dict[str, Any]]:
+    """The environment of a check's child process, and evidence of what shaped it."""
+    env = dict(os.environ)
+    switches = [var.name for var in manifest.env.vars] if manifest.env else []
+    dropped = sorted(name for name in switches if env.pop(name, None) is not None)
+    rollback = read_rollback_env(manifest.root)
+    env.update(rollback)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env, {"rollback_env": rollback, "switches_dropped_from_caller": dropped}
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """A finished child process: its exit code (``None``: killed at the timeout) and output."""
+
+    argv: list[str]
+    cwd: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """It ran to the end and exited 0."""
+        return self.returncode == 0
+
+    def tail(self, lines: int = TAIL_LINES) -> list[str]:
+        """The last lines of stderr, or of stdout when stderr is empty."""
+        text = self.stderr.strip() or self.stdout.strip()
+        return text.splitlines()[-lines:]
+
+    def failure(self) -> str:
+        """Why it did not succeed, in one line (empty when it did)."""
+        if self.returncode is None:
+            return f"timed out after {self.seconds:.0f} s and was killed"
+        if self.returncode != 0:
+            last = self.tail(1)
+            return f"exited with {self.returncode}: {last[0] if last else 'no output'}"
+        return ""
+
+    def evidence(self) -> dict[str, Any]:
+        """JSON-ready: the command, where it ran, its exit, time and output tail."""
+        return {"argv": self.argv, "cwd": self.cwd, "returncode": self.returncode,
+                "seconds": round(self.seconds, 3), "output_tail": self.tail(),
+                **self.environment}  # fmt: skip
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
+def run_target(
+    manifest: Manifest, argv: Sequence[str], *, timeout: float, cwd: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> TargetRun:  # fmt: skip
+    """Run ``argv`` in the target (see the module docstring); past ``timeout`` it is killed."""
+    env, evidence = target_env(manifest)
+    env.update(extra_env or {})
+    where = cwd or manifest.root
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(list(argv), cwd=where, env=env, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        return TargetRun(list(argv), str(where), None, _text(exc.stdout), _text(exc.stderr),
+                         time.perf_counter() - started, evidence)  # fmt: skip
+    except OSError as err:
+        return TargetRun(list(argv), str(where), 127, "", f"cannot run {argv[0]}: {err}",
+                         time.perf_counter() - started, evidence)  # fmt: skip
+    return TargetRun(list(argv), str(where), proc.returncode, proc.stdout, proc.stderr,
+                     time.perf_counter() - started, evidence)  # fmt: skip
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (not JSON) replaced by its text, ``'nan'``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def last_json_object(text: str) -> dict[str, Any] | None:
+    """The JSON object a command printed: the whole output, or its last line that is one."""
+    candidates = [text, *reversed(text.strip().splitlines())]
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            return data
+    return None

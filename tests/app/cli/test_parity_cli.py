@@ -1,0 +1,144 @@
+"""``runbook parity`` and ``runbook parity record`` in real subprocesses on a sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runbook_lib.app.cli import main
+from runbook_lib.base.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT
+from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.sandbox.faults import set_faults
+
+pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
+
+
+def runbook(archive: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
+    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, check=False, timeout=300)
+
+
+def incident(archive: Path) -> str:
+    return open_incident(archive, "unified env differs", "high", "result-difference").id
+
+
+def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_path: Path) -> None:
+    set_faults(fresh_sandbox, reward_bias=-0.05)
+    inc = incident(tmp_path)
+    proc = runbook(tmp_path, "parity", "--incident", inc, "--target", str(fresh_sandbox),
+                   "--episodes", "3", "--json")
+    assert proc.returncode == EXIT_CHECK_FAILED, proc.stderr
+    assert proc.stderr.startswith("runbook: error: parity verdict FAIL: outside the margin")
+    assert proc.stderr.count("\n") == 1
+    data = json.loads(proc.stdout)
+    assert data["verdict"] == "FAIL"
+    assert data["first_divergence"] == {"episode": 0, "step": 1, "field": "reward",
+                                        "legacy": 1.0, "candidate": 0.95}
+    assert data["step_agreement"] == 0.0
+    assert isinstance(data["throughput_regression_pct"], float)
+    assert data["metrics"]["total_reward"]["verdict"] == "FAIL"
+    found = [data["decision"]["outcome"], *(f["outcome"] for f in data["decision"]["also"])]
+    assert "investigate" in found  # timing noise may add a regression finding, never remove this
+    assert data["decision_inputs"]["metric"] == "total_reward"
+    assert [(r["seed"], r["length"]) for r in data["records"]] == [(0, 1000), (1, 1000), (2, 1000)]
+    saved = json.loads((incident_dir(tmp_path, inc) / "parity.json").read_text())
+    assert saved == data
+
+
+def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_path: Path) -> None:
+    proc = runbook(tmp_path, "parity", "--incident", incident(tmp_path), "--seeds", "0-2,7",
+                   "--workers", "2", cwd=sandbox)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("parity    PASS: every metric is equivalent within its margin\n")
+    assert "GeneralSimEnv (legacy) vs UnifiedSimEnv (unified); 4 episodes, 4000 steps, 2 worker(s)" in out
+    assert "agreement 100.00% of steps identical" in out
+    assert "first divergence" not in out
+    assert "\n     3      7   1000: " in out  # episode 3 ran seed 7
+    assert "throughput  candidate" in out and "decision  " in out
+    assert proc.stderr == ""
+
+
+def test_inconclusive_prints_the_episode_count_that_would_decide(fresh_sandbox: Path, tmp_path: Path) -> None:
+    args = ["parity", "--incident", incident(tmp_path), "--target", str(fresh_sandbox), "--episodes", "3"]
+    clean = json.loads(runbook(tmp_path, *args, "--json").stdout)["records"]
+    rewards = [r["legacy_reward"] for r in clean]
+    mean = sum(rewards) / len(rewards)
+    spread = (max(rewards) - min(rewards)) / mean
+    set_faults(fresh_sandbox, reward_bias=-0.05 * (1 + spread / 4) * mean / clean[0]["length"])
+    proc = runbook(tmp_path, *args)
+    assert proc.returncode == 0, proc.stderr  # only FAIL exits 1
+    assert "parity    INCONCLUSIVE: intervals straddle the margin for total_reward" in proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("undecided"))
+    count = int(line.split("--episodes ")[1].split()[0])
+    assert count > 3
+    assert line == f"undecided run again with --episodes {count} to decide"
+
+
+def test_record_then_compare_a_crashing_candidate(fresh_sandbox: Path, tmp_path: Path) -> None:
+    out = tmp_path / "legacy.json"
+    proc = runbook(tmp_path, "parity", "record", "--out", str(out), "--episodes", "2",
+                   "--target", str(fresh_sandbox))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"recorded 2 episodes of GeneralSimEnv (legacy) into {out}")
+    again = runbook(tmp_path, "parity", "record", "--out", str(out), "--target", str(fresh_sandbox))
+    assert again.returncode == EXIT_INVALID_INPUT and "exists" in again.stderr
+    set_faults(fresh_sandbox, crash_at_step=40)
+    proc = runbook(tmp_path, "parity", "--incident", incident(tmp_path), "--baseline", str(out),
+                   "--target", str(fresh_sandbox), "--json")
+    assert proc.returncode == EXIT_CHECK_FAILED
+    data = json.loads(proc.stdout)
+    assert data["reference"] == "baseline" and data["baseline"] == str(out)
+    assert data["crash"]["step"] == 40 and data["throughput_regression_pct"] is None
+    assert data["decision"]["outcome"] == "immediate-rollback"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["parity"], "missing option '--incident'"),
+        (["parity", "--incident", "INC-20260101-0000-abcd", "--seeds", "x"], "'x' is not a seed"),
+        (["parity", "--episodes", "3", "record", "--out", "f.json"], "options before 'record'"),
+        (["parity", "record"], "Missing option '--out'"),
+        (["parity", "--incident", "nope"], "'nope' is not an incident ID"),
+        (["parity", "--policy", "greedy"], "Invalid value for '--policy'"),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], message: str, tmp_path: Path,
+                                   sandbox: Path, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNBOOK_ARCHIVE", str(tmp_path))
+    monkeypatch.chdir(sandbox)
+    assert main(args) == EXIT_INVALID_INPUT
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert message in captured.err
+
+
+@pytest.mark.slow
+def test_policy_model_runs_an_sb3_model(sandbox: Path, tmp_path: Path) -> None:
+    model = tmp_path / "ppo_rsa.zip"
+    train = (
+        "import sys; sys.path.insert(0, '.')\n"
+        "from stable_baselines3 import PPO\n"
+        "from src.rl.envs.factory import create_sim_env\n"
+        "env = create_sim_env({'num_requests': 64}, env_type='legacy')\n"
+        "PPO('MlpPolicy', env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device='cpu')"
+        f".learn(64).save({str(model)!r})\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, "-c", train], cwd=sandbox, env=env, capture_output=True,
+                          text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    proc = runbook(tmp_path, "parity", "--incident", incident(tmp_path), "--target", str(sandbox),
+                   "--episodes", "2", "--model", str(model), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["spec"]["policy"] == "model" and data["spec"]["model_path"] == str(model)
+    assert data["verdict"] == "PASS" and data["step_agreement"] == 1.0
