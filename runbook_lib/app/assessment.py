@@ -17,18 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.evidence import index
-from runbook_lib.target import inifile
-from runbook_lib.rollback.actions import pyedit
-from runbook_lib.rollback.actions.envflags import read_rollback_env
-from runbook_lib.rollback.actions.package import installed
-from runbook_lib.decide.tree import Assessment, Decision, decide
 from runbook_lib.base.errors import RunbookError
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.target.gitutil import git, ref_exists
-from runbook_lib.incident.model import advance_incident, incident_dir, load_incident
-from runbook_lib.target.manifest import Manifest
 from runbook_lib.base.report import CheckResult
+from runbook_lib.decide.tree import Assessment, Decision, decide
+from runbook_lib.evidence import index
+from runbook_lib.incident.model import advance_incident, incident_dir, load_incident
+from runbook_lib.rollback.actions import pyedit
+from runbook_lib.rollback.actions.package import installed
+from runbook_lib.target import inifile
+from runbook_lib.target.envfile import read_rollback_env
+from runbook_lib.target.gitutil import git, ref_exists
+from runbook_lib.target.manifest import Manifest
 
 TOOLS = ("git", "pip", "systemctl", "sha256sum")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.app.assessment import decide_incident
-from runbook_lib.decide.tree import Assessment, Decision, decide
+from runbook_lib.app.session import Session
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.app.nb import Session
-from runbook_lib.rollback.operations import apply_rollback, plan_rollback
+from runbook_lib.decide.tree import Assessment, Decision, decide
 from runbook_lib.rollback.engine import OperationReport
+from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import jinja2
 
-from runbook_lib.evidence import archive
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.evidence.summary import IncidentEvidence, gather
 from runbook_lib.base.fsutil import fsync_dir, iter_files
+from runbook_lib.evidence import archive
+from runbook_lib.evidence.summary import IncidentEvidence, gather
 
 TEMPLATES = Path(__file__).parent / "templates"
 _SKIPPED_SUFFIXES = (".lock",)

@@ -34,14 +34,14 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from runbook_lib.evidence import archive
-from runbook_lib.rollback.actions.envflags import export_lines, read_rollback_env
-from runbook_lib.incident.deadlines import iso
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.evidence.summary import IncidentEvidence, gather
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.incident.model import Incident, due, open_obligations, record_done, utc
+from runbook_lib.evidence import archive
+from runbook_lib.evidence.summary import IncidentEvidence, gather
+from runbook_lib.incident.deadlines import iso
 from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.model import Incident, due, open_obligations, record_done, utc
+from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"

@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.evidence.archive import read_chain
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.incident.model import Incident, due, incident_dir, load_incident
+from runbook_lib.evidence.archive import read_chain
 from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.model import Incident, due, incident_dir, load_incident
 
 ESTIMATES_H = {
     "assessment": 1.0,

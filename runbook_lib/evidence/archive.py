@@ -36,7 +36,6 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from runbook_lib.evidence import index
 from runbook_lib.base.errors import LockHeldError, WorkspaceError
 from runbook_lib.base.fsutil import (
     atomic_write_bytes,
@@ -45,6 +44,7 @@ from runbook_lib.base.fsutil import (
     sha256_bytes,
     sha256_file,
 )
+from runbook_lib.evidence import index
 from runbook_lib.incident.journal import Journal
 
 MANIFEST = "manifest.json"

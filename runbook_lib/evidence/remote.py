@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.evidence import archive, index
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import sha256_bytes, sha256_file
+from runbook_lib.evidence import archive, index
 
 _CHUNK = 1 << 20
 # S3 refuses parts below 5 MiB except the last one.

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.evidence import archive, index
+from runbook_lib.incident.journal import find_interrupted, last_completed, read_journal
 from runbook_lib.incident.model import Incident, incident_dir, load_incident
-from runbook_lib.incident.journal import read_journal
-from runbook_lib.rollback.engine import find_interrupted, last_completed
 
 PARITY_FILE = "parity.json"
 

@@ -221,3 +221,42 @@ def last_open_intent(records: Sequence[Record]) -> Record | None:
     """The last step that began and never finished (what a resume must look at), if any."""
     pending = open_intents(records)
     return pending[-1] if pending else None
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """An operation that began and never ended, as the journal tells it."""
+
+    operation: str
+    plan: str
+    last_intent: int | None
+    finished_steps: tuple[int, ...]
+
+
+def find_interrupted(records: Sequence[dict[str, Any]]) -> Interrupted | None:
+    """The last operation with a ``begin`` and no ``end`` record, if any."""
+    current: dict[str, Any] | None = None
+    finished: list[int] = []
+    intent: int | None = None
+    for record in records:
+        event = record.get("event")
+        if event == "begin":
+            current, finished, intent = record, [], None
+        elif event == "intent" and current is not None:
+            intent = int(record["step"])
+        elif event == "outcome" and current is not None:
+            finished.append(int(record["step"]))
+            intent = None
+        elif event == "end":
+            current = None
+    if current is None:
+        return None
+    return Interrupted(current["operation"], current["plan"], intent, tuple(finished))
+
+
+def last_completed(records: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
+    """The (operation, plan) of the last operation that ended."""
+    for record in reversed(records):
+        if record.get("event") == "end":
+            return str(record["operation"]), str(record["plan"])
+    return None

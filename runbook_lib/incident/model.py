@@ -35,11 +35,11 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.incident.deadlines import OBLIGATIONS, Deadline, Timeline, iso
 from runbook_lib.incident.deadlines import compute_deadlines as _compute_deadlines
 from runbook_lib.incident.deadlines import open_obligations as _open_obligations
-from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_text
 
 SEVERITIES = ("critical", "high", "medium", "low")
 KINDS = (

@@ -18,17 +18,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence import archive
+from runbook_lib.evidence.summary import gather
+from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.model import incident_dir, load_incident, utc
 from runbook_lib.rollback.actions.differences import DEFAULT_DOC, DifferencesEntryAction
 from runbook_lib.rollback.actions.model import Plan
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.evidence.summary import gather
-from runbook_lib.incident.model import incident_dir, load_incident, utc
-from runbook_lib.incident.journal import Journal
+from runbook_lib.rollback.engine import (
+    OperationReport,
+    apply_plan,
+    context_for,
+    make_plan,
+    undo_plan,
+)
 from runbook_lib.rollback.lock import TargetLock
-from runbook_lib.target.manifest import load_manifest
 from runbook_lib.rollback.plans import load_plan
-from runbook_lib.rollback.engine import OperationReport, apply_plan, context_for, make_plan, undo_plan
+from runbook_lib.target.manifest import load_manifest
 
 STRATEGY = "document-difference"
 DOCUMENT_OUTCOMES = ("document-within-tolerance", "document-intentional", "document-and-monitor")

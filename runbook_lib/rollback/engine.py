@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base import crashpoints
+from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
+from runbook_lib.base.report import CheckResult
+from runbook_lib.incident.journal import Interrupted, find_interrupted
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.files import state_of
 from runbook_lib.rollback.actions.model import Plan, Step
-from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.rollback.plans import blob_store, load_plan, save_plan
-from runbook_lib.base.report import CheckResult
 
 Journal = Callable[[dict[str, Any]], None]
 
@@ -166,45 +167,6 @@ def undo_plan(
         report.steps_done.append(plan.steps[index].title)
     journal({"event": "end", "operation": "undo", "plan": plan.sha256, "ok": True})
     return report
-
-
-@dataclass(frozen=True)
-class Interrupted:
-    """An operation that began and never ended, as the journal tells it."""
-
-    operation: str
-    plan: str
-    last_intent: int | None
-    finished_steps: tuple[int, ...]
-
-
-def find_interrupted(records: Sequence[dict[str, Any]]) -> Interrupted | None:
-    """The last operation with a ``begin`` and no ``end`` record, if any."""
-    current: dict[str, Any] | None = None
-    finished: list[int] = []
-    intent: int | None = None
-    for record in records:
-        event = record.get("event")
-        if event == "begin":
-            current, finished, intent = record, [], None
-        elif event == "intent" and current is not None:
-            intent = int(record["step"])
-        elif event == "outcome" and current is not None:
-            finished.append(int(record["step"]))
-            intent = None
-        elif event == "end":
-            current = None
-    if current is None:
-        return None
-    return Interrupted(current["operation"], current["plan"], intent, tuple(finished))
-
-
-def last_completed(records: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
-    """The (operation, plan) of the last operation that ended."""
-    for record in reversed(records):
-        if record.get("event") == "end":
-            return str(record["operation"]), str(record["plan"])
-    return None
 
 
 def resume(

@@ -11,10 +11,10 @@ import json
 import re
 from pathlib import Path
 
-from runbook_lib.rollback.actions.files import BlobStore
-from runbook_lib.rollback.actions.model import Plan, Step
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
+from runbook_lib.rollback.actions.files import BlobStore
+from runbook_lib.rollback.actions.model import Plan, Step
 
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 

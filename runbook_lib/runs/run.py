@@ -32,16 +32,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from runbook_lib.evidence import archive as evidence
-from runbook_lib.evidence import index
-from runbook_lib.rollback.actions.envflags import read_rollback_env
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_file
-from runbook_lib.target.gitutil import git
-from runbook_lib.incident.model import Incident, incident_dir, load_incident
+from runbook_lib.evidence import archive as evidence
+from runbook_lib.evidence import index
 from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.model import Incident, incident_dir, load_incident
+from runbook_lib.runs.runner import (
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_RUN_TIMEOUT,
+    execute,
+    next_run_path,
+)
+from runbook_lib.target.envfile import read_rollback_env
+from runbook_lib.target.gitutil import git
 from runbook_lib.target.manifest import load_manifest
-from runbook_lib.runs.runner import DEFAULT_CELL_TIMEOUT, DEFAULT_RUN_TIMEOUT, execute, next_run_path
 from runbook_lib.target.secrets import screen_parameters
 
 # A queued run waits for the one before it; runs take minutes, not hours.

@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.incident.model import incident_dir, load_incident
 from runbook_lib.rollback.lock import TargetLock
 from runbook_lib.target.manifest import Manifest, load_manifest
-from runbook_lib.base.report import CheckResult, timed
 
 Expect = Literal["stable", "release"]
 EXPECT_CHOICES = ("auto", "stable", "release")

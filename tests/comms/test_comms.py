@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.evidence import archive
 from runbook_lib.app.cli import main
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.comms.notify import TEMPLATES, notify, post_json
 from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.incident.model import advance_incident, incident_dir, load_incident, open_incident
+from runbook_lib.evidence import archive
 from runbook_lib.incident.journal import read_journal
-from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.incident.model import advance_incident, incident_dir, load_incident, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
+from runbook_lib.target.manifest import Manifest, load_manifest
 
 
 class Hook:

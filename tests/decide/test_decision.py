@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.tree import (
     OUTCOMES,
     SAC_PHASES,
@@ -16,7 +17,6 @@ from runbook_lib.decide.tree import (
     decide_sac,
     render_tree,
 )
-from runbook_lib.base.errors import InvalidInputError
 
 ROOT = "Issue Detected"
 CRITICAL = [ROOT, "Critical (crash, data loss)?", "Yes",

@@ -22,9 +22,9 @@ pytest.importorskip("moto", reason="the s3 extra is not installed: pip install -
 
 import boto3
 
-from runbook_lib.evidence import archive, index, remote
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
+from runbook_lib.evidence import archive, index, remote
 
 INCIDENT = "INC-20261123-0612-3fa2"
 RUN1 = "runs/01-01_assessment.ipynb"

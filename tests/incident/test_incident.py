@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.incident.deadlines import Deadline
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.incident.deadlines import Deadline
 from runbook_lib.incident.model import (
     STATES,
     Incident,

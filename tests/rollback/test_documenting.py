@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.evidence import archive, index
-from runbook_lib.rollback.actions.base import Action
-from runbook_lib.rollback.actions.differences import DEFAULT_DOC, MARKER, append_entry
-from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.rollback.documenting import document_difference, undo_difference
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.target.gitutil import git
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.decide.tree import Assessment, decide
+from runbook_lib.evidence import archive, index
 from runbook_lib.incident.journal import read_journal
+from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.rollback.actions.base import Action
+from runbook_lib.rollback.actions.differences import DEFAULT_DOC, MARKER, append_entry
+from runbook_lib.rollback.documenting import document_difference, undo_difference
+from runbook_lib.target.gitutil import git
 from tests.runutil import cli
 
 DAY = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.evidence import archive, index
 from runbook_lib.base.errors import InvalidInputError, LockHeldError
 from runbook_lib.base.fsutil import sha256_file
-from runbook_lib.target.gitutil import head_sha
+from runbook_lib.evidence import archive, index
 from runbook_lib.incident.model import incident_dir, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 from runbook_lib.runs.run import (
@@ -22,6 +21,7 @@ from runbook_lib.runs.run import (
     read_parameters,
     run_notebook,
 )
+from runbook_lib.target.gitutil import head_sha
 from tests.runutil import cell_text, make_notebook, output_status
 
 

@@ -10,6 +10,7 @@ from click.core import ParameterSource
 
 from runbook_lib.app.cli.common import emit
 from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.tree import (
     DEFAULT_TOLERANCE_PCT,
     SAC_SCENARIOS,
@@ -19,7 +20,6 @@ from runbook_lib.decide.tree import (
     decide,
     decide_sac,
 )
-from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.model import advance_incident, incident_dir, load_incident
 
 _TREE_OPTIONS = ("crash", "regression_pct", "difference_pct", "tolerance_pct", "intentional")

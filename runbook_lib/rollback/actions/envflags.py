@@ -10,22 +10,25 @@
 from __future__ import annotations
 
 import ast
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_lib.base import crashpoints
-from runbook_lib.target import inifile
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.rollback.actions import pyedit
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.files import state_of
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import atomic_write_text
-
-ROLLBACK_ENV_FILE = ".runbook/rollback.env"
+from runbook_lib.target import inifile
+from runbook_lib.target.envfile import (
+    ROLLBACK_ENV_FILE,
+    export_lines,
+    read_rollback_env,
+    render_env_file,
+)
 
 
 def _read_text(root: Path, relative: str, what: str) -> str:
@@ -42,31 +45,6 @@ def _step(action: Action, title: str, root: Path, *, relative: str, new: str, su
     if change is None:
         return Step(action=action.name, title=f"{title} (already in effect)", params=params)
     return Step(action=action.name, title=title, changes=(change,), params=params, blobs=blobs)
-
-
-def parse_env_file(text: str) -> dict[str, str]:
-    """Parse ``NAME=value`` lines (``#`` comments, optional ``export``)."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        stripped = stripped.removeprefix("export ").strip()
-        name, sep, value = stripped.partition("=")
-        if sep:
-            values[name.strip()] = value.strip().strip("'\"")
-    return values
-
-
-def read_rollback_env(root: Path) -> dict[str, str]:
-    """The variables a rollback asked every process of the target to run with."""
-    path = root / ROLLBACK_ENV_FILE
-    return parse_env_file(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def export_lines(variables: Mapping[str, str]) -> list[str]:
-    """Shell lines an operator pastes to apply the rollback in their own shell."""
-    return [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
 
 
 @dataclass(frozen=True)
@@ -89,15 +67,10 @@ class EnvVarAction(Action):
     def plan(self, root: Path) -> Step:
         """Plan the rollback env file with the variables merged into any already set."""
         merged = {**read_rollback_env(root), **self.variables}
-        header = "# Written by runbook: variables every process of this target runs with.\n"
-        if self.note:
-            header += f"# {self.note}\n"
-        body = "".join(f"{name}={value}\n" for name, value in merged.items())
         summary = ", ".join(f"{k}={v}" for k, v in self.variables.items())
         title = "select the legacy env by environment variables"
-        step = _step(
-            self, title, root, relative=ROLLBACK_ENV_FILE, new=header + body, summary=summary
-        )
+        text = render_env_file(merged, self.note)
+        step = _step(self, title, root, relative=ROLLBACK_ENV_FILE, new=text, summary=summary)
         return Step(
             action=step.action,
             title=step.title,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.rollback.actions.envflags import read_rollback_env
+from runbook_lib.target.envfile import read_rollback_env
 from runbook_lib.target.manifest import Manifest
 
 TAIL_LINES = 15

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.evidence import archive, index
 from runbook_lib.app.cli import main
 from runbook_lib.decide.tree import Assessment, decide
+from runbook_lib.evidence import archive, index
 from runbook_lib.incident.model import advance_incident, incident_dir, open_incident
 from runbook_lib.runs.run import run_notebook
 from tests.runutil import make_notebook
