@@ -8,6 +8,8 @@ with one deliberately wrong import each.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -189,3 +191,13 @@ def test_imports_down_the_layers_pass(tmp_path: Path) -> None:
         "base/errors.py": "",
     })  # fmt: skip
     assert violations(root) == []
+
+
+def test_every_package_imports_cleanly_in_a_fresh_interpreter() -> None:
+    packages = ["runbook_lib", *(f"runbook_lib.{name}" for name in (*LAYERS, SANDBOX))]
+    for package in packages:
+        done = subprocess.run(
+            [sys.executable, "-W", "error", "-c", f"import {package}"],
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, (package, done.stderr[-2000:])
