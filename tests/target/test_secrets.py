@@ -45,7 +45,7 @@ def test_values_that_look_like_credentials(value: str, kind: str) -> None:
 
 @pytest.mark.parametrize("value", [
     "/tmp/pytest-of-root/pytest-3/test_x0/archive/incidents/INC-20261123-0612-3fa2/runs/01-x.ipynb",
-    "INC-20261123-0612-3fa2", hashlib.sha256(b"plan").hexdigest(), "3430c2b0e758", str(uuid.uuid4()),
+    "INC-20261123-0612-3fa2", hashlib.sha256(b"plan").hexdigest(), "3430c2b0e758", pytest.param(str(uuid.uuid4()), id="uuid4"),
     "unified env crashes on reset after five steps", "src.rl.envs.factory:create_sim_env",
     "ThisIsAVeryLongCamelCaseIdentifierName2", "MaskablePPO_seed42_episodes1000_run7",
     "https://example.com/api/v1/incidents?id=INC-20261123-0612-3fa2", "2026-11-23T06:12:00+00:00",
