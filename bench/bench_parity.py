@@ -36,15 +36,9 @@ from typing import Any
 
 import psutil
 
-from runbook_lib.parity.lockstep import (
-    Backend,
-    ParitySpec,
-    RandomValidPolicy,
-    build_envs,
-    run_episode,
-    run_lockstep,
-)
-from runbook_lib.parity.run import target_imports
+from runbook_lib.parity.backends import Backend, run_lockstep
+from runbook_lib.parity.inprocess import target_imports
+from runbook_lib.parity.lockstep import ParitySpec, RandomValidPolicy, build_envs, run_episode
 
 FACTORY = "src.rl.envs.factory:create_sim_env"
 OVERHEAD_TARGET, OVERHEAD_LIMIT = 0.10, 0.20

@@ -8,14 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from runbook_lib.parity.lockstep import (
-    PROCESS_POOL,
-    Backend,
-    EpisodeRecord,
-    ParitySpec,
-    profile_env,
-    run_lockstep,
-)
+from runbook_lib.parity.backends import PROCESS_POOL, Backend, run_lockstep
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, profile_env
 from runbook_lib.parity.stats import (
     DEFAULT_MARGIN,
     MetricComparison,

@@ -15,9 +15,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +24,6 @@ import numpy as np
 from runbook_lib.target.entrypoint import load_entry_point
 
 FIELDS = ("obs", "reward", "terminated", "truncated", "action_mask")
-BACKENDS = ("process", "ray")
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where the episodes of a lockstep run go when there are several workers.
-
-    Attributes:
-        kind: ``process`` (a fork pool, the default) or ``ray`` (Ray tasks; see
-            :mod:`runbook_lib.parity.raybackend`).
-        ray_address: A Ray cluster to join; ``None`` starts a local instance.
-        ray_temp_dir: The session files of a local Ray instance.
-    """
-
-    kind: str = "process"
-    ray_address: str | None = None
-    ray_temp_dir: Path = Path("outputs") / "ray"
-
-
-PROCESS_POOL = Backend()
 
 
 @dataclass(frozen=True)
@@ -271,28 +249,6 @@ def chunks(count: int, parts: int) -> list[list[int]]:
     """Split ``range(count)`` into ``parts`` contiguous, nearly equal chunks."""
     size = math.ceil(count / max(parts, 1))
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
-
-
-def run_lockstep(
-    spec: ParitySpec, *, workers: int = 1, backend: Backend = PROCESS_POOL
-) -> list[EpisodeRecord]:
-    """Run every episode; with ``workers > 1`` over a process pool or Ray, same results."""
-    if backend.kind == "ray":
-        from runbook_lib.parity.raybackend import ray_session, run_on_ray
-
-        with ray_session(address=backend.ray_address, num_cpus=workers,
-                         temp_dir=backend.ray_temp_dir):  # fmt: skip
-            return run_on_ray(spec, chunks(len(spec.seeds), workers))
-    if workers <= 1 or len(spec.seeds) <= 1:
-        cwd = os.getcwd()
-        try:
-            return run_chunk(spec, range(len(spec.seeds)))
-        finally:
-            os.chdir(cwd)
-    parts = chunks(len(spec.seeds), workers)
-    with ProcessPoolExecutor(max_workers=len(parts), mp_context=get_context("fork")) as pool:
-        results = pool.map(run_chunk, [spec] * len(parts), parts)
-        return [record for part in results for record in part]
 
 
 def profile_env(

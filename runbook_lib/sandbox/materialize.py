@@ -21,12 +21,11 @@ from pathlib import Path
 
 import runbook_lib
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.sandbox.tags import RELEASE_TAG, STABLE_TAG
 from runbook_lib.target.gitutil import git, head_sha
 
 FILES_DIR = Path(__file__).parent / "files"
 MARKER = ".runbook-sandbox"
-STABLE_TAG = "v1.0"
-RELEASE_TAG = "v2.0"
 
 # Fixed dates make the release commits (and so their SHAs) reproducible.
 _RELEASES: tuple[tuple[str, str, str], ...] = (

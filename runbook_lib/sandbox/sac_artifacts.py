@@ -35,7 +35,7 @@ from filelock import FileLock, Timeout
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import iter_files, sha256_file
-from runbook_lib.sandbox.materialize import RELEASE_TAG, STABLE_TAG
+from runbook_lib.sandbox.tags import RELEASE_TAG, STABLE_TAG
 
 PACKAGE = "trade-agent-sac"
 PACKAGE_DIR = "packages/trade-agent-sac"

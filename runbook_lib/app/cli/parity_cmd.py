@@ -66,14 +66,14 @@ def run_options(func: F) -> F:
 
 
 def _policy(policy: str | None, model_path: Path | None, algo: str) -> Any:
-    from runbook_lib.parity.run import PolicyChoice
+    from runbook_lib.parity.inputs import PolicyChoice
 
     kind = policy or ("model" if model_path is not None else "random")
     return PolicyChoice(kind, model_path, algo)
 
 
 def _seeds(text: str | None) -> tuple[int, ...] | None:
-    from runbook_lib.parity.run import parse_seeds
+    from runbook_lib.parity.inputs import parse_seeds
 
     return parse_seeds(text) if text is not None else None
 
@@ -286,7 +286,8 @@ def record_command(
     Per step: the action, reward, terminated, truncated and a sha256 digest of
     the observation; per episode: its seed, length and metrics.
     """
-    from runbook_lib.parity.run import choose_seeds, record
+    from runbook_lib.parity.inputs import choose_seeds
+    from runbook_lib.parity.run import record
 
     saved = record(
         load_manifest(target),
