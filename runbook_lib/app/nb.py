@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.incident.model import Incident, incident_dir, load_incident, open_incident
-from runbook_lib.target.manifest import Manifest, find_manifest, load_manifest
 from runbook_lib.base.report import CheckResult
+from runbook_lib.incident.model import Incident
+from runbook_lib.incident.store import incident_dir, load_incident, open_incident
+from runbook_lib.target.manifest import Manifest, find_manifest, load_manifest
 
 _STATUS_STYLE = {
     "pass": "#1a7f37",
@@ -178,7 +179,7 @@ def fail_if_blocking(results: Iterable[CheckResult]) -> None:
 
 def conclude_verification(session: Session, results: Sequence[CheckResult]) -> str:
     """Fail on a blocking check; otherwise mark a rolled-back incident ``verified``."""
-    from runbook_lib.incident.model import advance_incident
+    from runbook_lib.incident.store import advance_incident
 
     fail_if_blocking(results)
     state = session.incident().state

@@ -25,8 +25,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from runbook_lib.target.probes.envprobe import obs_digest
-from runbook_lib.target.entrypoint import load_entry_point
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.parity.lockstep import (
@@ -39,6 +37,8 @@ from runbook_lib.parity.lockstep import (
     _prepare,
     chunks,
 )
+from runbook_lib.target.entrypoint import load_entry_point
+from runbook_lib.target.probes.envprobe import obs_digest
 
 KIND = "runbook-parity-baseline"
 SCHEMA = 1

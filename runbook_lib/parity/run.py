@@ -25,20 +25,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.target.probes.envprobe import captured_log
-from runbook_lib.decide.tree import Assessment, Decision, decide
-from runbook_lib.target.entrypoint import load_entry_point, parse_entry_point
 from runbook_lib.base.errors import InvalidInputError, RunbookError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.incident.model import incident_dir, load_incident
-from runbook_lib.target.manifest import Manifest
+from runbook_lib.decide.tree import Assessment, Decision, decide
+from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
+from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.parity.baseline import Baseline, load_baseline, record_baseline, replay_baseline
 from runbook_lib.parity.engine import ParityReport, build_report, run_parity
 from runbook_lib.parity.lockstep import BACKENDS, Backend, EpisodeRecord, ParitySpec
 from runbook_lib.parity.stats import MetricComparison
+from runbook_lib.target.entrypoint import load_entry_point, parse_entry_point
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.probes.envprobe import captured_log
 
-PARITY_FILE = "parity.json"
-PLOTS_DIR = "parity"
 DEFAULT_EPISODES = 20
 MAX_EPISODES = 100_000
 MAX_WORKERS = 64

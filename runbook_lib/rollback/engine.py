@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base import crashpoints
+from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
+from runbook_lib.base.report import CheckResult
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.files import state_of
 from runbook_lib.rollback.actions.model import Plan, Step
-from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.rollback.plans import blob_store, load_plan, save_plan
-from runbook_lib.base.report import CheckResult
 
 Journal = Callable[[dict[str, Any]], None]
 

@@ -13,21 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.evidence.amend import amending
+from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.model import Incident
+from runbook_lib.incident.store import advance_incident, incident_dir, load_incident, open_incident
 from runbook_lib.rollback.actions.envflags import export_lines, read_rollback_env
 from runbook_lib.rollback.actions.model import Plan
-from runbook_lib.evidence.archive import amending
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.incident.model import (
-    Incident,
-    advance_incident,
-    incident_dir,
-    load_incident,
-    open_incident,
-)
-from runbook_lib.incident.journal import Journal
-from runbook_lib.rollback.lock import TargetLock, lock_status
-from runbook_lib.target.manifest import Manifest, load_manifest
-from runbook_lib.rollback.plans import load_plan
 from runbook_lib.rollback.engine import (
     OperationReport,
     apply_plan,
@@ -38,7 +30,10 @@ from runbook_lib.rollback.engine import (
     resume,
     undo_plan,
 )
+from runbook_lib.rollback.lock import TargetLock, lock_status
+from runbook_lib.rollback.plans import load_plan
 from runbook_lib.rollback.strategies import build_actions
+from runbook_lib.target.manifest import Manifest, load_manifest
 
 # Plans that change the target without rolling anything back (undo skips them).
 NOT_ROLLBACKS = frozenset({"document-difference"})  # runbook_lib.rollback.documenting.STRATEGY

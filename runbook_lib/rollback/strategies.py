@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.rollback.actions.backup import BackupRestoreAction
 from runbook_lib.rollback.actions.base import Action
 from runbook_lib.rollback.actions.differences import DifferencesEntryAction
@@ -26,7 +27,6 @@ from runbook_lib.rollback.actions.envflags import (
 )
 from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
 from runbook_lib.rollback.actions.package import PackageAction
-from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.target.manifest import EnvSpec, Manifest
 
 Builder = Callable[[Manifest, str], list[Action]]

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook_lib.target.inifile import read_value, set_value
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.target.inifile import read_value, set_value
 
 CONFIG_FILE = "config.ini"
 SECTION = "faults"

@@ -14,14 +14,12 @@ import pytest
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.incident.model import incident_dir, open_incident
-from runbook_lib.target.manifest import load_manifest
+from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.parity.baseline import load_baseline
 from runbook_lib.parity.engine import ParityReport, build_report
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
 from runbook_lib.parity.run import (
-    PARITY_FILE,
-    PLOTS_DIR,
     ParityOutcome,
     PolicyChoice,
     choose_seeds,
@@ -32,6 +30,7 @@ from runbook_lib.parity.run import (
 )
 from runbook_lib.parity.stats import compare_metric
 from runbook_lib.sandbox.faults import set_faults
+from runbook_lib.target.manifest import load_manifest
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
 

@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.incident.model import load_incident, open_incident
-from runbook_lib.rollback.operations import apply_rollback, plan_rollback, rollback_status, undo_rollback
+from runbook_lib.incident.store import load_incident, open_incident
+from runbook_lib.rollback.operations import (
+    apply_rollback,
+    plan_rollback,
+    rollback_status,
+    undo_rollback,
+)
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -5,10 +5,9 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.rollback.actions.envflags import ConfigFlagAction, EnvVarAction, ForceFlagAction
 from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.base.fsutil import tree_hash
-from runbook_lib.rollback.plans import load_plan
+from runbook_lib.rollback.actions.envflags import ConfigFlagAction, EnvVarAction, ForceFlagAction
 from runbook_lib.rollback.engine import (
     apply_plan,
     context_for,
@@ -17,6 +16,7 @@ from runbook_lib.rollback.engine import (
     resume,
     undo_plan,
 )
+from runbook_lib.rollback.plans import load_plan
 
 CONFIG = "[rl]\n# switch\nuse_unified_env = true\n"
 FACTORY = "_FORCE_LEGACY_ENV = False\n"

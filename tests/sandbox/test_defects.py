@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.target.checksums import verify_directory
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.target.gitutil import git
 from runbook_lib.sandbox import defects
 from runbook_lib.sandbox.defects import DEFECTS, SYMPTOMS, inject_defect
+from runbook_lib.target.checksums import verify_directory
+from runbook_lib.target.gitutil import git
 
 BACKUP = "backups/20260301T090000Z"
 

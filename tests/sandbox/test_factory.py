@@ -15,8 +15,8 @@ from types import ModuleType
 
 import pytest
 
-from runbook_lib.target import inifile
 from runbook_lib.rollback.actions import pyedit
+from runbook_lib.target import inifile
 from tests.wsutil import workspace_on_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")

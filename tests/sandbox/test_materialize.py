@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.target.gitutil import git
 from runbook_lib.sandbox import WorkspaceInfo, create_workspace
 from runbook_lib.sandbox.materialize import MARKER, check_destination, project_root
+from runbook_lib.target.gitutil import git
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.rollback.actions.package import installed, pip_install_command
-from runbook_lib.target.checksums import verify_directory
-from runbook_lib.target.gitutil import git
 from runbook_lib.sandbox import WorkspaceInfo, create_workspace
 from runbook_lib.sandbox.sac_artifacts import (
     BACKUP_TIMESTAMP,
@@ -27,6 +25,8 @@ from runbook_lib.sandbox.sac_artifacts import (
     export_tree,
     training_key,
 )
+from runbook_lib.target.checksums import verify_directory
+from runbook_lib.target.gitutil import git
 
 PACKAGE = "trade-agent-sac"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.target import inifile
 from runbook_lib.rollback.actions import pyedit
+from runbook_lib.target import inifile
 from runbook_lib.target.gitutil import git
 
 ROLLBACK_VARIABLES = ("RL_ENV_TYPE", "USE_UNIFIED_ENV", "RL_CONFIG_FILE")

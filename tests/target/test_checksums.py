@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.target.checksums import (
     ChecksumReport,
     format_sha256sums,
@@ -15,8 +17,6 @@ from runbook_lib.target.checksums import (
     verify_directory,
     write_sha256sums,
 )
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import sha256_bytes
 
 HAS_SHA256SUM = shutil.which("sha256sum") is not None
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from runbook_lib.target.entrypoint import load_entry_point, parse_entry_point
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target.entrypoint import load_entry_point, parse_entry_point
 
 
 def test_loads_a_dotted_attribute() -> None:

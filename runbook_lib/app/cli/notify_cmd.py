@@ -8,8 +8,8 @@ import click
 
 from runbook_lib.app.cli.common import OneLineCommand, emit
 from runbook_lib.app.cli.options import archive_option, json_option
-from runbook_lib.comms.notify import IMPACTS, TEMPLATES
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.comms.notify import IMPACTS, TEMPLATES
 from runbook_lib.target.manifest import MANIFEST_NAME, Manifest, find_manifest, load_manifest
 
 _RESOLUTIONS = {"fixed": "Fixed", "documented": "Documented as expected behavior"}

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.files import apply_changes
 from runbook_lib.rollback.actions.model import FileChange, Step
 from runbook_lib.target.checksums import parse_sha256sums, verify_directory
-from runbook_lib.base.errors import InvalidInputError
 
 
 def latest_backup(backups: Path) -> Path:

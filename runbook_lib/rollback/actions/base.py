@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runbook_lib.rollback.actions.files import BlobStore, apply_changes, progress, revert_changes
-from runbook_lib.rollback.actions.model import FileChange, Step
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.report import CheckResult, Status, timed
+from runbook_lib.rollback.actions.files import BlobStore, apply_changes, progress, revert_changes
+from runbook_lib.rollback.actions.model import FileChange, Step
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.base.errors import InvalidInputError
 
 DEFAULT_DOC = "docs/rl_differences.md"
 ENTRIES_HEADING = "## Entries"

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_lib.base import crashpoints
-from runbook_lib.target import inifile
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.rollback.actions import pyedit
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.files import state_of
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.target import inifile
 
 ROLLBACK_ENV_FILE = ".runbook/rollback.env"
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from runbook_lib.base import crashpoints
-from runbook_lib.rollback.actions.model import FileChange
 from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes, sha256_file
+from runbook_lib.rollback.actions.model import FileChange
 
 
 class BlobStore:

@@ -16,11 +16,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from runbook_lib.base import crashpoints
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.fsutil import atomic_write_bytes, iter_files
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.files import apply_changes, state_of
 from runbook_lib.rollback.actions.model import FileChange, Step
-from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_bytes, iter_files
 from runbook_lib.target.gitutil import git, ref_exists
 
 # Bytecode caches are rebuilt by Python on the next import; listing them would

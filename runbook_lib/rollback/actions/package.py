@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_lib.base import crashpoints
-from runbook_lib.rollback.actions.base import Action, Context, file_change
-from runbook_lib.rollback.actions.model import FileChange, Step
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import iter_files
+from runbook_lib.rollback.actions.base import Action, Context, file_change
+from runbook_lib.rollback.actions.model import FileChange, Step
 
 
 def normalize(name: str) -> str:

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_lib.base import crashpoints
+from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.target.manifest import ServiceSpec
 from runbook_lib.target.service import ProcessAdapter, ProcessSpec, ServiceAdapter, SystemdAdapter
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 
-from runbook_lib.verify.checks.targetproc import run_target
-from runbook_lib.target.manifest import Manifest
 from runbook_lib.base.report import CheckResult, timed
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.verify.checks.targetproc import run_target
 
 NAME = "config"
 _MAX_PROBLEMS = 50

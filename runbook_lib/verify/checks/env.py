@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.verify.checks.targetproc import TargetRun, run_target
-from runbook_lib.target.manifest import EnvSpec, Manifest
 from runbook_lib.base.report import CheckResult, Status, timed
+from runbook_lib.target.manifest import EnvSpec, Manifest
+from runbook_lib.verify.checks.targetproc import TargetRun, run_target
 
 LEGACY, CANDIDATE = "legacy", "unified"
 ENV_TYPES = (LEGACY, CANDIDATE)

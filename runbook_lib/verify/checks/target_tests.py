@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.verify.checks.targetproc import run_target
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.target.manifest import Manifest
 from runbook_lib.base.report import CheckResult, Status, timed
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.verify.checks.targetproc import run_target
 
 NAME = "target-tests"
 _OUTCOMES = (("failure", "fail"), ("error", "error"), ("skipped", "skip"))

@@ -29,12 +29,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.report import CheckResult, Status, timed
+from runbook_lib.target.checksums import verify_directory
+from runbook_lib.target.manifest import Manifest, TradingBounds, TradingSpec
 from runbook_lib.verify.checks.integrity import find_backup
 from runbook_lib.verify.checks.targetproc import TargetRun, json_safe, last_json_object, run_target
-from runbook_lib.target.checksums import verify_directory
-from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.target.manifest import Manifest, TradingBounds, TradingSpec
-from runbook_lib.base.report import CheckResult, Status, timed
 
 NAME = "trading"
 # metric: (bound's field in TradingBounds, +1 when higher is better, -1 when lower is)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from runbook_lib.base.fsutil import tree_hash
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.files import BlobStore
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.base.fsutil import tree_hash
 
 
 def make_context(root: Path, incident_dir: Path) -> Context:

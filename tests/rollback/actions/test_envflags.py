@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.rollback.actions.envflags import (
     CodeLevelAction,
     ConfigFlagAction,
@@ -11,7 +12,6 @@ from runbook_lib.rollback.actions.envflags import (
     ForceFlagAction,
     read_rollback_env,
 )
-from runbook_lib.base.errors import InvalidInputError
 from tests.rollback.actions.lifecycle import full_cycle
 
 CONFIG = "# settings\n[rl]\n# switch\nuse_unified_env = true  # default on\n\n[simulation]\nk = 3\n"

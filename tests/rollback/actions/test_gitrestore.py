@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
 from runbook_lib.base.errors import InvalidInputError, StalePlanError
 from runbook_lib.base.fsutil import tree_hash
+from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
 from runbook_lib.target.gitutil import git
 from tests.rollback.actions.lifecycle import full_cycle, make_context, save_blobs
 

@@ -4,8 +4,8 @@ import configparser
 
 import pytest
 
-from runbook_lib.target.inifile import read_value, set_value
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target.inifile import read_value, set_value
 
 CONFIG = """\
 # Simulator configuration

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.rollback.actions.package import PackageAction, installed, pip_install_command
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.rollback.actions.package import PackageAction, installed, pip_install_command
 from tests.rollback.actions.lifecycle import full_cycle
 
 

@@ -4,8 +4,8 @@ import ast
 
 import pytest
 
-from runbook_lib.rollback.actions import pyedit
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.rollback.actions import pyedit
 
 FACTORY = '''"""Factory."""
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.rollback.actions.base import Context
 from runbook_lib.rollback.actions.envflags import EnvVarAction
 from runbook_lib.rollback.actions.files import BlobStore
-from runbook_lib.verify.checks import env as checks
-from runbook_lib.target.probes.monitoring import LOGGER_NAME, MonitoringCallback
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.target.manifest import Manifest, load_manifest
 from runbook_lib.sandbox.faults import set_faults
+from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.target.probes.monitoring import LOGGER_NAME, MonitoringCallback
+from runbook_lib.verify.checks import env as checks
 from tests.wsutil import workspace_on_path
 
 UNIFIED = "src/rl/envs/unified_sim_env.py"

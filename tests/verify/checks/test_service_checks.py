@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import sha256_file
+from runbook_lib.sandbox.defects import inject_defect
+from runbook_lib.target.manifest import Manifest, load_manifest
 from runbook_lib.verify.checks.integrity import stable_models
 from runbook_lib.verify.checks.performance import (
     PerformanceLimits,
@@ -20,10 +24,6 @@ from runbook_lib.verify.checks.performance import (
     percentile,
 )
 from runbook_lib.verify.checks.service import check_service_health, start_service
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import sha256_file
-from runbook_lib.target.manifest import Manifest, load_manifest
-from runbook_lib.sandbox.defects import inject_defect
 from tests.svcutil import ServiceGuard, guarded_service
 
 

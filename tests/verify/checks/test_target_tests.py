@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.rollback.actions.envflags import ROLLBACK_ENV_FILE
-from runbook_lib.verify.checks.target_tests import check_target_tests, node_id, parse_junit
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.target.manifest import load_manifest
+from runbook_lib.rollback.actions.envflags import ROLLBACK_ENV_FILE
 from runbook_lib.sandbox.defects import SYMPTOMS, inject_defect
+from runbook_lib.target.manifest import load_manifest
+from runbook_lib.verify.checks.target_tests import check_target_tests, node_id, parse_junit
 
 TESTS_COMMAND = 'command = ["{python}", "-m", "pytest", "-q", "tests", "--junitxml", "{junit}"]'
 
