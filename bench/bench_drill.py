@@ -22,7 +22,7 @@ from runbook_lib.app import assessment
 from runbook_lib.app.drill import SCENARIOS, run_drill
 from runbook_lib.app.triage import facts_from
 from runbook_lib.comms.postmortem import write as write_postmortem
-from runbook_lib.incident.model import open_incident
+from runbook_lib.incident.store import open_incident
 from runbook_lib.parity.run import run_incident_parity
 from runbook_lib.rollback import operations, strategies
 from runbook_lib.sandbox import create_workspace

@@ -22,7 +22,8 @@ from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.base.report import CheckResult
 from runbook_lib.decide.tree import Assessment, Decision, decide
 from runbook_lib.evidence import index
-from runbook_lib.incident.model import advance_incident, incident_dir, load_incident
+from runbook_lib.evidence.layout import DECISION_FILE
+from runbook_lib.incident.store import advance_incident, incident_dir, load_incident
 from runbook_lib.rollback.actions import pyedit
 from runbook_lib.rollback.actions.package import installed
 from runbook_lib.target import inifile
@@ -171,7 +172,7 @@ def decide_incident(
     directory = incident_dir(archive, incident_id)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     text = json.dumps(decision.to_dict(), indent=2, sort_keys=True) + "\n"
-    atomic_write_text(directory / "decision.json", text)
+    atomic_write_text(directory / DECISION_FILE, text)
     index.add_decision(
         archive,
         incident_id,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.evidence.layout import CHECKS_DIR, DECISION_FILE, PARITY_FILE
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -200,8 +201,8 @@ def run_drill(
     """Run one scenario end to end; see the module docstring."""
     import time
 
-    from runbook_lib.evidence import archive as evidence
-    from runbook_lib.incident.model import incident_dir, open_incident
+    from runbook_lib.evidence.seal import verify_incident
+    from runbook_lib.incident.store import incident_dir, open_incident
     from runbook_lib.runs.run import run_notebook
     from runbook_lib.sandbox import create_workspace
     from runbook_lib.sandbox.defects import inject_defect
@@ -245,7 +246,7 @@ def run_drill(
         return outcome.status == "ok"
 
     run("01_assessment", **spec.facts)
-    decision = _read_json(directory / "decision.json")
+    decision = _read_json(directory / DECISION_FILE)
     report.decision = str(decision.get("outcome", ""))
     report.strategy = spec.strategy or str(decision.get("strategy", ""))
     rolled_back = report.strategy not in {"", "none"} and run(
@@ -253,7 +254,7 @@ def run_drill(
     )
     if not spec.defect:
         run("03_parity", episodes=episodes)
-        report.verdict = str(_read_json(directory / "parity.json").get("verdict", ""))
+        report.verdict = str(_read_json(directory / PARITY_FILE).get("verdict", ""))
     if rolled_back:
         run("04_verification")
         report.checks_failed = _failed_checks(directory)
@@ -262,7 +263,7 @@ def run_drill(
             run("05_recovery", episodes=episodes)
     run("06_postmortem")
     _stop_service(workspace)
-    verified = evidence.verify_incident(archive, directory)
+    verified = verify_incident(archive, directory)
     report.archive_ok, report.archive_problems = verified.ok, verified.problems
     report.seconds = round(time.perf_counter() - began, 1)
     return report
@@ -281,7 +282,7 @@ def _stop_service(workspace: Path) -> None:
 
 
 def _failed_checks(directory: Path) -> list[str]:
-    results = sorted((directory / "checks").glob("verify-*.json"))
+    results = sorted((directory / CHECKS_DIR).glob("verify-*.json"))
     if not results:
         return []
     data = _read_json(results[-1])

@@ -143,7 +143,7 @@ def fail_if_blocking(results: Iterable[CheckResult]) -> None:
 
 def conclude_verification(session: Session, results: Sequence[CheckResult]) -> str:
     """Fail on a blocking check; otherwise mark a rolled-back incident ``verified``."""
-    from runbook_lib.incident.model import advance_incident
+    from runbook_lib.incident.store import advance_incident
 
     fail_if_blocking(results)
     state = session.incident().state

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from runbook_lib.app.session import Session
+from runbook_lib.app.nb import Session
 from runbook_lib.base.report import CheckResult
-from runbook_lib.incident.model import advance_incident, load_incident
+from runbook_lib.incident.store import advance_incident, load_incident
 from runbook_lib.rollback.engine import OperationReport
 from runbook_lib.rollback.operations import rollback_status, undo_rollback
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.incident.model import Incident, incident_dir, load_incident, open_incident
+from runbook_lib.incident.model import Incident
+from runbook_lib.incident.store import incident_dir, load_incident, open_incident
 from runbook_lib.target.manifest import Manifest, find_manifest, load_manifest
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.app.assessment import decide_incident
-from runbook_lib.app.session import Session
+from runbook_lib.app.nb import Session
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.tree import Assessment, Decision, decide
+from runbook_lib.evidence.layout import DECISION_FILE
 from runbook_lib.rollback.engine import OperationReport
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 
@@ -229,7 +230,7 @@ def recorded_strategy(session: Session) -> str:
     Raises:
         InvalidInputError: no decision was recorded, or it needs no rollback.
     """
-    path = session.directory / "decision.json"
+    path = session.directory / DECISION_FILE
     if not path.is_file():
         raise InvalidInputError(
             f"incident {session.incident_id} has no recorded decision",

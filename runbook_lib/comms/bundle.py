@@ -22,14 +22,14 @@ import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import fsync_dir, iter_files
-from runbook_lib.evidence import archive
+from runbook_lib.evidence.seal import VerifyReport, verify_or_note
 from runbook_lib.evidence.summary import IncidentEvidence, gather
 
 TEMPLATES = Path(__file__).parent / "templates"
 _SKIPPED_SUFFIXES = (".lock",)
 
 
-def render_index(evidence: IncidentEvidence, verify: archive.VerifyReport) -> str:
+def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
     """The bundle's ``index.html``."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)  # fmt: skip
@@ -67,7 +67,7 @@ def write_report(archive_dir: Path, incident_id: str, out: Path | None = None,
     if out.is_relative_to(evidence.directory.resolve()):
         raise InvalidInputError(f"--out {out} lies inside the incident directory",
                                 hint="write the bundle anywhere outside it")  # fmt: skip
-    verify = archive.verify_or_note(archive_dir, evidence.directory, secret_names or [])
+    verify = verify_or_note(archive_dir, evidence.directory, secret_names or [])
     page = render_index(evidence, verify).encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)

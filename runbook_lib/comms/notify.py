@@ -36,16 +36,18 @@ import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.evidence import archive
+from runbook_lib.evidence.amend import amending
+from runbook_lib.evidence.layout import COMMS_DIR
+from runbook_lib.evidence.records import next_numbered
 from runbook_lib.evidence.summary import IncidentEvidence, gather
 from runbook_lib.incident.deadlines import iso
 from runbook_lib.incident.journal import Journal
-from runbook_lib.incident.model import Incident, due, open_obligations, record_done, utc
+from runbook_lib.incident.model import Incident, due, open_obligations, utc
+from runbook_lib.incident.store import record_done
 from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-COMMS_DIR = "comms"
 IMPACTS = ("training", "evaluation", "production")
 SEED_ROLLBACK_HOURS = 9  # seed 003 "Total Estimated Time"
 _OVERRIDES = ("eta", "impact", "notes", "resolution", "version", "system", "actions")
@@ -307,7 +309,7 @@ def _record_failure(directory: Path, template: str, delivery: _Delivery) -> Path
 def _deliver(directory: Path, template: str, subject: str, markdown: str, *, url: str | None,
              reason: str | None, post: Mapping[str, float]) -> _Delivery:  # fmt: skip
     (directory / COMMS_DIR).mkdir(exist_ok=True)
-    path = archive.next_numbered(directory / COMMS_DIR, template, ".md")
+    path = next_numbered(directory / COMMS_DIR, template, ".md")
     atomic_write_text(path, markdown)
     payload = {"incident": directory.name, "template": template, "subject": subject,
                "text": markdown, "markdown": markdown}  # fmt: skip
@@ -350,7 +352,7 @@ def notify(
     url, reason = webhook_of(manifest) if post else (None, "--no-post")
     configured = manifest is not None and bool(manifest.webhook_url or manifest.webhook_url_env)
     settings = {"attempts": attempts, "base_delay_s": base_delay_s, "timeout_s": timeout_s}
-    with archive.amending(archive_dir, evidence.directory) as suspicious:
+    with amending(archive_dir, evidence.directory) as suspicious:
         sent = _deliver(evidence.directory, template, subject, markdown, url=url,
                         reason=reason, post=settings)  # fmt: skip
         posted = sent.result is not None and sent.result.ok

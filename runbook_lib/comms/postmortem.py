@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.evidence.archive import read_chain
+from runbook_lib.evidence.chain import read_chain
+from runbook_lib.evidence.layout import BLOBS_DIR
 from runbook_lib.incident.journal import Journal
-from runbook_lib.incident.model import Incident, due, incident_dir, load_incident
+from runbook_lib.incident.model import Incident, due
+from runbook_lib.incident.store import incident_dir, load_incident
 
 ESTIMATES_H = {
     "assessment": 1.0,
@@ -135,7 +137,7 @@ def build(archive: Path, incident_id: str) -> Postmortem:
     evidence = sorted(
         p.relative_to(directory).as_posix()
         for p in directory.rglob("*")
-        if p.is_file() and "blobs" not in p.parts and not p.name.endswith(".lock")
+        if p.is_file() and BLOBS_DIR not in p.parts and not p.name.endswith(".lock")
     )
     return Postmortem(
         incident.to_dict(),

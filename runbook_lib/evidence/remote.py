@@ -22,7 +22,11 @@ from typing import Any
 
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import sha256_bytes, sha256_file
-from runbook_lib.evidence import archive, index
+from runbook_lib.evidence import index
+from runbook_lib.evidence.amend import run_lock
+from runbook_lib.evidence.chain import GENESIS, verify_chain
+from runbook_lib.evidence.layout import CHAIN, MANIFEST
+from runbook_lib.evidence.seal import VerifyReport, parse_manifest, read_manifest, verify_incident
 
 _CHUNK = 1 << 20
 # S3 refuses parts below 5 MiB except the last one.
@@ -41,7 +45,7 @@ class PushReport:
     skipped: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
-    verify: archive.VerifyReport | None = None
+    verify: VerifyReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -171,7 +175,7 @@ def _push_file(fs: Any, local: Path, remote: str, sha256: str, *, part_size: int
 
 
 def _existing_incident(archive_dir: Path, incident_id: str) -> Path:
-    from runbook_lib.incident.model import incident_dir
+    from runbook_lib.incident.store import incident_dir
 
     directory = incident_dir(archive_dir, incident_id)
     if not directory.is_dir():
@@ -183,16 +187,16 @@ def _existing_incident(archive_dir: Path, incident_id: str) -> Path:
 def _sealed_local(directory: Path, archive_dir: Path) -> tuple[dict[str, Any], str]:
     """The incident's manifest and its hash, once the incident verifies locally."""
     incident_id = directory.name
-    report = archive.verify_incident(archive_dir, directory)
+    report = verify_incident(archive_dir, directory)
     if not report.ok:
         raise CheckFailedError(f"{incident_id} does not verify locally ({report.problems[0]}); "
                                "refusing to push it",
                                hint=f"'runbook archive verify {incident_id}' names every "
                                "problem")  # fmt: skip
-    manifest = archive.read_manifest(directory)
+    manifest = read_manifest(directory)
     if manifest is None:  # verify_incident reports a missing manifest; this is a race
         raise WorkspaceError(f"{incident_id} lost its manifest during the push", hint="retry")
-    return manifest, sha256_file(directory / archive.MANIFEST)
+    return manifest, sha256_file(directory / MANIFEST)
 
 
 def push_incident(archive_dir: Path, incident_id: str, url: str, *,
@@ -220,7 +224,7 @@ def push_incident(archive_dir: Path, incident_id: str, url: str, *,
     directory = _existing_incident(archive_dir, incident_id)
     fs, root = open_url(url)
     report = PushReport(incident=incident_id, url=url)
-    with archive.run_lock(directory, _PUSH_LOCK_TIMEOUT):
+    with run_lock(directory, _PUSH_LOCK_TIMEOUT):
         manifest, manifest_sha = _sealed_local(directory, archive_dir)
         base = f"{root}/{incident_id}"
         try:
@@ -228,7 +232,7 @@ def push_incident(archive_dir: Path, incident_id: str, url: str, *,
                 _push_file(fs, directory / name, f"{base}/{name}", str(entry["sha256"]),
                            part_size=part_size, report=report)  # fmt: skip
             # Last: a remote manifest means every object it names went up before it.
-            _push_file(fs, directory / archive.MANIFEST, f"{base}/{archive.MANIFEST}",
+            _push_file(fs, directory / MANIFEST, f"{base}/{MANIFEST}",
                        manifest_sha, part_size=part_size, report=report)  # fmt: skip
         except (OSError, PermissionError) as err:
             raise WorkspaceError(f"push of {incident_id} to {url} stopped: {err}",
@@ -247,38 +251,38 @@ def _anchor(archive_dir: Path | None, incident_id: str) -> str | None:
     return str(rows[0]["manifest_sha256"]) if rows else None
 
 
-def _check_manifest(data: bytes, anchor: str | None, report: archive.VerifyReport,
+def _check_manifest(data: bytes, anchor: str | None, report: VerifyReport,
                     where: str) -> dict[str, Any] | None:  # fmt: skip
     if anchor is None:
         report.notes.append("anchor unavailable: no seal of this incident in the local index, "
                             "so the remote manifest is checked against itself only")  # fmt: skip
     elif anchor != sha256_bytes(data):
-        report.problems.append(f"modified: {archive.MANIFEST} (its hash differs from the seal "
+        report.problems.append(f"modified: {MANIFEST} (its hash differs from the seal "
                                f"in the local index: changed at {where}, or resealed locally "
                                "since the push)")  # fmt: skip
-    return archive.parse_manifest(data, report)
+    return parse_manifest(data, report)
 
 
 def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any],
-                 report: archive.VerifyReport) -> None:  # fmt: skip
-    path = f"{base}/{archive.CHAIN.as_posix()}"
+                 report: VerifyReport) -> None:  # fmt: skip
+    path = f"{base}/{CHAIN.as_posix()}"
     if not fs.exists(path):
         return  # named as missing by the file comparison when the manifest lists it
     lines = fs.cat_file(path).splitlines()
     try:
         chain = [json.loads(line) for line in lines if line]
     except ValueError:
-        report.problems.append(f"chain: {archive.CHAIN.as_posix()} is no longer JSON lines")
+        report.problems.append(f"chain: {CHAIN.as_posix()} is no longer JSON lines")
         return
     report.runs_checked = len(chain)
-    report.problems += archive.verify_chain(chain)
-    head = chain[-1].get("hash") if chain else archive.GENESIS
+    report.problems += verify_chain(chain)
+    head = chain[-1].get("hash") if chain else GENESIS
     if manifest.get("chain_head") != head:
         report.problems.append("chain: the last run does not match the sealed chain head")
 
 
 def verify_remote(url: str, incident_id: str,
-                  archive_dir: Path | None = None) -> archive.VerifyReport:  # fmt: skip
+                  archive_dir: Path | None = None) -> VerifyReport:  # fmt: skip
     """Hash every object of ``url/<ID>/`` and compare it with the pushed manifest.
 
     Names every object modified, missing or added, and every broken chain link.
@@ -290,10 +294,10 @@ def verify_remote(url: str, incident_id: str,
 
     fs, root = open_url(url)
     base = f"{root}/{validate_incident_id(incident_id)}"
-    report = archive.VerifyReport(incident=incident_id)
-    manifest_path = f"{base}/{archive.MANIFEST}"
+    report = VerifyReport(incident=incident_id)
+    manifest_path = f"{base}/{MANIFEST}"
     if not fs.exists(manifest_path):
-        report.problems.append(f"missing: {archive.MANIFEST} (no finished push of "
+        report.problems.append(f"missing: {MANIFEST} (no finished push of "
                                f"{incident_id} at {url})")  # fmt: skip
         return report
     manifest = _check_manifest(fs.cat_file(manifest_path), _anchor(archive_dir, incident_id),
@@ -301,7 +305,7 @@ def verify_remote(url: str, incident_id: str,
     if manifest is None:
         return report
     actual = {path[len(base) + 1:]: path for path in fs.find(base)}
-    actual.pop(archive.MANIFEST, None)
+    actual.pop(MANIFEST, None)
     recorded: dict[str, Any] = manifest["files"]
     report.files_checked = len(actual)
     report.problems += [f"missing: {name}" for name in sorted(recorded.keys() - actual.keys())]

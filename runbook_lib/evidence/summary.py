@@ -15,11 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.evidence import archive, index
-from runbook_lib.incident.journal import find_interrupted, last_completed, read_journal
-from runbook_lib.incident.model import Incident, incident_dir, load_incident
-
-PARITY_FILE = "parity.json"
+from runbook_lib.evidence import index
+from runbook_lib.evidence.chain import read_chain
+from runbook_lib.evidence.layout import CHECKS_DIR, COMMS_DIR, PARITY_FILE
+from runbook_lib.evidence.seal import inventory
+from runbook_lib.incident.journal import (
+    JOURNAL_FILE,
+    find_interrupted,
+    last_completed,
+    read_journal,
+)
+from runbook_lib.incident.model import Incident
+from runbook_lib.incident.store import incident_dir, load_incident
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ def _journal_checks(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _file_checks(directory: Path, indexed: set[str]) -> list[dict[str, Any]]:
     """Checks saved as ``checks/*.json`` by a writer that did not index them (the file rules)."""
     checks = []
-    for path in sorted((directory / archive.CHECKS_DIR).glob("*.json")):
+    for path in sorted((directory / CHECKS_DIR).glob("*.json")):
         data = _read_json(path) or {}
         source = str(data.get("source") or path.stem)
         if source in indexed:
@@ -192,7 +199,7 @@ def gather(archive_dir: Path, incident_id: str) -> IncidentEvidence:
     """
     incident = load_incident(archive_dir, incident_id)
     directory = incident_dir(archive_dir, incident.id)
-    journal = list(read_journal(directory / "journal.jsonl").records)
+    journal = list(read_journal(directory / JOURNAL_FILE).records)
     rows = index.query(archive_dir, "SELECT decided_at, decision, strategy, data FROM decisions "
                        "WHERE incident = ? ORDER BY decided_at, rowid", (incident.id,))  # fmt: skip
     decisions = [{**row, "data": json.loads(row["data"] or "{}")} for row in rows]
@@ -201,12 +208,13 @@ def gather(archive_dir: Path, incident_id: str) -> IncidentEvidence:
                          (incident.id,))  # fmt: skip
     seals = index.query(archive_dir, "SELECT manifest_sha256, sealed_at, files FROM seals "
                         "WHERE incident = ?", (incident.id,))  # fmt: skip
-    comms = sorted(p.relative_to(directory).as_posix() for p in (directory / "comms").glob("*.md"))
+    messages = (directory / COMMS_DIR).glob("*.md")
+    comms = sorted(p.relative_to(directory).as_posix() for p in messages)
     return IncidentEvidence(
-        incident=incident, directory=directory, runs=archive.read_chain(directory),
+        incident=incident, directory=directory, runs=read_chain(directory),
         decisions=decisions, journal=journal,
         checks=checks + _file_checks(directory, {c["source"] for c in checks})
         + _journal_checks(journal),
-        seal=seals[0] if seals else None, files=archive.inventory(directory),
+        seal=seals[0] if seals else None, files=inventory(directory),
         parity=_read_json(directory / PARITY_FILE), comms=comms,
     )  # fmt: skip

@@ -1,8 +1,7 @@
 """Incidents: an ID, a severity and kind, a state machine with timestamps, and deadlines.
 
-An incident lives in ``<archive>/incidents/<ID>/incident.json``, written
-atomically and only under the incident's own file lock. Its states follow the
-seeds' procedure::
+Pure values and changes; where incidents are kept is :mod:`runbook_lib.incident.store`.
+An incident's states follow the seeds' procedure::
 
     opened -> assessed -> rolled-back -> verified -> recovered -> closed
 
@@ -24,24 +23,20 @@ Every incident carries the seeds' deadlines (:mod:`runbook_lib.incident.deadline
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
-from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.deadlines import OBLIGATIONS, Deadline, Timeline, iso
 from runbook_lib.incident.deadlines import compute_deadlines as _compute_deadlines
 from runbook_lib.incident.deadlines import open_obligations as _open_obligations
 
 SEVERITIES = ("critical", "high", "medium", "low")
+
+
 KINDS = (
     "crash",
     "data-loss",
@@ -52,7 +47,11 @@ KINDS = (
     "data-corruption",
     "other",
 )
+
+
 STATES = ("opened", "assessed", "rolled-back", "verified", "recovered", "closed")
+
+
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "opened": ("assessed",),
     "assessed": ("assessed", "rolled-back", "closed"),
@@ -61,10 +60,14 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "recovered": ("closed",),
     "closed": (),
 }
-INCIDENT_FILE = "incident.json"
+
+
 SCHEMA = 1
+
+
 _ID = re.compile(r"^INC-(\d{8})-(\d{4})-[0-9a-f]{4}$")
-_LOCK_TIMEOUT_S = 30.0
+
+
 _MAX_TITLE = 200
 
 
@@ -211,23 +214,28 @@ def validate_incident_id(text: str) -> str:
     return text
 
 
-def incidents_dir(archive: Path) -> Path:
-    """The directory that holds every incident of an archive."""
-    return archive / "incidents"
+def looks_like_incident_id(name: str) -> bool:
+    """Whether ``name`` has the form of an incident ID (other directories may sit beside)."""
+    return _ID.fullmatch(name) is not None
 
 
-def incident_dir(archive: Path, incident_id: str) -> Path:
-    """The directory of one incident (the ID is validated first)."""
-    return incidents_dir(archive) / validate_incident_id(incident_id)
+def validate_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    """Return ``value`` if it is one of ``choices``.
 
-
-def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    Raises:
+        InvalidInputError: it is not (the message names ``what`` and lists the choices).
+    """
     if value not in choices:
         raise InvalidInputError(f"unknown {what} {value!r}", hint=f"one of: {', '.join(choices)}")
     return value
 
 
-def _title(title: str) -> str:
+def validate_title(title: str) -> str:
+    """The title without surrounding blanks, if it is one short non-empty line.
+
+    Raises:
+        InvalidInputError: it is empty, has several lines or is too long.
+    """
     title = title.strip()
     if not title or "\n" in title or len(title) > _MAX_TITLE:
         raise InvalidInputError(
@@ -235,9 +243,6 @@ def _title(title: str) -> str:
             hint="describe the symptom briefly, e.g. 'unified env crashes on reset'",
         )
     return title
-
-
-# --- pure changes -----------------------------------------------------------------------
 
 
 def transition(
@@ -249,7 +254,7 @@ def transition(
         InvalidInputError: ``state`` is unknown, not allowed from the current state
             (the message lists the allowed ones), or ``now`` precedes the last change.
     """
-    _choice(state, STATES, "incident state")
+    validate_choice(state, STATES, "incident state")
     allowed = TRANSITIONS[incident.state]
     if state not in allowed:
         raise InvalidInputError(
@@ -272,7 +277,7 @@ def mark_done(
         InvalidInputError: the obligation is unknown, does not apply to this
             incident now or was already met (the message lists the open ones).
     """
-    _choice(obligation, tuple(OBLIGATIONS), "obligation")
+    validate_choice(obligation, tuple(OBLIGATIONS), "obligation")
     open_now = _open_obligations(incident.timeline())
     if obligation not in open_now:
         raise InvalidInputError(
@@ -295,124 +300,3 @@ def due(incident: Incident, now: datetime | None = None) -> list[Deadline]:
 def open_obligations(incident: Incident) -> list[str]:
     """The obligations :func:`mark_done` accepts for this incident now."""
     return _open_obligations(incident.timeline())
-
-
-# --- storage ----------------------------------------------------------------------------
-
-
-def _lock(directory: Path) -> FileLock:
-    return FileLock(directory / ".incident.lock", timeout=_LOCK_TIMEOUT_S)
-
-
-def _write(directory: Path, incident: Incident) -> None:
-    text = json.dumps(incident.to_dict(), indent=2, sort_keys=True) + "\n"
-    atomic_write_text(directory / INCIDENT_FILE, text)
-
-
-def _read(directory: Path) -> Incident:
-    path = directory / INCIDENT_FILE
-    try:
-        return Incident.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError, InvalidInputError) as err:
-        raise WorkspaceError(f"{path} is not a readable incident record: {err}") from err
-
-
-def open_incident(
-    archive: Path, title: str, severity: str, kind: str, now: datetime | None = None
-) -> Incident:
-    """Create ``<archive>/incidents/<ID>/incident.json`` in state ``opened``.
-
-    Raises:
-        InvalidInputError: the title, severity or kind is not acceptable; nothing is written.
-    """
-    title = _title(title)
-    _choice(severity, SEVERITIES, "severity")
-    _choice(kind, KINDS, "incident kind")
-    moment = utc(now)
-    try:
-        incidents_dir(archive).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InvalidInputError(
-            f"cannot keep incidents in archive {archive}: {err}",
-            hint="pass --archive (or set $RUNBOOK_ARCHIVE) to a writable directory",
-        ) from err
-    while True:
-        directory = incident_dir(archive, new_incident_id(moment))
-        try:
-            directory.mkdir()  # exclusive, so two incidents of one minute never share an ID
-            break
-        except FileExistsError:
-            continue
-    incident = Incident(directory.name, title, severity, kind, (Transition("opened", moment),))
-    with _lock(directory):
-        _write(directory, incident)
-    return incident
-
-
-def load_incident(archive: Path, incident_id: str) -> Incident:
-    """Read one incident.
-
-    Raises:
-        InvalidInputError: the ID is malformed or ``archive`` has no such incident.
-        WorkspaceError: its record is damaged.
-    """
-    directory = incident_dir(archive, incident_id)
-    try:
-        return _read(directory)
-    except FileNotFoundError:
-        raise InvalidInputError(
-            f"no incident {incident_id} in {archive}",
-            hint="check --archive (or $RUNBOOK_ARCHIVE); 'runbook incident list' shows them",
-        ) from None
-
-
-def list_incidents(archive: Path) -> list[Incident]:
-    """Every incident of the archive, oldest first (other directories are skipped)."""
-    root = incidents_dir(archive)
-    if not root.is_dir():
-        return []
-    return [
-        _read(directory)
-        for directory in sorted(root.iterdir())
-        if _ID.fullmatch(directory.name) and (directory / INCIDENT_FILE).is_file()
-    ]
-
-
-def update_incident(
-    archive: Path, incident_id: str, change: Callable[[Incident], Incident]
-) -> Incident:
-    """Load, change and save an incident under its file lock; return the new version.
-
-    Raises:
-        InvalidInputError: no such incident, or ``change`` refused the update
-            (then nothing is written).
-        WorkspaceError: another process held the incident's lock for 30 s.
-    """
-    directory = incident_dir(archive, incident_id)
-    load_incident(archive, incident_id)  # a clear error before any lock file appears
-    try:
-        with _lock(directory):
-            updated = change(_read(directory))
-            _write(directory, updated)
-    except Timeout as err:
-        raise WorkspaceError(
-            f"incident {incident_id} is being updated by another process (lock {err.lock_file})",
-            hint="retry in a moment",
-        ) from err
-    return updated
-
-
-def advance_incident(
-    archive: Path, incident_id: str, state: str, now: datetime | None = None, note: str = ""
-) -> Incident:
-    """Move a stored incident to ``state`` (see :func:`transition`) and save it."""
-    return update_incident(archive, incident_id, lambda inc: transition(inc, state, now, note))
-
-
-def record_done(
-    archive: Path, incident_id: str, obligation: str, now: datetime | None = None, note: str = ""
-) -> Incident:
-    """Mark an obligation of a stored incident as met (see :func:`mark_done`) and save it."""
-    return update_incident(archive, incident_id, lambda inc: mark_done(inc, obligation, now, note))

@@ -20,7 +20,8 @@ from typing import Any
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.decide.tree import Decision, decide
-from runbook_lib.incident.model import incident_dir, load_incident
+from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
+from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.parity.backends import Backend
 from runbook_lib.parity.baseline import Baseline, load_baseline, record_baseline, replay_baseline
 from runbook_lib.parity.decision import derive_assessment
@@ -40,9 +41,6 @@ from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
 from runbook_lib.target.entrypoint import load_entry_point
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.probes.envprobe import captured_log
-
-PARITY_FILE = "parity.json"
-PLOTS_DIR = "parity"
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.evidence import archive
+from runbook_lib.evidence.amend import amending
+from runbook_lib.evidence.records import record_checks
 from runbook_lib.evidence.summary import gather
 from runbook_lib.incident.journal import Journal
-from runbook_lib.incident.model import incident_dir, load_incident, utc
+from runbook_lib.incident.model import utc
+from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.rollback.actions.differences import DEFAULT_DOC, DifferencesEntryAction
 from runbook_lib.rollback.actions.model import Plan
 from runbook_lib.rollback.engine import (
@@ -199,7 +201,7 @@ def document_difference(
         journal({"event": "plan", "plan": plan.sha256, "strategy": STRATEGY,
                  "steps": [s.title for s in plan.steps]})  # fmt: skip
         report = apply_plan(plan, context_for(manifest.root, directory), journal)
-    archive.record_checks(archive_dir, directory, STRATEGY, [c.to_dict() for c in report.checks])
+    record_checks(archive_dir, directory, STRATEGY, [c.to_dict() for c in report.checks])
     return DocumentReport(entry, str(manifest.root / doc), plan, report)
 
 
@@ -220,6 +222,6 @@ def undo_difference(target: Path, archive_dir: Path, incident_id: str,
     with TargetLock(manifest.root, incident=incident.id, command="undo difference entry"):
         report = undo_plan(plan, context_for(manifest.root, directory),
                            Journal.for_incident(directory))  # fmt: skip
-    with archive.amending(archive_dir, directory):
+    with amending(archive_dir, directory):
         pass  # seal the journal records of the undo
     return report

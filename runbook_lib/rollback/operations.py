@@ -14,15 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.evidence.archive import amending
+from runbook_lib.evidence.amend import amending
 from runbook_lib.incident.journal import Journal, find_interrupted, last_completed
-from runbook_lib.incident.model import (
-    Incident,
-    advance_incident,
-    incident_dir,
-    load_incident,
-    open_incident,
-)
+from runbook_lib.incident.model import Incident
+from runbook_lib.incident.store import advance_incident, incident_dir, load_incident, open_incident
 from runbook_lib.rollback.actions.model import Plan
 from runbook_lib.rollback.documenting import STRATEGY as DOCUMENTING_STRATEGY
 from runbook_lib.rollback.engine import (

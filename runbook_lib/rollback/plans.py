@@ -13,6 +13,7 @@ from pathlib import Path
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
+from runbook_lib.evidence.layout import BLOBS_DIR, PLANS_DIR
 from runbook_lib.rollback.actions.files import BlobStore
 from runbook_lib.rollback.actions.model import Plan, Step
 
@@ -21,7 +22,7 @@ _SHA = re.compile(r"^[0-9a-f]{7,64}$")
 
 def blob_store(incident_dir: Path) -> BlobStore:
     """The incident's content-addressed store of file contents."""
-    return BlobStore(incident_dir / "blobs")
+    return BlobStore(incident_dir / BLOBS_DIR)
 
 
 def save_plan(plan: Plan, incident_dir: Path) -> Path:
@@ -30,7 +31,7 @@ def save_plan(plan: Plan, incident_dir: Path) -> Path:
     for step in plan.steps:
         for data in step.blobs.values():
             store.put(data)
-    plans = incident_dir / "plans"
+    plans = incident_dir / PLANS_DIR
     plans.mkdir(parents=True, exist_ok=True)
     path = plans / f"{plan.sha256}.json"
     atomic_write_bytes(path, plan.canonical_bytes())
@@ -67,7 +68,7 @@ def load_plan(incident_dir: Path, sha: str | None = None, *, with_blobs: bool = 
         InvalidInputError: no such plan.
         WorkspaceError: the plan file no longer matches its hash (it was edited).
     """
-    plans = incident_dir / "plans"
+    plans = incident_dir / PLANS_DIR
     if sha is None:
         latest = plans / "latest"
         if not latest.is_file():

@@ -34,10 +34,20 @@ from typing import Any, cast
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_file
-from runbook_lib.evidence import archive as evidence
 from runbook_lib.evidence import index
+from runbook_lib.evidence.amend import (
+    ACTIVE_RUN_ENV,
+    inside_run,
+    reseal,
+    run_lock,
+    suspicious_changes,
+)
+from runbook_lib.evidence.chain import append_run
+from runbook_lib.evidence.environment import environment_facts
+from runbook_lib.evidence.layout import RUNS_DIR
 from runbook_lib.incident.journal import Journal
-from runbook_lib.incident.model import Incident, incident_dir, load_incident
+from runbook_lib.incident.model import Incident
+from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.runs.runner import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_RUN_TIMEOUT,
@@ -266,7 +276,7 @@ def kernel_environment(root: Path, archive: Path, incident: str) -> dict[str, st
     """What a run adds to the kernel's environment: the rollback variables and where it runs."""
     return {
         **read_rollback_env(root),
-        evidence.ACTIVE_RUN_ENV: incident,
+        ACTIVE_RUN_ENV: incident,
         "RUNBOOK_INCIDENT": incident,
         "RUNBOOK_ARCHIVE": str(archive.resolve()),
         "RUNBOOK_TARGET": str(root),
@@ -314,15 +324,15 @@ def run_notebook(
     screen_parameters(params, manifest.secrets)
     if cell_timeout <= 0 or run_timeout <= 0:
         raise InvalidInputError("timeouts must be positive numbers of seconds")
-    if evidence.inside_run(directory):
+    if inside_run(directory):
         raise InvalidInputError(
             f"this notebook already runs for {incident.id}; it cannot start another run of it",
             hint="call the library functions the other notebook calls instead",
         )  # the run lock is held by our parent: waiting for it would never end
-    with evidence.run_lock(directory, lock_timeout), ThreadPoolExecutor(1) as pool:
-        suspicious = evidence.suspicious_changes(archive, directory)
-        facts = pool.submit(evidence.environment_facts)  # ~1 s of imports, done meanwhile
-        output = next_run_path(directory / "runs", notebook)
+    with run_lock(directory, lock_timeout), ThreadPoolExecutor(1) as pool:
+        suspicious = suspicious_changes(archive, directory)
+        facts = pool.submit(environment_facts)  # ~1 s of imports, done meanwhile
+        output = next_run_path(directory / RUNS_DIR, notebook)
         if on_start is not None:
             on_start(output)
         git_before = _git_head(manifest.root)
@@ -349,7 +359,7 @@ def run_notebook(
             "git_after": git_after,
             "target": str(manifest.root),
         }
-        full = evidence.append_run(directory, record)
+        full = append_run(directory, record)
         index.add_run(archive, full)
         _index_incident(archive, load_incident(archive, incident.id))
         Journal.for_incident(directory)({"event": "run", "seq": full["seq"],
@@ -357,7 +367,7 @@ def run_notebook(
                                          "output": record["output"]})  # fmt: skip
         extra = {"parameters": params, "git_before": git_before, "git_after": git_after,
                  "target": str(manifest.root), "last_run": full["seq"]}  # fmt: skip
-        evidence.reseal(archive, directory, extra, facts=facts.result(), suspicious=suspicious)
+        reseal(archive, directory, extra, facts=facts.result(), suspicious=suspicious)
     return RunOutcome(
         incident=incident.id, seq=full["seq"], notebook=notebook.name, output=result.output,
         html=result.html, status=result.status, error=result.error, parameters=params,

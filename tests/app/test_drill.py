@@ -9,7 +9,7 @@ import pytest
 
 from runbook_lib.app.drill import SCENARIOS, run_drill
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.incident.model import load_incident
+from runbook_lib.incident.store import load_incident
 
 
 @pytest.mark.slow

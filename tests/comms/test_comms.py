@@ -17,9 +17,10 @@ from runbook_lib.app.cli import main
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.comms.notify import TEMPLATES, notify, post_json
 from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.evidence import archive
+from runbook_lib.evidence.records import record_decision
+from runbook_lib.evidence.seal import verify_incident
 from runbook_lib.incident.journal import read_journal
-from runbook_lib.incident.model import advance_incident, incident_dir, load_incident, open_incident
+from runbook_lib.incident.store import advance_incident, incident_dir, load_incident, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 from runbook_lib.target.manifest import Manifest, load_manifest
 
@@ -116,7 +117,7 @@ def test_a_posted_progress_update_meets_the_stakeholder_obligation(
     [event] = [r for r in read_journal(directory / "journal.jsonl").records if r.get("event") == "notify"]
     assert event["webhook"] == f"http://127.0.0.1:{hook.server.server_address[1]}/…"  # the path may be secret
     assert "T0KENPATH" not in (directory / "journal.jsonl").read_text()
-    assert archive.verify_incident(store, directory).ok  # the message and the obligation are sealed
+    assert verify_incident(store, directory).ok  # the message and the obligation are sealed
 
 
 def test_a_500_is_retried(tmp_path: Path, store: Path, rolling_back: str, hook: Hook) -> None:
@@ -176,7 +177,7 @@ def test_bad_requests_change_nothing(store: Path, rolling_back: str) -> None:
 def test_messages_follow_the_seeds_from_the_incidents_records(fresh_sandbox: Path, store: Path) -> None:
     incident = open_incident(store, "unified env crashes on reset", "critical", "crash").id
     directory = incident_dir(store, incident)
-    archive.record_decision(store, directory, decide(Assessment(crash_or_data_loss=True)).to_dict(), source="test")
+    record_decision(store, directory, decide(Assessment(crash_or_data_loss=True)).to_dict(), source="test")
     advance_incident(store, incident, "assessed")
     plan = plan_rollback(fresh_sandbox, store, incident, "now")
     assert apply_rollback(fresh_sandbox, store, incident, plan.sha256).ok
@@ -217,7 +218,7 @@ def test_messages_follow_the_seeds_from_the_incidents_records(fresh_sandbox: Pat
     assert "Next steps: schedule the root-cause analysis; plan the re-implementation timeline" in completion
     assert sorted(p.name for p in (directory / "comms").iterdir()) == [
         "01-issue-report.md", "02-resolution.md", "03-initial.md", "04-progress.md", "05-completion.md"]
-    assert archive.verify_incident(store, directory).ok
+    assert verify_incident(store, directory).ok
 
 
 def test_notify_cli_posts(tmp_path: Path, store: Path, rolling_back: str, hook: Hook,

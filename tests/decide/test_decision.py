@@ -6,17 +6,8 @@ import math
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.decide.tree import (
-    OUTCOMES,
-    SAC_PHASES,
-    SAC_SCENARIOS,
-    TREE,
-    Assessment,
-    Node,
-    decide,
-    decide_sac,
-    render_tree,
-)
+from runbook_lib.decide.scenarios import SAC_PHASES, SAC_SCENARIOS, decide_sac
+from runbook_lib.decide.tree import OUTCOMES, TREE, Assessment, Node, decide, render_tree
 
 ROOT = "Issue Detected"
 CRITICAL = [ROOT, "Critical (crash, data loss)?", "Yes",

@@ -24,7 +24,10 @@ import boto3
 
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.evidence import archive, index, remote
+from runbook_lib.evidence import index, remote
+from runbook_lib.evidence.amend import amending
+from runbook_lib.evidence.chain import append_run
+from runbook_lib.evidence.seal import seal
 
 INCIDENT = "INC-20261123-0612-3fa2"
 RUN1 = "runs/01-01_assessment.ipynb"
@@ -88,10 +91,10 @@ def store(tmp_path: Path) -> Path:
     for seq, name in enumerate(["01_assessment", "02_rollback"], 1):
         out = incident / "runs" / f"0{seq}-{name}.ipynb"
         out.write_text(json.dumps({"cells": [], "name": name}))
-        record = archive.append_run(incident, {"incident": INCIDENT, "notebook": name,
+        record = append_run(incident, {"incident": INCIDENT, "notebook": name,
                                                 "status": "ok", "output": out.name})
         index.add_run(store, record)
-    archive.seal(store, incident, facts={"versions": {}})
+    seal(store, incident, facts={"versions": {}})
     return store
 
 
@@ -146,7 +149,7 @@ def test_an_interrupted_multipart_upload_is_resumed(store: Path, bucket: str, s3
     part = remote.MIN_PART_SIZE
     incident = store / "incidents" / INCIDENT
     big = bytes(range(256)) * ((2 * part + 1000) // 256)
-    with archive.amending(store, incident):
+    with amending(store, incident):
         (incident / "blobs").mkdir()
         (incident / "blobs" / "replay.bin").write_bytes(big)
     key = f"p/{INCIDENT}/blobs/replay.bin"

@@ -13,18 +13,20 @@ from runbook_lib.incident.deadlines import Deadline
 from runbook_lib.incident.model import (
     STATES,
     Incident,
-    advance_incident,
     due,
+    mark_done,
+    new_incident_id,
+    open_obligations,
+    transition,
+    validate_incident_id,
+)
+from runbook_lib.incident.store import (
+    advance_incident,
     incident_dir,
     list_incidents,
     load_incident,
-    mark_done,
-    new_incident_id,
     open_incident,
-    open_obligations,
     record_done,
-    transition,
-    validate_incident_id,
 )
 
 T0 = datetime(2026, 11, 23, 6, 12, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from runbook_lib.incident.model import open_incident
+from runbook_lib.incident.store import open_incident
 from runbook_lib.runs.runner import execute
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
@@ -97,7 +97,7 @@ def test_unknown_parameter_stops_the_run_naming_it(fresh_sandbox: Path, tmp_path
 def test_the_triage_button_chain_runs_every_notebook_with_the_triage_facts(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:
-    from runbook_lib.app.session import Session
+    from runbook_lib.app.nb import Session
     from runbook_lib.app.triage import CHAIN, facts_from, run_headless_chain
     from runbook_lib.target.manifest import load_manifest
 

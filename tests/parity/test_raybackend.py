@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.incident.model import open_incident
+from runbook_lib.incident.store import open_incident
 from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
 from tests.parity.test_run import parity, timeless

@@ -14,15 +14,14 @@ import pytest
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.parity.baseline import load_baseline
 from runbook_lib.parity.decision import derive_assessment
 from runbook_lib.parity.engine import ParityReport, build_report
 from runbook_lib.parity.inputs import PolicyChoice, choose_seeds, parse_seeds
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
 from runbook_lib.parity.run import (
-    PARITY_FILE,
-    PLOTS_DIR,
     ParityOutcome,
     record,
     run_incident_parity,

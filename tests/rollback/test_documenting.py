@@ -15,9 +15,11 @@ import pytest
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.evidence import archive, index
+from runbook_lib.evidence import index
+from runbook_lib.evidence.records import record_decision
+from runbook_lib.evidence.seal import verify_incident
 from runbook_lib.incident.journal import read_journal
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.rollback.actions.base import Action
 from runbook_lib.rollback.actions.differences import DEFAULT_DOC, MARKER, append_entry
 from runbook_lib.rollback.documenting import document_difference, undo_difference
@@ -34,7 +36,7 @@ def store(tmp_path: Path) -> Path:
 
 def incident_deciding(store: Path, **facts: Any) -> str:
     incident = open_incident(store, "total reward lower with the unified env", "medium", "result-difference").id
-    archive.record_decision(store, incident_dir(store, incident), decide(Assessment(**facts)).to_dict(),
+    record_decision(store, incident_dir(store, incident), decide(Assessment(**facts)).to_dict(),
                             source="test")
     return incident
 
@@ -80,12 +82,12 @@ def test_an_entry_is_appended_after_the_marker(fresh_sandbox: Path, store: Path)
     assert [e for e in events if e != "decision"] == ["plan", "begin", "intent", "outcome", "end", "checks"]
     rows = index.query(store, "SELECT name, status FROM checks WHERE incident = ?", (incident,))
     assert rows == [{"name": "differences-entry.verify", "status": "pass"}]
-    assert archive.verify_incident(store, directory).ok
+    assert verify_incident(store, directory).ok
 
     undo = undo_difference(fresh_sandbox, store, incident, result.plan.sha256)
     assert undo.steps_done == [f"document the difference in {DEFAULT_DOC}"]
     assert doc.read_text() == before and workspace_hash(fresh_sandbox) == before_hash
-    assert archive.verify_incident(store, directory).ok
+    assert verify_incident(store, directory).ok
 
 
 def test_entries_are_added_newest_last_and_never_twice() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.incident.model import load_incident, open_incident
+from runbook_lib.incident.store import load_incident, open_incident
 from runbook_lib.rollback.operations import (
     apply_rollback,
     plan_rollback,

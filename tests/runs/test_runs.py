@@ -11,8 +11,11 @@ import pytest
 
 from runbook_lib.base.errors import InvalidInputError, LockHeldError
 from runbook_lib.base.fsutil import sha256_file
-from runbook_lib.evidence import archive, index
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.evidence import index
+from runbook_lib.evidence.amend import ACTIVE_RUN_ENV, run_lock
+from runbook_lib.evidence.chain import read_chain
+from runbook_lib.evidence.seal import read_manifest, verify_incident
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 from runbook_lib.runs.run import (
     ParameterSpec,
@@ -106,7 +109,7 @@ def test_secret_looking_parameter_is_refused_before_the_run(tmp_path: Path, sand
 
 def test_a_run_waits_for_the_incident_lock(tmp_path: Path, sandbox: Path, store: Path, incident_id: str) -> None:
     nb = make_notebook(tmp_path / "nb.ipynb", "print(1)")
-    with archive.run_lock(incident_dir(store, incident_id), 1), pytest.raises(LockHeldError, match="is busy"):
+    with run_lock(incident_dir(store, incident_id), 1), pytest.raises(LockHeldError, match="is busy"):
         run_notebook(nb, incident_id, archive=store, target=sandbox, lock_timeout=0.3, progress=False)
     assert not (incident_dir(store, incident_id) / "runs").exists()
 
@@ -139,7 +142,7 @@ def test_run_applies_the_rollback_env_and_is_archived(tmp_path: Path, fresh_sand
     assert Path(outcome.output) == directory / "runs" / "01-02_check.ipynb"
     assert Path(outcome.html or "").is_file()
 
-    [record] = archive.read_chain(directory)
+    [record] = read_chain(directory)
     assert record["output"] == "runs/01-02_check.ipynb" and record["html"] == "runs/01-02_check.html"
     assert record["output_sha256"] == sha256_file(directory / record["output"])
     assert record["parameters"] == {"episodes": 5, "label": "after rollback"}
@@ -147,10 +150,10 @@ def test_run_applies_the_rollback_env_and_is_archived(tmp_path: Path, fresh_sand
     assert record["status"] == "ok" and record["duration_s"] > 0 and record["started_at"]
     rows = index.query(store, "SELECT seq, status, record_hash FROM runs WHERE incident = ?", (incident_id,))
     assert rows == [{"seq": 1, "status": "ok", "record_hash": record["hash"]}]
-    manifest = archive.read_manifest(directory) or {}
+    manifest = read_manifest(directory) or {}
     assert manifest["parameters"] == record["parameters"] and manifest["target"] == str(fresh_sandbox.resolve())
     assert manifest["git_before"] == record["git_before"] and manifest["environment"]["sb3_system_info"]
-    assert archive.verify_incident(store, directory).ok
+    assert verify_incident(store, directory).ok
 
 
 @pytest.mark.slow
@@ -162,9 +165,9 @@ def test_a_killed_kernel_leaves_a_failed_copy_and_its_record(tmp_path: Path, san
     assert outcome.error["ename"] == "DeadKernelError"
     assert output_status(Path(outcome.output)) == "failed"
     directory = incident_dir(store, incident_id)
-    [record] = archive.read_chain(directory)
+    [record] = read_chain(directory)
     assert record["status"] == "failed" and record["error"]["ename"] == "DeadKernelError"
-    assert archive.verify_incident(store, directory).ok
+    assert verify_incident(store, directory).ok
 
 
 @pytest.mark.slow
@@ -177,7 +180,7 @@ def test_a_cell_hanging_past_its_timeout_fails_the_run(tmp_path: Path, sandbox: 
     assert "the cell ran longer than 2 s" in outcome.error["evalue"]
     assert outcome.error["cell"]["source"] == "import time; time.sleep(120)"
     assert output_status(Path(outcome.output)) == "failed"
-    assert archive.read_chain(incident_dir(store, incident_id))[0]["status"] == "failed"
+    assert read_chain(incident_dir(store, incident_id))[0]["status"] == "failed"
 
 
 @pytest.mark.slow
@@ -193,7 +196,7 @@ def test_a_reseal_keeps_earlier_tampering_visible(tmp_path: Path, sandbox: Path,
     assert first.suspicious == []
     assert second.suspicious == ["modified: runs/01-nb.html",
                                  "modified: runs/01-nb.html (differs from run 1's chain record)"]
-    problems = archive.verify_incident(store, directory).problems
+    problems = verify_incident(store, directory).problems
     assert "modified: runs/01-nb.html (differs from run 1's chain record)" in problems
     assert any(p.startswith("earlier: modified: runs/01-nb.html (found ") for p in problems)
     assert not any("work.txt" in p for p in problems)
@@ -201,7 +204,7 @@ def test_a_reseal_keeps_earlier_tampering_visible(tmp_path: Path, sandbox: Path,
 
 def test_a_notebook_cannot_start_a_run_of_its_own_incident(tmp_path: Path, sandbox: Path, store: Path,
                                                            incident_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(archive.ACTIVE_RUN_ENV, incident_id)  # as in a kernel that runbook run started
+    monkeypatch.setenv(ACTIVE_RUN_ENV, incident_id)  # as in a kernel that runbook run started
     nb = make_notebook(tmp_path / "nb.ipynb", "print(1)")
     with pytest.raises(InvalidInputError, match=r"already runs for .* cannot start another run"):
         run_notebook(nb, incident_id, archive=store, target=sandbox, lock_timeout=0.3)

@@ -9,7 +9,7 @@ import pytest
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback, undo_rollback
 from runbook_lib.sandbox.defects import inject_defect
 from runbook_lib.verify import registry as verify

@@ -47,8 +47,8 @@ def archive_group() -> None:
 def list_command(archive: Path, as_json: bool) -> None:
     """List incidents with their state, run count and last seal."""
     from runbook_lib.evidence import index
-    from runbook_lib.evidence.archive import read_chain
-    from runbook_lib.incident.model import incident_dir, list_incidents
+    from runbook_lib.evidence.chain import read_chain
+    from runbook_lib.incident.store import incident_dir, list_incidents
 
     seals = {row["incident"]: row["sealed_at"] for row in index.query(
         archive, "SELECT incident, sealed_at FROM seals")}  # fmt: skip
@@ -166,8 +166,8 @@ def verify_command(
     if url is not None:
         _verify_remote(incident_id, url, archive, as_json)
         return
-    from runbook_lib.evidence.archive import verify_archive, verify_or_note
-    from runbook_lib.incident.model import incident_dir
+    from runbook_lib.evidence.seal import verify_archive, verify_or_note
+    from runbook_lib.incident.store import incident_dir
 
     names = _secret_names(target, secrets)
     if incident_id is not None:

@@ -11,16 +11,9 @@ from click.core import ParameterSource
 from runbook_lib.app.cli.common import emit
 from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.decide.tree import (
-    DEFAULT_TOLERANCE_PCT,
-    SAC_SCENARIOS,
-    Assessment,
-    Decision,
-    SacDecision,
-    decide,
-    decide_sac,
-)
-from runbook_lib.incident.model import advance_incident, incident_dir, load_incident
+from runbook_lib.decide.scenarios import SAC_SCENARIOS, SacDecision, decide_sac
+from runbook_lib.decide.tree import DEFAULT_TOLERANCE_PCT, Assessment, Decision, decide
+from runbook_lib.incident.store import advance_incident, incident_dir, load_incident
 
 _TREE_OPTIONS = ("crash", "regression_pct", "difference_pct", "tolerance_pct", "intentional")
 
@@ -117,7 +110,7 @@ def _emit_recorded(data: dict[str, Any], text: str, summary: str, archive: Path,
                    incident_id: str | None, as_json: bool) -> None:  # fmt: skip
     """Print the decision; with an incident, keep it there first (the incident is assessed)."""
     if incident_id is not None:
-        from runbook_lib.evidence.archive import record_decision
+        from runbook_lib.evidence.records import record_decision
 
         if load_incident(archive, incident_id).state in ("opened", "assessed"):
             advance_incident(archive, incident_id, "assessed", note=f"decision: {summary}")

@@ -16,20 +16,22 @@ from runbook_lib.incident.model import (
     STATES,
     TRANSITIONS,
     Incident,
-    advance_incident,
     due,
+    open_obligations,
+)
+from runbook_lib.incident.store import (
+    advance_incident,
     incident_dir,
     list_incidents,
     load_incident,
     open_incident,
-    open_obligations,
     record_done,
 )
 
 
 def _sealed(archive: Path, incident: Incident) -> Incident:
     """Seal the incident's evidence again, so that 'archive verify' covers this change."""
-    from runbook_lib.evidence.archive import seal_changes
+    from runbook_lib.evidence.amend import seal_changes
 
     seal_changes(archive, incident_dir(archive, incident.id))
     return incident

@@ -12,8 +12,11 @@ import pytest
 
 from runbook_lib.app.cli import main
 from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.evidence import archive, index
-from runbook_lib.incident.model import advance_incident, incident_dir, open_incident
+from runbook_lib.evidence import index
+from runbook_lib.evidence.layout import CHAIN, MANIFEST
+from runbook_lib.evidence.records import record_checks, record_decision
+from runbook_lib.evidence.seal import inventory
+from runbook_lib.incident.store import advance_incident, incident_dir, open_incident
 from runbook_lib.runs.run import run_notebook
 from tests.runutil import make_notebook
 
@@ -37,8 +40,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, sandbox: Path) -> tuple[Path
     bad = make_notebook(root / "02_fails.ipynb", "raise RuntimeError('boom')")
     run_notebook(bad, incident, archive=store, target=sandbox, progress=False)
     advance_incident(store, incident, "assessed", note="parity within tolerance")
-    archive.record_decision(store, directory, decide(Assessment(difference_pct=3.0)).to_dict(), source="test")
-    archive.record_checks(store, directory, "verify", [
+    record_decision(store, directory, decide(Assessment(difference_pct=3.0)).to_dict(), source="test")
+    record_checks(store, directory, "verify", [
         {"name": "factory.legacy", "status": "pass", "summary": "legacy env chosen"},
         {"name": "smoke.train", "status": "fail", "summary": "exit 1", "blocking": True}])
     return store, incident
@@ -95,7 +98,7 @@ def test_a_clean_archive_verifies(store: Path, incident: str, capsys: pytest.Cap
 def test_changing_one_byte_of_any_archived_file_is_named(store: Path, incident: str,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     directory = incident_dir(store, incident)
-    names = [*sorted(archive.inventory(directory)), archive.MANIFEST]
+    names = [*sorted(inventory(directory)), MANIFEST]
     assert len(names) >= 10
     for name in names:
         path = directory / name
@@ -123,7 +126,7 @@ def test_deleted_and_added_files_are_named(store: Path, incident: str, capsys: p
 
 
 def test_an_edited_run_record_breaks_the_chain(store: Path, incident: str, capsys: pytest.CaptureFixture[str]) -> None:
-    chain = incident_dir(store, incident) / archive.CHAIN
+    chain = incident_dir(store, incident) / CHAIN
     lines = chain.read_text().splitlines()
     second = json.loads(lines[1])
     second["status"] = "ok"
@@ -179,7 +182,7 @@ def test_the_report_bundle(store: Path, incident: str, tmp_path: Path, capsys: p
         member = tar.extractfile(f"{incident}/index.html")
         assert member is not None
         page = member.read().decode()
-    files = archive.inventory(incident_dir(store, incident))
+    files = inventory(incident_dir(store, incident))
     assert {f"{incident}/incident/{name}" for name in files} <= names
     assert f"{incident}/incident/archive.lock" not in names
     for href in ("incident/runs/01-01_assess.html", "incident/runs/02-02_fails.html"):

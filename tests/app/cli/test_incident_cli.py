@@ -12,7 +12,7 @@ import pytest
 from runbook_lib.app.cli import main
 from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option, target_option
 from runbook_lib.base.errors import EXIT_INVALID_INPUT, InvalidInputError
-from runbook_lib.incident.model import load_incident
+from runbook_lib.incident.store import load_incident
 
 
 def run_cli(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.sandbox.faults import set_faults
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.evidence import archive, index
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.evidence import index
+from runbook_lib.evidence.chain import read_chain
+from runbook_lib.incident.store import incident_dir, open_incident
 from tests.runutil import cli, make_notebook, output_status
 
 
@@ -60,7 +61,7 @@ def test_a_killed_kernel_exits_1_and_is_archived(tmp_path: Path, sandbox: Path, 
     assert "run 01 of " in proc.stdout and ": failed" in proc.stdout
     directory = incident_dir(store, incident_id)
     assert output_status(directory / "runs" / "01-dies.ipynb") == "failed"
-    assert archive.read_chain(directory)[0]["status"] == "failed"
+    assert read_chain(directory)[0]["status"] == "failed"
 
 
 @pytest.mark.parametrize(("args", "expected"), [
@@ -114,7 +115,7 @@ def test_ten_concurrent_runs_lose_nothing(tmp_path: Path, sandbox: Path, store: 
     rows = index.query(store, "SELECT incident, seq FROM runs ORDER BY incident, seq")
     assert rows == [{"incident": inc, "seq": seq} for inc in sorted(incidents) for seq in (1, 2)]
     for inc in incidents:
-        chain = archive.read_chain(incident_dir(store, inc))
+        chain = read_chain(incident_dir(store, inc))
         assert [r["output"] for r in chain] == ["runs/01-nb.ipynb", "runs/02-nb.ipynb"]
         assert sorted(r["parameters"]["label"] for r in chain) == [f"{inc}-0", f"{inc}-1"]
     verify = cli("archive", "verify", "--archive", str(store), "--json", cwd=tmp_path)

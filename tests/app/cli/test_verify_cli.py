@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.incident.model import incident_dir, open_incident
+from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.sandbox.defects import inject_defect
 from tests.svcutil import guarded_service
 

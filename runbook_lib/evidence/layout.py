@@ -1,0 +1,45 @@
+"""The names of an incident folder's files: the one place that defines them.
+
+An incident folder (``<archive>/incidents/<ID>/``) holds::
+
+    incident.json        the record (:mod:`runbook_lib.incident.store` names it)
+    journal.jsonl        every step, appended (:mod:`runbook_lib.incident.journal` names it)
+    decision.json        the assessment's latest decision
+    parity.json          the latest parity report (its plots in parity/)
+    manifest.json        the seal: every file's sha256 (:mod:`.seal`)
+    runs/chain.jsonl     the hash chain of notebook runs (:mod:`.chain`)
+    runs/ plans/ blobs/ comms/ decisions/ checks/   records written once
+    archive.lock, run.lock                          coordination, not evidence
+
+Those two are named in :mod:`runbook_lib.incident`, below this package (the
+layers only import downwards); the rest are named here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runbook_lib.incident.journal import JOURNAL_FILE
+
+MANIFEST = "manifest.json"
+RUNS_DIR = "runs"
+CHAIN = Path(RUNS_DIR) / "chain.jsonl"
+PLANS_DIR = "plans"
+BLOBS_DIR = "blobs"
+COMMS_DIR = "comms"
+DECISIONS_DIR = "decisions"
+CHECKS_DIR = "checks"
+DECISION_FILE = "decision.json"
+PARITY_FILE = "parity.json"
+PLOTS_DIR = "parity"
+ARCHIVE_LOCK = "archive.lock"
+RUN_LOCK = "run.lock"
+# Lock files are coordination, not evidence; they change on every run.
+IGNORED_SUFFIXES = (".lock",)
+# Files that grow by appended lines only; directories whose files are written
+# once (by the runbook itself) and never changed. Other files (a notebook's
+# working files, parity.json) may be rewritten between seals.
+APPEND_ONLY = (JOURNAL_FILE, CHAIN.as_posix())
+WRITE_ONCE = tuple(f"{name}/" for name in (RUNS_DIR, PLANS_DIR, BLOBS_DIR, COMMS_DIR,
+                                           DECISIONS_DIR, CHECKS_DIR))  # fmt: skip
+REWRITABLE = (f"{PLANS_DIR}/latest",)
