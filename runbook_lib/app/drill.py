@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.runs import catalog
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = catalog.NOTEBOOKS
 
 
 @dataclass(frozen=True)
