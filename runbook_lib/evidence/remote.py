@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_lib.evidence import archive, index
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import sha256_bytes, sha256_file
+from runbook_lib.evidence import archive, index
 
 _CHUNK = 1 << 20
 # S3 refuses parts below 5 MiB except the last one.
@@ -65,14 +65,14 @@ def open_url(url: str) -> tuple[Any, str]:
         from fsspec.core import url_to_fs
     except ImportError as err:
         raise InvalidInputError("remote archives need fsspec",
-                                hint="pip install 'runbook[s3]'") from err  # fmt: skip
+                                hint="pip install 'rl-runbook[s3]'") from err  # fmt: skip
     try:
         # Fresh instance, no listing cache: a verify must see the store as it is now.
         fs, root = url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
     except (ImportError, ValueError) as err:
         raise InvalidInputError(f"cannot open {url}: {err}",
                                 hint="use a local path, file://... or s3://bucket/prefix "
-                                "(s3 needs: pip install 'runbook[s3]')") from err  # fmt: skip
+                                "(s3 needs: pip install 'rl-runbook[s3]')") from err  # fmt: skip
     return fs, str(root).rstrip("/")
 
 
