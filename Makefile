@@ -28,7 +28,7 @@ bytecode: $(STAMP)
 	@$(BIN)/python -m compileall -q -x "sandbox/files" runbook_lib
 
 demo: bytecode
-	$(BIN)/runbook drill
+	$(BIN)/runbook drill --archive outputs
 
 # The browser test drives Debian's chromium (Playwright's own browser download is not
 # used). Install it when missing and apt is usable as root; elsewhere the test skips

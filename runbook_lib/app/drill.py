@@ -19,8 +19,9 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence.layout import CHECKS_DIR, DECISION_FILE, PARITY_FILE
+from runbook_lib.runs import catalog
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = catalog.NOTEBOOKS
 
 
 @dataclass(frozen=True)

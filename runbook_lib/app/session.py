@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.app.locations import Locations
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import incident_dir, load_incident, open_incident
-from runbook_lib.target.manifest import Manifest, find_manifest, load_manifest
+from runbook_lib.target.manifest import Manifest, load_manifest
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,24 @@ class Session:
         return load_incident(self.archive, self.incident_id)
 
 
+def _path(value: Any) -> Path | None:
+    return Path(str(value)) if value else None
+
+
 def start(params: Mapping[str, Any], *, open_with: Mapping[str, str] | None = None) -> Session:
     """Resolve the target, the archive and the incident for a notebook.
 
     ``params`` may hold ``target``, ``archive`` and ``incident`` (empty: the
-    ``RUNBOOK_*`` variables, then the nearest runbook.toml and ``./outputs``).
+    ``RUNBOOK_*`` variables, then the nearest runbook.toml and the target's
+    default archive, exactly as the CLI resolves them: :mod:`.locations`).
     With ``open_with`` (title, severity, kind) and no incident, one is opened.
 
     Raises:
         InvalidInputError: no target, or no incident and nothing to open one with.
     """
-    target = str(params.get("target") or os.environ.get("RUNBOOK_TARGET") or "")
-    manifest = load_manifest(Path(target)) if target else load_manifest(find_manifest(Path.cwd()))
-    archive = Path(str(params.get("archive") or os.environ.get("RUNBOOK_ARCHIVE") or "outputs"))
+    given = Locations(_path(params.get("target")), _path(params.get("archive")))
+    manifest = load_manifest(given.resolve_target())
+    archive = given.resolve_archive(target=manifest.root)
     incident = str(params.get("incident") or os.environ.get("RUNBOOK_INCIDENT") or "")
     if not incident:
         if not open_with:

@@ -19,6 +19,7 @@ from runbook_lib.decide.tree import Assessment, Decision, decide
 from runbook_lib.evidence.layout import DECISION_FILE
 from runbook_lib.rollback.engine import OperationReport
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
+from runbook_lib.runs import catalog
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def triage(session: Session, facts: Assessment, *, apply: bool = False) -> Triag
 
 
 CHAIN = ("01_assessment", "02_rollback", "03_parity", "04_verification", "06_postmortem")
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = catalog.NOTEBOOKS
 
 
 def run_headless_chain(

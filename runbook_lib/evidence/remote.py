@@ -69,14 +69,14 @@ def open_url(url: str) -> tuple[Any, str]:
         from fsspec.core import url_to_fs
     except ImportError as err:
         raise InvalidInputError("remote archives need fsspec",
-                                hint="pip install 'runbook[s3]'") from err  # fmt: skip
+                                hint="pip install 'rl-runbook[s3]'") from err  # fmt: skip
     try:
         # Fresh instance, no listing cache: a verify must see the store as it is now.
         fs, root = url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
     except (ImportError, ValueError) as err:
         raise InvalidInputError(f"cannot open {url}: {err}",
                                 hint="use a local path, file://... or s3://bucket/prefix "
-                                "(s3 needs: pip install 'runbook[s3]')") from err  # fmt: skip
+                                "(s3 needs: pip install 'rl-runbook[s3]')") from err  # fmt: skip
     return fs, str(root).rstrip("/")
 
 

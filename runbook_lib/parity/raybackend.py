@@ -27,7 +27,7 @@ def _ray() -> Any:
         import ray
     except ImportError as err:
         raise InvalidInputError("the ray backend needs Ray",
-                                hint="pip install 'runbook[ray]', or use --backend process "
+                                hint="pip install 'rl-runbook[ray]', or use --backend process "
                                 "(the default)") from err  # fmt: skip
     return ray
 

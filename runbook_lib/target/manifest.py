@@ -33,7 +33,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 _TOP = ("secrets", "target", "git", "env", "backups", "models", "package", "service", "tests",
-        "parity", "notify", "checks")  # fmt: skip
+        "parity", "notify", "checks", "archive")  # fmt: skip
 _SERVICE_KEYS = ("name", "adapter", "command", "env", "pidfile", "state_file", "health_path",
                  "unit", "health_url")  # fmt: skip
 _ENV_KEYS = ("factory", "env_type", "logger", "vars", "config", "force_flag", "call_site")
@@ -229,6 +229,7 @@ class Manifest:
     secrets: tuple[str, ...] = ()
     models: ModelsSpec | None = None
     checks: ChecksSpec | None = None
+    archive_dir: str | None = None
 
     def resolve(self, relative: str) -> Path:
         """The absolute path of a manifest path (relative to the target's root)."""
@@ -512,6 +513,12 @@ def _notify(top: Table) -> tuple[str | None, str | None]:
     return _url(table, "webhook_url"), env_name
 
 
+def _archive_dir(top: Table) -> str | None:
+    table = top.opt_table("archive", ("dir",))
+    # Relative to the target's root; an absolute path puts the evidence elsewhere.
+    return table.opt_text("dir") if table is not None else None
+
+
 def _secrets(top: Table) -> tuple[str, ...]:
     names = top.texts("secrets", required=False)
     for name in names:
@@ -559,6 +566,7 @@ def parse_manifest(source: Source) -> Manifest:
         secrets=secrets,
         models=models,
         checks=_checks(top),
+        archive_dir=_archive_dir(top),
     )
 
 

@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 import click
 
 from runbook_lib.app.cli.common import OneLineGroup, emit
-from runbook_lib.app.cli.options import archive_option, json_option
+from runbook_lib.app.cli.options import archive_option, json_option, optional_target_option
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.target.manifest import MANIFEST_NAME, find_manifest, load_manifest
+from runbook_lib.target.manifest import load_manifest
 
 incident_argument = click.argument("incident_id", metavar="ID")
 
 
 def _secret_names(target: Path | None, given: tuple[str, ...]) -> list[str]:
-    """``--secret`` names plus the manifest's ``secrets`` (of --target, or the nearest one)."""
+    """``--secret`` names plus the ``secrets`` of the target's manifest, if there is one."""
     names = list(given)
     if target is not None:
-        if not (target / MANIFEST_NAME).is_file():
-            raise InvalidInputError(f"--target {target} holds no {MANIFEST_NAME}",
-                                    hint="pass the target's root, or omit --target")  # fmt: skip
         names += load_manifest(target).secrets
-    else:
-        # No target around: only the --secret names are scanned for.
-        with contextlib.suppress(InvalidInputError):
-            names += load_manifest(find_manifest(Path.cwd())).secrets
     return list(dict.fromkeys(names))
 
 
@@ -148,9 +140,7 @@ def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bo
               "local index's seal when there is one.")  # fmt: skip
 @click.option("--secret", "secrets", multiple=True, metavar="NAME",
               help="Also scan for the value of this environment variable (repeatable).")
-@click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=f"Scan for the values of this target's declared secrets (default: the "
-              f"nearest {MANIFEST_NAME}, if any).")  # fmt: skip
+@optional_target_option
 @archive_option
 @json_option
 def verify_command(

@@ -39,8 +39,24 @@ def emit(data: dict[str, Any], *, as_json: bool, text: str) -> None:
 
 
 def one_line(err: click.UsageError, path: str) -> InvalidInputError:
-    """A click usage error as an :class:`InvalidInputError` (one line, exit 2)."""
-    return InvalidInputError(f"{path}: {err.format_message()}", hint=f"see '{path} --help'")
+    """A click usage error as an :class:`InvalidInputError` (one line, exit 2).
+
+    The message names the subcommand but not the program: the error line
+    already starts with ``runbook: error:``.
+    """
+    below = path.partition(" ")[2]
+    message = err.format_message()
+    return InvalidInputError(f"{below}: {message}" if below else message,
+                             hint=f"see '{path} --help'")  # fmt: skip
+
+
+def format_summaries(
+    formatter: click.HelpFormatter, rows: list[tuple[str, str]], title: str = "Commands"
+) -> None:
+    """A help section of commands with their whole summaries (wrapped, never cut off)."""
+    if rows:
+        with formatter.section(title):
+            formatter.write_dl(rows)
 
 
 def _path_of(info_name: str | None, parent: click.Context | None) -> str:
@@ -79,6 +95,19 @@ class OneLineGroup(_OneLineParsing, click.Group):
     """
 
     command_class = OneLineCommand
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands in the order they were added (the workflow's), not sorted."""
+        return list(self.commands)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with their whole first sentence, as git does."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        format_summaries(formatter, rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; any usage error below becomes an :class:`InvalidInputError`."""

@@ -9,7 +9,12 @@ import click
 from click.core import ParameterSource
 
 from runbook_lib.app.cli.common import emit
-from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option
+from runbook_lib.app.cli.options import (
+    ARCHIVE_HELP,
+    OneLineCommand,
+    json_option,
+    locations,
+)
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.scenarios import SAC_SCENARIOS, SacDecision, decide_sac
 from runbook_lib.decide.tree import DEFAULT_TOLERANCE_PCT, Assessment, Decision, decide
@@ -61,7 +66,8 @@ def _sac_text(decision: SacDecision) -> str:
 @click.option("--incident", "incident_id", default=None,
               help="Record the decision in this incident (decisions/, index, journal) and "
               "mark it assessed.")  # fmt: skip
-@archive_option
+@click.option("--archive", "given_archive", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help=ARCHIVE_HELP + " Only read with --incident.")  # fmt: skip
 @json_option
 @click.pass_context
 def decide_command(
@@ -75,7 +81,7 @@ def decide_command(
     scenario: str | None,
     deployed: bool,
     incident_id: str | None,
-    archive: Path,
+    given_archive: Path | None,
     as_json: bool,
 ) -> None:
     """Walk the rollback decision tree (seed 000 §2) and print the decision.
@@ -85,7 +91,10 @@ def decide_command(
     (implementation, testing or deployment failure, data corruption) map to
     the phases and steps of its SAC rollback procedure instead.
     """
+    # Without an incident nothing is recorded: no archive (nor a target for its default).
+    archive = given_archive
     if incident_id is not None:
+        archive = locations().resolve_archive(given_archive)
         load_incident(archive, incident_id)  # a clear error before deciding anything
     if scenario is not None:
         flags = {param.name: param.opts[0] for param in ctx.command.params}
@@ -106,10 +115,10 @@ def decide_command(
                    incident_id=incident_id, as_json=as_json)  # fmt: skip
 
 
-def _emit_recorded(data: dict[str, Any], text: str, summary: str, archive: Path, *,
+def _emit_recorded(data: dict[str, Any], text: str, summary: str, archive: Path | None, *,
                    incident_id: str | None, as_json: bool) -> None:  # fmt: skip
     """Print the decision; with an incident, keep it there first (the incident is assessed)."""
-    if incident_id is not None:
+    if incident_id is not None and archive is not None:
         from runbook_lib.evidence.records import record_decision
 
         if load_incident(archive, incident_id).state in ("opened", "assessed"):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from runbook_lib.app.cli.common import emit
-from runbook_lib.app.cli.options import archive_option, json_option
+from runbook_lib.app.cli.options import json_option, locations
+from runbook_lib.app.locations import ARCHIVE_ENV, data_home
 from runbook_lib.base.errors import CheckFailedError
 
 
@@ -32,10 +34,17 @@ def _scenario_help() -> str:
     default=None,
     help="Cache for the sandbox's trained models.",
 )
-@archive_option
+@click.option("--archive", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help=f"Archive directory; the drill's sandbox goes to ARCHIVE/drills/. Default: "
+              f"${ARCHIVE_ENV}, else ~/.local/share/runbook/drill.")  # fmt: skip
 @json_option
 def drill(
-    *, scenario: str | None, episodes: int, cache_dir: Path | None, archive: Path, as_json: bool
+    *,
+    scenario: str | None,
+    episodes: int,
+    cache_dir: Path | None,
+    archive: Path | None,
+    as_json: bool,
 ) -> None:
     """Materialize a fresh sandbox, inject a fault, and run the runbook chain headless.
 
@@ -46,8 +55,12 @@ def drill(
     """
     from runbook_lib.app.drill import DEFAULT_SCENARIO, run_drill
 
+    # The drill makes its own target, so its default archive is one fixed directory.
+    chosen = archive or locations().archive
+    if chosen is None:
+        chosen = Path(os.environ.get(ARCHIVE_ENV) or data_home() / "runbook" / "drill")
     report = run_drill(
-        archive,
+        chosen,
         scenario or DEFAULT_SCENARIO,
         cache_dir=cache_dir,
         episodes=episodes,

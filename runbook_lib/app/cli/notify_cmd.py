@@ -7,21 +7,16 @@ from pathlib import Path
 import click
 
 from runbook_lib.app.cli.common import OneLineCommand, emit
-from runbook_lib.app.cli.options import archive_option, json_option
-from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.app.cli.options import archive_option, json_option, optional_target_option
 from runbook_lib.comms.notify import IMPACTS, TEMPLATES
-from runbook_lib.target.manifest import MANIFEST_NAME, Manifest, find_manifest, load_manifest
+from runbook_lib.target.manifest import Manifest, load_manifest
 
 _RESOLUTIONS = {"fixed": "Fixed", "documented": "Documented as expected behavior"}
 
 
 def _manifest(target: Path | None) -> Manifest | None:
-    if target is not None:
-        return load_manifest(target)
-    try:
-        return load_manifest(find_manifest(Path.cwd()))
-    except InvalidInputError:
-        return None  # no target around: the message is written, not posted
+    # No target around: the message is written, not posted.
+    return load_manifest(target) if target is not None else None
 
 
 @click.command("notify", cls=OneLineCommand)
@@ -36,9 +31,7 @@ def _manifest(target: Path | None) -> Manifest | None:
 @click.option("--resolution", type=click.Choice(list(_RESOLUTIONS)), default=None,
               help="For 'resolution': fixed, or documented as expected behaviour.")
 @click.option("--note", "notes", default="", help="Notes, or lessons learned for 'completion'.")
-@click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=f"The target whose [notify] webhook to use (default: the nearest "
-              f"{MANIFEST_NAME}, if any).")  # fmt: skip
+@optional_target_option
 @archive_option
 @json_option
 def notify_command(

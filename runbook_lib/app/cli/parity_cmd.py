@@ -10,9 +10,16 @@ import click
 from click.core import ParameterSource
 
 from runbook_lib.app.cli.common import emit
-from runbook_lib.app.cli.options import OneLineGroup, archive_option, json_option, target_option
+from runbook_lib.app.cli.options import (
+    ARCHIVE_HELP,
+    TARGET_HELP,
+    OneLineGroup,
+    json_option,
+    locations,
+    target_option,
+)
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.target.manifest import find_manifest, load_manifest
+from runbook_lib.target.manifest import load_manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MAX_EPISODE_LINES = 30
@@ -155,11 +162,6 @@ def _outcome_text(data: dict[str, Any]) -> str:
     return "\n".join(_header_lines(data) + _metric_lines(data) + _decision_lines(data))
 
 
-def _group_target(target: Path | None) -> Path:
-    # Resolved here, not in an option callback, so that 'parity record' never needs it.
-    return target if target is not None else find_manifest(Path.cwd()).parent
-
-
 @click.group("parity", cls=OneLineGroup, invoke_without_command=True)
 @click.option(
     "--incident",
@@ -181,15 +183,12 @@ def _group_target(target: Path | None) -> Path:
     default="process",
     show_default=True,
     help="Where --workers run: a fork pool, or Ray (the manifest's [parity] ray_address, "
-    "else a local instance with files under ARCHIVE/ray; pip install 'runbook[ray]').",
+    "else a local instance with files under ARCHIVE/ray; pip install 'rl-runbook[ray]').",
 )
-@click.option(
-    "--target",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The target's root (holding runbook.toml); default: the nearest one upward.",
-)
-@archive_option
+@click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help=TARGET_HELP)
+@click.option("--archive", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help=ARCHIVE_HELP)
 @json_option
 @click.pass_context
 def parity(
@@ -205,7 +204,7 @@ def parity(
     baseline: Path | None,
     backend: str,
     target: Path | None,
-    archive: Path,
+    archive: Path | None,
     as_json: bool,
 ) -> None:
     """Run the legacy and the candidate env in lockstep and decide (seed 000 §2, §3.3, §9).
@@ -237,10 +236,12 @@ def parity(
         )
     from runbook_lib.parity.run import run_incident_parity
 
-    manifest = load_manifest(_group_target(target))
+    # Resolved here, not in option wrappers, so that 'parity record' never needs them.
+    root = locations().resolve_target(target)
+    manifest = load_manifest(root)
     outcome = run_incident_parity(
         manifest,
-        archive,
+        locations().resolve_archive(archive, root),
         incident_id,
         episodes=episodes,
         seeds=_seeds(seeds),

@@ -23,7 +23,7 @@ def _failure(error: dict[str, object] | None) -> str:
 
 
 @click.command("run", cls=OneLineCommand)
-@click.argument("notebook", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("name", metavar="NOTEBOOK")
 @click.option("--incident", "incident_id", required=True, help="Incident ID.")
 @click.option("-p", "--parameter", "pairs", nargs=2, multiple=True, metavar="NAME VALUE",
               help="A notebook parameter (repeatable), read like papermill's -p and checked "
@@ -37,7 +37,7 @@ def _failure(error: dict[str, object] | None) -> str:
 @json_option
 def run_command(
     *,
-    notebook: Path,
+    name: str,
     incident_id: str,
     pairs: tuple[tuple[str, str], ...],
     cell_timeout: float,
@@ -48,13 +48,19 @@ def run_command(
 ) -> None:
     """Execute NOTEBOOK for an incident; keep the executed copy, its HTML and a chain record.
 
+    NOTEBOOK is a shipped notebook's name (03_parity or parity; see 'runbook
+    notebooks list') or a path to an .ipynb.
+
     The run goes to ARCHIVE/incidents/<ID>/runs/<NN>-<name>.ipynb (and .html),
     in the incident directory as working directory, with the target's rollback
     variables in the kernel's environment. Secrets never go in -p: list their
     variable names under 'secrets' in runbook.toml and export them instead.
     Runs of one incident queue; a failed run exits 1 and is archived all the same.
     """
+    from runbook_lib.runs.catalog import find_notebook
     from runbook_lib.runs.run import parameters_from_text, run_notebook
+
+    notebook = find_notebook(name)
 
     parameters = parameters_from_text(notebook, pairs)
 

@@ -115,13 +115,15 @@ def test_lifecycle_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "open obligations now: root-cause-analysis, stakeholder-update" in capsys.readouterr().err
 
 
-def test_archive_defaults_to_env_then_outputs(
+def test_archive_defaults_to_env_then_the_targets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "runbook.toml").write_text('[target]\nname = "t"\n[git]\nstable_ref = "v1"\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RUNBOOK_ARCHIVE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert main(["incident", "list"]) == 0
-    assert "no incidents in outputs" in capsys.readouterr().out
+    assert f"no incidents in {tmp_path / 'data' / 'runbook' / 'archives'}/t-" in capsys.readouterr().out
     monkeypatch.setenv("RUNBOOK_ARCHIVE", str(tmp_path / "elsewhere"))
     assert main(["incident", "open", "--title", "t", "--severity", "low", "--kind", "other"]) == 0
     incident_id = capsys.readouterr().out.strip()
@@ -143,9 +145,12 @@ def test_target_option_finds_the_nearest_manifest(
     nested = tmp_path / "src" / "deep"
     nested.mkdir(parents=True)
     monkeypatch.chdir(nested)
+    monkeypatch.delenv("RUNBOOK_ARCHIVE", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     probe.main(["--json"], standalone_mode=False)
     data = json.loads(capsys.readouterr().out)
-    assert data == {"target": str(tmp_path.resolve()), "archive": "outputs", "json": True}
+    assert data["target"] == str(tmp_path.resolve()) and data["json"] is True
+    assert Path(data["archive"]).parent == tmp_path / "data" / "runbook" / "archives"
     probe.main(["--target", str(tmp_path)], standalone_mode=False)
     assert json.loads(capsys.readouterr().out)["target"] == str(tmp_path.resolve())
 
