@@ -46,6 +46,7 @@ from runbook_lib.base.fsutil import (
     sha256_file,
 )
 from runbook_lib.incident.journal import Journal
+from runbook_lib.target.secrets import find_secret
 
 MANIFEST = "manifest.json"
 CHAIN = Path("runs") / "chain.jsonl"
@@ -239,13 +240,13 @@ class VerifyReport:
 
 def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
     hits: list[str] = []
-    needles = {name: value.encode() for name, value in secrets.items() if len(value) >= 6}
     for path in iter_files(incident_dir):
         data = path.read_bytes()
-        for name, needle in needles.items():
-            if needle in data:
+        for name, value in secrets.items():
+            form = find_secret(data, value)
+            if form is not None:
                 hits.append(f"secret: the value of ${name} appears in "
-                            f"{path.relative_to(incident_dir).as_posix()}")  # fmt: skip
+                            f"{path.relative_to(incident_dir).as_posix()} ({form})")  # fmt: skip
     return hits
 
 
