@@ -8,6 +8,11 @@ every point reached, so a test knows how many points a run has. With
 ``RUNBOOK_PAUSE_AT=N`` and ``RUNBOOK_PAUSE_FILE=PATH``, the N-th point waits
 until PATH exists, so a test can hold a process in the middle of an operation
 (holding the target's lock) without sleeping for a guessed time.
+
+A stray variable in an operator's shell must never kill a real rollback, so
+the hooks are inert unless a second, independent switch is set too: the
+marker file :data:`MARKER` in the target that took the lock (:func:`arm`),
+which only a test creates.
 """
 
 from __future__ import annotations
@@ -17,12 +22,28 @@ import signal
 import time
 from pathlib import Path
 
+MARKER = ".runbook/crashpoints-test-only"
+_VARIABLES = ("RUNBOOK_CRASH_AT", "RUNBOOK_CRASH_LOG", "RUNBOOK_PAUSE_AT")
 _reached = 0
+_armed: Path | None = None
+
+
+def arm(root: Path) -> None:
+    """Name the target this process works on (its lock's); its marker file enables the hooks."""
+    global _armed  # noqa: PLW0603 - one target per process, by design
+    _armed = root
+
+
+def enabled() -> bool:
+    """Whether the test-only marker exists in the armed target."""
+    return _armed is not None and (_armed / MARKER).is_file()
 
 
 def reach(label: str) -> None:
     """Mark a side-effect point; crash here when the environment says so."""
     global _reached  # noqa: PLW0603 - one counter per process, by design
+    if not any(os.environ.get(name) for name in _VARIABLES) or not enabled():
+        return
     _reached += 1
     log = os.environ.get("RUNBOOK_CRASH_LOG")
     if log:

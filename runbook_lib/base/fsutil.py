@@ -13,7 +13,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from runbook_lib.base.errors import InvalidInputError
+
 _CHUNK = 1 << 20
+# Where the platform has it, a read opens the file itself, never what a final link names.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -30,6 +34,56 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def confined(root: Path, path: Path, *, action: str = "write") -> Path:
+    """Return ``path`` unchanged once its real location is known to be inside ``root``.
+
+    Every component from ``root`` down is checked, so a directory link on the
+    way is named as precisely as a final one.
+
+    Raises:
+        InvalidInputError: a symbolic link takes ``path`` out of ``root``; the
+            one-line message names the link and where it points.
+    """
+    real_root = root.resolve()
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = ()
+        if not path.resolve().is_relative_to(real_root):
+            raise InvalidInputError(
+                f"{path} is outside the target {real_root}; refusing to {action} it"
+            ) from None
+    probe = root
+    for part in parts:
+        probe = probe / part
+        if probe.is_symlink() and not probe.resolve().is_relative_to(real_root):
+            raise InvalidInputError(
+                f"{probe} is a symlink to {os.readlink(probe)} ({probe.resolve()}), outside "
+                f"the target {real_root}; refusing to {action} through it",
+                hint="replace the link with a real directory or file inside the target",
+            )
+    return path
+
+
+def read_nofollow(path: Path) -> bytes:
+    """Read ``path`` without following a final symbolic link.
+
+    Raises:
+        InvalidInputError: ``path`` is a symbolic link (named, with where it points).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError as err:
+        if path.is_symlink():
+            raise InvalidInputError(
+                f"{path} is a symlink to {os.readlink(path)}; refusing to follow it",
+                hint="replace the link with the file itself",
+            ) from err
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a directory entry so that a rename inside it survives a crash."""
     fd = os.open(path, os.O_RDONLY)
@@ -39,15 +93,23 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def atomic_write_bytes(
+    path: Path, data: bytes, *, mode: int | None = None, within: Path | None = None
+) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    The rename replaces a final symbolic link itself, never the file it names.
 
     Args:
         path: Destination file; its parent directory must exist.
         data: The complete new content.
         mode: Permission bits for the new file; by default those of the file
             being replaced, or 0o644 for a new file.
+        within: When given, refuse (see :func:`confined`) a ``path`` whose
+            parent directories lead outside this root through a link.
     """
+    if within is not None:
+        confined(within, path)
     if mode is None:
         mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -66,9 +128,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
     fsync_dir(path.parent)
 
 
-def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+def atomic_write_text(
+    path: Path, text: str, *, mode: int | None = None, within: Path | None = None
+) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode, within=within)
 
 
 def iter_files(root: Path, *, skip_dirs: frozenset[str] = frozenset()) -> Iterator[Path]:
@@ -102,9 +166,12 @@ def tree_hash(
 
 
 # Runtime state, not content: git's own data, bytecode caches, service pid and
-# state files, and the target lock (whose file outlives every holder).
+# state files, the target lock (whose file outlives every holder) and the crash
+# tests' marker.
 _RUNTIME_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".run"})
-_RUNTIME_FILES = frozenset({".runbook/lock", ".runbook/lock.json"})
+_RUNTIME_FILES = frozenset(
+    {".runbook/lock", ".runbook/lock.json", ".runbook/crashpoints-test-only"}
+)
 
 
 def workspace_hash(root: Path) -> str:

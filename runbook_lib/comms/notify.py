@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +33,7 @@ import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.comms.webhook import PostResult, post_json, redact_url
 from runbook_lib.evidence.amend import amending
 from runbook_lib.evidence.layout import COMMS_DIR
 from runbook_lib.evidence.records import next_numbered
@@ -45,7 +43,7 @@ from runbook_lib.incident.journal import Journal
 from runbook_lib.incident.model import Incident, due, open_obligations, utc
 from runbook_lib.incident.store import record_done
 from runbook_lib.target.envfile import export_lines, read_rollback_env
-from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.manifest import DEFAULT_WEBHOOK_DEADLINE_S, Manifest
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 IMPACTS = ("training", "evaluation", "production")
@@ -82,16 +80,6 @@ _PHASES = {"opened": "Assessment", "assessed": "Assessment", "rolled-back": "Imp
 
 
 @dataclass(frozen=True)
-class PostResult:
-    """How posting to the webhook went."""
-
-    ok: bool
-    attempts: int
-    status: int | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class NotifyReport:
     """What :func:`notify` wrote and posted."""
 
@@ -113,12 +101,6 @@ class NotifyReport:
         return asdict(self)
 
 
-def redact_url(url: str) -> str:
-    """Scheme, host and port only: a webhook's path often is its secret."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
-
-
 def webhook_of(
     manifest: Manifest | None, environ: Mapping[str, str] | None = None
 ) -> tuple[str | None, str | None]:
@@ -136,32 +118,6 @@ def webhook_of(
     if manifest.webhook_url:
         return manifest.webhook_url, None
     return None, "the manifest configures no webhook ([notify] webhook_url)"
-
-
-def post_json(url: str, payload: Mapping[str, Any], *, attempts: int = 3,
-              base_delay_s: float = 1.0, timeout_s: float = 10.0) -> PostResult:  # fmt: skip
-    """POST ``payload`` as JSON; retry a connection error, a 5xx or a 429 with backoff.
-
-    The waits double: ``base_delay_s``, then twice that. Never raises.
-    """
-    body = json.dumps(payload, default=str).encode("utf-8")
-    error: str | None = None
-    status: int | None = None
-    for attempt in range(1, attempts + 1):
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                return PostResult(True, attempt, response.status)
-        except urllib.error.HTTPError as err:
-            status, error = err.code, f"HTTP {err.code} {err.reason}"
-            if err.code < 500 and err.code != 429:
-                return PostResult(False, attempt, status, error)  # the request itself is wrong
-        except (urllib.error.URLError, OSError) as err:
-            status, error = None, str(getattr(err, "reason", err))
-        if attempt < attempts:
-            time.sleep(base_delay_s * 2 ** (attempt - 1))
-    return PostResult(False, attempts, status, error)
 
 
 def _check_overrides(template: str, overrides: Mapping[str, Any]) -> None:
@@ -306,21 +262,29 @@ def _record_failure(directory: Path, template: str, delivery: _Delivery) -> Path
     return note
 
 
-def _deliver(directory: Path, template: str, subject: str, markdown: str, *, url: str | None,
-             reason: str | None, post: Mapping[str, float]) -> _Delivery:  # fmt: skip
+def _post(directory: Path, template: str, subject: str, markdown: str, *, url: str | None,
+          post: Mapping[str, float]) -> PostResult | None:  # fmt: skip
+    """Post the message; called with no lock held (the network may take its deadline)."""
+    if not url:
+        return None
+    payload = {"incident": directory.name, "template": template, "subject": subject,
+               "text": markdown, "markdown": markdown}  # fmt: skip
+    return post_json(url, payload, attempts=int(post["attempts"]),
+                     base_delay_s=post["base_delay_s"], timeout_s=post["timeout_s"],
+                     deadline_s=post["deadline_s"])  # fmt: skip
+
+
+def _deliver(directory: Path, template: str, markdown: str, *, url: str | None,
+             reason: str | None, result: PostResult | None) -> _Delivery:  # fmt: skip
     (directory / COMMS_DIR).mkdir(exist_ok=True)
     path = next_numbered(directory / COMMS_DIR, template, ".md")
     atomic_write_text(path, markdown)
-    payload = {"incident": directory.name, "template": template, "subject": subject,
-               "text": markdown, "markdown": markdown}  # fmt: skip
-    result = post_json(url, payload, attempts=int(post["attempts"]),
-                       base_delay_s=post["base_delay_s"], timeout_s=post["timeout_s"]) \
-        if url else None  # fmt: skip
     delivery = _Delivery(path, redact_url(url) if url else None, result, reason)
     Journal.for_incident(directory)({"event": "notify", "template": template,
                                      "path": path.relative_to(directory).as_posix(),
                                      "webhook": delivery.webhook,
-                                     "posted": bool(result and result.ok)})  # fmt: skip
+                                     "posted": bool(result and result.ok),
+                                     "error": result.error if result else None})  # fmt: skip
     return delivery
 
 
@@ -351,10 +315,13 @@ def notify(
     subject, markdown = render(template, facts, fields.get("system"))
     url, reason = webhook_of(manifest) if post else (None, "--no-post")
     configured = manifest is not None and bool(manifest.webhook_url or manifest.webhook_url_env)
-    settings = {"attempts": attempts, "base_delay_s": base_delay_s, "timeout_s": timeout_s}
+    deadline_s = manifest.webhook_deadline_s if manifest else DEFAULT_WEBHOOK_DEADLINE_S
+    settings = {"attempts": attempts, "base_delay_s": base_delay_s, "timeout_s": timeout_s,
+                "deadline_s": deadline_s}  # fmt: skip
+    result = _post(evidence.directory, template, subject, markdown, url=url, post=settings)
     with amending(archive_dir, evidence.directory) as suspicious:
-        sent = _deliver(evidence.directory, template, subject, markdown, url=url,
-                        reason=reason, post=settings)  # fmt: skip
+        sent = _deliver(evidence.directory, template, markdown, url=url,
+                        reason=reason, result=result)  # fmt: skip
         posted = sent.result is not None and sent.result.ok
         note = _record_failure(evidence.directory, template, sent) \
             if post and configured and not posted else None  # fmt: skip

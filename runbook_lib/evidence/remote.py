@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import sha256_bytes, sha256_file
@@ -59,12 +60,21 @@ class PushReport:
         return {**data, "ok": self.ok}
 
 
+_SCHEMES = ("", "file", "s3")
+
+
 def open_url(url: str) -> tuple[Any, str]:
     """The fsspec filesystem and root path of a local path, ``file://`` or ``s3://`` URL.
 
     Raises:
         InvalidInputError: the URL's protocol is unknown or its package is missing.
     """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _SCHEMES and not (len(scheme) == 1 and url[1:2] == ":"):
+        raise InvalidInputError(
+            f"cannot open {scheme}:// URLs for an archive ({url!r})",
+            hint="use a local path, file://DIR or s3://bucket/prefix",
+        )  # checked before fsspec, so nothing is looked up on the network
     try:
         from fsspec.core import url_to_fs
     except ImportError as err:

@@ -26,6 +26,7 @@ from runbook_lib.evidence import index
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import CHAIN, IGNORED_SUFFIXES, MANIFEST
+from runbook_lib.target.secrets import find_secret
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -87,13 +88,13 @@ class VerifyReport:
 
 def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
     hits: list[str] = []
-    needles = {name: value.encode() for name, value in secrets.items() if len(value) >= 6}
     for path in iter_files(incident_dir):
         data = path.read_bytes()
-        for name, needle in needles.items():
-            if needle in data:
+        for name, value in secrets.items():
+            form = find_secret(data, value)
+            if form is not None:
                 hits.append(f"secret: the value of ${name} appears in "
-                            f"{path.relative_to(incident_dir).as_posix()}")  # fmt: skip
+                            f"{path.relative_to(incident_dir).as_posix()} ({form})")  # fmt: skip
     return hits
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 from filelock import FileLock, Timeout
 
+from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, LockHeldError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
 
@@ -151,6 +152,7 @@ class TargetLock:
         holder = LockHolder.current(self.incident, self.command)
         text = json.dumps(holder.to_dict(), indent=2, sort_keys=True) + "\n"
         atomic_write_text(self.target / LOCK_DIR / HOLDER_FILE, text)
+        crashpoints.arm(self.target)
         alive = previous.is_alive() if previous is not None else False
         return Acquired(self.target, holder, previous, alive)
 

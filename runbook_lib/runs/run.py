@@ -242,6 +242,7 @@ class RunOutcome:
     record_hash: str
     incident_dir: str
     suspicious: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -338,9 +339,11 @@ def run_notebook(
         git_before = _git_head(manifest.root)
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         began = time.perf_counter()
+        secrets = {name: os.environ[name] for name in manifest.secrets if os.environ.get(name)}
         with _environment(kernel_environment(manifest.root, archive, incident.id)):
             result = execute(notebook, output, params, cwd=directory, cell_timeout=cell_timeout,
-                             run_timeout=run_timeout, progress=progress)  # fmt: skip
+                             run_timeout=run_timeout, progress=progress,
+                             secrets=secrets)  # fmt: skip
         duration = round(time.perf_counter() - began, 3)
         git_after = _git_head(manifest.root)
         record = {
@@ -358,6 +361,7 @@ def run_notebook(
             "git_before": git_before,
             "git_after": git_after,
             "target": str(manifest.root),
+            "findings": list(result.findings),
         }
         full = append_run(directory, record)
         index.add_run(archive, full)
@@ -373,5 +377,5 @@ def run_notebook(
         html=result.html, status=result.status, error=result.error, parameters=params,
         started_at=started_at, duration_s=duration, git_before=git_before,
         git_after=git_after, record_hash=full["hash"], incident_dir=str(directory),
-        suspicious=suspicious,
+        suspicious=suspicious, findings=list(result.findings),
     )  # fmt: skip

@@ -35,6 +35,7 @@ import psutil
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.runs.redact import Redaction, redacting
 
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_RUN_TIMEOUT = 1800.0
@@ -51,6 +52,7 @@ class RunResult:
     error: dict[str, Any] | None
     duration_s: float
     parameters: dict[str, Any]
+    findings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -142,7 +144,9 @@ def _failed_cell(nb: Any) -> dict[str, Any] | None:
     return None
 
 
-def mark_run(output: Path, status: str, error: dict[str, Any] | None) -> dict[str, Any] | None:
+def mark_run(
+    output: Path, status: str, error: dict[str, Any] | None, redaction: Redaction | None = None
+) -> dict[str, Any] | None:
     """Record the run's status in the output notebook's metadata (atomically).
 
     Returns:
@@ -155,13 +159,16 @@ def mark_run(output: Path, status: str, error: dict[str, Any] | None) -> dict[st
     if error is not None and cell is not None:
         error = {**error, "cell": cell}
     nb.metadata["runbook"] = {"status": status, "error": error}
+    if "output_path" in nb.metadata.get("papermill", {}):
+        nb.metadata["papermill"]["output_path"] = str(output)  # without the redacting prefix
     if status != "ok":
         nb.metadata.setdefault("papermill", {})["exception"] = True
-    atomic_write_text(output, nbformat.writes(nb))
+    text = nbformat.writes(nb)
+    atomic_write_text(output, redaction.apply(text) if redaction else text)
     return error
 
 
-def export_html(output: Path) -> Path:
+def export_html(output: Path, redaction: Redaction | None = None) -> Path:
     """An HTML copy that reads offline: images inline, no remote script needed."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -172,6 +179,8 @@ def export_html(output: Path) -> Path:
             setattr(exporter, trait, "")
     body, _ = exporter.from_notebook_node(nbformat.read(output, as_version=4))
     body = _strip_remote_scripts(body)
+    if redaction is not None:
+        body = redaction.apply(body)
     html = output.with_suffix(".html")
     atomic_write_text(html, body)
     return html
@@ -192,8 +201,12 @@ def execute(
     cell_timeout: float = DEFAULT_CELL_TIMEOUT,
     run_timeout: float = DEFAULT_RUN_TIMEOUT,
     progress: bool = True,
+    secrets: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run ``notebook`` with papermill into ``output``; never raise for a failed cell.
+
+    Every save of the output (and the HTML copy) is redacted of ``secrets``
+    (name: value) as it is written; the result's findings name those masked.
 
     Raises:
         InvalidInputError: the notebook does not exist.
@@ -205,12 +218,15 @@ def execute(
     started = time.perf_counter()
     output.parent.mkdir(parents=True, exist_ok=True)
     error: dict[str, Any] | None = None
-    with tempfile.TemporaryDirectory(prefix="runbook-kernel-") as sockets:
+    with (
+        tempfile.TemporaryDirectory(prefix="runbook-kernel-") as sockets,
+        redacting(output, secrets or {}) as (papermill_output, redaction),
+    ):
         os.chmod(sockets, 0o700)
         with _run_deadline(run_timeout) as fired:
             try:
                 papermill.execute_notebook(
-                    str(notebook), str(output), parameters=dict(parameters),
+                    str(notebook), papermill_output, parameters=dict(parameters),
                     kernel_name="python3", progress_bar=progress, cwd=str(cwd),
                     execution_timeout=cell_timeout, start_timeout=60,
                     shutdown_kernel="immediate", interrupt_on_timeout=True,
@@ -218,15 +234,16 @@ def execute(
                 )  # fmt: skip
             except Exception as exc:  # every failure is recorded in the output, none raised
                 error = _error_of(exc, fired.is_set(), (cell_timeout, run_timeout))
-    status = "ok" if error is None else "failed"
-    if output.is_file():
-        error = mark_run(output, status, error)
-    else:
-        _write_stub(notebook, output, error)
-    html = str(export_html(output)) if output.is_file() else None
+        status = "ok" if error is None else "failed"
+        if output.is_file():
+            error = mark_run(output, status, error, redaction)
+        else:
+            _write_stub(notebook, output, error)
+        html = str(export_html(output, redaction)) if output.is_file() else None
     return RunResult(notebook=notebook.name, output=str(output), html=html, status=status,
                      error=error, duration_s=time.perf_counter() - started,
-                     parameters=dict(parameters))  # fmt: skip
+                     parameters=dict(parameters),
+                     findings=tuple(redaction.finding()))  # fmt: skip
 
 
 def _write_stub(notebook: Path, output: Path, error: dict[str, Any] | None) -> None:

@@ -6,6 +6,7 @@ change one value and nothing else, so this works on lines.
 
 from __future__ import annotations
 
+import configparser
 import re
 from dataclasses import dataclass
 
@@ -24,6 +25,37 @@ class IniValue:
     key: str
     value: str | None
     line: int | None
+
+
+def strict_parse(text: str, source: str) -> configparser.ConfigParser:
+    """Parse ``text`` as the target's own reader does (strict: no duplicate section or key).
+
+    Raises:
+        InvalidInputError: naming ``source``, the line and the problem.
+    """
+    parser = configparser.ConfigParser(
+        interpolation=None, inline_comment_prefixes=("#", ";"), strict=True
+    )
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as err:
+        line = getattr(err, "lineno", None)
+        problem = err.message.splitlines()[0]
+        if isinstance(err, configparser.ParsingError) and err.errors:
+            line, bad = err.errors[0]
+            problem = f"cannot parse {bad}: not '[section]', 'key = value' or a comment"
+        where = f"{source} line {line}" if line else source
+        raise InvalidInputError(
+            f"{where}: {problem}; the target's config reader would refuse this file",
+            hint="fix the file (each section and key once, 'key = value' lines) and plan again",
+        ) from None
+    return parser
+
+
+def effective_value(text: str, section: str, key: str, source: str) -> str | None:
+    """The value the target's reader sees for ``[section] key`` (``None`` when absent)."""
+    parser = strict_parse(text, source)
+    return parser.get(section, key, fallback=None) if parser.has_section(section) else None
 
 
 def _split_comment(raw: str) -> tuple[str, str]:

@@ -207,6 +207,10 @@ class ChecksSpec:
         return [arg.replace("{python}", python) for arg in self.config_command]
 
 
+# One post to the webhook, retries included, never takes longer than this.
+DEFAULT_WEBHOOK_DEADLINE_S = 20.0
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A validated ``runbook.toml``; paths inside are relative to :attr:`root`."""
@@ -226,6 +230,7 @@ class Manifest:
     ray_address: str | None = None
     webhook_url: str | None = None
     webhook_url_env: str | None = None
+    webhook_deadline_s: float = DEFAULT_WEBHOOK_DEADLINE_S
     secrets: tuple[str, ...] = ()
     models: ModelsSpec | None = None
     checks: ChecksSpec | None = None
@@ -503,8 +508,21 @@ def _ray_address(top: Table) -> str | None:
                      "a Ray address ('auto', 'host:port' or 'ray://host:port')")  # fmt: skip
 
 
+def _notify_deadline(top: Table) -> float:
+    table = top.opt_table("notify", _NOTIFY_KEYS)
+    if table is None:
+        return DEFAULT_WEBHOOK_DEADLINE_S
+    value = table.number("deadline_s", DEFAULT_WEBHOOK_DEADLINE_S)
+    if not 0 < value <= 600:
+        table.fail("deadline_s", f"{value} must be a number of seconds above 0, at most 600")
+    return value
+
+
+_NOTIFY_KEYS = ("webhook_url", "webhook_url_env", "deadline_s")
+
+
 def _notify(top: Table) -> tuple[str | None, str | None]:
-    table = top.opt_table("notify", ("webhook_url", "webhook_url_env"))
+    table = top.opt_table("notify", _NOTIFY_KEYS)
     if table is None:
         return None, None
     env_name = table.opt_text("webhook_url_env")
@@ -530,7 +548,11 @@ def _secrets(top: Table) -> tuple[str, ...]:
 
 
 def _root(source: Source, target: Table) -> Path:
+    home = source.path.parent.resolve()
     root = (source.path.parent / (target.opt_text("root") or ".")).resolve()
+    if not root.is_relative_to(home):
+        target.fail("root", f"{root} is outside {home}, the manifest's directory",
+                    hint="the root must be the manifest's directory or below it")  # fmt: skip
     if not root.is_dir():
         target.fail("root", f"{root} is not a directory")
     return root
@@ -563,6 +585,7 @@ def parse_manifest(source: Source) -> Manifest:
         ray_address=_ray_address(top),
         webhook_url=webhook_url,
         webhook_url_env=webhook_env,
+        webhook_deadline_s=_notify_deadline(top),
         secrets=secrets,
         models=models,
         checks=_checks(top),

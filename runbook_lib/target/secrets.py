@@ -15,10 +15,15 @@ parameter, never its value.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import html
 import itertools
+import json
 import math
 import os
 import re
+import urllib.parse
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,6 +46,9 @@ _TOKEN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
 _WORD_SPLIT = re.compile(r"[\s\"',;:=()\[\]{}<>]+")
 _HEX = re.compile(r"^[0-9a-fA-F-]+$")
 _MIN_RANDOM_LENGTH = 20
+# Any run of this many characters of a secret counts as the secret (prefixes, fragments).
+SECRET_WINDOW = 8
+_MIN_SECRET_LENGTH = 6
 _MIN_ENTROPY_BITS = 3.5
 # Random text switches between upper case, lower case and digits at most
 # characters; identifiers, paths and prose hardly ever do.
@@ -105,13 +113,95 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def _base64_cores(raw: bytes) -> list[bytes]:
+    # Inside a longer base64 text the secret starts at any of 3 byte offsets:
+    # keep, for each, only the characters that depend on the secret's bytes alone.
+    cores = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).rstrip(b"=")
+        skip = (8 * offset + 5) // 6
+        end = len(encoded) - (1 if (offset + len(raw)) % 3 else 0)
+        core = encoded[skip:end]
+        if len(core) >= SECRET_WINDOW:
+            cores += [core, core.replace(b"+", b"-").replace(b"/", b"_")]
+    return cores
+
+
+def secret_forms(secret: str) -> list[tuple[str, bytes]]:
+    """The encodings of ``secret`` a file may hold it in, each with its name.
+
+    Raw, JSON-escaped (as an ``.ipynb`` stores printed text), HTML-escaped (as
+    an ``.html`` export does), base64 (standard and URL-safe, at each
+    alignment), URL-encoded, hex (both cases) and reversed.
+    """
+    raw = secret.encode("utf-8")
+    forms = [
+        ("raw", raw),
+        ("JSON-escaped", json.dumps(secret)[1:-1].encode()),
+        ("JSON-escaped", json.dumps(secret, ensure_ascii=False)[1:-1].encode()),
+        ("HTML-escaped", html.escape(secret).encode()),
+        ("HTML-escaped", html.escape(secret, quote=False).encode()),
+        ("URL-encoded", urllib.parse.quote(secret, safe="").encode()),
+        ("URL-encoded", urllib.parse.quote_plus(secret).encode()),
+        ("hex", binascii.hexlify(raw)),
+        ("hex", binascii.hexlify(raw).upper()),
+        ("reversed", secret[::-1].encode("utf-8")),
+        *(("base64", core) for core in _base64_cores(raw)),
+    ]
+    seen: set[bytes] = set()
+    unique = []
+    for name, form in forms:
+        if form and form not in seen:
+            seen.add(form)
+            unique.append((name, form))
+    return unique
+
+
+def secret_windows(secret: str) -> list[str]:
+    """Every run of :data:`SECRET_WINDOW` characters of ``secret`` (itself if shorter)."""
+    if len(secret) <= SECRET_WINDOW:
+        return [secret] if len(secret) >= _MIN_SECRET_LENGTH else []
+    return sorted({secret[i : i + SECRET_WINDOW] for i in range(len(secret) - SECRET_WINDOW + 1)})
+
+
+def find_secret(data: bytes, secret: str) -> str | None:
+    """Which form of ``secret`` ``data`` holds (``"raw"``, ``"base64"``...), or ``None``."""
+    if len(secret) < _MIN_SECRET_LENGTH:
+        return None
+    for name, form in secret_forms(secret):
+        if form in data:
+            return name
+    for window in secret_windows(secret):
+        if window.encode("utf-8") in data:
+            return f"a {SECRET_WINDOW}-character substring"
+    return None
+
+
+def redact_text(text: str, secrets: Mapping[str, str], mask: str = "***") -> tuple[str, list[str]]:
+    """``text`` with every textual form of each secret replaced by ``mask``.
+
+    Returns:
+        The redacted text and the names of the secrets that were found in it.
+    """
+    found: list[str] = []
+    for name, secret in secrets.items():
+        if len(secret) < _MIN_SECRET_LENGTH:
+            continue
+        before = text
+        for _, form in secret_forms(secret):
+            text = text.replace(form.decode("utf-8", "replace"), mask)
+        if text != before:
+            found.append(name)
+    return text, found
+
+
 def parameter_problem(name: str, value: Any, secret_values: Mapping[str, str]) -> str | None:
     """Why the parameter ``name`` may not be passed (a sentence without the value), or None."""
     if name_suggests_secret(name):
         return f"parameter {name!r} is named like a credential"
     for text in _strings(value):
         for variable, secret in secret_values.items():
-            if len(secret) >= 6 and secret in text:
+            if any(window in text for window in secret_windows(secret)):
                 return f"parameter {name!r} carries the value of the secret ${variable}"
         kind = credential_kind(text)
         if kind is not None:

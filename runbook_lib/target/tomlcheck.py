@@ -67,6 +67,10 @@ def describe(path: KeyPath) -> str:
     return text
 
 
+# A manifest is a few kilobytes; a huge one is a mistake or an attack on the parser.
+MAX_TOML_BYTES = 1 << 20
+
+
 @dataclass(frozen=True)
 class Source:
     """A TOML file's path, text and parsed content, with a line for every key."""
@@ -84,6 +88,12 @@ class Source:
             InvalidInputError: the file is missing, unreadable, not UTF-8 or not valid TOML.
         """
         try:
+            if path.stat().st_size > MAX_TOML_BYTES:
+                raise InvalidInputError(
+                    f"{path} is {path.stat().st_size} bytes, over the {MAX_TOML_BYTES} "
+                    "(1 MiB) a manifest may have; refusing to parse it",
+                    hint="a runbook.toml is a few kilobytes; check that this is the right file",
+                )
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise InvalidInputError(f"cannot read {path}: {err}") from err

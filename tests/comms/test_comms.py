@@ -15,7 +15,8 @@ import pytest
 
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.comms.notify import TEMPLATES, notify, post_json
+from runbook_lib.comms.notify import TEMPLATES, notify
+from runbook_lib.comms.webhook import post_json
 from runbook_lib.decide.tree import Assessment, decide
 from runbook_lib.evidence.records import record_decision
 from runbook_lib.evidence.seal import verify_incident

@@ -81,7 +81,7 @@ def test_secret_value_in_a_file_fails(sealed: tuple[Path, Path], monkeypatch: py
     (incident / "runs" / "01-01_assessment.ipynb").write_text('{"leak": "s3cr3t-value-123"}')
     seal(store, incident, facts={})
     problems = verify_incident(store, incident, ["TRADE_API_TOKEN"]).problems
-    assert problems == ["secret: the value of $TRADE_API_TOKEN appears in runs/01-01_assessment.ipynb"]
+    assert problems == ["secret: the value of $TRADE_API_TOKEN appears in runs/01-01_assessment.ipynb (raw)"]
 
 
 def test_index_lists_runs(sealed: tuple[Path, Path]) -> None:

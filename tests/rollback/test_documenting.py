@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.decide.tree import Assessment, decide
@@ -147,6 +148,8 @@ def test_an_interrupted_entry_is_resumed_by_the_rollback_engine(fresh_sandbox: P
     before = doc.read_bytes()
     args = [sys.executable, "-c", SCRIPT, str(fresh_sandbox), str(store), incident, json.dumps({"summary": "drift"})]
     log = tmp_path / "points.log"
+    (fresh_sandbox / ".runbook").mkdir(exist_ok=True)
+    (fresh_sandbox / crashpoints.MARKER).touch()  # the hooks' second switch
     env = {**os.environ, "RUNBOOK_CRASH_LOG": str(log)}
     assert subprocess.run(args, env=env, check=False, capture_output=True).returncode == 0
     labels = [line.split("\t")[1] for line in log.read_text().splitlines()]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base import crashpoints
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.incident.store import load_incident, open_incident
 from runbook_lib.rollback.operations import (
@@ -118,6 +119,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
     fresh_sandbox: Path, archive: Path, incident_id: str, tmp_path: Path
 ) -> None:
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "now")
+    enable_crashpoints(fresh_sandbox)
     release = tmp_path / "release"
     args = ["rollback", "apply", "--incident", incident_id, "--plan", plan.sha256, "--yes",
             "--target", str(fresh_sandbox), "--archive", str(archive)]
@@ -140,7 +142,14 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
     assert "use_unified_env = false" in (fresh_sandbox / "config.ini").read_text()
 
 
+def enable_crashpoints(workspace: Path) -> None:
+    """The second switch the crash hooks need besides the variable: a marker in the target."""
+    (workspace / ".runbook").mkdir(exist_ok=True)
+    (workspace / crashpoints.MARKER).touch()
+
+
 def crash_points(workspace: Path, archive: Path, incident_id: str, plan: str, log: Path) -> list[str]:
+    enable_crashpoints(workspace)
     proc = cli("rollback", "apply", "--incident", incident_id, "--plan", plan, "--yes",
                "--target", str(workspace), "--archive", str(archive), env={"RUNBOOK_CRASH_LOG": str(log)})
     assert proc.returncode == 0, proc.stderr
@@ -155,6 +164,7 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
     shutil.copytree(sandbox, run / "ws", symlinks=True)
     inc = open_incident(run / "archive", "crash drill", "critical", "crash").id
     plan = plan_rollback(run / "ws", run / "archive", inc, "now").sha256
+    enable_crashpoints(run / "ws")
     shutil.copytree(run, pristine, symlinks=True)
 
     def prepared() -> tuple[Path, Path, str, str]:

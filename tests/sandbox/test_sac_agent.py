@@ -168,6 +168,10 @@ MALFORMED = {
     "string item": (json.dumps({"observation": ["x"] + [0.0] * 19}).encode(), "observation[0] is str"),
     "bool item": (json.dumps({"observation": [0.0] * 19 + [True]}).encode(), "observation[19] is bool"),
     "not UTF-8": (b'{"observation": "\xff"}', "not UTF-8"),
+    "5000-digit integer": (("{\"observation\": [" + "9" * 5000 + ", 0.0" * 19 + "]}").encode(),
+                           "cannot represent"),
+    "integer too large for a float": (("{\"observation\": [" + "9" * 400 + ", 0.0" * 19 + "]}").encode(),
+                                      "too large for a float"),
 }
 
 

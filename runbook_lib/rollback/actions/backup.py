@@ -9,12 +9,14 @@ outdated or corrupted" risk). Each file is then replaced atomically.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import confined, read_nofollow
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.files import apply_changes
 from runbook_lib.rollback.actions.model import FileChange, Step
@@ -34,6 +36,33 @@ def latest_backup(backups: Path) -> Path:
             hint="seed 003 needs a verified backup of configs and models to restore",
         )
     return found[-1]
+
+
+def refuse_links(root: Path, directory: Path) -> None:
+    """Refuse a backup that is, or holds, a symbolic link (checked before any write).
+
+    A link would make the restore copy whatever it names (``/etc/hostname``)
+    into the target once its checksum was recomputed.
+
+    Raises:
+        InvalidInputError: naming the link and where it points.
+    """
+    confined(root, directory, action="restore from")
+    if directory.is_symlink():
+        raise InvalidInputError(
+            f"backup {directory} is a symlink to {os.readlink(directory)}; refusing to restore "
+            "from it",
+            hint="nothing was changed; keep backups as real directories inside the target",
+        )
+    for dirpath, dirnames, filenames in os.walk(directory):
+        for name in sorted([*dirnames, *filenames]):
+            entry = Path(dirpath) / name
+            if entry.is_symlink():
+                raise InvalidInputError(
+                    f"backup {directory}: {entry} is a symlink to {os.readlink(entry)}; "
+                    "refusing to restore from a backup that holds links",
+                    hint="nothing was changed; replace the link with the file it stands for",
+                )
 
 
 def _verified(directory: Path, checksum_file: str) -> dict[str, str]:
@@ -77,12 +106,13 @@ class BackupRestoreAction(Action):
     def plan(self, root: Path) -> Step:
         """Verify the backup and list the files it restores."""
         directory = self._directory(root)
+        refuse_links(root, directory)
         entries = _verified(directory, self.checksum_file)
         label = directory.relative_to(root).as_posix()
         blobs: dict[str, bytes] = {}
         changes: list[FileChange] = []
         for relative in sorted(entries):
-            content = (directory / relative).read_bytes()
+            content = read_nofollow(directory / relative)
             change = file_change(root, relative, content, f"from {label} (sha256 verified)", blobs)
             if change:
                 changes.append(change)
@@ -101,5 +131,7 @@ class BackupRestoreAction(Action):
 
     def apply(self, step: Step, ctx: Context) -> None:
         """Verify the backup again, then replace each file atomically."""
-        _verified(self._directory(ctx.root), self.checksum_file)
+        directory = self._directory(ctx.root)
+        refuse_links(ctx.root, directory)
+        _verified(directory, self.checksum_file)
         apply_changes(ctx.root, step.changes, ctx.store)

@@ -20,7 +20,13 @@ from typing import Any, ClassVar
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.report import CheckResult, Status, timed
-from runbook_lib.rollback.actions.files import BlobStore, apply_changes, progress, revert_changes
+from runbook_lib.rollback.actions.files import (
+    BlobStore,
+    apply_changes,
+    progress,
+    read_current,
+    revert_changes,
+)
 from runbook_lib.rollback.actions.model import FileChange, Step
 
 
@@ -122,8 +128,7 @@ def file_change(
     Both the current and the new content are added to ``blobs`` so that the
     plan alone can restore either state.
     """
-    path = root / relative
-    old = path.read_bytes() if path.is_file() else None
+    old = read_current(root, relative)  # refuses a link out of the target, at plan time
     if old == new:
         return None
     before = after = None

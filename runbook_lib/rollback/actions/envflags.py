@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_lib.base import crashpoints
-from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.errors import InvalidInputError, WorkspaceError
+from runbook_lib.base.fsutil import atomic_write_text, read_nofollow
 from runbook_lib.rollback.actions import pyedit
 from runbook_lib.rollback.actions.base import Action, Context, file_change
-from runbook_lib.rollback.actions.files import state_of
+from runbook_lib.rollback.actions.files import resolve, state_of
 from runbook_lib.rollback.actions.model import Step
 from runbook_lib.target import inifile
 from runbook_lib.target.envfile import (
@@ -32,10 +32,10 @@ from runbook_lib.target.envfile import (
 
 
 def _read_text(root: Path, relative: str, what: str) -> str:
-    path = root / relative
+    path = resolve(root, relative)
     if not path.is_file():
         raise InvalidInputError(f"{what} {path} does not exist", hint="check runbook.toml")
-    return path.read_text(encoding="utf-8")
+    return read_nofollow(path).decode("utf-8")
 
 
 def _step(action: Action, title: str, root: Path, *, relative: str, new: str, summary: str) -> Step:
@@ -112,8 +112,15 @@ class ConfigFlagAction(Action):
     def plan(self, root: Path) -> Step:
         """Plan the one-line edit of the config file."""
         text = _read_text(root, self.file, "config file")
+        inifile.strict_parse(text, self.file)  # a file the target cannot read is refused now
         old = inifile.read_value(text, self.section, self.key)
         new_text = inifile.set_value(text, self.section, self.key, self.value)
+        found = inifile.effective_value(new_text, self.section, self.key, self.file)
+        if (found or "").lower() != self.value.lower():
+            raise InvalidInputError(
+                f"{self.file}: setting [{self.section}] {self.key} would leave it {found!r}",
+                hint="edit the file by hand; the rollback cannot set this key safely",
+            )
         where = f"line {old.line}" if old.line else "new key"
         summary = f"[{self.section}] {self.key}: {old.value} -> {self.value} ({where})"
         title = f"set [{self.section}] {self.key} = {self.value} in {self.file}"
@@ -141,12 +148,27 @@ class ConfigFlagAction(Action):
         if old is not None:
             crashpoints.reach(f"write {self.file}")
             new = inifile.set_value(text, self.section, self.key, old)
-            atomic_write_text(ctx.root / self.file, new)
+            atomic_write_text(resolve(ctx.root, self.file), new, within=ctx.root)
+
+    def apply(self, step: Step, ctx: Context) -> None:
+        """Write the file, then re-parse it as the target does and confirm the key's value."""
+        super().apply(step, ctx)
+        text = _read_text(ctx.root, self.file, "config file")
+        found = inifile.effective_value(text, self.section, self.key, self.file)
+        if (found or "").lower() != self.value.lower():
+            raise WorkspaceError(
+                f"{self.file}: after writing, [{self.section}] {self.key} reads {found!r}, "
+                f"not {self.value!r}",
+                hint="'runbook rollback undo' puts the file back",
+            )
 
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
-        """The key holds the rollback value."""
+        """The key holds the rollback value, as the target's own strict reader sees it."""
         text = _read_text(ctx.root, self.file, "config file")
-        found = inifile.read_value(text, self.section, self.key).value
+        try:
+            found = inifile.effective_value(text, self.section, self.key, self.file)
+        except InvalidInputError as err:
+            return [str(err)]
         if found is None or found.lower() != self.value.lower():
             return [f"[{self.section}] {self.key} is {found!r} in {self.file}"]
         return []

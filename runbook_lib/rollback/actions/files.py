@@ -14,7 +14,12 @@ from pathlib import Path, PurePosixPath
 
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes, sha256_file
+from runbook_lib.base.fsutil import (
+    atomic_write_bytes,
+    confined,
+    read_nofollow,
+    sha256_bytes,
+)
 from runbook_lib.rollback.actions.model import FileChange
 
 
@@ -57,17 +62,28 @@ class BlobStore:
 
 
 def resolve(root: Path, relative: str) -> Path:
-    """Return ``root/relative``, refusing absolute paths and ``..``."""
+    """Return ``root/relative``, refusing absolute paths, ``..`` and links out of ``root``.
+
+    Raises:
+        InvalidInputError: the path is not relative, or a symbolic link on it
+            leads outside the target (the message names the link and its target).
+    """
     posix = PurePosixPath(relative)
     if posix.is_absolute() or ".." in posix.parts or not posix.parts:
         raise InvalidInputError(f"path {relative!r} must be relative to the target, without '..'")
-    return root.joinpath(*posix.parts)
+    return confined(root, root.joinpath(*posix.parts))
+
+
+def read_current(root: Path, relative: str) -> bytes | None:
+    """A target file's bytes (a final link is not followed), or ``None`` when it is absent."""
+    path = resolve(root, relative)
+    return read_nofollow(path) if path.is_file() or path.is_symlink() else None
 
 
 def current_hash(root: Path, relative: str) -> str | None:
     """The sha256 of a target file, or ``None`` when it does not exist."""
-    path = resolve(root, relative)
-    return sha256_file(path) if path.is_file() else None
+    data = read_current(root, relative)
+    return None if data is None else sha256_bytes(data)
 
 
 def state_of(root: Path, change: FileChange) -> str:
@@ -86,7 +102,7 @@ def _write(root: Path, relative: str, digest: str | None, store: BlobStore) -> N
             path.unlink()
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, store.get(digest))
+    atomic_write_bytes(path, store.get(digest), within=root)
 
 
 def apply_changes(root: Path, changes: Iterable[FileChange], store: BlobStore) -> None:
@@ -105,7 +121,7 @@ def apply_changes(root: Path, changes: Iterable[FileChange], store: BlobStore) -
                 hint="make a new plan with 'runbook rollback plan'",
             )
         if change.before is not None:
-            store.put(resolve(root, change.path).read_bytes())
+            store.put(read_nofollow(resolve(root, change.path)))
         _write(root, change.path, change.after, store)
 
 

@@ -161,7 +161,8 @@ def test_a_secret_leaked_by_a_kernel_is_found(tmp_path: Path, sandbox: Path, mon
     store = tmp_path / "archive"
     incident = open_incident(store, "leak drill", "low", "other").id
     monkeypatch.setenv("TRADE_API_TOKEN", "tok-0123456789-drill")  # reaches the kernel by its environment
-    nb = make_notebook(tmp_path / "leaks.ipynb", "import os; print(os.environ['TRADE_API_TOKEN'])")
+    # The whole value would be redacted as it is written; a fragment is still found.
+    nb = make_notebook(tmp_path / "leaks.ipynb", "import os; print(os.environ['TRADE_API_TOKEN'][:12])")
     assert run_notebook(nb, incident, archive=store, target=sandbox, progress=False).ok
     leak = "secret: the value of $TRADE_API_TOKEN appears in runs/01-leaks.ipynb"
     code, out, _ = verify(store, capsys, "--target", str(sandbox))  # the manifest declares it

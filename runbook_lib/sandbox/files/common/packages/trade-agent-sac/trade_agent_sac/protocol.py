@@ -36,6 +36,8 @@ def _parse_json(body: bytes) -> Any:
         raise RequestError(
             f"body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
         ) from err
+    except ValueError as err:  # an integer too long to convert (over 4300 digits)
+        raise RequestError(f"body holds a number this service cannot represent: {err}") from err
 
 
 def _number(value: Any, index: int) -> float:
@@ -43,9 +45,15 @@ def _number(value: Any, index: int) -> float:
         raise RequestError(
             f"observation[{index}] is {type(value).__name__} {value!r}, not a number"
         )
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RequestError(
+            f"observation[{index}] is an integer too large for a float; send finite numbers"
+        ) from None
+    if not math.isfinite(number):
         raise RequestError(f"observation[{index}] is {value!r}; every value must be finite")
-    return float(value)
+    return number
 
 
 def parse_observation(body: bytes, size: int) -> list[float]:
