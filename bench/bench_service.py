@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from runbook_lib.sandbox import create_workspace
-from runbook_lib.target.service import ProcessAdapter, ProcessSpec
+from runbook_lib.target.process import ProcessAdapter, ProcessSpec
 
 
 def _percentile(samples: list[float], q: float) -> float:

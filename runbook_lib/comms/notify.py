@@ -43,7 +43,8 @@ from runbook_lib.incident.journal import Journal
 from runbook_lib.incident.model import Incident, due, open_obligations, utc
 from runbook_lib.incident.store import record_done
 from runbook_lib.target.envfile import export_lines, read_rollback_env
-from runbook_lib.target.manifest import DEFAULT_WEBHOOK_DEADLINE_S, Manifest
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.specs import DEFAULT_WEBHOOK_DEADLINE_S
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 IMPACTS = ("training", "evaluation", "production")

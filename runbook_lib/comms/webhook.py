@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from runbook_lib.target.manifest import DEFAULT_WEBHOOK_DEADLINE_S
+from runbook_lib.target.specs import DEFAULT_WEBHOOK_DEADLINE_S
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from runbook_lib.rollback.actions.envflags import (
 )
 from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
 from runbook_lib.rollback.actions.package import PackageAction
-from runbook_lib.target.manifest import EnvSpec, Manifest
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.specs import EnvSpec
 
 Builder = Callable[[Manifest, str], list[Action]]
 # Registered here too, so that resume and undo can rebuild a documenting plan's step.

@@ -15,7 +15,7 @@ from runbook_lib.rollback.operations import apply_rollback, plan_rollback, undo_
 from runbook_lib.sandbox.defects import SYMPTOMS, inject_defect
 from runbook_lib.sandbox.sac_artifacts import BACKUP_TIMESTAMP
 from runbook_lib.target.checksums import parse_sha256sums
-from runbook_lib.target.service import probe
+from runbook_lib.target.health import probe
 from runbook_lib.verify.registry import run_verify
 from tests.svcutil import guarded_service
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from runbook_lib.sandbox.sac_artifacts import export_tree
-from runbook_lib.target.service import ProcessAdapter, ProcessSpec
+from runbook_lib.target.process import ProcessAdapter, ProcessSpec
 from tests.wsutil import workspace_on_path
 
 

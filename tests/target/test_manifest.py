@@ -5,16 +5,8 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.target.manifest import (
-    MANIFEST_NAME,
-    ChecksSpec,
-    Manifest,
-    ModelsSpec,
-    TradingBounds,
-    TradingSpec,
-    find_manifest,
-    load_manifest,
-)
+from runbook_lib.target.manifest import MANIFEST_NAME, Manifest, find_manifest, load_manifest
+from runbook_lib.target.specs import ChecksSpec, ModelsSpec, TradingBounds, TradingSpec
 from runbook_lib.target.tomlcheck import looks_like_secret
 
 CODE_PATHS = 'code_paths = ["src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/"]'

@@ -15,15 +15,9 @@ import psutil
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.target.service import (
-    CommandResult,
-    PidRecord,
-    ProcessAdapter,
-    ProcessSpec,
-    SystemdAdapter,
-    check_loopback_url,
-    probe,
-)
+from runbook_lib.target.health import check_loopback_url, probe
+from runbook_lib.target.process import PidRecord, ProcessAdapter, ProcessSpec
+from runbook_lib.target.systemd import CommandResult, SystemdAdapter
 
 # A small real HTTP service with the same contract as the sandbox's trade-agent:
 # binds port 0 on 127.0.0.1, writes its state file, serves /health, stops on SIGTERM.

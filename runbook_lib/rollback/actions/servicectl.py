@@ -17,8 +17,10 @@ from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.target.manifest import ServiceSpec
-from runbook_lib.target.service import ProcessAdapter, ProcessSpec, ServiceAdapter, SystemdAdapter
+from runbook_lib.target.process import ProcessAdapter, ProcessSpec
+from runbook_lib.target.service import ServiceAdapter
+from runbook_lib.target.specs import ServiceSpec
+from runbook_lib.target.systemd import SystemdAdapter
 
 HEALTH_TIMEOUT_S = 60.0
 

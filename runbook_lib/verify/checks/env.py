@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.report import CheckResult, Status, timed
-from runbook_lib.target.manifest import EnvSpec, Manifest
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.specs import EnvSpec
 from runbook_lib.verify.checks.targetproc import TargetRun, run_target
 
 LEGACY, CANDIDATE = "legacy", "unified"

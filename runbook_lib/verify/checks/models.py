@@ -23,7 +23,8 @@ from typing import Any
 
 from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult, timed
-from runbook_lib.target.manifest import Manifest, ModelsSpec
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.specs import ModelsSpec
 from runbook_lib.verify.checks.integrity import stable_models
 from runbook_lib.verify.checks.targetproc import TargetRun, run_target
 

@@ -23,8 +23,9 @@ from runbook_lib.base.errors import InvalidInputError, RunbookError
 from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.rollback.actions.servicectl import adapter_for
+from runbook_lib.target.health import is_healthy, probe
 from runbook_lib.target.manifest import Manifest
-from runbook_lib.target.service import ServiceStatus, is_healthy, probe
+from runbook_lib.target.service import ServiceStatus
 
 HEALTH = "service.health"
 START = "service.start"

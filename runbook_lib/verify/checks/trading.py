@@ -12,7 +12,7 @@ runs twice, side by side, in child processes:
 
 The current mean total return and Sharpe ratio may trail the baseline, and its
 maximum drawdown and transaction costs exceed it, by at most the manifest's
-bounds (:class:`~runbook_lib.target.manifest.TradingBounds`); a non-finite metric fails.
+bounds (:class:`~runbook_lib.target.specs.TradingBounds`); a non-finite metric fails.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from typing import Any
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.target.checksums import verify_directory
-from runbook_lib.target.manifest import Manifest, TradingBounds, TradingSpec
+from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.specs import TradingBounds, TradingSpec
 from runbook_lib.verify.checks.integrity import find_backup
 from runbook_lib.verify.checks.targetproc import TargetRun, json_safe, last_json_object, run_target
 

@@ -13,7 +13,8 @@ from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult
 from runbook_lib.sandbox.defects import inject_defect
 from runbook_lib.sandbox.sac_artifacts import BACKUP_TIMESTAMP
-from runbook_lib.target.manifest import TradingBounds, load_manifest
+from runbook_lib.target.manifest import load_manifest
+from runbook_lib.target.specs import TradingBounds
 from runbook_lib.verify.checks.config import check_config
 from runbook_lib.verify.checks.integrity import check_integrity, stable_models
 from runbook_lib.verify.checks.models import check_models

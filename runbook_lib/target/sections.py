@@ -1,0 +1,372 @@
+"""Validate each section of a parsed ``runbook.toml`` into its typed record.
+
+One function per section (``[git]``, ``[env]``, ``[models]``, ``[service]``,
+...) checks its keys, types, paths and patterns and returns the record of
+:mod:`runbook_lib.target.specs`; a bad value fails through
+:meth:`~runbook_lib.target.tomlcheck.Table.fail`, naming the key, the file and
+the line. :func:`~runbook_lib.target.manifest.parse_manifest` calls them in order.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from runbook_lib.target.specs import (
+    DEFAULT_MARGIN,
+    DEFAULT_WEBHOOK_DEADLINE_S,
+    BackupSpec,
+    CallSite,
+    ChecksSpec,
+    ConfigSwitch,
+    EnvSpec,
+    EnvVarSwitch,
+    ForceFlag,
+    GitSpec,
+    ModelsSpec,
+    PackageSpec,
+    ServiceSpec,
+    TradingBounds,
+    TradingSpec,
+)
+from runbook_lib.target.tomlcheck import Source, Table, is_env_name, names_a_secret
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+_SERVICE_KEYS = ("name", "adapter", "command", "env", "pidfile", "state_file", "health_path",
+                 "unit", "health_url")  # fmt: skip
+_ENV_KEYS = ("factory", "env_type", "logger", "vars", "config", "force_flag", "call_site")
+_PROCESS_ONLY = ("command", "env", "pidfile", "state_file")
+_MODELS_KEYS = ("glob", "algo", "env", "env_config", "deployed_key")
+# stable-baselines3's algorithms: the class a model zip is loaded with.
+SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
+_DOTTED_KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
+_RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$")
+_PARITY_KEYS = ("default_margin", "margins", "ray_address")
+_TRADING_BOUNDS = ("max_return_drop", "max_sharpe_drop", "max_drawdown_rise", "max_cost_rise")
+
+
+def _relative(table: Table, key: str, value: str) -> str:
+    pure = PurePosixPath(value)
+    if pure.is_absolute() or ".." in pure.parts or "\\" in value:
+        table.fail(
+            key,
+            f"{value!r} must be a path relative to the target's root, inside it",
+            hint="write it like 'src/rl/sac/' or 'models/sac_*.zip'",
+        )
+    return value
+
+
+def _path(table: Table, key: str) -> str:
+    return _relative(table, key, table.text(key))
+
+
+def _matching(table: Table, key: str, pattern: re.Pattern[str], what: str) -> str:
+    value = table.text(key)
+    if not pattern.match(value):
+        table.fail(key, f"{value!r} is not {what}")
+    return value
+
+
+def _argv(table: Table, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    argv = table.texts(key)
+    if not argv:
+        table.fail(key, "must list at least the program to run")
+    for arg in argv:
+        for name in _PLACEHOLDER.findall(arg):
+            if name not in allowed:
+                known = ", ".join("{" + a + "}" for a in allowed)
+                hint = f"placeholders here: {known}"
+                table.fail(key, f"unknown placeholder {{{name}}} in {arg!r}", hint=hint)
+    return argv
+
+
+def git_section(top: Table) -> GitSpec:
+    """The ``[git]`` section: the stable ref, the release ref and the code paths."""
+    table = top.table("git", ("stable_ref", "release_ref", "code_paths"))
+    code_paths = table.texts("code_paths", required=False)
+    paths = tuple(_relative(table, "code_paths", path) for path in code_paths)
+    return GitSpec(table.text("stable_ref"), table.opt_text("release_ref"), paths)
+
+
+def _env_vars(table: Table) -> tuple[EnvVarSwitch, ...]:
+    switches = []
+    for var in table.tables("vars", ("name", "legacy", "unified")):
+        name = var.text("name")
+        if not is_env_name(name):
+            var.fail("name", f"{name!r} is not an environment variable name")
+        switches.append(EnvVarSwitch(name, var.text("legacy"), var.text("unified")))
+    return tuple(switches)
+
+
+def _config_switch(table: Table) -> ConfigSwitch | None:
+    config = table.opt_table("config", ("file", "section", "key", "legacy", "unified"))
+    if config is None:
+        return None
+    legacy = config.opt_text("legacy", "false") or "false"
+    unified = config.opt_text("unified", "true") or "true"
+    return ConfigSwitch(
+        _path(config, "file"), config.text("section"), config.text("key"), legacy, unified
+    )
+
+
+def _force_flag(table: Table) -> ForceFlag | None:
+    flag = table.opt_table("force_flag", ("file", "constant"))
+    if flag is None:
+        return None
+    constant = _matching(flag, "constant", _IDENTIFIER, "a Python identifier")
+    return ForceFlag(_path(flag, "file"), constant)
+
+
+def _call_site(table: Table) -> CallSite | None:
+    site = table.opt_table("call_site", ("file", "function", "keyword"))
+    if site is None:
+        return None
+    function = _matching(site, "function", _IDENTIFIER, "a Python function name")
+    keyword = _matching(site, "keyword", _IDENTIFIER, "a keyword") if site.has("keyword") else None
+    return CallSite(_path(site, "file"), function, keyword or "env_type")
+
+
+def env_section(top: Table) -> EnvSpec | None:
+    """The ``[env]`` section (factory, env type, logger, switches), if present."""
+    table = top.opt_table("env", _ENV_KEYS)
+    if table is None:
+        return None
+    entry = "an entry point like 'package.module:function'"
+    factory = _matching(table, "factory", _ENTRY_POINT, entry)
+    env_type = _matching(table, "env_type", _ENTRY_POINT, entry) if table.has("env_type") else None
+    logger = _matching(table, "logger", _MODULE, "a logger name") if table.has("logger") else None
+    return EnvSpec(
+        factory,
+        env_type,
+        logger,
+        vars=_env_vars(table),
+        config=_config_switch(table),
+        force_flag=_force_flag(table),
+        call_site=_call_site(table),
+    )
+
+
+def backups_section(top: Table) -> BackupSpec | None:
+    """The ``[backups]`` section (directory and checksum file), if present."""
+    table = top.opt_table("backups", ("dir", "checksum_file"))
+    if table is None:
+        return None
+    checksum = table.opt_text("checksum_file") or "SHA256SUMS"
+    if "/" in checksum:
+        table.fail("checksum_file", f"{checksum!r} must be a file name, not a path")
+    return BackupSpec(_path(table, "dir"), checksum)
+
+
+def models_section(top: Table) -> ModelsSpec | None:
+    """The ``[models]`` section (glob, algorithm, env to fit), if present."""
+    table = top.opt_table("models", _MODELS_KEYS)
+    if table is None:
+        return None
+    algo = table.opt_text("algo") or "SAC"
+    if algo not in SB3_ALGOS:
+        table.fail("algo", f"{algo!r} is not a stable-baselines3 algorithm",
+                   hint=f"one of: {', '.join(SB3_ALGOS)}")  # fmt: skip
+    entry = "an entry point like 'package.module:function'"
+    env = _matching(table, "env", _ENTRY_POINT, entry) if table.has("env") else None
+    env_config = _path(table, "env_config") if table.has("env_config") else None
+    if env_config is not None and env is None:
+        table.fail("env_config", "needs 'env', the entry point it is passed to")
+    key = None
+    if table.has("deployed_key"):
+        key = _matching(table, "deployed_key", _DOTTED_KEY, "a dotted key like 'model_path'")
+        if env_config is None:
+            table.fail("deployed_key", "needs 'env_config', the JSON file that holds the key")
+    return ModelsSpec(_path(table, "glob"), algo, env, env_config, key)
+
+
+def _bound(table: Table, key: str, default: float) -> float:
+    value = table.number(key, default)
+    if value < 0:
+        table.fail(key, f"{value} must not be negative (it is how far the model may trail)")
+    return value
+
+
+def _trading(checks: Table) -> TradingSpec | None:
+    table = checks.opt_table("trading", ("command", *_TRADING_BOUNDS))
+    if table is None:
+        return None
+    default = TradingBounds()
+    bounds = TradingBounds(*(_bound(table, key, getattr(default, key)) for key in _TRADING_BOUNDS))
+    return TradingSpec(_argv(table, "command", ("python",)), bounds)
+
+
+def checks_section(top: Table) -> ChecksSpec | None:
+    """The ``[checks]`` section (config validator, trading bounds), if present."""
+    table = top.opt_table("checks", ("config_command", "trading"))
+    if table is None:
+        return None
+    command = _argv(table, "config_command", ("python",)) if table.has("config_command") else ()
+    return ChecksSpec(command, _trading(table))
+
+
+def package_section(top: Table) -> PackageSpec | None:
+    """The ``[package]`` section (name, versions, wheelhouse), if present."""
+    table = top.opt_table("package", ("name", "stable_version", "release_version", "wheelhouse",
+                                      "site_dir"))  # fmt: skip
+    if table is None:
+        return None
+    return PackageSpec(table.text("name"), table.text("stable_version"),
+                       table.text("release_version"), _path(table, "wheelhouse"),
+                       _path(table, "site_dir"))  # fmt: skip
+
+
+def _url(table: Table, key: str) -> str | None:
+    url = table.opt_text(key)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        table.fail(key, f"{url!r} is not an http(s) URL")
+    if parts.password:
+        table.fail(key, "must not carry a password; name the variable that holds it in 'secrets'")
+    return url
+
+
+def _service_env(table: Table) -> dict[str, str]:
+    env = table.strings("env")
+    for name in env:
+        if not is_env_name(name):
+            table.fail("env", f"{name!r} is not an environment variable name")
+        if names_a_secret(name):
+            table.fail(
+                "env",
+                f"{name} looks like a secret and may not be set here",
+                hint=f"list {name!r} in 'secrets' and set it in the environment",
+            )
+    return env
+
+
+def service_section(top: Table) -> ServiceSpec | None:
+    """The ``[service]`` section for adapter ``process`` or ``systemd``, if present."""
+    table = top.opt_table("service", _SERVICE_KEYS)
+    if table is None:
+        return None
+    name = _matching(table, "name", _NAME, "a service name (letters, digits, . _ -)")
+    adapter = table.text("adapter")
+    health_url = _url(table, "health_url")
+    health_path = table.opt_text("health_path") or "/health"
+    if not health_path.startswith("/"):
+        table.fail("health_path", f"{health_path!r} must start with '/'")
+    if adapter == "systemd":
+        for key in _PROCESS_ONLY:
+            if table.has(key):
+                table.fail(key, "applies only to adapter 'process'")
+        return ServiceSpec(name, "systemd", health_path=health_path,
+                           unit=table.text("unit"), health_url=health_url)  # fmt: skip
+    if adapter != "process":
+        table.fail(
+            "adapter",
+            f"{adapter!r} is not a service adapter",
+            hint="use 'process' (command, pidfile, state_file) or 'systemd' (unit)",
+        )
+    if table.has("unit"):
+        table.fail("unit", "applies only to adapter 'systemd'")
+    return ServiceSpec(name, "process", _argv(table, "command", ("python",)), _service_env(table),
+                       _path(table, "pidfile"), _path(table, "state_file"), health_path,
+                       health_url=health_url)  # fmt: skip
+
+
+def _margin(table: Table, key: str, default: float) -> float:
+    value = table.number(key, default)
+    if not 0 < value < 1:
+        table.fail(key, f"{value} must lie between 0 and 1 (0.05 means 5%)")
+    return value
+
+
+def parity_margins(top: Table) -> tuple[float, dict[str, float]]:
+    """The ``[parity]`` default margin and the per-metric margins."""
+    table = top.opt_table("parity", _PARITY_KEYS)
+    if table is None:
+        return DEFAULT_MARGIN, {}
+    default = _margin(table, "default_margin", DEFAULT_MARGIN)
+    metrics = table.data.get("margins")
+    # Any metric name is accepted here: the parity engine decides which ones it measures.
+    sub = table.opt_table("margins", tuple(metrics) if isinstance(metrics, dict) else ())
+    if sub is None:
+        return default, {}
+    return default, {metric: _margin(sub, metric, default) for metric in sub.data}
+
+
+def ray_address(top: Table) -> str | None:
+    """The ``[parity]`` Ray address, if set."""
+    table = top.opt_table("parity", _PARITY_KEYS)
+    if table is None or table.opt_text("ray_address") is None:
+        return None
+    return _matching(table, "ray_address", _RAY_ADDRESS,
+                     "a Ray address ('auto', 'host:port' or 'ray://host:port')")  # fmt: skip
+
+
+_NOTIFY_KEYS = ("webhook_url", "webhook_url_env", "deadline_s")
+
+
+def notify_deadline(top: Table) -> float:
+    """The ``[notify]`` deadline of one post, retries included, in seconds."""
+    table = top.opt_table("notify", _NOTIFY_KEYS)
+    if table is None:
+        return DEFAULT_WEBHOOK_DEADLINE_S
+    value = table.number("deadline_s", DEFAULT_WEBHOOK_DEADLINE_S)
+    if not 0 < value <= 600:
+        table.fail("deadline_s", f"{value} must be a number of seconds above 0, at most 600")
+    return value
+
+
+def archive_section(top: Table) -> str | None:
+    """The ``[archive]`` dir, if set."""
+    table = top.opt_table("archive", ("dir",))
+    # Relative to the target's root; an absolute path puts the evidence elsewhere.
+    return table.opt_text("dir") if table is not None else None
+
+
+def notify_section(top: Table) -> tuple[str | None, str | None]:
+    """The ``[notify]`` webhook URL and the variable naming it, if present."""
+    table = top.opt_table("notify", _NOTIFY_KEYS)
+    if table is None:
+        return None, None
+    env_name = table.opt_text("webhook_url_env")
+    if env_name is not None and not is_env_name(env_name):
+        table.fail("webhook_url_env", f"{env_name!r} is not an environment variable name")
+    return _url(table, "webhook_url"), env_name
+
+
+def secret_names(top: Table) -> tuple[str, ...]:
+    """The top-level ``secrets``: names of the environment variables holding secrets."""
+    names = top.texts("secrets", required=False)
+    for name in names:
+        if not is_env_name(name):
+            top.fail("secrets", f"{name!r} is not the name of an environment variable",
+                     hint="'secrets' lists variable names like \"TRADE_API_TOKEN\", never the "
+                          "secret values themselves")  # fmt: skip
+    return names
+
+
+def target_root(source: Source, target: Table) -> Path:
+    """The ``[target]`` root (default: the manifest's directory), resolved; never above it."""
+    home = source.path.parent.resolve()
+    root = (source.path.parent / (target.opt_text("root") or ".")).resolve()
+    if not root.is_relative_to(home):
+        target.fail("root", f"{root} is outside {home}, the manifest's directory",
+                    hint="the root must be the manifest's directory or below it")  # fmt: skip
+    if not root.is_dir():
+        target.fail("root", f"{root} is not a directory")
+    return root
+
+
+def target_name(target: Table) -> str:
+    """The ``[target]`` name: letters, digits, ``.``, ``_`` and ``-``."""
+    return _matching(target, "name", _NAME, "a target name (letters, digits, . _ -)")
+
+
+def tests_command(tests: Table) -> tuple[str, ...]:
+    """The ``[tests]`` command; it may use ``{python}`` and ``{junit}``."""
+    return _argv(tests, "command", ("python", "junit"))

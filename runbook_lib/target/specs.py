@@ -1,0 +1,180 @@
+"""The typed records of a target manifest's sections (``[git]``, ``[env]``, ``[service]``, ...).
+
+Each ``runbook.toml`` section is validated into one of these frozen
+dataclasses by :mod:`runbook_lib.target.sections`, and
+:class:`~runbook_lib.target.manifest.Manifest` holds them. Paths inside are
+relative to the target's root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+DEFAULT_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class EnvVarSwitch:
+    """An environment variable that selects the env type (seed 000 §1.1)."""
+
+    name: str
+    legacy: str
+    unified: str
+
+
+@dataclass(frozen=True)
+class ConfigSwitch:
+    """The config-file key that selects the env type (seed 000 §1.3)."""
+
+    file: str
+    section: str
+    key: str
+    legacy: str = "false"
+    unified: str = "true"
+
+
+@dataclass(frozen=True)
+class ForceFlag:
+    """The module constant that forces the legacy env globally (seed 000 §1.4)."""
+
+    file: str
+    constant: str
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """The call that a code-level rollback pins to the legacy env (seed 000 §1.2)."""
+
+    file: str
+    function: str
+    keyword: str = "env_type"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The env factory (an entry point) and its switches."""
+
+    factory: str
+    env_type: str | None = None
+    logger: str | None = None
+    vars: tuple[EnvVarSwitch, ...] = ()
+    config: ConfigSwitch | None = None
+    force_flag: ForceFlag | None = None
+    call_site: CallSite | None = None
+
+
+@dataclass(frozen=True)
+class GitSpec:
+    """Where the stable code is and which paths a code rollback restores."""
+
+    stable_ref: str
+    release_ref: str | None = None
+    code_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackupSpec:
+    """The backups directory (timestamped subdirectories) and their checksum file."""
+
+    dir: str
+    checksum_file: str = "SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """The deployed package and its two versions, installed offline from a wheelhouse."""
+
+    name: str
+    stable_version: str
+    release_version: str
+    wheelhouse: str
+    site_dir: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How the target's service is run: a local ``process`` or a ``systemd`` unit."""
+
+    name: str
+    adapter: Literal["process", "systemd"]
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    pidfile: str | None = None
+    state_file: str | None = None
+    health_path: str = "/health"
+    unit: str | None = None
+    health_url: str | None = None
+
+    def argv(self, python: str) -> list[str]:
+        """The command with ``{python}`` replaced by the interpreter to use."""
+        return [arg.replace("{python}", python) for arg in self.command]
+
+
+@dataclass(frozen=True)
+class ModelsSpec:
+    """The target's model files, the SB3 algorithm they load with, and the env they must fit.
+
+    Attributes:
+        glob: The model files, relative to the root (``models/sac_*.zip``).
+        algo: The stable-baselines3 class that loads them (``SAC``).
+        env: Entry point (``module:callable``) that builds the env the deployed
+            model must fit; called with the parsed :attr:`env_config`, or with
+            no argument when there is none.
+        env_config: A JSON file (relative path) passed, parsed, to :attr:`env`.
+        deployed_key: Dotted key of :attr:`env_config` naming the deployed
+            model's path; without it every model must fit the env.
+    """
+
+    glob: str
+    algo: str = "SAC"
+    env: str | None = None
+    env_config: str | None = None
+    deployed_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TradingBounds:
+    """How far the current model may trail the stable baseline (absolute differences).
+
+    Attributes:
+        max_return_drop: Mean total return may be at most this much lower (0.05 = 5 points).
+        max_sharpe_drop: Mean Sharpe ratio may be at most this much lower.
+        max_drawdown_rise: Mean maximum drawdown may be at most this much higher.
+        max_cost_rise: Mean transaction costs (fraction of equity) may be at most this much higher.
+    """
+
+    max_return_drop: float = 0.05
+    max_sharpe_drop: float = 0.5
+    max_drawdown_rise: float = 0.05
+    max_cost_rise: float = 0.03
+
+
+@dataclass(frozen=True)
+class TradingSpec:
+    """The target's evaluation command (prints JSON metrics) and the bounds to hold."""
+
+    command: tuple[str, ...]
+    bounds: TradingBounds = field(default_factory=TradingBounds)
+
+    def argv(self, python: str) -> list[str]:
+        """The command with ``{python}`` replaced by the interpreter to use."""
+        return [arg.replace("{python}", python) for arg in self.command]
+
+
+@dataclass(frozen=True)
+class ChecksSpec:
+    """The target's own validators that the verification checks run."""
+
+    config_command: tuple[str, ...] = ()
+    trading: TradingSpec | None = None
+
+    def config_argv(self, python: str) -> list[str]:
+        """The config validator's command with ``{python}`` filled in."""
+        return [arg.replace("{python}", python) for arg in self.config_command]
+
+
+
+# One post to the webhook, retries included, never takes longer than this.
+DEFAULT_WEBHOOK_DEADLINE_S = 20.0
