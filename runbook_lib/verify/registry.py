@@ -30,15 +30,15 @@ from typing import Any, Literal
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.incident.model import incident_dir, load_incident
 from runbook_lib.rollback.lock import TargetLock
 from runbook_lib.target.manifest import Manifest, load_manifest
-from runbook_lib.base.report import CheckResult, timed
 
 Expect = Literal["stable", "release"]
 EXPECT_CHOICES = ("auto", "stable", "release")
 CHECKS_DIR = "checks"
-STABLE_STRATEGIES = ("sac-full",)
+STABLE_STRATEGIES = ("sac-full", "sac-code", "sac-deploy", "sac-data")
 """Strategies after which the stable release (package, model, config) is expected."""
 # Not "code": it pins one call site, the factory still builds the new env for the rest.
 LEGACY_ENV_STRATEGIES = ("env-var", "config", "force", "now")
