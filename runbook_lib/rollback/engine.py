@@ -24,6 +24,7 @@ from runbook_lib.incident.journal import Interrupted, find_interrupted
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.files import state_of
 from runbook_lib.rollback.actions.model import Plan, Step
+from runbook_lib.rollback.actions.registry import action_for
 from runbook_lib.rollback.plans import blob_store, load_plan, save_plan
 
 Journal = Callable[[dict[str, Any]], None]
@@ -110,7 +111,7 @@ def _run_step(
     plan: Plan, index: int, operation: str, ctx: Context, journal: Journal
 ) -> CheckResult | None:
     step = plan.steps[index]
-    action = Action.from_step(step)
+    action = action_for(step)
     journal({"event": "intent", "operation": operation, "plan": plan.sha256, "step": index,
              "action": step.action, "title": step.title, "changes": _changes(step)})  # fmt: skip
     crashpoints.reach(f"{operation} step {index}")

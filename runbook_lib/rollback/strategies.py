@@ -8,6 +8,13 @@
 ``now``       the immediate fast path: ``env-var`` then ``config``
 ``sac-full``  seed 003's phases: code and docs from git, configs and models from
               verified backups, the package downgrade, the service restart
+``sac-code``  seed 003 phase 2 (implementation or testing failure, not deployed):
+              step 4 code and step 6 docs from the stable ref, step 5 configuration
+              from a verified backup; phase 3's tests verify it
+``sac-deploy`` seed 003 phase 4 (deployment failure): step 11 stop, step 10 the
+              package downgrade, step 11 start with the health wait
+``sac-data``  seed 003 recovery steps 2 and 3 (data corruption): models and
+              configuration from a verified backup, then the service restart
 ============  ==============================================================
 """
 
@@ -18,7 +25,6 @@ from collections.abc import Callable
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.rollback.actions.backup import BackupRestoreAction
 from runbook_lib.rollback.actions.base import Action
-from runbook_lib.rollback.actions.differences import DifferencesEntryAction
 from runbook_lib.rollback.actions.envflags import (
     CodeLevelAction,
     ConfigFlagAction,
@@ -27,12 +33,11 @@ from runbook_lib.rollback.actions.envflags import (
 )
 from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
 from runbook_lib.rollback.actions.package import PackageAction
+from runbook_lib.rollback.actions.servicectl import ServiceStartAction, ServiceStopAction
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.specs import EnvSpec
 
 Builder = Callable[[Manifest, str], list[Action]]
-# Registered here too, so that resume and undo can rebuild a documenting plan's step.
-REGISTERED_ELSEWHERE = (DifferencesEntryAction,)
 
 
 def _env(manifest: Manifest, strategy: str) -> EnvSpec:
@@ -101,25 +106,53 @@ def immediate(manifest: Manifest, incident: str) -> list[Action]:
     return actions
 
 
-def sac_full(manifest: Manifest, incident: str) -> list[Action]:
-    """Seed 003's phases 2 and 4 in order, bracketed by the service's stop and start."""
+def _code(manifest: Manifest, strategy: str) -> list[Action]:
     if not manifest.git.code_paths:
-        raise _missing(manifest, "git.code_paths", "sac-full")
-    # The service layer (psutil, urllib) loads only here: 'rollback now' never needs it.
-    from runbook_lib.rollback.actions.servicectl import ServiceStartAction, ServiceStopAction
-
-    actions: list[Action] = []
-    if manifest.service is not None:
-        actions.append(ServiceStopAction(manifest.service))
-    actions.append(GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths))
+        raise _missing(manifest, "git.code_paths", strategy)
+    actions: list[Action] = [GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths)]
     if manifest.backups is not None:
         actions.append(BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file))
-    if manifest.package is not None:
-        pkg = manifest.package
-        actions.append(PackageAction(pkg.name, pkg.stable_version, pkg.wheelhouse, pkg.site_dir))
-    if manifest.service is not None:
-        actions.append(ServiceStartAction(manifest.service))
     return actions
+
+
+def _bracketed(manifest: Manifest, inner: list[Action]) -> list[Action]:
+    """Stop the service before ``inner`` and start it (with the health wait) after."""
+    if manifest.service is None:
+        return inner
+    return [ServiceStopAction(manifest.service), *inner, ServiceStartAction(manifest.service)]
+
+
+def _package(manifest: Manifest, strategy: str) -> list[Action]:
+    if manifest.package is None:
+        raise _missing(manifest, "package", strategy)
+    pkg = manifest.package
+    return [PackageAction(pkg.name, pkg.stable_version, pkg.wheelhouse, pkg.site_dir)]
+
+
+def sac_full(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 003's phases 2 and 4 in order, bracketed by the service's stop and start."""
+    inner = _code(manifest, "sac-full")
+    if manifest.package is not None:
+        inner += _package(manifest, "sac-full")
+    return _bracketed(manifest, inner)
+
+
+def sac_code(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 003 phase 2: steps 4 and 6 from the stable ref, step 5 from a verified backup."""
+    return _code(manifest, "sac-code")
+
+
+def sac_deploy(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 003 phase 4: step 11's stop, step 10's downgrade, step 11's start and health wait."""
+    return _bracketed(manifest, _package(manifest, "sac-deploy"))
+
+
+def sac_data(manifest: Manifest, incident: str) -> list[Action]:
+    """Seed 003 recovery steps 2 and 3: models and configuration from a verified backup, restart."""
+    if manifest.backups is None:
+        raise _missing(manifest, "backups", "sac-data")
+    restore = BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file)
+    return _bracketed(manifest, [restore])
 
 
 STRATEGIES: dict[str, Builder] = {
@@ -129,6 +162,9 @@ STRATEGIES: dict[str, Builder] = {
     "force": force_flag,
     "now": immediate,
     "sac-full": sac_full,
+    "sac-code": sac_code,
+    "sac-deploy": sac_deploy,
+    "sac-data": sac_data,
 }
 
 
@@ -163,6 +199,9 @@ CHECKLISTS: dict[str, tuple[str, ...]] = {
     # A code-level rollback pins one call site; the factory itself still builds
     # the new env for everyone else, so its resolution is not the check.
     "code": ("check_env", "determinism", "training_smoke", "monitoring", "target-tests"),
+    "sac-code": ("integrity", "config", "target-tests"),
+    "sac-deploy": ("target-tests", "trading", "service.health", "service.performance"),
+    "sac-data": ("integrity", "config", "models", "service.health"),
     "sac-full": (
         "integrity",
         "config",

@@ -38,7 +38,7 @@ from runbook_lib.target.manifest import Manifest, load_manifest
 
 Expect = Literal["stable", "release"]
 EXPECT_CHOICES = ("auto", "stable", "release")
-STABLE_STRATEGIES = ("sac-full",)
+STABLE_STRATEGIES = ("sac-full", "sac-code", "sac-deploy", "sac-data")
 """Strategies after which the stable release (package, model, config) is expected."""
 # Not "code": it pins one call site, the factory still builds the new env for the rest.
 LEGACY_ENV_STRATEGIES = ("env-var", "config", "force", "now")

@@ -21,8 +21,8 @@ from runbook_lib.evidence.records import record_decision
 from runbook_lib.evidence.seal import verify_incident
 from runbook_lib.incident.journal import read_journal
 from runbook_lib.incident.store import incident_dir, open_incident
-from runbook_lib.rollback.actions.base import Action
 from runbook_lib.rollback.actions.differences import DEFAULT_DOC, MARKER, append_entry
+from runbook_lib.rollback.actions.registry import ACTIONS
 from runbook_lib.rollback.documenting import document_difference, undo_difference
 from runbook_lib.target.gitutil import git
 from tests.runutil import cli
@@ -142,7 +142,7 @@ document_difference(target, store, incident, json.loads(sys.argv[4]))
 @pytest.mark.slow
 def test_an_interrupted_entry_is_resumed_by_the_rollback_engine(fresh_sandbox: Path, store: Path,
                                                                 tmp_path: Path) -> None:
-    assert Action.registry.get("differences-entry") is not None
+    assert ACTIONS.get("differences-entry") is not None
     incident = incident_deciding(store, difference_pct=1.0)
     doc = fresh_sandbox / DEFAULT_DOC
     before = doc.read_bytes()

@@ -2,7 +2,7 @@
 
 An action computes a :class:`~runbook_lib.rollback.actions.model.Step` in :meth:`plan`
 without touching the target. :meth:`apply`, :meth:`verify` and :meth:`undo` are
-rebuilt from the step alone (``Action.from_step``), so a plan saved yesterday
+rebuilt from the step alone (``registry.action_for``), so a plan saved yesterday
 applies the same way today and ``resume`` needs nothing but the journal.
 Subclasses that only change files implement :meth:`plan` and
 :meth:`verify_state`; those that run commands also override :meth:`run` and
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.rollback.actions.files import (
@@ -45,24 +44,6 @@ class Action(ABC):
     """One rollback action; see the module docstring."""
 
     name: ClassVar[str]
-    registry: ClassVar[dict[str, type[Action]]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:
-            Action.registry[cls.name] = cls
-
-    @classmethod
-    def from_step(cls, step: Step) -> Action:
-        """Rebuild the action that planned ``step``."""
-        try:
-            action_cls = Action.registry[step.action]
-        except KeyError:
-            known = ", ".join(sorted(Action.registry))
-            raise InvalidInputError(
-                f"unknown action {step.action!r} in plan", hint=f"known actions: {known}"
-            ) from None
-        return action_cls.from_params(step.params)
 
     @classmethod
     @abstractmethod

@@ -9,6 +9,7 @@ from runbook_lib.base.fsutil import tree_hash
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.files import BlobStore
 from runbook_lib.rollback.actions.model import Step
+from runbook_lib.rollback.actions.registry import action_for
 
 
 def make_context(root: Path, incident_dir: Path) -> Context:
@@ -31,7 +32,7 @@ def full_cycle(action: Action, root: Path, incident_dir: Path) -> Step:
     assert tree_hash(root) == before, "plan() changed the workspace"
     assert step.changes, "nothing to change: the test would prove nothing"
     save_blobs(step, ctx)
-    rebuilt = Action.from_step(Step.from_dict(step.to_dict()))
+    rebuilt = action_for(Step.from_dict(step.to_dict()))
     rebuilt.apply(step, ctx)
     assert tree_hash(root) != before
     result = rebuilt.verify(step, ctx)
