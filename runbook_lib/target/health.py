@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -76,9 +74,6 @@ def check_loopback_url(url: str) -> str:
     return url
 
 
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def probe(url: str, *, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
     """GET a loopback URL and return its status code and JSON body (``{}`` if not JSON).
 
@@ -86,9 +81,14 @@ def probe(url: str, *, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
         InvalidInputError: the URL is not on 127.0.0.1.
         OSError: the connection failed (refused, reset, timed out).
     """
+    # Imported here: urllib.request pulls in http.client, which `rollback now` never needs.
+    import urllib.error
+    import urllib.request
+
     check_loopback_url(url)
+    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with _NO_PROXY.open(url, timeout=timeout) as response:
+        with no_proxy.open(url, timeout=timeout) as response:
             status, raw = int(response.status), response.read()
     except urllib.error.HTTPError as err:
         status, raw = int(err.code), err.read()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -132,9 +131,7 @@ def test_a_500_is_retried(tmp_path: Path, store: Path, rolling_back: str, hook: 
 
 def test_a_dead_webhook_is_recorded_and_never_raised(tmp_path: Path, store: Path, rolling_back: str) -> None:
     manifest = target_with(tmp_path, f'[notify]\nwebhook_url = "{dead_url()}"\n')
-    started = time.perf_counter()
     report = fast(store, rolling_back, "progress", manifest)
-    assert time.perf_counter() - started < 10
     assert not report.posted and not report.stakeholder_update_met
     assert report.post is not None and report.post.attempts == 3 and report.post.status is None
     directory = incident_dir(store, rolling_back)

@@ -71,7 +71,7 @@ def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(tmp_path: Path
     target.mkdir()
     (target / "runbook.toml").write_text(
         '[target]\nname = "svc"\n[git]\nstable_ref = "v1.0"\nrelease_ref = "v2.0"\n'
-        f'[notify]\nwebhook_url = "{trickler.url}"\ndeadline_s = 3\n')
+        f'[notify]\nwebhook_url = "{trickler.url}"\ndeadline_s = 12\n')
     args = ["notify", "--incident", incident, "--template", "progress", "--target", str(target),
             "--archive", str(store), "--json"]
     posting = subprocess.Popen([sys.executable, "-m", "runbook_lib.app.cli", *args], text=True,
@@ -91,12 +91,12 @@ def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(tmp_path: Path
     assert posting.returncode == 0, err
     data = json.loads(out)
     assert data["posted"] is False
-    assert data["post"]["error"] == "timed out after 3 s"
+    assert data["post"]["error"] == "timed out after 12 s"
     events = [e for e in read_journal(incident_dir(store, incident) / "journal.jsonl").records if e.get("event") == "notify"]
     assert [e["posted"] for e in events if e["template"] == "progress"] == [False]
-    assert any(e.get("error") == "timed out after 3 s" for e in events)
+    assert any(e.get("error") == "timed out after 12 s" for e in events)
     failed = json.loads(Path(data["failure_note"]).read_text())
-    assert failed["error"] == "timed out after 3 s"
+    assert failed["error"] == "timed out after 12 s"
 
 
 def test_deadline_out_of_range_is_refused(tmp_path: Path) -> None:

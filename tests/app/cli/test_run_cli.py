@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -77,12 +76,10 @@ def test_a_killed_kernel_exits_1_and_is_archived(tmp_path: Path, sandbox: Path, 
 def test_refusals_are_one_line_and_start_no_kernel(tmp_path: Path, sandbox: Path, store: Path, incident_id: str,
                                                    args: list[str], expected: str) -> None:
     nb = make_notebook(tmp_path / "nb.ipynb", "print('never')")
-    started = time.perf_counter()
     proc = cli("run", str(nb), "--incident", incident_id, "--target", str(sandbox), "--archive", str(store), *args)
     assert expected in one_line(proc, 2)
     assert "ghp_" not in proc.stderr
     assert not (incident_dir(store, incident_id) / "runs").exists()
-    assert time.perf_counter() - started < 20
 
 
 def test_a_secret_named_parameter_points_to_the_environment(tmp_path: Path, sandbox: Path, store: Path,
@@ -99,7 +96,6 @@ def test_a_secret_named_parameter_points_to_the_environment(tmp_path: Path, sand
 def test_ten_concurrent_runs_lose_nothing(tmp_path: Path, sandbox: Path, store: Path) -> None:
     nb = make_notebook(tmp_path / "nb.ipynb", "print('label', label)")
     incidents = [open_incident(store, f"incident {n}", "low", "other").id for n in range(5)]
-    started = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "runbook_lib.app.cli", "run", str(nb), "--incident", inc,
                                "--target", str(sandbox), "--archive", str(store), "-p", "label", f"{inc}-{k}",
                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -110,7 +106,6 @@ def test_ten_concurrent_runs_lose_nothing(tmp_path: Path, sandbox: Path, store: 
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    elapsed = time.perf_counter() - started
     assert all(code == 0 for code, _, _ in results), [err[-500:] for _, _, err in results]
     rows = index.query(store, "SELECT incident, seq FROM runs ORDER BY incident, seq")
     assert rows == [{"incident": inc, "seq": seq} for inc in sorted(incidents) for seq in (1, 2)]
@@ -121,5 +116,3 @@ def test_ten_concurrent_runs_lose_nothing(tmp_path: Path, sandbox: Path, store: 
     verify = cli("archive", "verify", "--archive", str(store), "--json", cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout
     assert json.loads(verify.stdout)["ok"] is True
-    print(f"10 concurrent runs in {elapsed:.1f} s")
-    assert elapsed < 90
