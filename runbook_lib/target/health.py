@@ -7,15 +7,19 @@ until the service is healthy, gives up, or the timeout passes, and returns a
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult
+
+if TYPE_CHECKING:
+    import urllib.request
 
 LOOPBACK = "127.0.0.1"
 POLL_S = 0.1
@@ -74,6 +78,14 @@ def check_loopback_url(url: str) -> str:
     return url
 
 
+@functools.cache
+def _no_proxy_opener() -> urllib.request.OpenerDirector:
+    # Imported here: urllib.request pulls in http.client, which `rollback now` never needs.
+    import urllib.request
+
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def probe(url: str, *, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
     """GET a loopback URL and return its status code and JSON body (``{}`` if not JSON).
 
@@ -81,14 +93,11 @@ def probe(url: str, *, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
         InvalidInputError: the URL is not on 127.0.0.1.
         OSError: the connection failed (refused, reset, timed out).
     """
-    # Imported here: urllib.request pulls in http.client, which `rollback now` never needs.
     import urllib.error
-    import urllib.request
 
     check_loopback_url(url)
-    no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with no_proxy.open(url, timeout=timeout) as response:
+        with _no_proxy_opener().open(url, timeout=timeout) as response:
             status, raw = int(response.status), response.read()
     except urllib.error.HTTPError as err:
         status, raw = int(err.code), err.read()
