@@ -10,8 +10,9 @@ JupyterLab, set the parameters or those variables.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runbook_lib.app.session import Session, start
@@ -22,9 +23,12 @@ from runbook_lib.base.report import CheckResult
 __all__ = [
     "BlockingCheckFailed",
     "FigureView",
+    "MarkdownFile",
     "Session",
     "Table",
+    "Verdict",
     "applied_strategy",
+    "cell_text",
     "checks_table",
     "conclude_verification",
     "fail_if_blocking",
@@ -32,9 +36,14 @@ __all__ = [
     "git_table",
     "journal_table",
     "mapping_table",
+    "markdown_file",
     "package_service_table",
     "parity_table",
+    "resolution_table",
+    "results_verdict",
+    "speed_verdict",
     "start",
+    "verdicts",
 ]
 
 _STATUS_STYLE = {
@@ -46,6 +55,53 @@ _STATUS_STYLE = {
     "FAIL": "#cf222e",
     "INCONCLUSIVE": "#9a6700",
 }
+
+
+# What a reviewer reads instead of a Python repr ("None", "{}", "[]").
+_EMPTY = "—"
+_REPRS = {"None", "{}", "[]", "()"}
+
+
+def cell_text(value: Any) -> str:
+    """A value as a reviewer reads it: no Python reprs, nested values as ``k: v`` lists."""
+    if value is None or (isinstance(value, str) and value.strip() in _REPRS):
+        return _EMPTY
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        parts = [f"{k}: {cell_text(v)}" for k, v in value.items()]
+        return "; ".join(parts)[:300] or _EMPTY
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(cell_text(v) for v in value)[:300] or _EMPTY
+    if isinstance(value, Verdict):
+        return value.text
+    return str(value) if str(value) != "" else _EMPTY
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One verdict ("results: PASS", "speed: REGRESSION +53.7%"), coloured on its own."""
+
+    aspect: str
+    outcome: str
+    good: bool | None  # None: neither good nor bad (inconclusive)
+
+    @property
+    def text(self) -> str:
+        """``aspect: outcome``."""
+        return f"{self.aspect}: {self.outcome}"
+
+    def html(self) -> str:
+        """The outcome in green (good), red (bad) or amber (inconclusive)."""
+        color = {True: "#1a7f37", False: "#cf222e", None: "#9a6700"}[self.good]
+        return (f"{html.escape(self.aspect)}: "
+                f'<b style="color:{color}">{html.escape(self.outcome)}</b>')  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        return f"<p style='font-size:1.1em'>{self.html()}</p>"
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class Table:
@@ -64,9 +120,9 @@ class Table:
 
     @staticmethod
     def _cell(value: Any) -> str:
-        if isinstance(value, dict | list | tuple):
-            value = json.dumps(value, default=str)[:300]
-        text = html.escape(str(value))
+        if isinstance(value, Verdict):
+            return value.html()
+        text = html.escape(cell_text(value))
         color = _STATUS_STYLE.get(str(value))
         return f'<b style="color:{color}">{text}</b>' if color else text
 
@@ -86,7 +142,7 @@ class Table:
     def __str__(self) -> str:
         lines = [self.title] if self.title else []
         lines.append(" | ".join(self.columns))
-        lines += [" | ".join(str(r.get(c, "")) for c in self.columns) for r in self.rows]
+        lines += [" | ".join(cell_text(r.get(c, "")) for c in self.columns) for r in self.rows]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -210,19 +266,99 @@ def package_service_table(state: Any) -> Table:
     return mapping_table({**state.packages, **service}, "Package and service")
 
 
+def results_verdict(report: Any) -> Verdict:
+    """Whether the candidate's results match the legacy env's: "results: PASS"."""
+    good = {"PASS": True, "FAIL": False}.get(str(report.verdict))
+    return Verdict("results", str(report.verdict), good)
+
+
+def speed_verdict(outcome: Any) -> Verdict:
+    """The candidate's speed against the legacy env: "speed: REGRESSION +53.7%".
+
+    A slowdown counts only when its 95% interval lies above zero (timing
+    noise is no regression); a baseline run holds no comparable timings.
+    """
+    report = outcome.report
+    if outcome.baseline:
+        return Verdict("speed", "not measured (baseline)", None)
+    pct, (low, high) = report.throughput_regression_pct, report.throughput_ci_pct
+    if low > 0:
+        return Verdict("speed", f"REGRESSION {pct:+.1f}%", False)
+    if high < 0:
+        return Verdict("speed", f"FASTER {pct:+.1f}%", True)
+    return Verdict("speed", f"no significant change ({pct:+.1f}%)", True)
+
+
+def verdicts(outcome: Any) -> Table:
+    """The two verdicts of a parity run, each coloured on its own."""
+    rows = [{"verdict": results_verdict(outcome.report)}, {"verdict": speed_verdict(outcome)}]
+    return Table(rows, "Verdicts")
+
+
 def parity_table(outcome: Any) -> Table:
-    """A parity outcome's verdict, agreement, throughput and decision."""
+    """A parity outcome's verdicts, agreement, throughput and decision."""
     report = outcome.report
     low, high = report.throughput_ci_pct
+    throughput = (
+        "not measured (baseline)" if outcome.baseline
+        else f"{report.throughput_regression_pct:+.1f}% slower (95% CI {low:+.1f}% .. {high:+.1f}%)"
+    )  # fmt: skip
+    divergence = report.first_divergence
     return mapping_table(
         {
-            "verdict": report.verdict,
-            "reason": report.reason,
+            "results": results_verdict(report),
+            "speed": speed_verdict(outcome),
+            "why": report.reason,
             "step agreement": f"{report.step_agreement:.2%}",
-            "throughput regression": f"{report.throughput_regression_pct:+.1f}% "
-            f"(95% CI {low:+.1f}..{high:+.1f})",
-            "first divergence": report.first_divergence,
+            "throughput regression": throughput,
+            "first divergence": divergence if divergence else "none: every step agreed",
             "decision": outcome.decision.summary,
         },
         "Parity",
     )
+
+
+def resolution_table(state: Any, strategy: str | None) -> Table:
+    """Which env the factory builds now, as a fact.
+
+    The check behind it asks "does the rollback select the legacy env?"; with
+    no rollback in effect, the factory building the new env is the expected
+    state, so it is shown as a fact ("no rollback in effect"), not a failure.
+    """
+    check: CheckResult | None = state.resolved_env
+    if check is None:
+        return mapping_table({"factory": "not resolved (runbook.toml has no [env] section)"},
+                             "Which env the factory builds now")  # fmt: skip
+    evidence = check.evidence or {}
+    built = (evidence.get("default") or {}).get("class")
+    legacy = (evidence.get("legacy") or {}).get("class")
+    rows: dict[str, Any] = {
+        "factory builds (no env type)": built or check.summary,
+        "legacy env": legacy or "unknown",
+        "rollback in effect": strategy or "none",
+    }
+    if strategy is None and check.status == "fail" and built and built != legacy:
+        rows["fact"] = f"no rollback in effect: the factory builds {built}, as released"
+    else:
+        rows["check"] = check.status
+        rows["summary"] = check.summary
+    return mapping_table(rows, "Which env the factory builds now")
+
+
+class MarkdownFile:
+    """A Markdown file shown inline in a notebook (its content, not its path)."""
+
+    def __init__(self, path: Path) -> None:
+        """Show ``path``; read when displayed."""
+        self.path = Path(path)
+
+    def _repr_markdown_(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def __repr__(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def markdown_file(path: Path) -> MarkdownFile:
+    """Render a Markdown file (the post-mortem) inline in a notebook."""
+    return MarkdownFile(path)

@@ -24,7 +24,7 @@ LEGACY_COLOR, CANDIDATE_COLOR = "#0969da", "#bc4c00"
 
 
 def _stamp(fig: Figure, report: ParityReport) -> None:
-    fig.text(0.99, 0.01, f"verdict: {report.verdict}", ha="right", va="bottom", fontsize=10,
+    fig.text(0.99, 0.01, f"results: {report.verdict}", ha="right", va="bottom", fontsize=10,
              fontweight="bold", color=_COLORS[report.verdict])  # fmt: skip
     fig.text(0.01, 0.01, f"{report.episodes} episodes, {report.steps} steps", ha="left",
              va="bottom", fontsize=8, color="#57606a")  # fmt: skip
@@ -136,9 +136,15 @@ def throughput(report: ParityReport) -> Figure:
            yerr=error, capsize=8)  # fmt: skip
     ax.set_ylabel("throughput (steps/s)")
     ax.set_xlabel("environment")
-    ax.text(0.5, 0.95, f"regression {report.throughput_regression_pct:+.1f}% "
+    # Headroom above the tallest bar and its error bar, so the label never overlaps a bar.
+    top = max(values[0], values[1] + error[1][1], candidate_high)
+    ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
+    slower = low_pct > 0
+    ax.text(0.5, 0.97, f"speed: {'REGRESSION ' if slower else ''}"
+            f"{report.throughput_regression_pct:+.1f}% slower "
             f"(95% CI {low_pct:+.1f}% .. {high_pct:+.1f}%)", transform=ax.transAxes,
-            ha="center", va="top")  # fmt: skip
+            ha="center", va="top", fontweight="bold",
+            color="#cf222e" if slower else "#1a7f37")  # fmt: skip
     return fig
 
 

@@ -48,6 +48,7 @@ from runbook_lib.evidence.layout import RUNS_DIR
 from runbook_lib.incident.journal import Journal
 from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import incident_dir, load_incident
+from runbook_lib.runs.header import headed_copy, read_header
 from runbook_lib.runs.runner import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_RUN_TIMEOUT,
@@ -340,8 +341,12 @@ def run_notebook(
         started_at = datetime.now(UTC).isoformat(timespec="seconds")
         began = time.perf_counter()
         secrets = {name: os.environ[name] for name in manifest.secrets if os.environ.get(name)}
-        with _environment(kernel_environment(manifest.root, archive, incident.id)):
-            result = execute(notebook, output, params, cwd=directory, cell_timeout=cell_timeout,
+        header = read_header(incident, manifest.root, started_at, params)
+        with (
+            _environment(kernel_environment(manifest.root, archive, incident.id)),
+            headed_copy(notebook, header) as source,
+        ):
+            result = execute(source, output, params, cwd=directory, cell_timeout=cell_timeout,
                              run_timeout=run_timeout, progress=progress,
                              secrets=secrets)  # fmt: skip
         duration = round(time.perf_counter() - began, 3)

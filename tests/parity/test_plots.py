@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -53,7 +54,7 @@ def test_each_plot_has_title_labels_with_units_and_verdict(name: str, bias: floa
     assert main.get_title() or fig.get_suptitle()
     assert "(" in main.get_ylabel()  # a unit in parentheses
     assert "(" in main.get_xlabel() or main.get_xlabel() == "environment"  # categorical axis
-    assert f"verdict: {verdict}" in texts(fig)
+    assert f"results: {verdict}" in texts(fig)
 
 
 def test_divergence_plot_marks_the_first_divergence() -> None:
@@ -66,7 +67,20 @@ def test_divergence_plot_marks_the_first_divergence() -> None:
 def test_throughput_plot_states_the_regression() -> None:
     report = report_for(0.0)
     assert round(report.throughput_regression_pct, 1) == 33.3
-    assert any("regression +33.3%" in t for t in texts(plots.throughput(report)))
+    fig = plots.throughput(report)
+    assert any("speed: REGRESSION +33.3% slower" in t for t in texts(fig))
+
+
+def test_throughput_label_overlaps_no_bar() -> None:
+    fig = plots.throughput(report_for(0.0))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = cast(Any, FigureCanvasAgg(fig)).get_renderer()
+    ax = fig.get_axes()[0]
+    label = next(t for t in ax.texts if t.get_text().startswith("speed:"))
+    box = label.get_window_extent(renderer)
+    for bar in ax.patches:
+        assert not box.overlaps(bar.get_window_extent(renderer)), label.get_text()
 
 
 def test_save_all_writes_png_and_svg(tmp_path: Path) -> None:
@@ -77,7 +91,7 @@ def test_save_all_writes_png_and_svg(tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
         root = ET.parse(svg).getroot()
         assert root.tag.endswith("svg")
-        assert "verdict: FAIL" in svg.read_text()
+        assert "results: FAIL" in svg.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"parity_{n}.{e}" for n in plots.PLOTS for e in ("png", "svg")
     )

@@ -1,0 +1,106 @@
+"""What a reviewer reads in a drill's executed notebooks: a header first, no Python reprs."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from runbook_lib.app.drill import run_drill
+from runbook_lib.incident.store import incident_dir, load_incident
+
+REPRS = {"None", "{}", "[]", "()"}
+
+
+class _Cells(HTMLParser):
+    """The text of each top-level notebook cell and of every table cell of an HTML export."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.tds: list[str] = []
+        self._td: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "div" and "jp-Cell" in classes:
+            self.cells.append("")
+        if tag == "td":
+            self._td = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._td is not None:
+            self.tds.append("".join(self._td).strip())
+            self._td = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cells:
+            self.cells[-1] += data
+        if self._td is not None:
+            self._td.append(data)
+
+
+def _parsed(html: Path) -> _Cells:
+    parser = _Cells()
+    parser.feed(html.read_text(encoding="utf-8"))
+    return parser
+
+
+def _output_table_cells(notebook: Path) -> list[str]:
+    cells = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html", "")
+            cells += [re.sub(r"<[^>]+>", "", td).strip()
+                      for td in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]  # fmt: skip
+    return cells
+
+
+@pytest.fixture(scope="module")
+def drill(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> tuple[Path, str]:
+    archive = tmp_path_factory.mktemp("evidence") / "archive"
+    report = run_drill(archive, "result-bug", cache_dir=model_cache, episodes=4)
+    assert [r["status"] for r in report.runs] == ["ok"] * 6, report.runs
+    return archive, report.incident
+
+
+@pytest.mark.slow
+def test_each_run_html_starts_with_a_header_naming_the_incident(drill: tuple[Path, str]) -> None:
+    archive, incident_id = drill
+    incident = load_incident(archive, incident_id)
+    htmls = sorted((incident_dir(archive, incident_id) / "runs").glob("*.html"))
+    assert len(htmls) == 6
+    for html in htmls:
+        first = _parsed(html).cells[0]
+        assert incident.id in first, html.name
+        assert incident.title in first, html.name
+        for fact in ("severity", "git commit", "run by", "started", "parameters"):
+            assert fact in first, (html.name, fact)
+
+
+@pytest.mark.slow
+def test_no_table_cell_of_any_run_is_a_python_repr(drill: tuple[Path, str]) -> None:
+    archive, incident_id = drill
+    runs = incident_dir(archive, incident_id) / "runs"
+    checked = 0
+    for notebook in sorted(runs.glob("*.ipynb")):
+        cells = _output_table_cells(notebook) + _parsed(notebook.with_suffix(".html")).tds
+        bad = [c for c in cells if c in REPRS]
+        assert not bad, (notebook.name, bad)
+        checked += len(cells)
+    assert checked > 50
+
+
+@pytest.mark.slow
+def test_postmortem_run_shows_the_document_and_parity_both_verdicts(
+    drill: tuple[Path, str],
+) -> None:
+    archive, incident_id = drill
+    runs = incident_dir(archive, incident_id) / "runs"
+    postmortem = _parsed(next(runs.glob("*-06_postmortem.html")))
+    assert any("Phases against seed 003's estimates" in c for c in postmortem.cells)
+    parity = "".join(_parsed(next(runs.glob("*-03_parity.html"))).cells)
+    assert "results: " in parity and "speed: " in parity
