@@ -17,7 +17,13 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence.amend import amending
 from runbook_lib.incident.journal import Journal, find_interrupted, last_completed
 from runbook_lib.incident.model import Incident
-from runbook_lib.incident.store import advance_incident, incident_dir, load_incident, open_incident
+from runbook_lib.incident.store import (
+    advance_incident,
+    incident_dir,
+    list_incidents,
+    load_incident,
+    open_incident,
+)
 from runbook_lib.rollback.actions.model import Plan
 from runbook_lib.rollback.documenting import STRATEGY as DOCUMENTING_STRATEGY
 from runbook_lib.rollback.engine import (
@@ -161,6 +167,31 @@ def rollback_status(target: Path, archive: Path, incident_id: str) -> dict[str, 
         "lock": lock_status(manifest.root).to_dict(),
         "rollback_env": read_rollback_env(manifest.root),
         "records": len(records),
+    }
+
+
+def scan_interrupted(target: Path, archive: Path) -> dict[str, Any]:
+    """Every incident in ``archive`` whose journal shows an operation that never ended.
+
+    What ``rollback status`` without an incident reports: after a crash the
+    operator does not yet know which incident was being rolled back.
+    """
+    manifest = load_manifest(target)
+    found = []
+    incidents = list_incidents(archive) if archive.is_dir() else []
+    for incident in incidents:
+        records = Journal.for_incident(incident_dir(archive, incident.id)).read().records
+        interrupted = find_interrupted(list(records))
+        if interrupted is not None:
+            found.append({"incident": incident.id, "title": incident.title,
+                          "state": incident.state, **interrupted.__dict__})  # fmt: skip
+    return {
+        "target": str(manifest.root),
+        "archive": str(archive),
+        "incidents_scanned": len(incidents),
+        "interrupted": found,
+        "lock": lock_status(manifest.root).to_dict(),
+        "rollback_env": read_rollback_env(manifest.root),
     }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,9 +35,18 @@ def confirm(question: str, yes: bool, dry_run: bool) -> None:
         raise InvalidInputError("not confirmed; nothing was changed")
 
 
+def step_verb(report: OperationReport) -> str:
+    """What the report's steps were: "would apply", "would revert", "reverted" or "done"."""
+    undo = report.operation == "undo"
+    if report.dry_run:
+        return "would revert" if undo else "would apply"
+    return "reverted" if undo else "done"
+
+
 def _print_report(report: OperationReport, as_json: bool) -> None:
-    lines = [f"{report.operation} {'(dry run) ' if report.dry_run else ''}plan {report.plan}"]
-    lines += [f"  done: {title}" for title in report.steps_done]
+    heading = "dry run (nothing changed) of " if report.dry_run else ""
+    lines = [f"{heading}{report.operation} plan {report.plan}"]
+    lines += [f"  {step_verb(report)}: {title}" for title in report.steps_done]
     lines += [f"  {c.status:<4} {c.name}: {c.summary}" for c in report.checks]
     emit(report.to_dict(), as_json=as_json, text="\n".join(lines))
     if not report.ok:
@@ -139,23 +150,80 @@ def resume_command(
 
 
 @rollback.command("status")
-@incident_option
+@click.option("--incident", "incident_id", default=None,
+              help="Incident ID (default: scan every incident for interrupted work).")  # fmt: skip
 @target_option
 @archive_option
 @json_option
-def status_command(*, incident_id: str, target: Path, archive: Path, as_json: bool) -> None:
-    """Show the incident's plans, its last operation, anything interrupted, and the lock."""
-    from runbook_lib.rollback.operations import rollback_status
+def status_command(
+    *, incident_id: str | None, target: Path, archive: Path, as_json: bool
+) -> None:
+    """Show an incident's plans, its last operation, anything interrupted, and the lock.
 
+    Without --incident, scan every incident of the archive for an operation
+    that began and never ended (after a crash or a kill).
+    """
+    from runbook_lib.rollback.operations import rollback_status, scan_interrupted
+
+    if incident_id is None:
+        scan = scan_interrupted(target, archive)
+        emit(scan, as_json=as_json, text="\n".join(scan_lines(scan)))
+        return
     status = rollback_status(target, archive, incident_id)
+    emit(status, as_json=as_json, text="\n".join(status_lines(status)))
+
+
+def _interrupted_text(item: Mapping[str, Any]) -> str:
+    done = len(item.get("finished_steps") or ())
+    at = item.get("last_intent")
+    where = f"stopped during step {at + 1}" if at is not None else "stopped between steps"
+    return f"{item['operation']} of plan {str(item['plan'])[:12]} {where} ({done} step(s) done)"
+
+
+def _common_lines(data: Mapping[str, Any]) -> list[str]:
+    lock = data.get("lock") or {}
+    holder = lock.get("holder") or {}
+    if lock.get("held"):
+        lock_text = f"held by pid {holder.get('pid')} ({holder.get('command')})"
+    elif lock.get("stale"):
+        lock_text = f"stale: pid {holder.get('pid')} died holding it"
+    else:
+        lock_text = "free"
+    env = data.get("rollback_env") or {}
+    env_text = ", ".join(f"{k}={v}" for k, v in env.items()) or "none"
+    return [f"target lock: {lock_text}", f"rollback env: {env_text}"]
+
+
+def status_lines(status: Mapping[str, Any]) -> list[str]:
+    """``rollback status --incident``: one readable line per fact."""
+    last = status.get("last_completed")
+    interrupted = status.get("interrupted")
     lines = [
         f"incident {status['incident']} ({status['state']}) on {status['target']}",
         f"plans: {', '.join(p[:12] for p in status['plans']) or 'none'}",
-        f"last completed: {status['last_completed'] or 'nothing'}",
-        f"interrupted: {status['interrupted'] or 'nothing'}",
-        f"rollback env: {status['rollback_env'] or 'none'}",
+        "last completed: "
+        + (f"{last['operation']} of plan {last['plan'][:12]}" if last else "nothing"),
+        "interrupted: " + (_interrupted_text(interrupted) if interrupted else "nothing"),
     ]
-    emit(status, as_json=as_json, text="\n".join(lines))
+    if interrupted:
+        lines.append(f"  resume with: runbook rollback resume --incident {status['incident']}"
+                     " (or --revert to take it back)")  # fmt: skip
+    return lines + _common_lines(status)
+
+
+def scan_lines(scan: Mapping[str, Any]) -> list[str]:
+    """``rollback status`` without an incident: the interrupted work found, or that none was."""
+    found = scan["interrupted"]
+    lines = [f"scanned {scan['incidents_scanned']} incident(s) in {scan['archive']} "
+             f"for interrupted work on {scan['target']}"]  # fmt: skip
+    if not found:
+        lines.append("interrupted: nothing")
+    for item in found:
+        what = _interrupted_text(item)
+        lines.append(f"interrupted: {item['incident']} ({item['title']}): {what}")
+        lines.append(f"  resume with: runbook rollback resume --incident {item['incident']}"
+                     " (or --revert to take it back)")  # fmt: skip
+    return lines + _common_lines(scan)
 
 
 @rollback.command("now")
@@ -174,6 +242,10 @@ def now_command(
     confirm(f"Roll {target} back to the legacy env now?", yes, dry_run)
     result = rollback_now(target, archive, title, dry_run=dry_run)
     lines = [f"incident {result.incident} (critical) opened; plan {result.plan.sha256[:12]}"]
-    lines += [f"  done: {t}" for t in result.report.steps_done]
-    lines += ["in your own shell:"] + [f"  {line}" for line in result.exports]
+    verb = step_verb(result.report)
+    lines += ["what runbook did:" if not dry_run else "what runbook would do (nothing changed):"]
+    lines += [f"  {verb}: {t}" for t in result.report.steps_done]
+    if result.exports:
+        lines += ["what you must still do, in your own shell (runbook cannot change it):"]
+        lines += [f"  {line}" for line in result.exports]
     emit(result.to_dict(), as_json=as_json, text="\n".join(lines))

@@ -125,6 +125,13 @@ class Plan:
             lines.append(f"{number}. [{step.action}] {step.title}")
             for change in step.changes:
                 lines.append(f"     {change.kind:<6} {change.path}  {change.summary}")
+                hashes = f"{_short(change.before)} -> {_short(change.after)}"
+                lines.append(f"            sha256 {hashes}")
             for command in step.commands:
                 lines.append(f"     $ {command}")
         return "\n".join(lines)
+
+
+def _short(digest: str | None) -> str:
+    """A file hash as the plan shows it: 12 hex digits, or "absent"."""
+    return digest[:12] if digest else "absent"
