@@ -12,14 +12,21 @@ EXTRAS := dev,s3,lab,ray
 
 .PHONY: demo test bench bytecode browser clean-venv
 
+# pip's output goes to this log; its path is printed only when the set-up fails.
+SETUP_LOG := outputs/setup.log
+
+# torch is pinned first and alone so that nothing else can pull a CUDA build.
+# All extras in one resolve: asked one by one, pip spends minutes on botocore.
 $(STAMP): pyproject.toml environment.yml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@rm -f $(VENV)/.installed-*
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	# torch is pinned first and alone so that nothing else can pull a CUDA build.
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	# All extras in one resolve: asked one by one, pip spends minutes on botocore.
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	@echo "set-up: installing the dependencies into $(VENV) (a few minutes on a fresh machine)"
+	@mkdir -p $(dir $(SETUP_LOG)) && : > $(SETUP_LOG)
+	@{ { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } \
+		&& rm -f $(VENV)/.installed-* \
+		&& $(BIN)/python -m pip install --upgrade "pip>=24" \
+		&& $(BIN)/python -m pip install "torch==2.13.0" \
+		&& $(BIN)/python -m pip install -e ".[$(EXTRAS)]"; } >>$(SETUP_LOG) 2>&1 \
+		|| { echo "set-up failed; pip's output is in $(SETUP_LOG), its end:"; \
+		     tail -n 15 $(SETUP_LOG); exit 1; }
 	@touch $@
 
 # An editable install has no bytecode until first import, and machines that set
@@ -28,7 +35,8 @@ bytecode: $(STAMP)
 	@$(BIN)/python -m compileall -q -x "sandbox/files" runbook_lib
 
 demo: bytecode
-	$(BIN)/runbook drill --archive outputs
+	@echo "demo: the perf-regression drill on a fresh sandbox, archive in outputs/"
+	@$(BIN)/runbook drill --archive outputs
 
 # The browser test drives Debian's chromium (Playwright's own browser download is not
 # used). Install it when missing and apt is usable as root; elsewhere the test skips

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.progress import StepProgress
 from runbook_lib.evidence.layout import CHECKS_DIR, DECISION_FILE, PARITY_FILE
 from runbook_lib.runs import catalog
 
@@ -188,7 +189,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
 
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], None] | StepProgress
+
+
+def _steps(progress: Progress | None) -> StepProgress:
+    """A step reporter: the caller's, or plain lines through its callback (or silence)."""
+    if isinstance(progress, StepProgress):
+        return progress
+    return StepProgress(progress or (lambda _: None))
 
 
 def run_drill(
@@ -210,13 +218,14 @@ def run_drill(
     from runbook_lib.sandbox.faults import clear_faults, set_faults
 
     spec = scenario(name)
-    say = progress or (lambda _: None)
+    say = _steps(progress)
     began = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     archive = archive.resolve()
-    workspace = create_workspace(
-        archive / "drills" / f"{spec.name}-{stamp}" / "sandbox", cache_dir=cache_dir
-    ).root
+    with say.step("sandbox (trains the models on a first run)"):
+        workspace = create_workspace(
+            archive / "drills" / f"{spec.name}-{stamp}" / "sandbox", cache_dir=cache_dir
+        ).root
     if spec.faults:
         set_faults(workspace, **spec.faults)
     if spec.defect:
@@ -227,15 +236,16 @@ def run_drill(
     directory = incident_dir(archive, incident)
 
     def run(notebook: str, **parameters: Any) -> bool:
-        say(f"running {notebook}")
-        outcome = run_notebook(
-            NOTEBOOKS / f"{notebook}.ipynb",
-            incident,
-            archive=archive,
-            target=workspace,
-            parameters=parameters,
-            progress=False,
-        )
+        with say.step(f"run {notebook}") as step:
+            outcome = run_notebook(
+                NOTEBOOKS / f"{notebook}.ipynb",
+                incident,
+                archive=archive,
+                target=workspace,
+                parameters=parameters,
+                progress=False,
+            )
+            step.outcome = outcome.status
         report.runs.append(
             {
                 "notebook": notebook,

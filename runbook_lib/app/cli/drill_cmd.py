@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +13,10 @@ from runbook_lib.app.cli.common import emit
 from runbook_lib.app.cli.options import json_option, locations
 from runbook_lib.app.locations import ARCHIVE_ENV, data_home
 from runbook_lib.base.errors import CheckFailedError
+from runbook_lib.base.progress import StepProgress
+
+if TYPE_CHECKING:
+    from runbook_lib.app.drill import DrillReport
 
 
 def _scenario_help() -> str:
@@ -64,24 +70,39 @@ def drill(
         scenario or DEFAULT_SCENARIO,
         cache_dir=cache_dir,
         episodes=episodes,
-        progress=lambda m: click.echo(m, err=True),
+        progress=StepProgress.for_stream(),
     )
     runs = "\n".join(f"  {r['status']:<6} {r['notebook']}" for r in report.runs)
     problems = "; ".join(report.archive_problems)
+    failed = f": {', '.join(report.checks_failed)}" if report.checks_failed else ""
     sealed = "verified" if report.archive_ok else f"NOT verified: {problems}"
     text = (
         f"scenario  {report.scenario}\nincident  {report.incident}\n"
         f"decision  {report.decision} (expected {report.expected}); strategy {report.strategy}\n"
         f"verdict   {report.verdict or '-'}\n"
-        f"checks    {len(report.checks_failed)} failed {report.checks_failed or ''}\n"
+        f"checks    {len(report.checks_failed)} failed{failed}\n"
         f"runs\n{runs}\n"
         f"archive   {report.archive}/incidents/{report.incident} "
         f"({sealed})\n"
-        f"took      {report.seconds:.1f} s"
+        f"took      {report.seconds:.1f} s\n" + "\n".join(next_commands(report))
     )
     emit(report.to_dict(), as_json=as_json, text=text)
     if not report.ok:
         raise CheckFailedError(f"drill {report.scenario} did not end as expected")
+
+
+def next_commands(report: DrillReport) -> list[str]:
+    """What to look at once the drill is over: the archive, the report, the post-mortem."""
+    archive = Path(report.archive)
+    where = f"--archive {shlex.quote(str(archive))}"
+    postmortem = archive / "incidents" / report.incident / "postmortem.md"
+    return [
+        "next:",
+        f"  runbook archive show {report.incident} {where}",
+        f"  runbook archive report {report.incident} {where}"
+        f"   (writes {archive / 'reports' / f'{report.incident}.tar.gz'})",
+        f"  post-mortem: {postmortem}",
+    ]
 
 
 drill.epilog = "\b\nScenarios:\n" + _scenario_help()
