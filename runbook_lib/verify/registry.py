@@ -23,6 +23,7 @@ import importlib
 import json
 import traceback
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,9 @@ class RegisteredCheck:
     run: CheckRunner
     needs_service: bool = False
     legacy_env_only: bool = False
+    # Runs in a process of its own and changes nothing the other checks read: it may
+    # run on the second core beside them (the target's tests take seconds).
+    beside: bool = False
 
 
 def _integrity(ctx: VerifyContext) -> CheckResult:
@@ -169,7 +173,7 @@ REGISTRY: dict[str, RegisteredCheck] = {
         RegisteredCheck("config", "the target's config validator accepts the config", _config),
         RegisteredCheck("models", "models load with SB3, fit the env, match the backup", _models),
         RegisteredCheck("target-tests", "the target's own tests pass (JUnit per test)",
-                        _target_tests),
+                        _target_tests, beside=True),
         RegisteredCheck("trading", "return, Sharpe, drawdown, costs within bounds of stable",
                         _trading),
         RegisteredCheck("service.health", "/health ok with the expected version and model",
@@ -283,6 +287,29 @@ def _run_one(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
                                f"{err}", {"traceback": "".join(lines)}, elapsed())  # fmt: skip
 
 
+def _run_checks(selected: Sequence[RegisteredCheck], ctx: VerifyContext) -> list[CheckResult]:
+    """Run the checks; results in ``selected`` order.
+
+    Checks marked ``beside`` run in a second thread next to the other checks that do
+    not need the service; the service's checks (which measure latency and CPU) run
+    only after them, with the machine as quiet as before.
+    """
+    beside = [check for check in selected if check.beside]
+    if not beside or len(selected) == 1:
+        return [_run_one(check, ctx) for check in selected]
+    done: dict[str, CheckResult] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix="runbook-check") as pool:
+        futures = [(check.name, pool.submit(_run_one, check, ctx)) for check in beside]
+        for check in selected:
+            if not check.beside and not check.needs_service:
+                done[check.name] = _run_one(check, ctx)
+        done.update((name, future.result()) for name, future in futures)
+    for check in selected:
+        if check.needs_service:
+            done[check.name] = _run_one(check, ctx)
+    return [done[check.name] for check in selected]
+
+
 def _save(report: VerifyReport, checks_dir: Path, stamp: str) -> VerifyReport:
     """Write the run (strict JSON, atomically) and return it with its path."""
     checks_dir.mkdir(parents=True, exist_ok=True)
@@ -334,7 +361,7 @@ def run_verify(
             from runbook_lib.verify.checks.service import start_service as start
 
             results.append(start(manifest))
-        results += [_run_one(check, ctx) for check in selected]
+        results += _run_checks(selected, ctx)
     report = VerifyReport(incident.id, str(manifest.root), resolved,
                           now.isoformat(timespec="seconds"), tuple(results), elapsed(),
                           extra={"rollback_in_effect": strategy,
