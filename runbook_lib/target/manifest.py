@@ -34,6 +34,7 @@ from runbook_lib.target.sections import (
     secret_names,
     service_section,
     target_name,
+    target_python,
     target_root,
     tests_command,
 )
@@ -80,6 +81,7 @@ class Manifest:
     models: ModelsSpec | None = None
     checks: ChecksSpec | None = None
     archive_dir: str | None = None
+    python: str | None = None
 
     def resolve(self, relative: str) -> Path:
         """The absolute path of a manifest path (relative to the target's root)."""
@@ -111,7 +113,7 @@ def parse_manifest(source: Source) -> Manifest:
     top = Table(source, (), source.data, _TOP)
     find_secrets(source)  # first, so that no later message repeats a secret
     secrets = secret_names(top)
-    target = top.table("target", ("name", "root"))
+    target = top.table("target", ("name", "root", "python"))
     name = target_name(target)
     models = models_section(top)
     tests = top.opt_table("tests", ("command",))
@@ -138,6 +140,7 @@ def parse_manifest(source: Source) -> Manifest:
         checks=checks_section(top),
         archive_dir=archive_section(top),
         webhook_deadline_s=notify_deadline(top),
+        python=target_python(target),
     )
 
 

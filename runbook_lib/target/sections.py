@@ -362,6 +362,11 @@ def target_root(source: Source, target: Table) -> Path:
     return root
 
 
+def target_python(target: Table) -> str | None:
+    """The ``[target]`` python: the target's interpreter, relative to the root, if set."""
+    return _path(target, "python") if target.has("python") else None
+
+
 def target_name(target: Table) -> str:
     """The ``[target]`` name: letters, digits, ``.``, ``_`` and ``-``."""
     return _matching(target, "name", _NAME, "a target name (letters, digits, . _ -)")
