@@ -21,9 +21,15 @@ from filelock import FileLock, Timeout
 from runbook_lib.base.errors import LockHeldError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence.environment import environment_facts
-from runbook_lib.evidence.layout import APPEND_ONLY, MANIFEST, REWRITABLE, RUN_LOCK, WRITE_ONCE
+from runbook_lib.evidence.layout import (
+    APPEND_ONLY,
+    INCIDENT_FILE,
+    MANIFEST,
+    REWRITABLE,
+    RUN_LOCK,
+    WRITE_ONCE,
+)
 from runbook_lib.evidence.seal import now_iso, read_manifest, seal, verify_incident, was_sealed
-from runbook_lib.incident.store import INCIDENT_FILE
 
 ACTIVE_RUN_ENV = "RUNBOOK_ACTIVE_RUN"
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from filelock import FileLock
 
@@ -18,6 +19,50 @@ from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
 from runbook_lib.evidence.layout import ARCHIVE_LOCK, CHAIN
 
 GENESIS = "0" * 64
+
+
+class RunStatus(StrEnum):
+    """How a run ended, as its chain record says."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+
+class RunRecord(TypedDict):
+    """One line of ``runs/chain.jsonl`` (older records may lack the ``NotRequired`` keys)."""
+
+    incident: str
+    notebook: str
+    output: str | None
+    status: str
+    seq: int
+    prev: str
+    hash: str
+    output_sha256: NotRequired[str | None]
+    html: NotRequired[str | None]
+    html_sha256: NotRequired[str | None]
+    error: NotRequired[str | None]
+    parameters: NotRequired[dict[str, Any]]
+    parameters_sha256: NotRequired[str]
+    notebook_sha256: NotRequired[str]
+    started_at: NotRequired[str]
+    duration_s: NotRequired[float]
+    findings: NotRequired[list[str]]
+
+
+class StartedRecord(TypedDict):
+    """``runs/NN-*.started.json``: what a run is about to do, written before its kernel starts."""
+
+    incident: str
+    notebook: str
+    output: str
+    notebook_sha256: str
+    parameters_sha256: str
+    started_by: str
+    started_at: str
+    pid: int
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:

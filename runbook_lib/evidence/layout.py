@@ -7,7 +7,9 @@ An incident folder (``<archive>/incidents/<ID>/``) holds::
     decision.json        the assessment's latest decision
     parity.json          the latest parity report (its plots in parity/)
     manifest.json        the seal: every file's sha256 (:mod:`.seal`)
+    seal.dsse.json       the seal's signed in-toto statement, when a key is set (:mod:`.attest`)
     runs/chain.jsonl     the hash chain of notebook runs (:mod:`.chain`)
+    runs/NN-*.started.json  a run's "started" record, written before its kernel starts
     runs/ plans/ blobs/ comms/ decisions/ checks/   records written once
     archive.lock, run.lock                          coordination, not evidence
 
@@ -20,8 +22,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from runbook_lib.incident.journal import JOURNAL_FILE
+from runbook_lib.incident.store import INCIDENT_FILE
 
+__all__ = ["INCIDENT_FILE", "JOURNAL_FILE"]  # re-exported: callers take every name from here
+
+INCIDENTS_DIR = "incidents"
 MANIFEST = "manifest.json"
+ENVELOPE = "seal.dsse.json"
+# Outside the inventory: the seal cannot list itself, nor the signature over it.
+SEAL_FILES = (MANIFEST, ENVELOPE)
+STARTED_SUFFIX = ".started.json"
 RUNS_DIR = "runs"
 CHAIN = Path(RUNS_DIR) / "chain.jsonl"
 PLANS_DIR = "plans"

@@ -13,7 +13,7 @@ from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import amending
 from runbook_lib.evidence.layout import CHECKS_DIR, DECISIONS_DIR
 from runbook_lib.evidence.seal import now_iso
-from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.journal import Journal, JournalEvent
 
 
 def next_numbered(directory: Path, stem: str, suffix: str) -> Path:
@@ -50,7 +50,7 @@ def record_decision(archive: Path, incident_dir: Path, decision: Mapping[str, An
         path = _write_record(incident_dir / DECISIONS_DIR, name, body)
         index.add_decision(archive, incident_dir.name, decided_at, decision)
         Journal.for_incident(incident_dir)({
-            "event": "decision", "outcome": name, "summary": decision.get("summary"),
+            "event": JournalEvent.DECISION, "outcome": name, "summary": decision.get("summary"),
             "strategy": decision.get("strategy"), "source": source,
             "path": path.relative_to(incident_dir).as_posix()})  # fmt: skip
     return path
@@ -74,6 +74,7 @@ def record_checks(archive: Path, incident_dir: Path, source: str,
         index.add_checks(archive, incident_dir.name, source, recorded_at, items)
         failed = sum(item.get("status") == "fail" for item in items)
         Journal.for_incident(incident_dir)({
-            "event": "checks", "source": source, "path": path.relative_to(incident_dir).as_posix(),
+            "event": JournalEvent.CHECKS, "source": source,
+            "path": path.relative_to(incident_dir).as_posix(),
             "summary": f"{len(items) - failed} of {len(items)} passed"})  # fmt: skip
     return path

@@ -19,8 +19,9 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from filelock import FileLock
 
@@ -29,6 +30,40 @@ from runbook_lib.base.fsutil import fsync_dir, sha256_file
 
 JOURNAL_FILE = "journal.jsonl"
 Record = dict[str, Any]
+
+
+class JournalEvent(StrEnum):
+    """The kinds of journal records (the ``event`` field); written as their plain string value."""
+
+    BEGIN = "begin"
+    INTENT = "intent"
+    OUTCOME = "outcome"
+    END = "end"
+    RESUME = "resume"
+    PLAN = "plan"
+    RUN = "run"
+    RUN_STARTED = "run-started"
+    RUN_INTERRUPTED = "run-interrupted"
+    DECISION = "decision"
+    CHECKS = "checks"
+    NOTIFY = "notify"
+    NOTIFY_FAILED = "notify-failed"
+    SEALED_BY_HAND = "sealed-by-hand"
+    TORN_LINE_DROPPED = "torn-line-dropped"
+
+
+class JournalRecord(TypedDict):
+    """The fields every journal line has; each event adds its own (``step``, ``plan``, ``path``...).
+
+    Readers get :data:`Record` (a plain dict): old journals stay readable as they are.
+    """
+
+    at: str
+    event: str
+    path: NotRequired[str]
+    step: NotRequired[int | str]
+    operation: NotRequired[str]
+    plan: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -159,7 +194,7 @@ class Journal:
             handle.truncate(contents.torn.offset)
             handle.flush()
             os.fsync(handle.fileno())
-        note = {"at": _now(), "event": "torn-line-dropped", **contents.torn.to_dict()}
+        note = {"at": _now(), "event": JournalEvent.TORN_LINE_DROPPED, **contents.torn.to_dict()}
         self._write_line(json.dumps(note, sort_keys=True).encode() + b"\n")
 
     def intent(
@@ -171,7 +206,7 @@ class Journal:
         **fields: Any,
     ) -> Record:
         """Record that ``step`` is about to run ``action`` (before it changes anything)."""
-        record: Record = {"event": "intent", "step": step, "action": action, **fields}
+        record: Record = {"event": JournalEvent.INTENT, "step": step, "action": action, **fields}
         if hashes_before is not None:
             record["hashes_before"] = dict(hashes_before)
         return self.append(record)
@@ -185,7 +220,7 @@ class Journal:
         **fields: Any,
     ) -> Record:
         """Record how ``step`` ended (``done``, ``failed``...) after it ran."""
-        record: Record = {"event": "outcome", "step": step, "status": status, **fields}
+        record: Record = {"event": JournalEvent.OUTCOME, "step": step, "status": status, **fields}
         if hashes_after is not None:
             record["hashes_after"] = dict(hashes_after)
         return self.append(record)
@@ -209,10 +244,10 @@ def open_intents(records: Sequence[Record]) -> list[Record]:
     pending: dict[tuple[Any, Any, Any], Record] = {}
     for record in records:
         event = record.get("event")
-        if event == "intent":
+        if event == JournalEvent.INTENT:
             pending.pop(_step_key(record), None)  # re-insert: dict order is record order
             pending[_step_key(record)] = record
-        elif event == "outcome":
+        elif event == JournalEvent.OUTCOME:
             pending.pop(_step_key(record), None)
     return list(pending.values())
 
@@ -240,14 +275,14 @@ def find_interrupted(records: Sequence[dict[str, Any]]) -> Interrupted | None:
     intent: int | None = None
     for record in records:
         event = record.get("event")
-        if event == "begin":
+        if event == JournalEvent.BEGIN:
             current, finished, intent = record, [], None
-        elif event == "intent" and current is not None:
+        elif event == JournalEvent.INTENT and current is not None:
             intent = int(record["step"])
-        elif event == "outcome" and current is not None:
+        elif event == JournalEvent.OUTCOME and current is not None:
             finished.append(int(record["step"]))
             intent = None
-        elif event == "end":
+        elif event == JournalEvent.END:
             current = None
     if current is None:
         return None
@@ -257,6 +292,6 @@ def find_interrupted(records: Sequence[dict[str, Any]]) -> Interrupted | None:
 def last_completed(records: Sequence[dict[str, Any]]) -> tuple[str, str] | None:
     """The (operation, plan) of the last operation that ended."""
     for record in reversed(records):
-        if record.get("event") == "end":
+        if record.get("event") == JournalEvent.END:
             return str(record["operation"]), str(record["plan"])
     return None

@@ -147,3 +147,15 @@ def test_open_intents_find_steps_without_outcome() -> None:
     # A retried step counts at its latest intent.
     retried = _records(("intent", 0, "apply"), ("intent", 1, "apply"), ("intent", 0, "apply"))
     assert last_open_intent(retried) is retried[2]
+
+
+def test_typed_event_kinds_are_written_as_the_plain_strings_old_journals_hold(tmp_path: Path) -> None:
+    from runbook_lib.incident.journal import JournalEvent
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    journal.intent(1, "copy")
+    journal.append({"event": JournalEvent.END, "operation": "apply", "plan": "p"})
+    lines = (tmp_path / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    assert '"event": "intent"' in lines[0] and '"event": "end"' in lines[1]
+    records = journal.read().records
+    assert [JournalEvent(r["event"]) for r in records] == [JournalEvent.INTENT, JournalEvent.END]
