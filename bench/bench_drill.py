@@ -6,7 +6,7 @@ once as the same library calls in this process. The ratio is the price of the
 notebooks' evidence. Runs alternate (notebooks, library, notebooks, ...) so
 machine noise hits both; medians are printed.
 
-Usage: python bench/bench_drill.py [--scenario perf-regression] [--repeats 2]
+Usage: python bench/bench_drill.py [--scenario perf-regression] [--repeats 2] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -82,13 +82,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", default="perf-regression", choices=list(SCENARIOS))
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="a warm model cache (default: a fresh one)"
+    )
     args = parser.parse_args()
     notebooks: list[float] = []
     library: list[float] = []
     per_notebook: list[dict[str, float]] = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-drill-") as tmp:
-        cache = Path(tmp) / "cache"
+        cache = args.cache or Path(tmp) / "cache"
         create_workspace(Path(tmp) / "warm-up", cache_dir=cache)  # train the models once
         for repeat in range(args.repeats):
             seconds, each = notebook_chain(args.scenario, Path(tmp) / f"nb{repeat}", cache)
