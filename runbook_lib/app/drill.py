@@ -212,10 +212,11 @@ def run_drill(
 
     from runbook_lib.evidence.seal import verify_incident
     from runbook_lib.incident.store import incident_dir, open_incident
+    from runbook_lib.runs.kernels import KernelSupply
     from runbook_lib.runs.run import run_notebook
     from runbook_lib.sandbox import create_workspace
     from runbook_lib.sandbox.defects import inject_defect
-    from runbook_lib.sandbox.faults import clear_faults, set_faults
+    from runbook_lib.sandbox.faults import set_faults
 
     spec = scenario(name)
     say = _steps(progress)
@@ -234,6 +235,7 @@ def run_drill(
     say(f"sandbox {workspace}; incident {incident}")
     report = DrillReport(spec.name, incident, str(workspace), str(archive), expected=spec.expected)
     directory = incident_dir(archive, incident)
+    kernels = KernelSupply()
 
     def run(notebook: str, **parameters: Any) -> bool:
         with say.step(f"run {notebook}") as step:
@@ -244,6 +246,7 @@ def run_drill(
                 target=workspace,
                 parameters=parameters,
                 progress=False,
+                kernels=kernels,
             )
             step.outcome = outcome.status
         report.runs.append(
@@ -252,9 +255,34 @@ def run_drill(
                 "status": outcome.status,
                 "output": outcome.output,
                 "error": outcome.error,
+                "seconds": outcome.duration_s,
             }
         )
         return outcome.status == "ok"
+
+    try:
+        _run_chain(spec, run, report=report, directory=directory, workspace=workspace,
+                   episodes=episodes)  # fmt: skip
+    finally:
+        kernels.close()
+    _stop_service(workspace)
+    verified = verify_incident(archive, directory)
+    report.archive_ok, report.archive_problems = verified.ok, verified.problems
+    report.seconds = round(time.perf_counter() - began, 1)
+    return report
+
+
+def _run_chain(
+    spec: Scenario,
+    run: Callable[..., bool],
+    *,
+    report: DrillReport,
+    directory: Path,
+    workspace: Path,
+    episodes: int,
+) -> None:
+    """The notebooks in order, as the scenario's decision leads."""
+    from runbook_lib.sandbox.faults import clear_faults
 
     run("01_assessment", **spec.facts)
     decision = _read_json(directory / DECISION_FILE)
@@ -273,11 +301,6 @@ def run_drill(
             clear_faults(workspace)
             run("05_recovery", episodes=episodes)
     run("06_postmortem")
-    _stop_service(workspace)
-    verified = verify_incident(archive, directory)
-    report.archive_ok, report.archive_problems = verified.ok, verified.problems
-    report.seconds = round(time.perf_counter() - began, 1)
-    return report
 
 
 def _stop_service(workspace: Path) -> None:

@@ -49,6 +49,7 @@ from runbook_lib.incident.journal import Journal
 from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.runs.header import headed_copy, read_header
+from runbook_lib.runs.kernels import KernelSupply
 from runbook_lib.runs.runner import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_RUN_TIMEOUT,
@@ -295,6 +296,16 @@ def _relative(path: str | None, base: Path) -> str | None:
     return Path(path).relative_to(base).as_posix() if path else None
 
 
+def _kernel_ahead(kernels: KernelSupply | None, cwd: Path) -> dict[str, Any]:
+    """This run's kernel from ``kernels`` (if it fits), and the next run's started now."""
+    if kernels is None:
+        return {}
+    env = dict(os.environ)  # the run's, rollback variables included
+    kernel = kernels.take(env, cwd)
+    kernels.prepare(env, cwd)
+    return {"kernel": kernel, "spared": kernels.pids}
+
+
 def run_notebook(
     notebook: Path,
     incident_id: str,
@@ -307,11 +318,14 @@ def run_notebook(
     progress: bool = True,
     lock_timeout: float = RUN_LOCK_TIMEOUT_S,
     on_start: Callable[[Path], None] | None = None,
+    kernels: KernelSupply | None = None,
 ) -> RunOutcome:
     """Execute ``notebook`` for an incident into its archive; see the module docstring.
 
     ``on_start`` is called with the output path once every check passed and
-    the incident's lock is held, just before the kernel starts.
+    the incident's lock is held, just before the kernel starts. ``kernels``
+    (a chain of runs): use the kernel it started ahead when it fits, and start
+    one for the next run while this one runs.
 
     Raises:
         InvalidInputError: a bad manifest, incident, notebook or parameter
@@ -347,8 +361,8 @@ def run_notebook(
             headed_copy(notebook, header) as source,
         ):
             result = execute(source, output, params, cwd=directory, cell_timeout=cell_timeout,
-                             run_timeout=run_timeout, progress=progress,
-                             secrets=secrets)  # fmt: skip
+                             run_timeout=run_timeout, progress=progress, secrets=secrets,
+                             **_kernel_ahead(kernels, directory))  # fmt: skip
         duration = round(time.perf_counter() - began, 3)
         git_after = _git_head(manifest.root)
         record = {

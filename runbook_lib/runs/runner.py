@@ -26,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,8 @@ def next_run_path(runs_dir: Path, notebook: Path) -> Path:
     return runs_dir / f"{max(numbers, default=0) + 1:02d}-{notebook.stem}.ipynb"
 
 
-def _ipc_manager_class(socket_dir: Path) -> type:
+def ipc_manager_class(socket_dir: Path) -> type:
+    """A kernel manager class whose sockets live in ``socket_dir`` (ipc transport)."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum, Unicode
 
@@ -83,18 +84,29 @@ def _ipc_manager_class(socket_dir: Path) -> type:
     return IpcKernelManager
 
 
-def _kernel_pids() -> list[int]:
+def _kernel_pids(spared: Callable[[], set[int]] | None = None) -> list[int]:
     me = psutil.Process()
+    keep = spared() if spared is not None else set()
     pids = []
     for child in me.children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if any("ipykernel" in part for part in child.cmdline()):
+            if child.pid not in keep and any("ipykernel" in p for p in child.cmdline()):
                 pids.append(child.pid)
     return pids
 
 
+def shutdown_now(km: Any) -> None:
+    """Kill a kernel we own at once (no graceful-shutdown stall), removing its files."""
+    import asyncio
+
+    with contextlib.suppress(Exception):  # already dead (a deadline killed it), or never up
+        asyncio.run(km.shutdown_kernel(now=True))
+
+
 @contextlib.contextmanager
-def _run_deadline(seconds: float) -> Iterator[threading.Event]:
+def _run_deadline(
+    seconds: float, spared: Callable[[], set[int]] | None = None
+) -> Iterator[threading.Event]:
     """Kill the kernel when the whole run outlives ``seconds``; yields a 'fired' flag."""
     fired = threading.Event()
     done = threading.Event()
@@ -102,7 +114,7 @@ def _run_deadline(seconds: float) -> Iterator[threading.Event]:
     def watch() -> None:
         if not done.wait(seconds):
             fired.set()
-            for pid in _kernel_pids():
+            for pid in _kernel_pids(spared):
                 with contextlib.suppress(psutil.Error):
                     psutil.Process(pid).kill()
 
@@ -202,11 +214,16 @@ def execute(
     run_timeout: float = DEFAULT_RUN_TIMEOUT,
     progress: bool = True,
     secrets: Mapping[str, str] | None = None,
+    kernel: Any = None,
+    spared: Callable[[], set[int]] | None = None,
 ) -> RunResult:
     """Run ``notebook`` with papermill into ``output``; never raise for a failed cell.
 
     Every save of the output (and the HTML copy) is redacted of ``secrets``
     (name: value) as it is written; the result's findings name those masked.
+    ``kernel``: a kernel manager with its kernel already started (see
+    :mod:`runbook_lib.runs.kernels`); this run uses it and shuts it down.
+    ``spared``: pids a run timeout must not kill (a kernel started for the next run).
 
     Raises:
         InvalidInputError: the notebook does not exist.
@@ -223,17 +240,20 @@ def execute(
         redacting(output, secrets or {}) as (papermill_output, redaction),
     ):
         os.chmod(sockets, 0o700)
-        with _run_deadline(run_timeout) as fired:
+        with _run_deadline(run_timeout, spared) as fired:
             try:
                 papermill.execute_notebook(
                     str(notebook), papermill_output, parameters=dict(parameters),
                     kernel_name="python3", progress_bar=progress, cwd=str(cwd),
                     execution_timeout=cell_timeout, start_timeout=60,
                     shutdown_kernel="immediate", interrupt_on_timeout=True,
-                    kernel_manager_class=_ipc_manager_class(Path(sockets)),
+                    **_kernel_arguments(kernel, Path(sockets)),
                 )  # fmt: skip
             except Exception as exc:  # every failure is recorded in the output, none raised
                 error = _error_of(exc, fired.is_set(), (cell_timeout, run_timeout))
+            finally:
+                if kernel is not None:
+                    shutdown_now(kernel)
         status = "ok" if error is None else "failed"
         if output.is_file():
             error = mark_run(output, status, error, redaction)
@@ -244,6 +264,13 @@ def execute(
                      error=error, duration_s=time.perf_counter() - started,
                      parameters=dict(parameters),
                      findings=tuple(redaction.finding()))  # fmt: skip
+
+
+def _kernel_arguments(kernel: Any, sockets: Path) -> dict[str, Any]:
+    """Papermill's kernel arguments: a kernel started ahead (``km``), else a manager class."""
+    if kernel is not None:
+        return {"km": kernel}
+    return {"kernel_manager_class": ipc_manager_class(sockets)}
 
 
 def _write_stub(notebook: Path, output: Path, error: dict[str, Any] | None) -> None:

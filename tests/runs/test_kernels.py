@@ -1,0 +1,83 @@
+"""Kernels started ahead: each run still has a fresh kernel, and none is left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import psutil
+
+from runbook_lib.runs.kernels import KernelSupply
+from runbook_lib.runs.runner import execute
+from tests.runs.test_runner import make_notebook, status_of
+
+
+def _kernels_alive() -> list[int]:
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if any("ipykernel" in part for part in p.cmdline())]  # fmt: skip
+
+
+def _output_text(output: Path) -> str:
+    cells = json.loads(output.read_text(encoding="utf-8"))["cells"]
+    return "".join("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
+
+
+def _run(supply: KernelSupply, notebook: Path, output: Path, cwd: Path) -> str:
+    env = dict(os.environ)
+    kernel = supply.take(env, cwd)
+    supply.prepare(env, cwd)
+    result = execute(notebook, output, {}, cwd=cwd, progress=False, kernel=kernel,
+                     spared=supply.pids)  # fmt: skip
+    return result.status
+
+
+def test_a_chain_uses_the_kernel_started_ahead_and_each_run_is_fresh(tmp_path: Path) -> None:
+    first = make_notebook(tmp_path / "a.ipynb", ["import os\nleaked = 42\nprint(os.getpid())"])
+    second = make_notebook(tmp_path / "b.ipynb", [
+        "import os, sys\nprint(json_out := __import__('json').dumps("
+        "{'pid': os.getpid(), 'leaked': 'leaked' in globals(), 'preloaded': 'numpy' in sys.modules}))"
+    ])  # fmt: skip
+    supply = KernelSupply(preload=("numpy",))
+    try:
+        assert _run(supply, first, tmp_path / "out-a.ipynb", tmp_path) == "ok"
+        spare_pids = supply.pids()
+        assert len(spare_pids) == 1  # started while the first ran; at most one
+        assert _run(supply, second, tmp_path / "out-b.ipynb", tmp_path) == "ok"
+    finally:
+        supply.close()
+    seen = json.loads(_output_text(tmp_path / "out-b.ipynb").strip())
+    assert seen["pid"] in spare_pids  # the second run used the kernel started ahead
+    assert seen["leaked"] is False  # ...which is not the first run's kernel
+    assert seen["preloaded"] is True
+    assert status_of(tmp_path / "out-b.ipynb") == "ok"
+    assert _kernels_alive() == []
+
+
+def test_a_spare_started_with_another_environment_is_not_used(tmp_path: Path) -> None:
+    supply = KernelSupply(preload=())
+    try:
+        supply.prepare({**os.environ, "RB_T": "old"}, tmp_path)
+        old = supply.pids()
+        env = {**os.environ, "RB_T": "new"}
+        kernel = supply.take(env, tmp_path)
+        assert kernel is None  # the rollback changed the environment: not this run's kernel
+        assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                       for pid in old)  # fmt: skip
+    finally:
+        supply.close()
+    assert _kernels_alive() == []
+
+
+def test_a_failed_run_on_a_kernel_started_ahead_still_leaves_its_notebook(tmp_path: Path) -> None:
+    ok = make_notebook(tmp_path / "a.ipynb", ["print('fine')"])
+    bad = make_notebook(tmp_path / "b.ipynb", ["raise RuntimeError('boom')"])
+    supply = KernelSupply(preload=())
+    try:
+        assert _run(supply, ok, tmp_path / "out-a.ipynb", tmp_path) == "ok"
+        assert _run(supply, bad, tmp_path / "out-b.ipynb", tmp_path) == "failed"
+    finally:
+        supply.close()
+    assert status_of(tmp_path / "out-b.ipynb") == "failed"
+    assert (tmp_path / "out-b.html").is_file()
+    assert _kernels_alive() == []
