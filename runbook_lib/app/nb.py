@@ -278,15 +278,13 @@ def speed_verdict(outcome: Any) -> Verdict:
     A slowdown counts only when its 95% interval lies above zero (timing
     noise is no regression); a baseline run holds no comparable timings.
     """
+    from runbook_lib.parity.decision import speed_outcome
+
     report = outcome.report
-    if outcome.baseline:
-        return Verdict("speed", "not measured (baseline)", None)
-    pct, (low, high) = report.throughput_regression_pct, report.throughput_ci_pct
-    if low > 0:
-        return Verdict("speed", f"REGRESSION {pct:+.1f}%", False)
-    if high < 0:
-        return Verdict("speed", f"FASTER {pct:+.1f}%", True)
-    return Verdict("speed", f"no significant change ({pct:+.1f}%)", True)
+    timed = not outcome.baseline
+    text, good = speed_outcome(report.throughput_regression_pct if timed else None,
+                               tuple(report.throughput_ci_pct) if timed else None)  # fmt: skip
+    return Verdict("speed", text, good)
 
 
 def verdicts(outcome: Any) -> Table:

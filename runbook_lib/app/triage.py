@@ -8,14 +8,18 @@ tests). Every button calls the library, never notebook code.
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook_lib.app.assessment import decide_incident
 from runbook_lib.app.nb import Session
+from runbook_lib.app.session import start as start_session
+from runbook_lib.app.triage_form import FormRules, locate
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.decide.tree import Assessment, Decision, decide
+from runbook_lib.decide.tree import Assessment, Decision
 from runbook_lib.evidence.layout import DECISION_FILE
 from runbook_lib.rollback.engine import OperationReport
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
@@ -78,7 +82,11 @@ NOTEBOOKS = catalog.NOTEBOOKS
 
 
 def run_headless_chain(
-    session: Session, facts: Assessment, *, notebooks: Path = NOTEBOOKS
+    session: Session,
+    facts: Assessment,
+    *,
+    notebooks: Path = NOTEBOOKS,
+    on_step: Callable[[str, str], None] | None = None,
 ) -> list[tuple[str, str]]:
     """Run the chain's notebooks with papermill for this incident; stop at the first failure.
 
@@ -96,7 +104,9 @@ def run_headless_chain(
         }
     }
     results: list[tuple[str, str]] = []
+    say = on_step or (lambda _name, _status: None)
     for name in CHAIN:
+        say(name, "running")
         outcome = run_notebook(
             notebooks / f"{name}.ipynb",
             session.incident_id,
@@ -107,122 +117,42 @@ def run_headless_chain(
             lock_timeout=5.0,
         )
         results.append((name, outcome.status))
+        say(name, outcome.status)
         if outcome.status != "ok":
             break
     return results
 
 
-def triage_ui(session: Session) -> Any:
-    """The ipywidgets form: facts, live decision, plan preview, confirmed apply, headless chain."""
-    import ipywidgets as w
+def start(params: Mapping[str, Any]) -> Session | None:
+    """The triage notebook's session: an incident only when one is given or deciding headless.
 
-    style = {"description_width": "190px"}
-    layout = w.Layout(width="420px")
-    crash = w.Checkbox(description="Crash or data loss", style=style, layout=layout)
-    severity = w.Dropdown(
-        options=["critical", "high", "medium", "low"],
-        value="high",
-        description="Severity",
-        style=style,
-        layout=layout,
-    )
-    regression = w.FloatText(description="Slower by (%)", value=0.0, style=style, layout=layout)
-    difference = w.FloatText(
-        description="Result difference (%)", value=0.0, style=style, layout=layout
-    )
-    tolerance = w.FloatText(description="Tolerance (%)", value=5.0, style=style, layout=layout)
-    intentional = w.Dropdown(
-        options=["unknown", "yes", "no"],
-        description="Difference intended?",
-        style=style,
-        layout=layout,
-    )
-    decision_out = w.Output(layout=w.Layout(border="1px solid #d0d7de", padding="6px"))
-    plan_out = w.Output(layout=w.Layout(border="1px solid #d0d7de", padding="6px"))
-    confirm = w.Checkbox(
-        description="I reviewed the plan; apply it to the target",
-        value=False,
-        style={"description_width": "initial"},
-    )
-    plan_button = w.Button(
-        description="Record decision and preview plan",
-        button_style="info",
-        layout=w.Layout(width="300px"),
-    )
-    apply_button = w.Button(description="Apply plan", button_style="danger", disabled=True)
-    chain_button = w.Button(
-        description="Run the headless chain", button_style="", layout=w.Layout(width="auto")
-    )
-    state: dict[str, Any] = {}
+    In JupyterLab (``decide_now`` False) no incident exists until the form's
+    Record button opens one, so running the notebook records nothing.
+    """
+    if not params.get("incident") and not params.get("decide_now"):
+        return None
+    opened = {k: str(params[k]) for k in ("title", "severity", "kind") if k in params}
+    return start_session(params, open_with=opened or None)
 
-    def facts() -> Assessment:
-        return facts_from(
-            crash.value,
-            regression.value or None,
-            difference.value or None,
-            tolerance.value,
-            intentional.value,
-        )
 
-    def refresh(_: Any = None) -> None:
-        decision_out.clear_output()
-        with decision_out:
-            print(describe(decide(facts())))
-            print(f"severity: {severity.value}")
+def session_table(session: Session | None) -> Any:
+    """The triage notebook's incident, target and state (or that none is open yet)."""
+    from runbook_lib.app.nb import mapping_table
 
-    def on_plan(_: Any) -> None:
-        plan_out.clear_output()
-        with plan_out:
-            result = triage(session, facts())
-            state["plan"] = result.plan_sha256
-            print(result.plan_text or "the decision needs no rollback: nothing to apply")
-        apply_button.disabled = not (state.get("plan") and confirm.value)
+    if session is None:
+        return mapping_table({"incident": "none yet: the form's Record button opens one"})
+    return mapping_table({"incident": session.incident_id, "target": str(session.target),
+                          "state": session.incident().state})  # fmt: skip
 
-    def on_confirm(change: Any) -> None:
-        apply_button.disabled = not (state.get("plan") and change["new"])
 
-    def on_apply(_: Any) -> None:
-        with plan_out:
-            report = apply_rollback(
-                session.target, session.archive, session.incident_id, state["plan"]
-            )
-            print(
-                f"applied plan {report.plan[:12]}: "
-                + "; ".join(f"{c.name} {c.status}" for c in report.checks)
-            )
-        apply_button.disabled = True
+def triage_ui(session: Session | None, params: Mapping[str, Any] | None = None) -> Any:
+    """The ipywidgets form (:mod:`.triage_form` holds its rules)."""
+    from runbook_lib.app.triage_widgets import build_form
 
-    def on_chain(_: Any) -> None:
-        with plan_out:
-            for name, status in run_headless_chain(session, facts()):
-                print(f"{status:<7} {name}")
-
-    for widget in (crash, regression, difference, tolerance, intentional, severity):
-        widget.observe(refresh, names="value")
-    confirm.observe(on_confirm, names="value")
-    plan_button.on_click(on_plan)
-    apply_button.on_click(on_apply)
-    chain_button.on_click(on_chain)
-    refresh()
-    # A fixed-width facts column: squeezed by the decision text, it would clip its inputs.
-    form = w.VBox(
-        [w.HTML("<h3>Facts</h3>"), crash, severity, regression, difference, tolerance, intentional],
-        layout=w.Layout(flex="0 0 440px", margin="0 16px 0 0"),
+    manifest, archive = (
+        (session.manifest, session.archive) if session else locate(params or {})
     )
-    right = w.VBox(
-        [w.HTML("<h3>Decision (seed 000 tree)</h3>"), decision_out],
-        layout=w.Layout(flex="1 1 auto", min_width="0"),
-    )
-    actions = w.VBox(
-        [
-            w.HTML("<h3>Plan</h3>"),
-            plan_button,
-            plan_out,
-            confirm,
-            w.HBox([apply_button, chain_button]),
-        ]
-    )
-    return w.VBox([w.HBox([form, right]), actions])
+    return build_form(FormRules(manifest, archive, session), params or {}, sys.modules[__name__])
 
 
 def recorded_strategy(session: Session) -> str:

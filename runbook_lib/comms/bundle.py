@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -29,14 +30,47 @@ TEMPLATES = Path(__file__).parent / "templates"
 _SKIPPED_SUFFIXES = (".lock",)
 
 
+def parity_view(evidence: IncidentEvidence) -> dict[str, Any] | None:
+    """The parity run's verdicts, numbers (in %) and plots, as the report shows them."""
+    from runbook_lib.parity.decision import speed_outcome
+
+    parity = evidence.parity
+    if not parity:
+        return None
+    ci = parity.get("throughput_ci_pct")
+    speed, good = speed_outcome(parity.get("throughput_regression_pct"),
+                                (float(ci[0]), float(ci[1])) if ci else None)  # fmt: skip
+    metrics = [{"metric": m.get("metric", name),
+                "difference": f"{100 * float(m.get('relative_difference') or 0):+.2f}%",
+                "ci": f"{100 * float(m.get('ci_low') or 0):+.2f}% .. "
+                      f"{100 * float(m.get('ci_high') or 0):+.2f}%",
+                "margin": f"±{100 * float(m.get('margin') or 0):g}%",
+                "verdict": m.get("verdict", "")}
+               for name, m in (parity.get("metrics") or {}).items()]  # fmt: skip
+    plots = sorted(name for name in evidence.files
+                   if name.startswith("parity/") and name.endswith(".png"))  # fmt: skip
+    return {"results": parity.get("verdict", ""), "reason": parity.get("reason", ""),
+            "speed": speed, "speed_good": good, "episodes": parity.get("episodes"),
+            "step_agreement": f"{100 * float(parity.get('step_agreement') or 0):.2f}%",
+            "metrics": metrics, "plots": plots}  # fmt: skip
+
+
+def _parameters_text(parameters: Any) -> str:
+    if not parameters:
+        return "defaults"
+    return "; ".join(f"{k} = {v}" for k, v in dict(parameters).items())
+
+
 def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
     """The bundle's ``index.html``."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined)  # fmt: skip
+    env.filters["params"] = _parameters_text
     return env.get_template("report.html.j2").render(
         incident=evidence.incident, seal=evidence.seal, verify=verify,
         timeline=evidence.timeline(), runs=evidence.runs, decisions=evidence.decisions,
         checks=evidence.checks, comms=evidence.comms, files=evidence.files, prefix="incident",
+        parity=parity_view(evidence),
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
 

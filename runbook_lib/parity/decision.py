@@ -60,3 +60,19 @@ def derive_assessment(
         "notes": notes,
         "assessment": facts.to_dict(),
     }
+
+
+def speed_outcome(pct: float | None, ci: tuple[float, float] | None) -> tuple[str, bool | None]:
+    """The speed verdict of a parity run: ("REGRESSION +53.7%", False), and whether it is good.
+
+    A slowdown counts only when its 95% interval lies above zero (timing noise
+    is no regression); ``None`` timings (a baseline) are "not measured".
+    """
+    if pct is None or ci is None:
+        return "not measured (baseline)", None
+    low, high = ci
+    if low > 0:
+        return f"REGRESSION {pct:+.1f}%", False
+    if high < 0:
+        return f"FASTER {pct:+.1f}%", True
+    return f"no significant change ({pct:+.1f}%)", True

@@ -104,3 +104,23 @@ def test_postmortem_run_shows_the_document_and_parity_both_verdicts(
     assert any("Phases against seed 003's estimates" in c for c in postmortem.cells)
     parity = "".join(_parsed(next(runs.glob("*-03_parity.html"))).cells)
     assert "results: " in parity and "speed: " in parity
+
+
+@pytest.mark.slow
+def test_report_embeds_parity_verdicts_numbers_and_plots(drill: tuple[Path, str],
+                                                         tmp_path: Path) -> None:
+    import tarfile
+
+    from runbook_lib.comms.bundle import write_report
+
+    archive, incident_id = drill
+    bundle = write_report(archive, incident_id, tmp_path / "report.tar.gz", [])
+    with tarfile.open(bundle) as tar:
+        member = tar.extractfile(f"{incident_id}/index.html")
+        assert member is not None
+        page = member.read().decode()
+    assert "<h2>Parity</h2>" in page and "results: <b" in page and "speed: <b" in page
+    assert '<img src="incident/parity/parity_throughput.png"' in page
+    assert re.search(r"<td>±5%</td>", page)  # the margin in percent, as the seed speaks
+    cells = [re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)]
+    assert not [c for c in cells if c in REPRS]

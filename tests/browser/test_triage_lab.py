@@ -111,9 +111,15 @@ def _shot(target: Any, name: str) -> None:
     target.screenshot(path=str(SCREENSHOTS / name))
 
 
-def test_triage_form_decides_plans_and_applies(lab: str, fresh_sandbox: Path) -> None:
+def _incidents(archive: Path) -> list[str]:
+    root = archive / "incidents"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def test_triage_form_rules_in_a_real_lab(lab: str, fresh_sandbox: Path, tmp_path: Path) -> None:
     expect = playwright_sync.expect
     expect.set_options(timeout=30_000)
+    archive = tmp_path / "archive"
     with playwright_sync.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                          args=CHROMIUM_FLAGS)
@@ -129,26 +135,78 @@ def test_triage_form_decides_plans_and_applies(lab: str, fresh_sandbox: Path) ->
             expect(plan_button).to_be_visible(timeout=LONG)
             form = page.locator(".jp-OutputArea-output", has=plan_button)
             form.scroll_into_view_if_needed()
+            apply_button = page.get_by_role("button", name="Apply plan")
+            chain_button = page.get_by_role("button", name="Run the headless chain")
+            confirm = _field(page, "checkbox", "I reviewed the plan")
+
+            # Run All opened nothing: no incident before Record.
+            expect(form).to_contain_text("incident: none yet")
+            expect(chain_button).to_be_disabled()
+            assert _incidents(archive) == []
+            _shot(page, "triage-0-no-incident.png")
 
             slower = _field(page, "text", "Slower by (%)")
-            slower.fill("33")
-            slower.press("Enter")  # a FloatText syncs to the kernel on Enter
+            slower.press_sequentially("33")  # no Enter, no blur: every keystroke counts
             expect(form).to_contain_text("code-level rollback")
-            _shot(page, "triage-1-facts.png")
+            _shot(page, "triage-1-typed.png")
 
             plan_button.click()
             expect(form).to_contain_text("env_type=EnvType.LEGACY")
-            apply_button = page.get_by_role("button", name="Apply plan")
+            expect(form).to_contain_text("incident: INC-")
+            assert len(_incidents(archive)) == 1
             expect(apply_button).to_be_disabled()
-            _field(page, "checkbox", "I reviewed the plan").check()
+            confirm.check()
             expect(apply_button).to_be_enabled()
-            _shot(page, "triage-2-plan.png")
+            _shot(page, "triage-2-plan-confirmed.png")
 
+            slower.fill("10")  # the facts change: confirmation gone, the plan is stale
+            expect(form).to_contain_text("this plan is for code")
+            expect(confirm).not_to_be_checked()
+            confirm.check()
+            expect(apply_button).to_be_disabled()
+            _shot(page, "triage-3-stale-plan.png")
+
+            slower.fill("33")
+            expect(form).not_to_contain_text("this plan is for code")
+            expect(confirm).not_to_be_checked()
+            confirm.check()
+            expect(apply_button).to_be_enabled()
             apply_button.click()
             expect(form).to_contain_text("applied plan")
+            expect(form).to_contain_text("rollback in effect: code, plan ")
+            expect(confirm).not_to_be_checked()
+            expect(apply_button).to_be_disabled()
+            _shot(page, "triage-4-applied-banner.png")
+
+            undo_button = page.get_by_role("button", name="Undo rollback")
+            expect(undo_button).to_be_disabled()
+            _field(page, "checkbox", "undo the rollback in effect").check()
+            expect(undo_button).to_be_enabled()
+            undo_button.click()
+            expect(form).to_contain_text("reverted: ")
+            expect(form).not_to_contain_text("rollback in effect:")
+            _shot(page, "triage-5-undone.png")
+
+            _field(page, "checkbox", "Crash or data loss").check()
+            severity = page.locator(".widget-dropdown",
+                                    has=page.locator("label", has_text="Severity")).locator("select")
+            expect(severity).to_have_value("critical")
+            expect(form).to_contain_text("severity: critical")
+            _shot(page, "triage-6-crash-critical.png")
+
+            chain_button.click()
+            expect(chain_button).to_be_disabled()
+            expect(form).to_contain_text("running  01_assessment", timeout=LONG)
+            _shot(page, "triage-7-chain-running.png")
+            expect(form).to_contain_text("report: runbook archive report", timeout=600_000)
+            expect(chain_button).to_be_enabled()
+            for name in ("01_assessment", "02_rollback", "03_parity", "04_verification",
+                         "06_postmortem"):
+                expect(form).to_contain_text(f"ok       {name}")
+            expect(form).to_contain_text("-06_postmortem.html")
             form.scroll_into_view_if_needed()
-            _shot(page, "triage-3-applied.png")
+            _shot(page, "triage-8-chain-done.png")
             _shot(form, "triage-form.png")
+            assert len(_incidents(archive)) == 1  # one incident in the whole sitting
         finally:
             browser.close()
-    assert "env_type=EnvType.LEGACY" in (fresh_sandbox / "scripts" / "run_rsa.py").read_text()

@@ -69,7 +69,8 @@ def test_triage_runs_headless_to_a_decision_and_a_plan(fresh_sandbox: Path, tmp_
     monkeypatch.setenv("RUNBOOK_TARGET", str(fresh_sandbox))
     monkeypatch.setenv("RUNBOOK_ARCHIVE", str(archive))
     output = tmp_path / "triage.ipynb"
-    result = execute(NOTEBOOKS[0], output, {"regression_pct": 35.0, "kind": "perf-regression"},
+    result = execute(NOTEBOOKS[0], output, {"regression_pct": 35.0, "kind": "perf-regression",
+                                            "decide_now": True},
                      cwd=tmp_path, progress=False)
     assert result.ok, result.error
     text = outputs_text(output)
