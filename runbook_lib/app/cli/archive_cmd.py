@@ -81,8 +81,45 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
               for c in evidence.checks] or ["  (none)"]  # fmt: skip
     lines.append("timeline:")
     lines += [f"  {e.at}  {e.text}" for e in evidence.timeline()]
+    lines += _open_run_lines(evidence.directory)
     lines.append(f"files: {len(evidence.files)} in {evidence.directory}")
     emit(evidence.to_dict(), as_json=as_json, text="\n".join(lines))
+
+
+def _open_run_lines(directory: Path) -> list[str]:
+    from runbook_lib.evidence.started import open_runs, run_in_progress
+
+    runs = open_runs(directory)
+    state = "in progress" if run_in_progress(directory) else "interrupted"
+    return [f"{state} {run.describe()}: started {run.record['started_at']} by "
+            f"{run.record['started_by']}" for run in runs]  # fmt: skip
+
+
+@archive_group.command("seal")
+@incident_argument
+@archive_option
+@json_option
+def seal_command(incident_id: str, archive: Path, as_json: bool) -> None:
+    """Seal an incident written by other means, recording who sealed its unrecorded files.
+
+    Files no runbook writer recorded are named in a journal record with who
+    sealed them; any other change since the last seal stays a finding.
+    """
+    import getpass
+
+    from runbook_lib.evidence.amend import seal_by_hand
+    from runbook_lib.incident.store import incident_dir
+
+    directory = incident_dir(archive, incident_id)
+    if not directory.is_dir():
+        raise InvalidInputError(f"no incident {incident_id} in {archive}",
+                                hint="'runbook archive list' shows them")  # fmt: skip
+    who = getpass.getuser()
+    adopted = seal_by_hand(archive, directory, who)
+    lines = [f"sealed {incident_id} by {who}: {len(adopted)} unrecorded file(s)"]
+    lines += [f"  {name}" for name in adopted]
+    emit({"incident": incident_id, "sealed_by": who, "unrecorded_files": adopted},
+         as_json=as_json, text="\n".join(lines))  # fmt: skip
 
 
 @archive_group.command("push")
@@ -140,12 +177,15 @@ def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bo
               "local index's seal when there is one.")  # fmt: skip
 @click.option("--secret", "secrets", multiple=True, metavar="NAME",
               help="Also scan for the value of this environment variable (repeatable).")
+@click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="The public key the seals must be signed with (default: "
+              "that of RUNBOOK_SIGNING_KEY).")  # fmt: skip
 @optional_target_option
 @archive_option
 @json_option
 def verify_command(
-    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], target: Path | None,
-    archive: Path, as_json: bool,
+    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], pubkey: Path | None,
+    target: Path | None, archive: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Recompute every hash and link; exit 1 naming anything modified, missing or added.
 
@@ -156,18 +196,20 @@ def verify_command(
     if url is not None:
         _verify_remote(incident_id, url, archive, as_json)
         return
+    from runbook_lib.evidence.attest import load_public_key
     from runbook_lib.evidence.seal import verify_archive, verify_or_note
     from runbook_lib.incident.store import incident_dir
 
     names = _secret_names(target, secrets)
+    trusted = load_public_key(pubkey) if pubkey is not None else None
     if incident_id is not None:
         directory = incident_dir(archive, incident_id)
         if not directory.is_dir():
             raise InvalidInputError(f"no incident {incident_id} in {archive}",
                                     hint="'runbook archive list' shows them")  # fmt: skip
-        reports = [verify_or_note(archive, directory, names)]
+        reports = [verify_or_note(archive, directory, names, trusted)]
     else:
-        reports = verify_archive(archive, names)
+        reports = verify_archive(archive, names, trusted)
     problems = [f"{r.incident}: {p}" for r in reports for p in r.problems]
     lines = [f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
              f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
