@@ -145,13 +145,31 @@ def statement(manifest_bytes: bytes, manifest: Mapping[str, Any], previous: str 
             "predicate": predicate}  # fmt: skip
 
 
-def sign(body: Mapping[str, Any], key: Ed25519PrivateKey) -> Envelope:
+def sign(body: Mapping[str, Any], key: Ed25519PrivateKey,
+         payload_type: str = PAYLOAD_TYPE) -> Envelope:  # fmt: skip
     """A DSSE envelope of ``body`` signed with ``key``."""
     payload = json.dumps(dict(body), sort_keys=True, separators=(",", ":")).encode()
-    signature = key.sign(pae(PAYLOAD_TYPE, payload))
-    return Envelope(payload=base64.b64encode(payload).decode(), payloadType=PAYLOAD_TYPE,
+    signature = key.sign(pae(payload_type, payload))
+    return Envelope(payload=base64.b64encode(payload).decode(), payloadType=payload_type,
                     signatures=[Signature(keyid=fingerprint(key.public_key()),
                                           sig=base64.b64encode(signature).decode())])
+
+
+def signed_by(envelope: Mapping[str, Any], trusted: Ed25519PublicKey) -> bool:
+    """Whether one of the envelope's signatures is ``trusted``'s over its payload."""
+    try:
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        message = pae(str(envelope["payloadType"]), payload)
+        signatures = list(envelope["signatures"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    for signature in signatures:
+        try:
+            trusted.verify(base64.b64decode(signature.get("sig", "")), message)
+        except (InvalidSignature, ValueError, TypeError, AttributeError):
+            continue
+        return True
+    return False
 
 
 def write_envelope(path: Path, envelope: Envelope) -> bytes:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
-from runbook_lib.evidence import attest, index
+from runbook_lib.evidence import attest, index, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import (
@@ -87,6 +87,10 @@ def seal(archive: Path, incident_dir: Path, extra: Mapping[str, Any] | None = No
         _sign(incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None)
         index.record_seal(archive, incident_dir.name, sha256_bytes(data), manifest["sealed_at"],
                           len(manifest["files"]))  # fmt: skip
+        envelope = incident_dir / ENVELOPE
+        translog.append(archive, incident_dir.name, sha256_bytes(data),
+                        sha256_file(envelope) if envelope.is_file() else None,
+                        manifest["sealed_at"])  # fmt: skip
     return manifest
 
 

@@ -122,6 +122,26 @@ def seal_command(incident_id: str, archive: Path, as_json: bool) -> None:
          as_json=as_json, text="\n".join(lines))  # fmt: skip
 
 
+@archive_group.command("checkpoint")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the checkpoint to this file.")
+@archive_option
+def checkpoint_command(out: Path | None, archive: Path) -> None:
+    """Print a checkpoint of the transparency log (size, root), signed when a key is set.
+
+    Keep it elsewhere (a ticket, a commit); 'archive verify --checkpoint FILE'
+    later proves the archive still extends it.
+    """
+    from runbook_lib.base.fsutil import atomic_write_bytes
+    from runbook_lib.evidence.attest import configured_key
+    from runbook_lib.evidence.translog import checkpoint
+
+    data = checkpoint(archive, configured_key())
+    if out is not None:
+        atomic_write_bytes(out, data)
+    click.echo(data.decode(), nl=False)
+
+
 @archive_group.command("push")
 @incident_argument
 @click.option("--to", "url", required=True, metavar="URL",
@@ -180,12 +200,15 @@ def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bo
 @click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               default=None, help="The public key the seals must be signed with (default: "
               "that of RUNBOOK_SIGNING_KEY).")  # fmt: skip
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="A checkpoint kept elsewhere ('archive checkpoint'): prove "
+              "the log still extends it and every incident is at its last logged seal.")
 @optional_target_option
 @archive_option
 @json_option
 def verify_command(
     *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], pubkey: Path | None,
-    target: Path | None, archive: Path, as_json: bool,
+    checkpoint: Path | None, target: Path | None, archive: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Recompute every hash and link; exit 1 naming anything modified, missing or added.
 
@@ -211,6 +234,10 @@ def verify_command(
     else:
         reports = verify_archive(archive, names, trusted)
     problems = [f"{r.incident}: {p}" for r in reports for p in r.problems]
+    if checkpoint is not None:
+        from runbook_lib.evidence.translog import verify_checkpoint
+
+        problems += verify_checkpoint(archive, checkpoint.read_bytes(), trusted)
     lines = [f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
              f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
              for r in reports]  # fmt: skip
