@@ -20,6 +20,7 @@ from filelock import FileLock, Timeout
 
 from runbook_lib.base.errors import LockHeldError
 from runbook_lib.base.fsutil import sha256_bytes
+from runbook_lib.evidence import index
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import (
     APPEND_ONLY,
@@ -30,6 +31,8 @@ from runbook_lib.evidence.layout import (
     WRITE_ONCE,
 )
 from runbook_lib.evidence.seal import now_iso, read_manifest, seal, verify_incident, was_sealed
+from runbook_lib.evidence.started import record_interrupted
+from runbook_lib.incident.journal import Journal, JournalEvent
 
 ACTIVE_RUN_ENV = "RUNBOOK_ACTIVE_RUN"
 
@@ -171,6 +174,7 @@ def amending(archive: Path, incident_dir: Path, *, timeout: float = 600.0) -> It
         yield []
         return
     with run_lock(incident_dir, timeout):
+        close_interrupted(archive, incident_dir)
         found = suspicious_changes(archive, incident_dir)  # before this change adds its own
         yield found
         reseal(archive, incident_dir, suspicious=found)
@@ -185,3 +189,29 @@ def seal_changes(archive: Path, incident_dir: Path) -> list[str]:
     with amending(archive, incident_dir) as found:
         pass
     return found
+
+
+def close_interrupted(archive: Path, incident_dir: Path) -> None:
+    """Record runs that started and never finished as interrupted (under the run lock)."""
+    for record in record_interrupted(incident_dir):
+        index.add_run(archive, record)
+
+
+def seal_by_hand(archive: Path, incident_dir: Path, who: str) -> list[str]:
+    """Seal an incident written by other means, recording who sealed which unrecorded files.
+
+    Unrecorded files become evidence with this journal record naming them and
+    ``who``; any other suspicious change is kept as a finding, as by :func:`reseal`.
+
+    Returns:
+        The unrecorded files that were sealed.
+    """
+    with run_lock(incident_dir, 600.0):
+        close_interrupted(archive, incident_dir)
+        found = suspicious_changes(archive, incident_dir)
+        prefix = "unrecorded file: "
+        adopted = [problem[len(prefix):] for problem in found if problem.startswith(prefix)]
+        Journal.for_incident(incident_dir)({
+            "event": JournalEvent.SEALED_BY_HAND, "by": who, "files": adopted})  # fmt: skip
+        reseal(archive, incident_dir, suspicious=[p for p in found if not p.startswith(prefix)])
+    return adopted

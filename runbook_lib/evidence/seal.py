@@ -20,12 +20,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
-from runbook_lib.evidence import index
+from runbook_lib.evidence import attest, index, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
-from runbook_lib.evidence.layout import CHAIN, IGNORED_SUFFIXES, MANIFEST
+from runbook_lib.evidence.layout import (
+    BLOBS_DIR,
+    CHAIN,
+    CHECKS_DIR,
+    COMMS_DIR,
+    DECISION_FILE,
+    DECISIONS_DIR,
+    ENVELOPE,
+    IGNORED_SUFFIXES,
+    INCIDENT_FILE,
+    JOURNAL_FILE,
+    MANIFEST,
+    PARITY_FILE,
+    PLANS_DIR,
+    PLOTS_DIR,
+    RUNS_DIR,
+    SEAL_FILES,
+)
+from runbook_lib.evidence.started import OpenRun, open_runs, run_in_progress
+from runbook_lib.incident.journal import read_journal
 from runbook_lib.target.secrets import find_secret
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -41,7 +62,7 @@ def inventory(incident_dir: Path) -> dict[str, dict[str, Any]]:
     files: dict[str, dict[str, Any]] = {}
     for path in iter_files(incident_dir):
         relative = path.relative_to(incident_dir).as_posix()
-        if relative == MANIFEST or path.name.endswith(IGNORED_SUFFIXES):
+        if relative in SEAL_FILES or path.name.endswith(IGNORED_SUFFIXES):
             continue
         files[relative] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     return files
@@ -60,10 +81,56 @@ def seal(archive: Path, incident_dir: Path, extra: Mapping[str, Any] | None = No
             **(dict(extra) if extra else {}),
         }
         data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode()
+        previous = index.query(archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?",
+                               (incident_dir.name,))  # fmt: skip
         atomic_write_bytes(incident_dir / MANIFEST, data)
+        _sign(incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None)
         index.record_seal(archive, incident_dir.name, sha256_bytes(data), manifest["sealed_at"],
                           len(manifest["files"]))  # fmt: skip
+        envelope = incident_dir / ENVELOPE
+        translog.append(archive, incident_dir.name, sha256_bytes(data),
+                        sha256_file(envelope) if envelope.is_file() else None,
+                        manifest["sealed_at"])  # fmt: skip
     return manifest
+
+
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rl-runbook")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _sign(incident_dir: Path, data: bytes, manifest: Mapping[str, Any],
+          previous: str | None) -> None:  # fmt: skip
+    """Write the seal's signed statement, or drop a stale one when no key is set."""
+    key = attest.configured_key()
+    path = incident_dir / ENVELOPE
+    if key is None:
+        path.unlink(missing_ok=True)  # it would sign an older manifest
+        return
+    body = attest.statement(data, manifest, previous, key.public_key(), _tool_version())
+    attest.write_envelope(path, attest.sign(body, key))
+
+
+def _check_signature(incident_dir: Path, data: bytes, report: VerifyReport,
+                     trusted: Ed25519PublicKey | None) -> None:  # fmt: skip
+    if trusted is None:
+        key = attest.configured_key()
+        trusted = key.public_key() if key is not None else None
+    path = incident_dir / ENVELOPE
+    if not path.is_file():
+        if trusted is not None:
+            report.problems.append(f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key "
+                                   "was given)")  # fmt: skip
+        else:
+            report.notes.append("unsigned: cannot prove")
+        return
+    problems, notes = attest.check_envelope(path.read_bytes(), data, trusted, ENVELOPE)
+    report.problems += problems
+    report.notes += notes
 
 
 @dataclass
@@ -99,7 +166,8 @@ def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
 
 
 def _sealed_manifest(
-    archive: Path, incident_dir: Path, report: VerifyReport
+    archive: Path, incident_dir: Path, report: VerifyReport,
+    trusted: Ed25519PublicKey | None = None,
 ) -> dict[str, Any] | None:
     """The manifest to verify against, checked against its anchor in the index."""
     path = incident_dir / MANIFEST
@@ -114,6 +182,7 @@ def _sealed_manifest(
         report.problems.append(f"seal: no seal of {incident_dir.name} in the index")
     elif seals[0]["manifest_sha256"] != sha256_bytes(data):
         report.problems.append(f"modified: {MANIFEST} (its hash differs from the sealed one)")
+    _check_signature(incident_dir, data, report, trusted)
     return parse_manifest(data, report)
 
 
@@ -129,26 +198,66 @@ def parse_manifest(data: bytes, report: VerifyReport) -> dict[str, Any] | None:
     return manifest
 
 
-def _compare_files(recorded: Mapping[str, Any], incident_dir: Path, report: VerifyReport) -> None:
+# Written by the runbook's own commands, which journal or chain what they write.
+_KNOWN_FILES = frozenset({INCIDENT_FILE, JOURNAL_FILE, DECISION_FILE, PARITY_FILE,
+                          CHAIN.as_posix()})  # fmt: skip
+_KNOWN_DIRS = tuple(f"{name}/" for name in (PLANS_DIR, BLOBS_DIR, COMMS_DIR, DECISIONS_DIR,
+                                            CHECKS_DIR, PLOTS_DIR))  # fmt: skip
+
+
+def _journal_paths(incident_dir: Path) -> set[str]:
+    """Every file a journal record names (``path``, ``output``, ``files``)."""
+    try:
+        records = read_journal(incident_dir / JOURNAL_FILE).records
+    except WorkspaceError:
+        return set()
+    named: set[str] = set()
+    for record in records:
+        named.update(str(record[key]) for key in ("path", "output") if record.get(key))
+        files = record.get("files")
+        if isinstance(files, list):
+            named.update(str(name) for name in files)
+    return named
+
+
+def _run_stems(chain: Iterable[Mapping[str, Any]], runs: Iterable[OpenRun]) -> set[str]:
+    """``runs/NN-stem`` of every run the chain or a started record accounts for."""
+    outputs = [record.get("output") for record in chain] + [run.record["output"] for run in runs]
+    return {name.rsplit(".", 1)[0] for name in outputs if isinstance(name, str)}
+
+
+def recorded_by_a_writer(name: str, stems: set[str], named: set[str]) -> bool:
+    """Whether a file of the incident was written by one of the runbook's recorded writers."""
+    if name in _KNOWN_FILES or name in named or name.startswith(_KNOWN_DIRS):
+        return True
+    if name.startswith(f"{RUNS_DIR}/"):
+        base = name.split(".", 1)[0]
+        return base in stems
+    return False
+
+
+def _compare_files(recorded: Mapping[str, Any], incident_dir: Path, report: VerifyReport,
+                   chain: list[dict[str, Any]], runs: list[OpenRun]) -> None:  # fmt: skip
     actual = inventory(incident_dir)
     report.files_checked = len(actual)
     for name in sorted(recorded.keys() - actual.keys()):
         report.problems.append(f"missing: {name}")
+    stems, named = _run_stems(chain, runs), _journal_paths(incident_dir)
     for name in sorted(actual.keys() - recorded.keys()):
-        report.problems.append(f"added: {name}")
+        kind = "added" if recorded_by_a_writer(name, stems, named) else "unrecorded file"
+        report.problems.append(f"{kind}: {name}")
     for name in sorted(recorded.keys() & actual.keys()):
         if recorded[name].get("sha256") != actual[name]["sha256"]:
             report.problems.append(f"modified: {name}")
 
 
-def verify_incident(archive: Path, incident_dir: Path,
-                    secret_names: Iterable[str] = ()) -> VerifyReport:  # fmt: skip
-    """Recompute every hash of an incident and compare it with its seal."""
+def verify_incident(archive: Path, incident_dir: Path, secret_names: Iterable[str] = (),
+                    trusted: Ed25519PublicKey | None = None) -> VerifyReport:  # fmt: skip
+    """Recompute every hash of an incident and compare it with its seal (and signature)."""
     report = VerifyReport(incident=incident_dir.name)
-    manifest = _sealed_manifest(archive, incident_dir, report)
+    manifest = _sealed_manifest(archive, incident_dir, report, trusted)
     if manifest is None:
         return report
-    _compare_files(manifest["files"], incident_dir, report)
     try:
         chain = read_chain(incident_dir)
     except WorkspaceError as err:
@@ -158,6 +267,13 @@ def verify_incident(archive: Path, incident_dir: Path,
         head = chain[-1]["hash"] if chain else GENESIS
         if manifest.get("chain_head") != head:
             report.problems.append("chain: the last run does not match the sealed chain head")
+    runs = open_runs(incident_dir, chain)  # type: ignore[arg-type]
+    _compare_files(manifest["files"], incident_dir, report, chain, runs)
+    report.problems += [f"interrupted {run.describe()}: started {run.record['started_at']} by "
+                        f"{run.record['started_by']}, never finished ({run.path})"
+                        for run in runs]  # fmt: skip
+    report.notes += [f"interrupted run {r.get('seq')} ({r.get('notebook')}), recorded"
+                     for r in chain if r.get("status") == "interrupted"]  # fmt: skip
     report.runs_checked = len(chain)
     report.problems += verify_chain(chain)
     report.problems += _run_output_problems(incident_dir, chain)
@@ -212,12 +328,13 @@ def read_manifest(incident_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def verify_archive(archive: Path, secret_names: Iterable[str] = ()) -> list[VerifyReport]:
+def verify_archive(archive: Path, secret_names: Iterable[str] = (),
+                   trusted: Ed25519PublicKey | None = None) -> list[VerifyReport]:
     """Verify every incident of the archive, and name sealed incidents whose directory is gone."""
     names = list(secret_names)
     root = archive / "incidents"
     directories = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    reports = [verify_or_note(archive, directory, names) for directory in directories]
+    reports = [verify_or_note(archive, directory, names, trusted) for directory in directories]
     present = {directory.name for directory in directories}
     for row in index.query(archive, "SELECT incident FROM seals ORDER BY incident"):
         if row["incident"] not in present:
@@ -234,10 +351,43 @@ def was_sealed(archive: Path, incident_dir: Path) -> bool:
                             (incident_dir.name,)))  # fmt: skip
 
 
-def verify_or_note(archive: Path, incident_dir: Path,
-                   secret_names: Iterable[str] = ()) -> VerifyReport:  # fmt: skip
+def verify_or_note(archive: Path, incident_dir: Path, secret_names: Iterable[str] = (),
+                   trusted: Ed25519PublicKey | None = None) -> VerifyReport:  # fmt: skip
     """:func:`verify_incident`, except that an incident never sealed nor run is only noted."""
     if not was_sealed(archive, incident_dir):
         return VerifyReport(incident_dir.name, notes=["not sealed yet: no run and no sealed "
                                                       "evidence so far"])  # fmt: skip
-    return verify_incident(archive, incident_dir, secret_names)
+    names = list(secret_names)
+    for _attempt in range(3):  # a run that ended meanwhile resealed: verify again
+        busy = run_in_progress(incident_dir)
+        before = _manifest_bytes(incident_dir)
+        report = verify_incident(archive, incident_dir, names, trusted)
+        busy = busy or run_in_progress(incident_dir)
+        if busy:
+            return _in_progress(incident_dir, report)
+        if before == _manifest_bytes(incident_dir):
+            return report
+    return report
+
+
+def _manifest_bytes(incident_dir: Path) -> bytes | None:
+    try:
+        return (incident_dir / MANIFEST).read_bytes()
+    except OSError:
+        return None
+
+
+# What a writing run changes before it reseals: not failures while it writes.
+_GROWTH = ("added: ", "unrecorded file: ", "interrupted run ", f"modified: {JOURNAL_FILE}",
+           f"modified: {INCIDENT_FILE}", f"modified: {CHAIN.as_posix()}", "chain: the last run",
+           "index: run ", f"modified: {PARITY_FILE}")  # fmt: skip
+
+
+def _in_progress(incident_dir: Path, report: VerifyReport) -> VerifyReport:
+    """The report of an incident a run is writing: its growth is noted, not failed."""
+    runs = open_runs(incident_dir)
+    names = ", ".join(run.describe() for run in runs) or "a run"
+    report.notes.append(f"{names.replace('run ', 'run ', 1)} in progress; its files are "
+                        "checked at its seal")  # fmt: skip
+    report.problems = [p for p in report.problems if not p.startswith(_GROWTH)]
+    return report

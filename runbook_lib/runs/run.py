@@ -37,6 +37,7 @@ from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import (
     ACTIVE_RUN_ENV,
+    close_interrupted,
     inside_run,
     reseal,
     run_lock,
@@ -45,7 +46,8 @@ from runbook_lib.evidence.amend import (
 from runbook_lib.evidence.chain import append_run
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import RUNS_DIR
-from runbook_lib.incident.journal import Journal
+from runbook_lib.evidence.started import parameters_digest, record_start
+from runbook_lib.incident.journal import Journal, JournalEvent
 from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.runs.header import headed_copy, read_header
@@ -346,9 +348,11 @@ def run_notebook(
             hint="call the library functions the other notebook calls instead",
         )  # the run lock is held by our parent: waiting for it would never end
     with run_lock(directory, lock_timeout), ThreadPoolExecutor(1) as pool:
+        close_interrupted(archive, directory)
         suspicious = suspicious_changes(archive, directory)
         facts = pool.submit(environment_facts)  # ~1 s of imports, done meanwhile
         output = next_run_path(directory / RUNS_DIR, notebook)
+        started = record_start(directory, output, notebook, params)
         if on_start is not None:
             on_start(output)
         git_before = _git_head(manifest.root)
@@ -375,6 +379,8 @@ def run_notebook(
             "status": result.status,
             "error": result.error,
             "parameters": params,
+            "parameters_sha256": parameters_digest(params),
+            "notebook_sha256": started["notebook_sha256"],
             "started_at": started_at,
             "duration_s": duration,
             "git_before": git_before,
@@ -385,7 +391,7 @@ def run_notebook(
         full = append_run(directory, record)
         index.add_run(archive, full)
         _index_incident(archive, load_incident(archive, incident.id))
-        Journal.for_incident(directory)({"event": "run", "seq": full["seq"],
+        Journal.for_incident(directory)({"event": JournalEvent.RUN, "seq": full["seq"],
                                          "notebook": notebook.name, "status": result.status,
                                          "output": record["output"]})  # fmt: skip
         extra = {"parameters": params, "git_before": git_before, "git_after": git_after,

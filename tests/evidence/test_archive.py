@@ -50,7 +50,7 @@ def test_deleted_and_added_files_are_named(sealed: tuple[Path, Path]) -> None:
     (incident / "incident.json").unlink()
     (incident / "runs" / "extra.txt").write_text("planted")
     assert verify_incident(store, incident).problems == [
-        "missing: incident.json", "added: runs/extra.txt",
+        "missing: incident.json", "unrecorded file: runs/extra.txt",
     ]
 
 

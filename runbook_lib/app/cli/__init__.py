@@ -63,6 +63,8 @@ COMMANDS: dict[str, Lazy] = {
                       "List the runbook notebooks, or copy them for JupyterLab."),
     "archive": Lazy("archive_cmd:archive_group",
                     "List, show, verify and bundle the evidence archive of incidents."),
+    "keys": Lazy("keys_cmd:keys_group",
+                 "Make the Ed25519 keypair that signs the archive's seals."),
     "notify": Lazy("notify_cmd:notify_command", "Render a message from the incident's records "
                    "into ARCHIVE/incidents/<ID>/comms/."),
     "drill": Lazy("drill_cmd:drill", "Materialize a fresh sandbox, inject a fault, and run "

@@ -81,8 +81,105 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
               for c in evidence.checks] or ["  (none)"]  # fmt: skip
     lines.append("timeline:")
     lines += [f"  {e.at}  {e.text}" for e in evidence.timeline()]
+    lines += _open_run_lines(evidence.directory)
     lines.append(f"files: {len(evidence.files)} in {evidence.directory}")
     emit(evidence.to_dict(), as_json=as_json, text="\n".join(lines))
+
+
+def _open_run_lines(directory: Path) -> list[str]:
+    from runbook_lib.evidence.started import open_runs, run_in_progress
+
+    runs = open_runs(directory)
+    state = "in progress" if run_in_progress(directory) else "interrupted"
+    return [f"{state} {run.describe()}: started {run.record['started_at']} by "
+            f"{run.record['started_by']}" for run in runs]  # fmt: skip
+
+
+@archive_group.command("seal")
+@incident_argument
+@archive_option
+@json_option
+def seal_command(incident_id: str, archive: Path, as_json: bool) -> None:
+    """Seal an incident written by other means, recording who sealed its unrecorded files.
+
+    Files no runbook writer recorded are named in a journal record with who
+    sealed them; any other change since the last seal stays a finding.
+    """
+    import getpass
+
+    from runbook_lib.evidence.amend import seal_by_hand
+    from runbook_lib.incident.store import incident_dir
+
+    directory = incident_dir(archive, incident_id)
+    if not directory.is_dir():
+        raise InvalidInputError(f"no incident {incident_id} in {archive}",
+                                hint="'runbook archive list' shows them")  # fmt: skip
+    who = getpass.getuser()
+    adopted = seal_by_hand(archive, directory, who)
+    lines = [f"sealed {incident_id} by {who}: {len(adopted)} unrecorded file(s)"]
+    lines += [f"  {name}" for name in adopted]
+    emit({"incident": incident_id, "sealed_by": who, "unrecorded_files": adopted},
+         as_json=as_json, text="\n".join(lines))  # fmt: skip
+
+
+@archive_group.command("checkpoint")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the checkpoint to this file.")
+@archive_option
+def checkpoint_command(out: Path | None, archive: Path) -> None:
+    """Print a checkpoint of the transparency log (size, root), signed when a key is set.
+
+    Keep it elsewhere (a ticket, a commit); 'archive verify --checkpoint FILE'
+    later proves the archive still extends it.
+    """
+    from runbook_lib.base.fsutil import atomic_write_bytes
+    from runbook_lib.evidence.attest import configured_key
+    from runbook_lib.evidence.translog import checkpoint
+
+    data = checkpoint(archive, configured_key())
+    if out is not None:
+        atomic_write_bytes(out, data)
+    click.echo(data.decode(), nl=False)
+
+
+@archive_group.command("bundle")
+@incident_argument
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The .tar.gz to write.")
+@archive_option
+@json_option
+def bundle_command(incident_id: str, out: Path, archive: Path, as_json: bool) -> None:
+    """Write an offline bundle (a BagIt bag with seal, signature and log proof) of an incident."""
+    from runbook_lib.evidence.attest import configured_key
+    from runbook_lib.evidence.offline import build_bundle
+    from runbook_lib.incident.store import incident_dir
+
+    directory = incident_dir(archive, incident_id)
+    if not directory.is_dir():
+        raise InvalidInputError(f"no incident {incident_id} in {archive}",
+                                hint="'runbook archive list' shows them")  # fmt: skip
+    count = build_bundle(archive, directory, out, configured_key())
+    emit({"incident": incident_id, "bundle": str(out), "files": count}, as_json=as_json,
+         text=f"{out}  {count} files of {incident_id}")  # fmt: skip
+
+
+@archive_group.command("verify-bundle")
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="The public key the seal and checkpoint must be signed with.")
+@json_option
+def verify_bundle_command(bundle: Path, pubkey: Path | None, as_json: bool) -> None:
+    """Verify an offline bundle with nothing else (no archive, no index, no network)."""
+    from runbook_lib.evidence.attest import load_public_key
+    from runbook_lib.evidence.offline import verify_bundle
+
+    trusted = load_public_key(pubkey) if pubkey is not None else None
+    problems = verify_bundle(bundle, trusted)
+    lines = [f"{'FAIL' if problems else 'ok  '}  {bundle}"] + [f"  {p}" for p in problems]
+    emit({"bundle": str(bundle), "ok": not problems, "problems": problems}, as_json=as_json,
+         text="\n".join(lines))  # fmt: skip
+    if problems:
+        raise CheckFailedError(f"the bundle does not verify: {problems[0]}")
 
 
 @archive_group.command("push")
@@ -140,12 +237,18 @@ def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bo
               "local index's seal when there is one.")  # fmt: skip
 @click.option("--secret", "secrets", multiple=True, metavar="NAME",
               help="Also scan for the value of this environment variable (repeatable).")
+@click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="The public key the seals must be signed with (default: "
+              "that of RUNBOOK_SIGNING_KEY).")  # fmt: skip
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="A checkpoint kept elsewhere ('archive checkpoint'): prove "
+              "the log still extends it and every incident is at its last logged seal.")
 @optional_target_option
 @archive_option
 @json_option
 def verify_command(
-    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], target: Path | None,
-    archive: Path, as_json: bool,
+    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], pubkey: Path | None,
+    checkpoint: Path | None, target: Path | None, archive: Path, as_json: bool,
 ) -> None:  # fmt: skip
     """Recompute every hash and link; exit 1 naming anything modified, missing or added.
 
@@ -156,19 +259,25 @@ def verify_command(
     if url is not None:
         _verify_remote(incident_id, url, archive, as_json)
         return
+    from runbook_lib.evidence.attest import load_public_key
     from runbook_lib.evidence.seal import verify_archive, verify_or_note
     from runbook_lib.incident.store import incident_dir
 
     names = _secret_names(target, secrets)
+    trusted = load_public_key(pubkey) if pubkey is not None else None
     if incident_id is not None:
         directory = incident_dir(archive, incident_id)
         if not directory.is_dir():
             raise InvalidInputError(f"no incident {incident_id} in {archive}",
                                     hint="'runbook archive list' shows them")  # fmt: skip
-        reports = [verify_or_note(archive, directory, names)]
+        reports = [verify_or_note(archive, directory, names, trusted)]
     else:
-        reports = verify_archive(archive, names)
+        reports = verify_archive(archive, names, trusted)
     problems = [f"{r.incident}: {p}" for r in reports for p in r.problems]
+    if checkpoint is not None:
+        from runbook_lib.evidence.translog import verify_checkpoint
+
+        problems += verify_checkpoint(archive, checkpoint.read_bytes(), trusted)
     lines = [f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
              f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
              for r in reports]  # fmt: skip

@@ -1,0 +1,108 @@
+"""Cost of the evidence archive: seal and verify per incident, a 1000-incident verify, signing.
+
+1. Seal and verify of one incident with a few runs' worth of files (median of
+   ``--repeats``).
+2. ``verify_archive`` over ``--incidents`` small sealed incidents (goal: under
+   10 s for 1000 on 2 cores).
+3. Signing overhead: a seal with ``RUNBOOK_SIGNING_KEY`` set against one
+   without, in interleaved repetitions (goal: at most 10%).
+
+Figures are printed; exit status 1 only when a goal is missed by a wide margin
+(the 1000-incident verify above 20 s, signing above 25%): the machines are noisy.
+
+    python bench/bench_archive.py [--workspace DIR] [--incidents 1000] [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from runbook_lib.evidence import attest
+from runbook_lib.evidence.seal import seal, verify_archive, verify_incident
+
+FACTS: dict[str, object] = {"versions": {}}
+
+
+def make_incident(store: Path, number: int, files: int) -> Path:
+    """An incident directory with ``files`` small records, not sealed yet."""
+    directory = store / "incidents" / f"INC-20261202-0000-{number:04x}"
+    (directory / "checks").mkdir(parents=True)
+    (directory / "incident.json").write_text(json.dumps({"id": directory.name}))
+    for index in range(files):
+        (directory / "checks" / f"{index:02d}-verify.json").write_text(
+            json.dumps({"check": index, "status": "pass", "pad": "x" * 2000}))
+    return directory
+
+
+def _timed(action: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    action()
+    return time.perf_counter() - began
+
+
+def one_incident(store: Path, repeats: int) -> tuple[float, float]:
+    directory = make_incident(store, 0, 40)
+    seals = [_timed(lambda: seal(store, directory, facts=FACTS)) for _ in range(repeats)]
+    verifies = [_timed(lambda: verify_incident(store, directory)) for _ in range(repeats)]
+    return statistics.median(seals), statistics.median(verifies)
+
+
+def many_incidents(store: Path, count: int) -> float:
+    for number in range(1, count + 1):
+        seal(store, make_incident(store, number, 3), facts=FACTS)
+    began = time.perf_counter()
+    reports = verify_archive(store)
+    elapsed = time.perf_counter() - began
+    if not all(report.ok for report in reports):
+        sys.exit("the generated archive does not verify")
+    return elapsed
+
+
+def signing_overhead(store: Path, key: Path, repeats: int) -> float:
+    directory = make_incident(store, 0xFFFF, 40)
+    ratios = []
+    for turn in range(repeats):
+        plain_first = turn % 2 == 0
+        times = {}
+        for signed in ((False, True) if plain_first else (True, False)):
+            if signed:
+                os.environ[attest.SIGNING_KEY_ENV] = str(key)
+            else:
+                os.environ.pop(attest.SIGNING_KEY_ENV, None)
+            times[signed] = _timed(lambda: seal(store, directory, facts=FACTS))
+        ratios.append(times[True] / times[False])
+    os.environ.pop(attest.SIGNING_KEY_ENV, None)
+    return statistics.median(ratios) - 1.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, default=None)
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.workspace) as tmp:
+        root = Path(tmp)
+        key = attest.generate_keypair(root / "keys" / "seal.key", root / "store")[0]
+        seal_s, verify_s = one_incident(root / "one", args.repeats)
+        print(f"seal of one incident (41 files):   {seal_s * 1000:8.1f} ms")
+        print(f"verify of one incident (41 files): {verify_s * 1000:8.1f} ms")
+        many = many_incidents(root / "store", args.incidents)
+        print(f"verify of {args.incidents} small incidents:    {many:8.2f} s "
+              f"({many / args.incidents * 1000:.2f} ms each; goal under 10 s for 1000)")
+        overhead = signing_overhead(root / "signed", key, args.repeats)
+        print(f"signing overhead on a seal:        {overhead * 100:8.1f} % (goal at most 10%)")
+    scale = args.incidents / 1000
+    return 1 if many > 20 * scale or overhead > 0.25 else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,216 @@
+"""Signed seals: an in-toto Statement v1 in a DSSE envelope, signed with Ed25519.
+
+The statement's subjects are ``manifest.json`` and every file it lists, each
+with its sha256; its predicate names the incident, the run-chain head, the
+previous seal's digest and the signer's public-key fingerprint. The envelope
+is ``seal.dsse.json`` next to the manifest. The key is an Ed25519 private key
+in PEM, found through ``RUNBOOK_SIGNING_KEY``; without one, seals are unsigned
+and verify says so. The crypto is the ``cryptography`` package's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypedDict
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
+
+SIGNING_KEY_ENV = "RUNBOOK_SIGNING_KEY"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://rl-runbook.dev/seal/v1"
+
+
+class Signature(TypedDict):
+    """One DSSE signature."""
+
+    keyid: str
+    sig: str
+
+
+class Envelope(TypedDict):
+    """A DSSE envelope (``payload`` is the base64 statement)."""
+
+    payload: str
+    payloadType: str
+    signatures: list[Signature]
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding: what the signature covers."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
+
+
+def _raw_public(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """``sha256:<hex>`` of the raw public key: the statement's and envelope's key id."""
+    return "sha256:" + sha256_bytes(_raw_public(key))
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file.
+
+    Raises:
+        InvalidInputError: the file is missing or holds no Ed25519 private key.
+    """
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as err:
+        raise InvalidInputError(f"cannot read the signing key {path}: {err}",
+                                hint="make one with 'runbook keys generate --out PATH'") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise InvalidInputError(f"{path} is not an Ed25519 private key",
+                                hint="make one with 'runbook keys generate --out PATH'")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file (a private key's file gives its public key).
+
+    Raises:
+        InvalidInputError: the file holds no Ed25519 key.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InvalidInputError(f"cannot read the public key {path}: {err.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        return load_private_key(path).public_key()
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        key = None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidInputError(f"{path} is not an Ed25519 public key (PEM)")
+    return key
+
+
+def configured_key() -> Ed25519PrivateKey | None:
+    """The signing key named by ``RUNBOOK_SIGNING_KEY``, or ``None`` when it is unset."""
+    name = os.environ.get(SIGNING_KEY_ENV)
+    return load_private_key(Path(name)) if name else None
+
+
+def generate_keypair(out: Path, archive: Path | None) -> tuple[Path, Path]:
+    """Write ``out`` (private, mode 0600) and ``out.pub``; never inside the archive.
+
+    Raises:
+        InvalidInputError: ``out`` is inside the archive or already exists.
+    """
+    target = out.resolve()
+    if archive is not None and target.is_relative_to(archive.resolve()):
+        raise InvalidInputError(f"{out} is inside the archive {archive}; a private key must "
+                                "never be kept with the evidence it signs",
+                                hint="choose a path outside the archive")  # fmt: skip
+    public = target.with_name(target.name + ".pub")
+    if target.exists() or public.exists():
+        raise InvalidInputError(f"{target} or {public.name} already exists; not overwritten")
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())  # fmt: skip
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, private_pem, mode=0o600)
+    atomic_write_bytes(public, public_pem, mode=0o644)
+    return target, public
+
+
+def statement(manifest_bytes: bytes, manifest: Mapping[str, Any], previous: str | None,
+              key: Ed25519PublicKey, tool_version: str) -> dict[str, Any]:  # fmt: skip
+    """The in-toto Statement of one seal."""
+    subjects = [{"name": "manifest.json", "digest": {"sha256": sha256_bytes(manifest_bytes)}}]
+    subjects += [{"name": name, "digest": {"sha256": str(entry.get("sha256"))}}
+                 for name, entry in sorted(dict(manifest.get("files", {})).items())]
+    predicate = {"incident": manifest.get("incident"), "sealed_at": manifest.get("sealed_at"),
+                 "state": (manifest.get("incident_record") or {}).get("state"),
+                 "chain_head": manifest.get("chain_head"), "previous_seal": previous,
+                 "parameters_sha256": sha256_bytes(json.dumps(
+                     manifest.get("parameters", {}), sort_keys=True, default=str).encode()),
+                 "tool_version": tool_version, "key": fingerprint(key)}  # fmt: skip
+    return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": PREDICATE_TYPE,
+            "predicate": predicate}  # fmt: skip
+
+
+def sign(body: Mapping[str, Any], key: Ed25519PrivateKey,
+         payload_type: str = PAYLOAD_TYPE) -> Envelope:  # fmt: skip
+    """A DSSE envelope of ``body`` signed with ``key``."""
+    payload = json.dumps(dict(body), sort_keys=True, separators=(",", ":")).encode()
+    signature = key.sign(pae(payload_type, payload))
+    return Envelope(payload=base64.b64encode(payload).decode(), payloadType=payload_type,
+                    signatures=[Signature(keyid=fingerprint(key.public_key()),
+                                          sig=base64.b64encode(signature).decode())])
+
+
+def signed_by(envelope: Mapping[str, Any], trusted: Ed25519PublicKey) -> bool:
+    """Whether one of the envelope's signatures is ``trusted``'s over its payload."""
+    try:
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        message = pae(str(envelope["payloadType"]), payload)
+        signatures = list(envelope["signatures"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    for signature in signatures:
+        try:
+            trusted.verify(base64.b64decode(signature.get("sig", "")), message)
+        except (InvalidSignature, ValueError, TypeError, AttributeError):
+            continue
+        return True
+    return False
+
+
+def write_envelope(path: Path, envelope: Envelope) -> bytes:
+    """Write an envelope atomically; returns its bytes."""
+    data = (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
+    atomic_write_bytes(path, data)
+    return data
+
+
+def check_envelope(data: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey | None,
+                   name: str) -> tuple[list[str], list[str]]:  # fmt: skip
+    """Problems and notes of a seal's envelope ``name`` against its manifest.
+
+    Without a ``trusted`` key the signature is only checked against the key
+    id it names, which anyone can make: that is noted, not proven.
+    """
+    try:
+        envelope = json.loads(data)
+        payload = base64.b64decode(envelope["payload"], validate=True)
+        body = json.loads(payload)
+        signatures = list(envelope["signatures"])
+    except (ValueError, KeyError, TypeError):
+        return [f"signature: {name} is not a DSSE envelope"], []
+    digest = sha256_bytes(manifest_bytes)
+    subjects = [s for s in body.get("subject", []) if s.get("name") == "manifest.json"]
+    subject: dict[str, Any] = subjects[0] if subjects else {}
+    problems: list[str] = []
+    if subject.get("digest", {}).get("sha256") != digest:
+        problems.append(f"signature: {name} does not cover this manifest.json")
+    if trusted is None:
+        return problems, ["signed, key not checked: give --pubkey to prove it"]
+    wanted = fingerprint(trusted)
+    good = False
+    for signature in signatures:
+        try:
+            trusted.verify(base64.b64decode(signature.get("sig", "")),
+                           pae(str(envelope.get("payloadType")), payload))  # fmt: skip
+            good = True
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+    if not good:
+        keyids = ", ".join(str(s.get("keyid")) for s in signatures) or "none"
+        problems.append(f"signature: {name} is not signed by {wanted} (signed by {keyids})")
+    return problems, [] if problems else [f"signed by {wanted}"]
