@@ -1,5 +1,7 @@
 """Cost of lockstep parity: its overhead over bare stepping, and the speed-up of 2 workers.
 
+0. Env workers (informational): lockstep through the target's env workers
+   against the same lockstep on envs built in this process. Goal <= 15%.
 1. Overhead: ``lockstep.run_episode`` (every step compared, recorded and
    timed) against stepping the same two envs bare: the same policy picks the
    same actions, nothing is compared or recorded. Target <= 10%.
@@ -39,10 +41,12 @@ import psutil
 from runbook_lib.parity.backends import Backend, run_lockstep
 from runbook_lib.parity.inprocess import target_imports
 from runbook_lib.parity.lockstep import ParitySpec, RandomValidPolicy, build_envs, run_episode
+from runbook_lib.parity.remote import remote_envs
 
 FACTORY = "src.rl.envs.factory:create_sim_env"
 OVERHEAD_TARGET, OVERHEAD_LIMIT = 0.10, 0.20
 SPEEDUP_TARGET, SPEEDUP_LIMIT = 1.7, 1.4
+WORKER_GOAL = 0.15
 BUSY_PERCENT = 25.0  # two workers need both cores: above this, others hold a good part of one
 
 
@@ -90,6 +94,34 @@ def overhead(spec: ParitySpec, repeats: int, episodes: int) -> list[float]:
             bare_s, lock_s = _timed(bare, seeds), _timed(lockstep, seeds)
         ratios.append(lock_s / bare_s - 1.0)
     return ratios
+
+
+def worker_overhead(spec: ParitySpec, repeats: int, episodes: int) -> tuple[list[float], float]:
+    """Per repetition: lockstep through env workers / lockstep in this process - 1.
+
+    The workers are started before timing: the figure is the cost per step of
+    the protocol (a JSON line each way, leaves in base64). Also returns the
+    workers' steps/s.
+    """
+    local = build_envs(spec)
+    steps, seconds = 0, 0.0
+    ratios = []
+    with remote_envs(spec, (spec.legacy, spec.candidate)) as remote:
+        pair = (remote[0], remote[1])
+        run_episode(pair, 0, 0, spec)  # warm both sides
+
+        def run(envs: tuple[Any, Any], seeds: range) -> int:
+            return sum(run_episode(envs, i, seed, spec).length for i, seed in enumerate(seeds))
+
+        for repeat in range(repeats):
+            seeds = range(200 + repeat * episodes, 200 + (repeat + 1) * episodes)
+            local_s = _timed(run, local, seeds)
+            started = time.perf_counter()
+            steps += run(pair, seeds)
+            remote_s = time.perf_counter() - started
+            seconds += remote_s
+            ratios.append(remote_s / local_s - 1.0)
+    return ratios, steps / seconds if seconds else 0.0
 
 
 def speedup(spec: ParitySpec, repeats: int) -> list[float]:
@@ -155,6 +187,7 @@ def report(workspace: Path, args: argparse.Namespace) -> int:
     spec = ParitySpec(root=str(workspace), factory=FACTORY, seeds=tuple(range(args.parallel)))
     with target_imports(workspace, FACTORY):
         over = overhead(spec, args.repeats, args.episodes)
+        remote_over, remote_rate = worker_overhead(spec, args.repeats, args.episodes)
         busy_before = others_cpu_percent()
         gain = speedup(spec, args.repeats)
         busy = max(busy_before, others_cpu_percent())
@@ -169,6 +202,11 @@ def report(workspace: Path, args: argparse.Namespace) -> int:
     print(
         f"speed-up of 2 workers over 1: {gain_median:.2f}x ({_spread(gain, '.2f')}); "
         f"target >= {SPEEDUP_TARGET}x, {args.parallel} episodes per run"
+    )
+    print(
+        f"env workers over in-process lockstep: {statistics.median(remote_over):+.1%} "
+        f"({_spread(remote_over, '+.1%')}); goal <= {WORKER_GOAL:.0%} (informational); "
+        f"{remote_rate:.0f} paired steps/s through the workers"
     )
     cores = os.cpu_count() or 1
     print(f"other processes used {busy:.0f}% of the {cores} CPUs around the speed-up runs")

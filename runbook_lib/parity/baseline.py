@@ -34,10 +34,9 @@ from runbook_lib.parity.lockstep import (
     RandomValidPolicy,
     _final_metrics,
     _mask_of,
-    _prepare,
     chunks,
 )
-from runbook_lib.target.entrypoint import load_entry_point
+from runbook_lib.parity.remote import remote_envs
 from runbook_lib.target.probes.envprobe import obs_digest
 
 KIND = "runbook-parity-baseline"
@@ -94,10 +93,9 @@ def record_episode(
 
 
 def _record_chunk(spec: ParitySpec, indices: list[int]) -> list[dict[str, Any]]:
-    _prepare(spec.root)
-    env = load_entry_point(spec.factory)(spec.config, env_type=spec.legacy)
     policy = ModelPolicy(spec.model_path, spec.model_algo) if spec.model_path else None
-    return [record_episode(env, i, spec.seeds[i], spec, policy) for i in indices]
+    with remote_envs(spec, (spec.legacy,)) as (env,):
+        return [record_episode(env, i, spec.seeds[i], spec, policy) for i in indices]
 
 
 def record_baseline(
@@ -284,9 +282,8 @@ def replay_episode(
 
 def _replay_chunk(job: tuple[ParitySpec, Baseline], indices: list[int]) -> list[EpisodeRecord]:
     spec, baseline = job
-    _prepare(spec.root)
-    env = load_entry_point(spec.factory)(spec.config, env_type=spec.candidate)
-    return [replay_episode(env, baseline.episodes[i], i, spec) for i in indices]
+    with remote_envs(spec, (spec.candidate,)) as (env,):
+        return [replay_episode(env, baseline.episodes[i], i, spec) for i in indices]
 
 
 def replay_baseline(

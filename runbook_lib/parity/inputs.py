@@ -17,6 +17,7 @@ from runbook_lib.parity.backends import BACKENDS, Backend
 from runbook_lib.parity.baseline import Baseline
 from runbook_lib.parity.lockstep import ParitySpec
 from runbook_lib.target.entrypoint import parse_entry_point
+from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest
 
 DEFAULT_EPISODES = 20
@@ -168,6 +169,7 @@ def spec_from_manifest(
         model_path=str(chosen.model_path) if chosen.model_path else None,
         model_algo=chosen.algo,
         config=dict(config) if config is not None else None,
+        python=str(target_interpreter(manifest).path),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from runbook_lib.parity.remote import remote_envs
 from runbook_lib.target.entrypoint import load_entry_point
 
 FIELDS = ("obs", "reward", "terminated", "truncated", "action_mask")
@@ -42,6 +43,7 @@ class ParitySpec:
         info_metrics: Numeric ``info`` keys whose value at the episode's end is a metric.
         max_steps: Safety cap on an episode's length.
         config: Settings passed to the factory (``None``: the target's own config).
+        python: The target's interpreter, which runs every env (``None``: runbook's).
     """
 
     root: str
@@ -55,6 +57,7 @@ class ParitySpec:
     info_metrics: tuple[str, ...] = ("blocking_probability",)
     max_steps: int = 100_000
     config: dict[str, Any] | None = None
+    python: str | None = None
 
 
 @dataclass
@@ -90,9 +93,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """``(path, array)`` for every leaf of a (nested) Dict/Tuple observation, in order."""
+    if isinstance(value, dict):
+        return [leaf for key in value for leaf in leaves(value[key], f"{path}[{key!r}]")]
+    if isinstance(value, tuple):
+        return [leaf for i, item in enumerate(value) for leaf in leaves(item, f"{path}[{i}]")]
+    return [(path, np.asarray(value))]
+
+
+def first_leaf_difference(left: Any, right: Any) -> str | None:
+    """The path of the first leaf (``['holding_time']``) that differs in shape, dtype or bytes."""
+    pairs_l, pairs_c = leaves(left), leaves(right)
+    if [p for p, _ in pairs_l] != [p for p, _ in pairs_c]:
+        return "<structure>"
+    for (path, a), (_, b) in zip(pairs_l, pairs_c, strict=True):
+        if a.shape != b.shape or a.dtype != b.dtype or a.tobytes() != b.tobytes():
+            return path
+    return None
+
+
+def _same_obs(left: Any, right: Any) -> bool:
+    if isinstance(left, np.ndarray) and isinstance(right, np.ndarray):  # the common, fast case
+        return bool(left.shape == right.shape and left.tobytes() == right.tobytes())
+    return first_leaf_difference(left, right) is None
+
+
 def _differs(name: str, left: Any, right: Any) -> bool:
     if name == "obs":
-        return bool(left.shape != right.shape or left.tobytes() != right.tobytes())
+        return not _same_obs(left, right)
     if name == "action_mask":
         if left is None or right is None:
             return False  # an env without masks has nothing to compare
@@ -152,7 +181,7 @@ def _final_metrics(info: dict[str, Any], keys: Sequence[str]) -> dict[str, float
 
 
 def build_envs(spec: ParitySpec) -> tuple[Any, Any]:
-    """Build the legacy and the candidate env through the target's factory."""
+    """Build the legacy and the candidate env in this process (the in-process bench only)."""
     factory = load_entry_point(spec.factory)
     return factory(spec.config, env_type=spec.legacy), factory(spec.config, env_type=spec.candidate)
 
@@ -166,14 +195,19 @@ def _divergence(episode: int, step: int, out_l: tuple[Any, ...],
     )  # fmt: skip
     for name, (left, right) in zip(FIELDS, values, strict=True):
         if _differs(name, left, right):
-            return {"episode": episode, "step": step, "field": name,
-                    "legacy": _jsonable(left), "candidate": _jsonable(right)}  # fmt: skip
+            where, shown_l, shown_c = name, left, right
+            if name == "obs" and not isinstance(left, np.ndarray):
+                leaf = first_leaf_difference(left, right) or ""
+                where = f"obs{leaf}"  # names the leaf: obs['holding_time']
+                shown_l, shown_c = dict(leaves(left)).get(leaf), dict(leaves(right)).get(leaf)
+            return {"episode": episode, "step": step, "field": where,
+                    "legacy": _jsonable(shown_l), "candidate": _jsonable(shown_c)}  # fmt: skip
     return None
 
 
 def run_episode(
     envs: tuple[Any, Any], episode: int, seed: int, spec: ParitySpec,
-    policy: Callable[[Any, Any], int] | None = None,
+    policy: Callable[[Any, Any], Any] | None = None,
 ) -> EpisodeRecord:  # fmt: skip
     """Run one paired episode and record every difference."""
     legacy, candidate = envs
@@ -192,8 +226,10 @@ def run_episode(
         try:
             out_c = candidate.step(action)
         except Exception as exc:  # the candidate's crash is the finding, not a runner error
+            # An error raised in the env worker carries the target's own type and message.
+            kind, message = getattr(exc, "kind", type(exc).__name__), getattr(exc, "detail", exc)
             record.error = {"env": "candidate", "episode": episode, "step": step,
-                            "type": type(exc).__name__, "message": str(exc)[:500],
+                            "type": kind, "message": str(message)[:500],
                             "traceback": traceback.format_exc(limit=3)[-1500:]}  # fmt: skip
             record.length = step
             return record
@@ -213,7 +249,7 @@ def run_episode(
         # costs more than the comparison itself (see bench/bench_parity.py).
         if (
             rew_l == rew_c and term_l == term_c and trunc_l == trunc_c
-            and obs_l.shape == obs_c.shape and obs_l.tobytes() == obs_c.tobytes()
+            and _same_obs(obs_l, obs_c)
             and not _differs("action_mask", info_l.get("action_mask"), info_c.get("action_mask"))
         ):  # fmt: skip
             record.agreeing_steps += 1
@@ -234,15 +270,14 @@ def _prepare(root: str) -> None:
 
 
 def run_chunk(spec: ParitySpec, indices: Sequence[int]) -> list[EpisodeRecord]:
-    """Run the episodes ``indices`` of ``spec`` (in a worker or in this process)."""
-    _prepare(spec.root)
-    envs = build_envs(spec)
+    """Run the episodes ``indices`` of ``spec``; the envs live in an env worker."""
     policy: ModelPolicy | None = None
     if spec.policy == "model":
         if spec.model_path is None:
             raise ValueError("policy 'model' needs a model path")
         policy = ModelPolicy(spec.model_path, spec.model_algo)
-    return [run_episode(envs, i, spec.seeds[i], spec, policy) for i in indices]
+    with remote_envs(spec, (spec.legacy, spec.candidate)) as (legacy, candidate):
+        return [run_episode((legacy, candidate), i, spec.seeds[i], spec, policy) for i in indices]
 
 
 def chunks(count: int, parts: int) -> list[list[int]]:

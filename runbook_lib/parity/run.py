@@ -26,7 +26,7 @@ from runbook_lib.parity.backends import Backend
 from runbook_lib.parity.baseline import Baseline, load_baseline, record_baseline, replay_baseline
 from runbook_lib.parity.decision import derive_assessment
 from runbook_lib.parity.engine import ParityReport, build_report, run_parity
-from runbook_lib.parity.inprocess import guarded, probe_envs, target_imports
+from runbook_lib.parity.inprocess import guarded
 from runbook_lib.parity.inputs import (
     DEFAULT_POLICY,
     PolicyChoice,
@@ -38,9 +38,8 @@ from runbook_lib.parity.inputs import (
     validate_workers,
 )
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
-from runbook_lib.target.entrypoint import load_entry_point
+from runbook_lib.parity.remote import describe, probe_envs, remote_envs
 from runbook_lib.target.manifest import Manifest
-from runbook_lib.target.probes.envprobe import captured_log
 
 
 @dataclass(frozen=True)
@@ -105,9 +104,9 @@ def _against_baseline(
     spec: ParitySpec, manifest: Manifest, baseline: Baseline, workers: int
 ) -> tuple[ParityReport, dict[str, Any]]:
     meta = baseline.meta
-    factory = load_entry_point(spec.factory)
-    with captured_log(manifest.env.logger if manifest.env else None) as lines:
-        env = guarded("building the candidate env", factory, spec.config, env_type=spec.candidate)
+    logger = manifest.env.logger if manifest.env else None
+    with remote_envs(spec, (spec.candidate,), logger) as (env,):
+        candidate = describe(env, spec.candidate)
     envs = {
         "legacy": {
             "env_type": spec.legacy,
@@ -115,7 +114,7 @@ def _against_baseline(
             "recorded": str(baseline.path),
             "created_at": meta.get("created_at"),
         },
-        "candidate": {"env_type": spec.candidate, "class": type(env).__name__, "log": lines},
+        "candidate": candidate,
     }
     records: list[EpisodeRecord] = guarded(
         "the baseline replay",
@@ -167,11 +166,11 @@ def run_incident_parity(
         )
     else:
         spec = baseline_spec(manifest, recorded, episodes, seeds, policy)
-    with target_imports(manifest.root, spec.factory):
-        if recorded is None:
-            report, envs = _lockstep(spec, manifest, workers, where)
-        else:
-            report, envs = _against_baseline(spec, manifest, recorded, workers)
+    # Every env runs in a worker of the target's interpreter: nothing is imported here.
+    if recorded is None:
+        report, envs = _lockstep(spec, manifest, workers, where)
+    else:
+        report, envs = _against_baseline(spec, manifest, recorded, workers)
     facts, inputs = derive_assessment(report, timed=recorded is None)
     outcome = ParityOutcome(
         incident_id,
@@ -228,11 +227,9 @@ def record(
         raise InvalidInputError(f"directory {out.parent} does not exist", hint="create it first")
     spec = spec_from_manifest(manifest, seeds, policy=policy, config=config, legacy=env_type)
     workers = validate_workers(workers)
-    with target_imports(manifest.root, spec.factory):
-        factory = load_entry_point(spec.factory)
-        env = guarded(f"building the {env_type} env", factory, spec.config, env_type=env_type)
-        meta = {"env_class": type(env).__name__, "target": manifest.name}
-        saved: dict[str, Any] = guarded(
-            "the recording", record_baseline, spec, out, workers=workers, meta=meta
-        )
+    with remote_envs(spec, (env_type,)) as (env,):
+        meta = {"env_class": describe(env, env_type)["class"], "target": manifest.name}
+    saved: dict[str, Any] = guarded(
+        "the recording", record_baseline, spec, out, workers=workers, meta=meta
+    )
     return saved

@@ -41,9 +41,11 @@ class TargetCallError(RunbookError):
 
     exit_code = EXIT_CHECK_FAILED
 
-    def __init__(self, message: str, *, kind: str, hint: str | None = None) -> None:
-        """Keep the target's exception type for callers that tell errors apart."""
+    def __init__(self, message: str, *, kind: str, detail: str = "",
+                 hint: str | None = None) -> None:  # fmt: skip
+        """Keep the target's exception type and message for callers that report them."""
         self.kind = kind
+        self.detail = detail
         super().__init__(message, hint=hint)
 
 
@@ -126,7 +128,8 @@ class EnvWorker:
             error = reply.get("error") or {}
             kind = str(error.get("type", "Error"))
             raise TargetCallError(f"{op} in the target's interpreter ({self.python}) raised "
-                                  f"{kind}: {error.get('message', '')}", kind=kind)  # fmt: skip
+                                  f"{kind}: {error.get('message', '')}", kind=kind,
+                                  detail=str(error.get("message", "")))  # fmt: skip
         return reply.get("result")
 
     def _reply(self, op: str, timeout_s: float) -> dict[str, Any]:
@@ -217,11 +220,16 @@ class RemoteEnv:
 
 
 def build_env(worker: EnvWorker, factory: str, env_type: str | None, *, handle: str = "env",
-              config: dict[str, Any] | None = None,
-              kwargs: Mapping[str, Any] | None = None) -> RemoteEnv:  # fmt: skip
-    """Build an env through the target's factory inside ``worker``."""
+              config: dict[str, Any] | None = None, kwargs: Mapping[str, Any] | None = None,
+              logger: str | None = None) -> RemoteEnv:  # fmt: skip
+    """Build an env through the target's factory inside ``worker``.
+
+    ``config`` is ``{"loader": "mod:fn", "file": path}``, ``{"builder": "mod:fn"}``
+    or ``{"value": settings}`` (passed as they are); ``logger`` names the
+    target's logger whose messages during the build come back in ``built["log"]``.
+    """
     built = worker.call("build", handle=handle, factory=factory, env_type=env_type,
-                        config=config, kwargs=dict(kwargs or {}))  # fmt: skip
+                        config=config, kwargs=dict(kwargs or {}), logger=logger)  # fmt: skip
     return RemoteEnv(worker, handle, built)
 
 

@@ -18,13 +18,15 @@ Anything the target prints goes to stderr: stdout carries the protocol only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib
 import json
+import logging
 import os
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 PROTOCOL = 1
 
@@ -167,13 +169,14 @@ class Worker:
         kwargs = dict(args.get("kwargs") or {})
         if args.get("env_type") is not None:
             kwargs["env_type"] = args["env_type"]
-        env = factory(config, **kwargs)
+        with _captured(args.get("logger")) as lines:
+            env = factory(config, **kwargs)
         handle = args["handle"]
         old = self.envs.pop(handle, None)
         if old is not None:
             _close(old)
         self.envs[handle] = env
-        return {"handle": handle, "identity": identity(env),
+        return {"handle": handle, "identity": identity(env), "log": lines,
                 "observation_space": describe_space(env.observation_space),
                 "action_space": describe_space(env.action_space)}
 
@@ -223,6 +226,29 @@ class Worker:
         if env is not None:
             _close(env)
         return {}
+
+
+@contextlib.contextmanager
+def _captured(name: Any) -> Iterator[List[str]]:
+    """The messages logged to logger ``name`` inside the block (nothing without a name)."""
+    lines: List[str] = []
+    if not name:
+        yield lines
+        return
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    logger, handler = logging.getLogger(name), Keep(logging.DEBUG)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _feed(hasher: Any, obs: Any) -> None:

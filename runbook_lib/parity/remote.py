@@ -1,0 +1,161 @@
+"""The parity run's envs, built in env workers of the target's interpreter.
+
+:func:`remote_envs` starts one worker (``spec.python``, runbook's own
+interpreter when unset) and builds the named env types in it; each comes
+back as a :class:`WorkerEnv` with the Gymnasium calls lockstep, recording
+and replay make (``reset``, ``step``, ``action_space.n``, ``action_masks``).
+Runbook's process, and the process pool's workers, never import the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from runbook_lib.base.errors import WorkspaceError
+from runbook_lib.target.worker.client import (
+    EnvWorker,
+    RemoteEnv,
+    TargetCallError,
+    build_env,
+    decode,
+)
+
+
+class ParitySpec(Protocol):
+    """What this module reads of :class:`~runbook_lib.parity.lockstep.ParitySpec`."""
+
+    @property
+    def root(self) -> str: ...  # noqa: D102
+    @property
+    def factory(self) -> str: ...  # noqa: D102
+    @property
+    def legacy(self) -> str: ...  # noqa: D102
+    @property
+    def candidate(self) -> str: ...  # noqa: D102
+    @property
+    def python(self) -> str | None: ...  # noqa: D102
+    @property
+    def config(self) -> dict[str, Any] | None: ...  # noqa: D102
+
+
+class SpaceView:
+    """What the runner reads of a space described by the worker."""
+
+    def __init__(self, described: dict[str, Any]) -> None:
+        """Keep the worker's description (``type``, ``n``, ``shape``...)."""
+        self.described = described
+        self.type = str(described.get("type"))
+
+    @property
+    def n(self) -> int:
+        """The number of actions of a Discrete space."""
+        if "n" not in self.described:
+            raise WorkspaceError(f"the action space is {self.type}, not Discrete",
+                                 hint="the random policy draws from a Discrete space")  # fmt: skip
+        return int(decode(self.described["n"]))
+
+
+class WorkerEnv:
+    """A :class:`RemoteEnv` behind the calls a Gymnasium env answers."""
+
+    def __init__(self, remote: RemoteEnv) -> None:
+        """Wrap ``remote``; the mask of the last reply is kept for :meth:`action_masks`."""
+        self.remote = remote
+        self.action_space = SpaceView(remote.built["action_space"])
+        self._mask: Any = None
+
+    def reset(self, *, seed: int | None = None) -> tuple[Any, dict[str, Any]]:
+        """``(obs, info)``."""
+        obs, info, self._mask = self.remote.reset(seed)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """``(obs, reward, terminated, truncated, info)``."""
+        obs, reward, terminated, truncated, info, self._mask = self.remote.step(action)
+        return obs, reward, terminated, truncated, info
+
+    def action_masks(self) -> Any:
+        """The env's own ``action_masks()`` after the last call (None without one)."""
+        return self._mask
+
+
+def interpreter_of(spec: ParitySpec) -> str:
+    """The interpreter that runs ``spec``'s target code."""
+    return spec.python or sys.executable
+
+
+@contextlib.contextmanager
+def remote_envs(spec: ParitySpec, env_types: Sequence[str],
+                logger: str | None = None) -> Iterator[list[WorkerEnv]]:  # fmt: skip
+    """One worker with an env per type in ``env_types``, stopped on exit."""
+    with EnvWorker(interpreter_of(spec), Path(spec.root)) as worker:
+        yield [WorkerEnv(_build(worker, spec, env_type, role, logger))
+               for role, env_type in zip(("legacy", "candidate"), env_types, strict=False)]
+
+
+def _build(worker: EnvWorker, spec: ParitySpec, env_type: str, role: str,
+           logger: str | None) -> RemoteEnv:  # fmt: skip
+    config = None if spec.config is None else {"value": spec.config}
+    try:
+        return build_env(worker, spec.factory, env_type, handle=role, config=config,
+                         logger=logger)  # fmt: skip
+    except TargetCallError as exc:  # the target's own error, reported in one line
+        raise WorkspaceError(
+            f"building the {role} env (env_type={env_type!r}) through {spec.factory} "
+            f"failed: {exc.message.split(' raised ', 1)[-1]}",
+            hint="fix the target's configuration or code, then run parity again",
+        ) from None
+
+
+def describe(env: WorkerEnv, env_type: str) -> dict[str, Any]:
+    """The evidence's entry for one env: class (unwrapped), wrappers, spaces, log."""
+    built = env.remote.built
+    identity = built["identity"]
+    return {"env_type": env_type, "class": identity["unwrapped"].rsplit(".", 1)[-1],
+            "unwrapped": identity["unwrapped"], "wrappers": identity["wrappers"],
+            "log": built.get("log", []), "observation_space": built["observation_space"],
+            "action_space": built["action_space"]}  # fmt: skip
+
+
+def probe_envs(spec: ParitySpec, logger: str | None) -> dict[str, Any]:
+    """Build both envs once in a worker, with the factory's log lines, before any episode.
+
+    Legacy and candidate are told apart by the unwrapped class, then by a
+    fixed-seed trajectory fingerprint (built afresh, so no reset is spent):
+    a wrapper both share is never taken for one env.
+
+    Raises:
+        WorkspaceError: the factory fails, or builds the same env for both
+            env types (a global rollback such as ``_FORCE_LEGACY_ENV`` is on).
+    """
+    types = (spec.legacy, spec.candidate)
+    with remote_envs(spec, types, logger) as envs:
+        found = {role: describe(env, env_type) for role, env, env_type
+                 in zip(("legacy", "candidate"), envs, types, strict=True)}  # fmt: skip
+        if found["legacy"]["unwrapped"] == found["candidate"]["unwrapped"]:
+            same = _same_fingerprint(envs[0].remote.worker, spec)
+            if same:
+                raise WorkspaceError(
+                    f"the factory builds {found['legacy']['class']} for both env types "
+                    f"({spec.legacy!r} and {spec.candidate!r}); parity would compare it with "
+                    "itself",
+                    hint="a global rollback (e.g. _FORCE_LEGACY_ENV = True) is in effect; undo "
+                         "it first",
+                )  # fmt: skip
+    return found
+
+
+def _same_fingerprint(worker: EnvWorker, spec: ParitySpec) -> bool:
+    """Whether fresh legacy and candidate envs walk the same fixed-seed trajectory."""
+    prints = []
+    for env_type in (spec.legacy, spec.candidate):
+        remote = _build(worker, spec, env_type, f"fingerprint-{env_type}", None)
+        try:
+            prints.append(remote.fingerprint(seed=0))
+        except TargetCallError:
+            return True  # no trajectory to tell them apart by: the same class decides
+    return prints[0] == prints[1]
