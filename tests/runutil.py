@@ -27,9 +27,19 @@ def make_notebook(path: Path, *cells: str, parameters: str = PARAMETERS) -> Path
     return path
 
 
+def runbook_executable() -> str:
+    """The installed ``runbook`` console script next to this interpreter (what users run)."""
+    exe = Path(sys.executable).parent / "runbook"
+    if not exe.is_file():
+        raise RuntimeError(f"no 'runbook' console script at {exe}: install the project into this "
+                           "environment (pip install -e .) to run the CLI tests")  # fmt: skip
+    return str(exe)
+
+
 def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
         timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
+    """Run the installed ``runbook`` with ``args`` in a fresh process."""
+    return subprocess.run([runbook_executable(), *args], capture_output=True,
                           text=True, check=False, env={**os.environ, **(env or {})}, cwd=cwd,
                           timeout=timeout)
 

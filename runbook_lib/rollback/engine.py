@@ -11,8 +11,8 @@ interrupted operation (or, with ``revert=True``, takes it back).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,14 +57,29 @@ def _now() -> str:
 
 
 def make_plan(
-    root: Path, incident: str, strategy: str, actions: Sequence[Action], incident_dir: Path
+    root: Path,
+    incident: str,
+    strategy: str,
+    actions: Sequence[Action],
+    incident_dir: Path,
+    *,
+    labels: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Plan every action (touching nothing in the target) and save the plan."""
-    steps = tuple(action.plan(root) for action in actions)
+    """Plan every action (touching nothing in the target) and save the plan.
+
+    ``labels`` names, by action, the runbook step it carries out; a step's title
+    starts with it, so the printed plan reads in the runbook's words.
+    """
+    steps = tuple(_labelled(action.plan(root), labels or {}) for action in actions)
     plan = Plan(incident=incident, strategy=strategy, target=str(root), created_at=_now(),
                 steps=steps)  # fmt: skip
     save_plan(plan, incident_dir)
     return plan
+
+
+def _labelled(step: Step, labels: Mapping[str, str]) -> Step:
+    label = labels.get(step.action)
+    return replace(step, title=f"{label}: {step.title}") if label else step
 
 
 def context_for(root: Path, incident_dir: Path, env: dict[str, str] | None = None) -> Context:

@@ -36,7 +36,7 @@ from runbook_lib.rollback.engine import (
 )
 from runbook_lib.rollback.lock import TargetLock, lock_status
 from runbook_lib.rollback.plans import load_plan
-from runbook_lib.rollback.strategies import build_actions
+from runbook_lib.rollback.strategies import build_actions, step_labels
 from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest, load_manifest
 
@@ -70,7 +70,8 @@ def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) 
     manifest, incident, directory = _setup(target, archive, incident_id)
     actions = build_actions(strategy, manifest, incident.id)
     with amending(archive, directory):
-        plan = make_plan(manifest.root, incident.id, strategy, actions, directory)
+        plan = make_plan(manifest.root, incident.id, strategy, actions, directory,
+                         labels=step_labels(strategy))
         Journal.for_incident(directory)({"event": "plan", "plan": plan.sha256,
                                          "strategy": strategy,
                                          "steps": [s.title for s in plan.steps]})  # fmt: skip

@@ -106,12 +106,15 @@ def immediate(manifest: Manifest, incident: str) -> list[Action]:
     return actions
 
 
-def _code(manifest: Manifest, strategy: str) -> list[Action]:
+def _code(manifest: Manifest, strategy: str, *, models: bool) -> list[Action]:
+    """Steps 4 and 6 from the stable ref, step 5 from a verified backup (with the models or not)."""
     if not manifest.git.code_paths:
         raise _missing(manifest, "git.code_paths", strategy)
     actions: list[Action] = [GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths)]
     if manifest.backups is not None:
-        actions.append(BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file))
+        keep = () if models or manifest.models is None else (manifest.models.glob,)
+        actions.append(BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file,
+                                           exclude=keep))  # fmt: skip
     return actions
 
 
@@ -131,15 +134,18 @@ def _package(manifest: Manifest, strategy: str) -> list[Action]:
 
 def sac_full(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 003's phases 2 and 4 in order, bracketed by the service's stop and start."""
-    inner = _code(manifest, "sac-full")
+    inner = _code(manifest, "sac-full", models=True)
     if manifest.package is not None:
         inner += _package(manifest, "sac-full")
     return _bracketed(manifest, inner)
 
 
 def sac_code(manifest: Manifest, incident: str) -> list[Action]:
-    """Seed 003 phase 2: steps 4 and 6 from the stable ref, step 5 from a verified backup."""
-    return _code(manifest, "sac-code")
+    """Seed 003 phase 2: steps 4 and 6 from the stable ref, step 5 from a verified backup.
+
+    The models stay as they are: restoring them is the data recovery (``sac-data``).
+    """
+    return _code(manifest, "sac-code", models=False)
 
 
 def sac_deploy(manifest: Manifest, incident: str) -> list[Action]:
@@ -166,6 +172,34 @@ STRATEGIES: dict[str, Builder] = {
     "sac-deploy": sac_deploy,
     "sac-data": sac_data,
 }
+
+
+_STOP = "Step 11: Production Environment (stop the service)"
+_START = "Step 11: Production Environment (start the service, health check)"
+_CODE_DOCS = "Step 4: Code Rollback + Step 6: Documentation Rollback"
+_PACKAGE = "Step 10: Development Environment (downgrade the package)"
+# Each seed 003 strategy's steps in the seed's own words, by the action that does them.
+SEED_STEPS: dict[str, dict[str, str]] = {
+    "sac-code": {"git-restore": _CODE_DOCS, "backup-restore": "Step 5: Configuration Rollback"},
+    "sac-deploy": {"service-stop": _STOP, "package": _PACKAGE, "service-start": _START},
+    "sac-data": {
+        "service-stop": "Recovery Step 3: Service Restoration (stop the service)",
+        "backup-restore": "Recovery Step 2: Data Recovery (models and configuration)",
+        "service-start": "Recovery Step 3: Service Restoration (restart, health check)",
+    },
+    "sac-full": {
+        "service-stop": _STOP,
+        "git-restore": _CODE_DOCS,
+        "backup-restore": "Step 5: Configuration Rollback + Recovery Step 2: Data Recovery",
+        "package": _PACKAGE,
+        "service-start": _START,
+    },
+}
+
+
+def step_labels(strategy: str) -> dict[str, str]:
+    """The seed's name for each action of ``strategy`` (empty: the seed names none)."""
+    return dict(SEED_STEPS.get(strategy, {}))
 
 
 def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Action]:

@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from runbook_lib.incident.journal import read_journal
 from runbook_lib.incident.store import advance_incident, incident_dir, open_incident
-from tests.runutil import cli
+from tests.runutil import cli, runbook_executable
 
 
 class Trickler:
@@ -74,7 +73,7 @@ def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(tmp_path: Path
         f'[notify]\nwebhook_url = "{trickler.url}"\ndeadline_s = 12\n')
     args = ["notify", "--incident", incident, "--template", "progress", "--target", str(target),
             "--archive", str(store), "--json"]
-    posting = subprocess.Popen([sys.executable, "-m", "runbook_lib.app.cli", *args], text=True,
+    posting = subprocess.Popen([runbook_executable(), *args], text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
     try:
         assert trickler.connected.wait(60)

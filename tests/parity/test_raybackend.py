@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from runbook_lib.incident.store import open_incident
 from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
 from tests.parity.test_run import parity, timeless
+from tests.runutil import runbook_executable
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
 MINIMAL = '[target]\nname = "t"\n[git]\nstable_ref = "v1"\n'
@@ -92,7 +92,7 @@ def test_cli_starts_and_stops_a_local_ray_under_the_archive(sandbox: Path) -> No
         env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
         env["HOME"] = str(archive / "home")
         done = subprocess.run(
-            [sys.executable, "-m", "runbook_lib.app.cli", "parity", "--incident", incident,
+            [runbook_executable(), "parity", "--incident", incident,
              "--seeds", "1,2", "--workers", "2", "--backend", "ray", "--target", str(sandbox),
              "--archive", str(archive), "--json"],
             capture_output=True, text=True, env=env, timeout=240, check=False)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.incident.store import open_incident
+from runbook_lib.rollback.strategies import SEED_STEPS
+from tests.runutil import runbook_executable
 
 SAC_STRATEGIES = ["sac-code", "sac-deploy", "sac-data", "sac-full"]
 SCENARIOS = ["implementation-failure", "testing-failure", "deployment-failure", "data-corruption"]
 
 
 def runbook(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("runbook") or str(Path(sys.executable).with_name("runbook"))
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=os.environ.copy(),
+    return subprocess.run([runbook_executable(), *args], capture_output=True, text=True, env=os.environ.copy(),
                           timeout=600, check=False)  # fmt: skip
 
 
@@ -60,3 +60,54 @@ def test_every_scenario_recommends_a_plannable_strategy(fresh_sandbox: Path, tmp
     archive = tmp_path / "archive"
     incident = open_incident(archive, "SAC incident", "high", "other").id
     _plan(fresh_sandbox, archive, incident, strategy)
+
+
+def _plan_text(target: Path, archive: Path, strategy: str) -> str:
+    incident = open_incident(archive, "SAC incident", "high", "other").id
+    done = runbook("rollback", "plan", "--target", str(target), "--archive", str(archive),
+                   "--incident", incident, "--strategy", strategy)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _restored(plan: dict[str, Any], action: str) -> set[str]:
+    steps = [s for s in plan["steps"] if s["action"] == action]
+    return {c["path"] for step in steps for c in step["changes"]}
+
+
+def test_sac_code_restores_code_config_and_docs_but_not_the_models(fresh_sandbox: Path,
+                                                                 tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    (fresh_sandbox / "models" / "sac_v1.zip").write_bytes(b"corrupted")  # data corruption
+    plans = {}
+    for strategy in ("sac-code", "sac-data"):
+        incident = open_incident(archive, "SAC incident", "high", "other").id
+        sha = _plan(fresh_sandbox, archive, incident, strategy)
+        plans[strategy] = json.loads(
+            next((archive).rglob(f"plans/{sha}.json")).read_text(encoding="utf-8"))
+    code_restored = _restored(plans["sac-code"], "backup-restore")
+    data_restored = _restored(plans["sac-data"], "backup-restore")
+    assert "configs/sac_config.json" in code_restored
+    assert not any(p.startswith("models/") for p in code_restored), code_restored
+    assert "models/sac_v1.zip" in data_restored, data_restored  # the models are sac-data's
+    git_paths = _restored(plans["sac-code"], "git-restore")
+    assert any(p.startswith("src/rl/sac/") for p in git_paths)
+    assert any(p.startswith("docs/agents/") for p in git_paths)
+
+
+@pytest.mark.parametrize("strategy", SAC_STRATEGIES)
+def test_each_seed_003_strategy_prints_its_steps_in_the_seeds_words(
+    fresh_sandbox: Path, tmp_path: Path, strategy: str
+) -> None:
+    text = _plan_text(fresh_sandbox, tmp_path / "archive", strategy)
+    numbered = [line for line in text.splitlines() if line[:1].isdigit()]
+    assert numbered, text
+    words = set(SEED_STEPS[strategy].values())
+    for line in numbered:
+        assert any(f"] {label}: " in line for label in words), line
+    for phrase in {"sac-code": ("Code Rollback", "Configuration Rollback", "Documentation Rollback"),
+                   "sac-deploy": ("Development Environment", "Production Environment"),
+                   "sac-data": ("Data Recovery", "Service Restoration"),
+                   "sac-full": ("Code Rollback", "Configuration Rollback", "Data Recovery",
+                                "Development Environment", "Production Environment")}[strategy]:
+        assert phrase in text, (phrase, text)

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,11 @@ from runbook_lib.rollback.operations import (
     rollback_status,
     undo_rollback,
 )
+from tests.runutil import runbook_executable
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
+    return subprocess.run([runbook_executable(), *args], capture_output=True,
                           text=True, check=False, env={**os.environ, **(env or {})}, cwd=cwd)
 
 
@@ -123,7 +123,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
     release = tmp_path / "release"
     args = ["rollback", "apply", "--incident", incident_id, "--plan", plan.sha256, "--yes",
             "--target", str(fresh_sandbox), "--archive", str(archive)]
-    first = subprocess.Popen([sys.executable, "-m", "runbook_lib.app.cli", *args], text=True,
+    first = subprocess.Popen([runbook_executable(), *args], text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env={**os.environ, "RUNBOOK_PAUSE_AT": "1", "RUNBOOK_PAUSE_FILE": str(release)})
     try:

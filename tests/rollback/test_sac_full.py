@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from runbook_lib.sandbox.sac_artifacts import BACKUP_TIMESTAMP
 from runbook_lib.target.checksums import parse_sha256sums
 from runbook_lib.target.health import probe
 from runbook_lib.verify.registry import run_verify
+from tests.runutil import runbook_executable
 from tests.svcutil import guarded_service
 
 BACKUP = f"backups/{BACKUP_TIMESTAMP}"
@@ -88,7 +88,7 @@ def test_a_corrupted_backup_refuses_the_sac_full_plan(
     inject_defect(fresh_sandbox, defect)
     before = workspace_hash(fresh_sandbox)
     proc = subprocess.run(
-        [sys.executable, "-m", "runbook_lib.app.cli", "rollback", "plan", "--incident", incident_id,
+        [runbook_executable(), "rollback", "plan", "--incident", incident_id,
          "--strategy", "sac-full", "--target", str(fresh_sandbox), "--archive", str(archive)],
         capture_output=True, text=True, check=False, timeout=120, env=dict(os.environ),
     )  # fmt: skip

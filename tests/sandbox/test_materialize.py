@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,14 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.sandbox import WorkspaceInfo, create_workspace
 from runbook_lib.sandbox.materialize import MARKER, check_destination, project_root
 from runbook_lib.target.gitutil import git
+from tests.runutil import runbook_executable
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runbook_lib.app.cli", *args],
+        [runbook_executable(), *args],
         capture_output=True,
         text=True,
         check=False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -85,11 +86,16 @@ class BackupRestoreAction(Action):
     backups_dir: str
     checksum_file: str = "SHA256SUMS"
     backup: str | None = None
+    # Globs (relative to the root) of backed-up files this restore leaves alone:
+    # seed 003's code rollback restores the configuration, not the models.
+    exclude: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> BackupRestoreAction:
         """Rebuild from a step's params (the backup chosen at plan time)."""
-        return cls(str(params["backups_dir"]), str(params["checksum_file"]), str(params["backup"]))
+        exclude = tuple(str(glob) for glob in params.get("exclude", ()))
+        return cls(str(params["backups_dir"]), str(params["checksum_file"]), str(params["backup"]),
+                   exclude)  # fmt: skip
 
     def params(self) -> dict[str, Any]:
         """What :meth:`from_params` needs."""
@@ -97,7 +103,11 @@ class BackupRestoreAction(Action):
             "backups_dir": self.backups_dir,
             "checksum_file": self.checksum_file,
             "backup": self.backup,
+            "exclude": list(self.exclude),
         }
+
+    def _restored(self, entries: Mapping[str, str]) -> list[str]:
+        return sorted(p for p in entries if not any(fnmatch(p, glob) for glob in self.exclude))
 
     def _directory(self, root: Path) -> Path:
         backups = root / self.backups_dir
@@ -109,9 +119,10 @@ class BackupRestoreAction(Action):
         refuse_links(root, directory)
         entries = _verified(directory, self.checksum_file)
         label = directory.relative_to(root).as_posix()
+        restored = self._restored(entries)
         blobs: dict[str, bytes] = {}
         changes: list[FileChange] = []
-        for relative in sorted(entries):
+        for relative in restored:
             content = read_nofollow(directory / relative)
             change = file_change(root, relative, content, f"from {label} (sha256 verified)", blobs)
             if change:
@@ -119,7 +130,7 @@ class BackupRestoreAction(Action):
         params = {**self.params(), "backup": directory.name}
         return Step(
             action=self.name,
-            title=f"restore {len(entries)} files from {label}",
+            title=f"restore {len(restored)} files from {label}",
             changes=tuple(changes),
             commands=(
                 f"(cd {label} && sha256sum -c {self.checksum_file})",

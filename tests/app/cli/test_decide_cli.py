@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import EXIT_INVALID_INPUT
+from tests.runutil import runbook_executable
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
+    return subprocess.run([runbook_executable(), *args], capture_output=True,
                           text=True, check=False, timeout=60)  # fmt: skip
 
 

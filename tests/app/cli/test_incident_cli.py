@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -13,11 +12,12 @@ from runbook_lib.app.cli import main
 from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option, target_option
 from runbook_lib.base.errors import EXIT_INVALID_INPUT, InvalidInputError
 from runbook_lib.incident.store import load_incident
+from tests.runutil import runbook_executable
 
 
 def run_cli(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
-    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
+    return subprocess.run([runbook_executable(), *args], capture_output=True,
                           text=True, env=env, check=False, timeout=60)  # fmt: skip
 
 

@@ -14,13 +14,14 @@ from runbook_lib.app.cli import main
 from runbook_lib.base.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT
 from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.sandbox.faults import set_faults
+from tests.runutil import runbook_executable
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
 
 
 def runbook(archive: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
-    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", *args], capture_output=True,
+    return subprocess.run([runbook_executable(), *args], capture_output=True,
                           text=True, env=env, cwd=cwd, check=False, timeout=300)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from runbook_lib.evidence import index
 from runbook_lib.evidence.chain import read_chain
 from runbook_lib.incident.store import incident_dir, open_incident
-from tests.runutil import cli, make_notebook, output_status
+from tests.runutil import cli, make_notebook, output_status, runbook_executable
 
 
 @pytest.fixture
@@ -96,7 +95,7 @@ def test_a_secret_named_parameter_points_to_the_environment(tmp_path: Path, sand
 def test_ten_concurrent_runs_lose_nothing(tmp_path: Path, sandbox: Path, store: Path) -> None:
     nb = make_notebook(tmp_path / "nb.ipynb", "print('label', label)")
     incidents = [open_incident(store, f"incident {n}", "low", "other").id for n in range(5)]
-    procs = [subprocess.Popen([sys.executable, "-m", "runbook_lib.app.cli", "run", str(nb), "--incident", inc,
+    procs = [subprocess.Popen([runbook_executable(), "run", str(nb), "--incident", inc,
                                "--target", str(sandbox), "--archive", str(store), "-p", "label", f"{inc}-{k}",
                                "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for inc in incidents for k in range(2)]

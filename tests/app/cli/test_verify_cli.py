@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.sandbox.defects import inject_defect
+from tests.runutil import runbook_executable
 from tests.svcutil import guarded_service
 
 
 def run_verify_cli(archive: Path, target: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
-    return subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", "verify", "--target", str(target),
+    return subprocess.run([runbook_executable(), "verify", "--target", str(target),
                            *args], capture_output=True, text=True, env=env, check=False,
                           timeout=300)  # fmt: skip
 
