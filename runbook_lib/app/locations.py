@@ -14,7 +14,6 @@ plans against a changed target never see the evidence.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,8 @@ def checked_target(value: Path, *, what: str = "--target") -> Path:
 
 def default_archive(target: Path) -> Path:
     """The target's archive when none is given: ``[archive] dir``, else its data directory."""
+    import hashlib  # not at the top: 'runbook --help' imports this module
+
     from runbook_lib.target.manifest import load_manifest
 
     manifest = load_manifest(target)

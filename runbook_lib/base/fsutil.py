@@ -166,11 +166,11 @@ def tree_hash(
 
 
 # Runtime state, not content: git's own data, bytecode caches, service pid and
-# state files, the target lock (whose file outlives every holder) and the crash
-# tests' marker.
+# state files, the target lock (whose file outlives every holder), the file that
+# keeps .runbook/ out of the target's git, and the crash tests' marker.
 _RUNTIME_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".run"})
 _RUNTIME_FILES = frozenset(
-    {".runbook/lock", ".runbook/lock.json", ".runbook/crashpoints-test-only"}
+    {".runbook/lock", ".runbook/lock.json", ".runbook/.gitignore", ".runbook/crashpoints-test-only"}
 )
 
 

@@ -5,22 +5,48 @@ from __future__ import annotations
 import getpass
 import os
 import platform
-import socket
+import re
 import sys
-from importlib import metadata
 from typing import Any
 
 _VERSIONED = ("python", "runbook", "papermill", "nbclient", "nbformat", "gymnasium",
               "stable-baselines3", "torch", "numpy")  # fmt: skip
 
 
-def _version(name: str) -> str | None:
-    if name == "python":
-        return platform.python_version()
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
+def _normalized(name: str) -> str:
+    # Distribution names as .dist-info directories spell them (PEP 503, then "_").
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _dist_infos() -> list[tuple[str, str]]:
+    """(project, version) of every ``.dist-info`` directory on ``sys.path``, in path order."""
+    found: list[tuple[str, str]] = []
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                project, _, version = name[: -len(".dist-info")].partition("-")
+                if version:
+                    found.append((project, version))
+    return found
+
+
+def _versions(found: list[tuple[str, str]]) -> dict[str, str | None]:
+    """The versions of :data:`_VERSIONED`, the first on ``sys.path`` winning.
+
+    Read from the directory names, as ``importlib.metadata.version`` would find
+    them, without importing it (and the email parser) or parsing any METADATA:
+    a seal runs in every ``runbook rollback now``.
+    """
+    first: dict[str, str] = {}
+    for project, version in found:
+        first.setdefault(_normalized(project), version)
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    versions.update({name: first.get(_normalized(name)) for name in _VERSIONED if name != "python"})
+    return versions
 
 
 def installed_distributions() -> list[str]:
@@ -29,28 +55,21 @@ def installed_distributions() -> list[str]:
     Parsing every METADATA file takes a tenth of a second for a few hundred
     packages; the directory names carry the same name and version (PEP 376/491).
     """
-    found: set[str] = set()
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.endswith(".dist-info"):
-                project, _, version = name[: -len(".dist-info")].partition("-")
-                if version:
-                    found.add(f"{project}=={version}")
-    return sorted(found, key=str.lower)
+    return _freeze(_dist_infos())
+
+
+def _freeze(found: list[tuple[str, str]]) -> list[str]:
+    return sorted({f"{project}=={version}" for project, version in found}, key=str.lower)
 
 
 def environment_facts(*, with_system_info: bool = True) -> dict[str, Any]:
     """Versions, ``pip freeze`` (from installed metadata), user, host and SB3's system info."""
-    freeze = installed_distributions()
+    found = _dist_infos()
     facts: dict[str, Any] = {
-        "versions": {name: _version(name) for name in _VERSIONED},
-        "pip_freeze": freeze,
+        "versions": _versions(found),
+        "pip_freeze": _freeze(found),
         "user": getpass.getuser(),
-        "host": socket.gethostname(),
+        "host": platform.node(),  # what socket.gethostname() says, without importing socket
         "platform": platform.platform(),
         "executable": sys.executable,
     }

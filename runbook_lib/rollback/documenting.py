@@ -36,9 +36,10 @@ from runbook_lib.rollback.engine import (
 )
 from runbook_lib.rollback.lock import TargetLock
 from runbook_lib.rollback.plans import load_plan
+from runbook_lib.rollback.strategies import Strategy
 from runbook_lib.target.manifest import load_manifest
 
-STRATEGY = "document-difference"
+STRATEGY = Strategy.DOCUMENT_DIFFERENCE
 DOCUMENT_OUTCOMES = ("document-within-tolerance", "document-intentional", "document-and-monitor")
 # What an entry shows; the other keys of a parity report are accepted and left out.
 _SHOWN = ("summary", "decision", "verdict", "reason", "metrics", "first_divergence",

@@ -25,7 +25,6 @@ from runbook_lib.incident.store import (
     open_incident,
 )
 from runbook_lib.rollback.actions.model import Plan
-from runbook_lib.rollback.documenting import STRATEGY as DOCUMENTING_STRATEGY
 from runbook_lib.rollback.engine import (
     OperationReport,
     apply_plan,
@@ -36,12 +35,12 @@ from runbook_lib.rollback.engine import (
 )
 from runbook_lib.rollback.lock import TargetLock, lock_status
 from runbook_lib.rollback.plans import load_plan
-from runbook_lib.rollback.strategies import build_actions, step_labels
+from runbook_lib.rollback.strategies import Strategy, build_actions, step_labels
 from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest, load_manifest
 
 # Plans that change the target without rolling anything back (undo skips them).
-NOT_ROLLBACKS = frozenset({DOCUMENTING_STRATEGY})
+NOT_ROLLBACKS = frozenset({Strategy.DOCUMENT_DIFFERENCE})
 
 
 def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:
@@ -218,7 +217,7 @@ def rollback_now(target: Path, archive: Path, title: str, *, dry_run: bool = Fal
     incident = open_incident(archive, title, "critical", "crash")
     advance_incident(archive, incident.id, "assessed",
                      note="decision: immediate rollback (env var) + critical issue")  # fmt: skip
-    plan = plan_rollback(manifest.root, archive, incident.id, "now")
+    plan = plan_rollback(manifest.root, archive, incident.id, Strategy.NOW)
     report = apply_rollback(manifest.root, archive, incident.id, plan.sha256, dry_run=dry_run)
     exports = export_lines({s.name: s.legacy for s in manifest.env.vars} if manifest.env else {})
     return NowReport(incident.id, plan, report, exports)

@@ -5,7 +5,7 @@
 ``config``    seed 000 §1.3: ``[rl] use_unified_env = false``
 ``code``      seed 000 §1.2: the designated call site asks for the legacy env
 ``force``     seed 000 §1.4: ``_FORCE_LEGACY_ENV = True`` (global)
-``now``       the immediate fast path: ``env-var`` then ``config``
+``now``       the immediate fast path (seed 000 §2, §3.1): ``env-var`` alone
 ``sac-full``  seed 003's phases: code and docs from git, configs and models from
               verified backups, the package downgrade, the service restart
 ``sac-code``  seed 003 phase 2 (implementation or testing failure, not deployed):
@@ -21,23 +21,38 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.rollback.actions.backup import BackupRestoreAction
-from runbook_lib.rollback.actions.base import Action
-from runbook_lib.rollback.actions.envflags import (
-    CodeLevelAction,
-    ConfigFlagAction,
-    EnvVarAction,
-    ForceFlagAction,
-)
-from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
-from runbook_lib.rollback.actions.package import PackageAction
-from runbook_lib.rollback.actions.servicectl import ServiceStartAction, ServiceStopAction
-from runbook_lib.target.manifest import Manifest
-from runbook_lib.target.specs import EnvSpec
 
-Builder = Callable[[Manifest, str], list[Action]]
+if TYPE_CHECKING:
+    from runbook_lib.rollback.actions.base import Action
+    from runbook_lib.target.manifest import Manifest
+    from runbook_lib.target.specs import EnvSpec
+
+
+
+class Strategy(StrEnum):
+    """A rollback strategy's name, as plans and the journal record it."""
+
+    ENV_VAR = "env-var"
+    CONFIG = "config"
+    CODE = "code"
+    FORCE = "force"
+    NOW = "now"
+    SAC_FULL = "sac-full"
+    SAC_CODE = "sac-code"
+    SAC_DEPLOY = "sac-deploy"
+    SAC_DATA = "sac-data"
+    # Changes the target (the differences document) without rolling anything back.
+    DOCUMENT_DIFFERENCE = "document-difference"
+
+
+# Each builder imports its action modules itself: 'runbook rollback now' must not
+# load the service, package and git actions (psutil, subprocess, ast) it never runs.
+
+Builder = Callable[["Manifest", str], list["Action"]]
 
 
 def _env(manifest: Manifest, strategy: str) -> EnvSpec:
@@ -58,6 +73,8 @@ def _missing(manifest: Manifest, table: str, strategy: str) -> InvalidInputError
 
 def env_var(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 000 §1.1."""
+    from runbook_lib.rollback.actions.envflags import EnvVarAction
+
     env = _env(manifest, "env-var")
     if not env.vars:
         raise _missing(manifest, "env.vars", "env-var")
@@ -67,6 +84,8 @@ def env_var(manifest: Manifest, incident: str) -> list[Action]:
 
 def config_flag(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 000 §1.3."""
+    from runbook_lib.rollback.actions.envflags import ConfigFlagAction
+
     switch = _env(manifest, "config").config
     if switch is None:
         raise _missing(manifest, "env.config", "config")
@@ -75,6 +94,8 @@ def config_flag(manifest: Manifest, incident: str) -> list[Action]:
 
 def code_level(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 000 §1.2."""
+    from runbook_lib.rollback.actions.envflags import CodeLevelAction
+
     env = _env(manifest, "code")
     if env.call_site is None:
         raise _missing(manifest, "env.call_site", "code")
@@ -91,6 +112,8 @@ def code_level(manifest: Manifest, incident: str) -> list[Action]:
 
 def force_flag(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 000 §1.4."""
+    from runbook_lib.rollback.actions.envflags import ForceFlagAction
+
     flag = _env(manifest, "force").force_flag
     if flag is None:
         raise _missing(manifest, "env.force_flag", "force")
@@ -98,16 +121,22 @@ def force_flag(manifest: Manifest, incident: str) -> list[Action]:
 
 
 def immediate(manifest: Manifest, incident: str) -> list[Action]:
-    """The fast path of ``runbook rollback now``: env-var, then the config flag."""
-    actions = env_var(manifest, incident)
-    env = _env(manifest, "now")
-    if env.config is not None:
-        actions += config_flag(manifest, incident)
-    return actions
+    """The fast path of ``runbook rollback now``: the env-var switch alone.
+
+    Seed 000 §2 sends a critical issue to the immediate rollback by environment
+    variable (§1.1, §3.1 "set USE_UNIFIED_ENV=0"); the config file (§1.3) is the
+    persistent, per-experiment rollback, a tracked change made on purpose with
+    the ``config`` strategy. The variables live in ``.runbook/rollback.env``,
+    which the target's git ignores, so its ``git status`` stays clean.
+    """
+    return env_var(manifest, incident)
 
 
 def _code(manifest: Manifest, strategy: str, *, models: bool) -> list[Action]:
     """Steps 4 and 6 from the stable ref, step 5 from a verified backup (with the models or not)."""
+    from runbook_lib.rollback.actions.backup import BackupRestoreAction
+    from runbook_lib.rollback.actions.gitrestore import GitRestoreAction
+
     if not manifest.git.code_paths:
         raise _missing(manifest, "git.code_paths", strategy)
     actions: list[Action] = [GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths)]
@@ -120,12 +149,16 @@ def _code(manifest: Manifest, strategy: str, *, models: bool) -> list[Action]:
 
 def _bracketed(manifest: Manifest, inner: list[Action]) -> list[Action]:
     """Stop the service before ``inner`` and start it (with the health wait) after."""
+    from runbook_lib.rollback.actions.servicectl import ServiceStartAction, ServiceStopAction
+
     if manifest.service is None:
         return inner
     return [ServiceStopAction(manifest.service), *inner, ServiceStartAction(manifest.service)]
 
 
 def _package(manifest: Manifest, strategy: str) -> list[Action]:
+    from runbook_lib.rollback.actions.package import PackageAction
+
     if manifest.package is None:
         raise _missing(manifest, "package", strategy)
     pkg = manifest.package
@@ -155,6 +188,8 @@ def sac_deploy(manifest: Manifest, incident: str) -> list[Action]:
 
 def sac_data(manifest: Manifest, incident: str) -> list[Action]:
     """Seed 003 recovery steps 2 and 3: models and configuration from a verified backup, restart."""
+    from runbook_lib.rollback.actions.backup import BackupRestoreAction
+
     if manifest.backups is None:
         raise _missing(manifest, "backups", "sac-data")
     restore = BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file)
@@ -162,15 +197,15 @@ def sac_data(manifest: Manifest, incident: str) -> list[Action]:
 
 
 STRATEGIES: dict[str, Builder] = {
-    "env-var": env_var,
-    "config": config_flag,
-    "code": code_level,
-    "force": force_flag,
-    "now": immediate,
-    "sac-full": sac_full,
-    "sac-code": sac_code,
-    "sac-deploy": sac_deploy,
-    "sac-data": sac_data,
+    Strategy.ENV_VAR: env_var,
+    Strategy.CONFIG: config_flag,
+    Strategy.CODE: code_level,
+    Strategy.FORCE: force_flag,
+    Strategy.NOW: immediate,
+    Strategy.SAC_FULL: sac_full,
+    Strategy.SAC_CODE: sac_code,
+    Strategy.SAC_DEPLOY: sac_deploy,
+    Strategy.SAC_DATA: sac_data,
 }
 
 

@@ -137,3 +137,14 @@ def test_target_must_be_a_directory(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="is not a directory"):
         TargetLock(tmp_path / "missing").acquire()
     assert not (tmp_path / "missing").exists()
+
+
+def test_process_start_from_proc_is_psutils_create_time() -> None:
+    import os
+
+    import psutil
+
+    from runbook_lib.rollback.lock import _process_start
+
+    started = _process_start(os.getpid())
+    assert started is not None and abs(started - psutil.Process().create_time()) < 0.05

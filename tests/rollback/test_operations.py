@@ -12,13 +12,17 @@ import pytest
 
 from runbook_lib.base import crashpoints
 from runbook_lib.base.fsutil import workspace_hash
-from runbook_lib.incident.store import load_incident, open_incident
+from runbook_lib.evidence.amend import amending
+from runbook_lib.incident.store import incident_dir, load_incident, open_incident
+from runbook_lib.rollback.engine import make_plan
 from runbook_lib.rollback.operations import (
     apply_rollback,
     plan_rollback,
     rollback_status,
     undo_rollback,
 )
+from runbook_lib.rollback.strategies import build_actions
+from runbook_lib.target.manifest import load_manifest
 from tests.runutil import runbook_executable
 
 
@@ -139,7 +143,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
         release.touch()
         _, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
-    assert "use_unified_env = false" in (fresh_sandbox / "config.ini").read_text()
+    assert "USE_UNIFIED_ENV=0" in (fresh_sandbox / ".runbook" / "rollback.env").read_text()
 
 
 def enable_crashpoints(workspace: Path) -> None:
@@ -156,6 +160,15 @@ def crash_points(workspace: Path, archive: Path, incident_id: str, plan: str, lo
     return [line.split("\t")[1] for line in log.read_text().splitlines()]
 
 
+def two_step_plan(root: Path, archive: Path, incident: str) -> str:
+    """Seed 000's env-var and config switches in one plan: crash points between two steps."""
+    manifest = load_manifest(root)
+    actions = build_actions("env-var", manifest, incident) + build_actions("config", manifest, incident)
+    directory = incident_dir(archive, incident)
+    with amending(archive, directory):
+        return make_plan(manifest.root, incident, "env-var", actions, directory).sha256
+
+
 @pytest.mark.slow
 def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path: Path) -> None:
     import shutil
@@ -163,7 +176,7 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
     run, pristine = tmp_path / "run", tmp_path / "pristine"
     shutil.copytree(sandbox, run / "ws", symlinks=True)
     inc = open_incident(run / "archive", "crash drill", "critical", "crash").id
-    plan = plan_rollback(run / "ws", run / "archive", inc, "now").sha256
+    plan = two_step_plan(run / "ws", run / "archive", inc)
     enable_crashpoints(run / "ws")
     shutil.copytree(run, pristine, symlinks=True)
 

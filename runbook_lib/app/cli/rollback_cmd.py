@@ -5,15 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runbook_lib.app.cli.common import emit
+from runbook_lib.app.cli.fastnow import DEFAULT_TITLE, now_text
 from runbook_lib.app.cli.options import OneLineGroup, archive_option, json_option, target_option
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.rollback.engine import OperationReport
 from runbook_lib.rollback.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from runbook_lib.rollback.engine import OperationReport
 
 incident_option = click.option("--incident", "incident_id", required=True, help="Incident ID.")
 yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
@@ -63,7 +66,7 @@ def rollback() -> None:
       config    seed 000 1.3: [rl] use_unified_env = false
       code      seed 000 1.2: the designated call site passes env_type=EnvType.LEGACY
       force     seed 000 1.4: _FORCE_LEGACY_ENV = True
-      now       env-var + config, the immediate path
+      now       env-var alone, the immediate path (seed 000 2, 3.1)
       sac-full  seed 003: code and docs from git, configs and models from verified
                 backups, package downgrade, service restart
     """
@@ -71,7 +74,7 @@ def rollback() -> None:
 
 @rollback.command("plan")
 @incident_option
-@click.option("--strategy", type=click.Choice(list(STRATEGIES)), required=True)
+@click.option("--strategy", type=click.Choice([str(s) for s in STRATEGIES]), required=True)
 @target_option
 @archive_option
 @json_option
@@ -227,7 +230,7 @@ def scan_lines(scan: Mapping[str, Any]) -> list[str]:
 
 
 @rollback.command("now")
-@click.option("--title", default="immediate rollback to the legacy env", show_default=True)
+@click.option("--title", default=DEFAULT_TITLE, show_default=True)
 @yes_option
 @dry_run_option
 @target_option
@@ -236,16 +239,9 @@ def scan_lines(scan: Mapping[str, Any]) -> list[str]:
 def now_command(
     *, title: str, yes: bool, dry_run: bool, target: Path, archive: Path, as_json: bool
 ) -> None:
-    """Immediate rollback (seed 000 1.1): critical incident, env var + config flag, at once."""
+    """Immediate rollback (seed 000 1.1, 3.1): critical incident and the env-var switch, at once."""
     from runbook_lib.rollback.operations import rollback_now
 
     confirm(f"Roll {target} back to the legacy env now?", yes, dry_run)
     result = rollback_now(target, archive, title, dry_run=dry_run)
-    lines = [f"incident {result.incident} (critical) opened; plan {result.plan.sha256[:12]}"]
-    verb = step_verb(result.report)
-    lines += ["what runbook did:" if not dry_run else "what runbook would do (nothing changed):"]
-    lines += [f"  {verb}: {t}" for t in result.report.steps_done]
-    if result.exports:
-        lines += ["what you must still do, in your own shell (runbook cannot change it):"]
-        lines += [f"  {line}" for line in result.exports]
-    emit(result.to_dict(), as_json=as_json, text="\n".join(lines))
+    emit(result.to_dict(), as_json=as_json, text=now_text(result))

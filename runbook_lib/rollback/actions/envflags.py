@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,12 @@ from typing import Any, ClassVar
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text, read_nofollow
-from runbook_lib.rollback.actions import pyedit
 from runbook_lib.rollback.actions.base import Action, Context, file_change
 from runbook_lib.rollback.actions.files import resolve, state_of
 from runbook_lib.rollback.actions.model import Step
-from runbook_lib.target import inifile
+
+# pyedit (ast, tokenize) and inifile (configparser) are imported by the methods that
+# use them: the env-var step of 'runbook rollback now' needs neither.
 from runbook_lib.target.envfile import (
     ROLLBACK_ENV_FILE,
     export_lines,
@@ -111,6 +111,8 @@ class ConfigFlagAction(Action):
 
     def plan(self, root: Path) -> Step:
         """Plan the one-line edit of the config file."""
+        from runbook_lib.target import inifile
+
         text = _read_text(root, self.file, "config file")
         inifile.strict_parse(text, self.file)  # a file the target cannot read is refused now
         old = inifile.read_value(text, self.section, self.key)
@@ -133,6 +135,8 @@ class ConfigFlagAction(Action):
         when the file changed after the rollback but the key still holds the
         rollback value, only that key is restored instead of refusing.
         """
+        from runbook_lib.target import inifile
+
         change = step.changes[0] if step.changes else None
         if change is None or change.before is None or state_of(ctx.root, change) != "other":
             super().undo(step, ctx)
@@ -152,6 +156,8 @@ class ConfigFlagAction(Action):
 
     def apply(self, step: Step, ctx: Context) -> None:
         """Write the file, then re-parse it as the target does and confirm the key's value."""
+        from runbook_lib.target import inifile
+
         super().apply(step, ctx)
         text = _read_text(ctx.root, self.file, "config file")
         found = inifile.effective_value(text, self.section, self.key, self.file)
@@ -164,6 +170,8 @@ class ConfigFlagAction(Action):
 
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
         """The key holds the rollback value, as the target's own strict reader sees it."""
+        from runbook_lib.target import inifile
+
         text = _read_text(ctx.root, self.file, "config file")
         try:
             found = inifile.effective_value(text, self.section, self.key, self.file)
@@ -194,6 +202,8 @@ class ForceFlagAction(Action):
 
     def plan(self, root: Path) -> Step:
         """Plan the edit of the constant's value, located by parsing the module."""
+        from runbook_lib.rollback.actions import pyedit
+
         source = _read_text(root, self.module, "module")
         edit = pyedit.constant_edit(source, self.constant, repr(self.value), filename=self.module)
         summary = f"{self.constant} = {edit.old_text} -> {self.value!r} (line {edit.line})"
@@ -203,6 +213,8 @@ class ForceFlagAction(Action):
 
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
         """The module, parsed, assigns the rollback value."""
+        from runbook_lib.rollback.actions import pyedit
+
         source = _read_text(ctx.root, self.module, "module")
         found = pyedit.read_constant(source, self.constant, filename=self.module)
         return [] if found is self.value else [f"{self.constant} is {found!r} in {self.module}"]
@@ -237,6 +249,8 @@ class CodeLevelAction(Action):
         }
 
     def _value_source(self, source: str) -> str:
+        from runbook_lib.rollback.actions import pyedit
+
         # The enum reads best, but only works when the module imports it.
         if pyedit.imports_name(source, self.enum_name, filename=self.module):
             return f"{self.enum_name}.{self.member}"
@@ -244,6 +258,8 @@ class CodeLevelAction(Action):
 
     def plan(self, root: Path) -> Step:
         """Plan the keyword argument at the module's single call site."""
+        from runbook_lib.rollback.actions import pyedit
+
         source = _read_text(root, self.module, "call-site module")
         value = self._value_source(source)
         edit = pyedit.keyword_edit(source, self.function, self.keyword, value, filename=self.module)
@@ -254,6 +270,10 @@ class CodeLevelAction(Action):
 
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
         """The parsed call passes the legacy selection."""
+        import ast
+
+        from runbook_lib.rollback.actions import pyedit
+
         source = _read_text(ctx.root, self.module, "call-site module")
         expected = self._value_source(source)
         for call in pyedit.find_calls(source, self.function, filename=self.module):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.app.cli import COMMANDS
+from runbook_lib.app.cli.root import COMMANDS
 
 RUNBOOK = Path(sys.executable).with_name("runbook")
 MISSING = "INC-20990101-0000-abcd"
@@ -132,14 +132,14 @@ def test_target_git_status_stays_clean(fresh_sandbox: Path, data_home: Path) -> 
     assert porcelain(fresh_sandbox) == []
     now = runbook("rollback", "now", "--yes", "--json", cwd=fresh_sandbox / "src", **env)
     assert now.returncode == 0, now.stderr
-    # The rollback's own change (the config flag) is all there is: no evidence, nothing untracked.
-    assert porcelain(fresh_sandbox) == [" M config.ini"]
+    # The immediate rollback is the env-var switch in .runbook/ (ignored): nothing shows.
+    assert porcelain(fresh_sandbox) == []
     incident_id = __import__("json").loads(now.stdout)["incident"]
     parity = runbook("parity", "--incident", incident_id, "--episodes", "2", cwd=fresh_sandbox, **env)
     assert parity.returncode in (0, 1), parity.stderr
     verify = runbook("verify", "--incident", incident_id, "--checks", "config,factory_resolution", cwd=fresh_sandbox, **env)
     assert verify.returncode in (0, 1), verify.stderr
-    assert porcelain(fresh_sandbox) == [" M config.ini"]
+    assert porcelain(fresh_sandbox) == []
 
 
 def test_help_lists_commands_in_workflow_order_with_whole_summaries(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_help_lists_commands_in_workflow_order_with_whole_summaries(tmp_path: Pa
 def test_summaries_are_the_commands_first_lines() -> None:
     import click
 
-    from runbook_lib.app.cli import cli
+    from runbook_lib.app.cli.root import cli
 
     ctx = click.Context(cli)
     for name, lazy in COMMANDS.items():
@@ -174,7 +174,7 @@ def test_help_imports_no_subcommand(tmp_path: Path) -> None:
     code = ("import sys; from runbook_lib.app.cli import main; main(['--help']); "
             "print(sorted(m for m in sys.modules if m.startswith('runbook_lib.app.cli.')))")  # fmt: skip
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip().splitlines()[-1] == "['runbook_lib.app.cli.common', 'runbook_lib.app.cli.options']"
+    assert proc.stdout.strip().splitlines()[-1] == "['runbook_lib.app.cli.common', 'runbook_lib.app.cli.options', 'runbook_lib.app.cli.root']"
 
 
 def test_rollback_now_imports_only_rollback(tmp_path: Path) -> None:

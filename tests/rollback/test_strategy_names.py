@@ -1,0 +1,21 @@
+"""Strategy names are one StrEnum; plans and the CLI still read and write the plain names."""
+
+from __future__ import annotations
+
+import json
+
+from runbook_lib.rollback.documenting import STRATEGY as DOCUMENTING
+from runbook_lib.rollback.operations import NOT_ROLLBACKS
+from runbook_lib.rollback.strategies import STRATEGIES, Strategy, checklist
+
+
+def test_every_builder_is_keyed_by_a_member_and_documenting_is_not_a_rollback() -> None:
+    assert all(isinstance(name, Strategy) for name in STRATEGIES)
+    assert set(STRATEGIES) | {Strategy.DOCUMENT_DIFFERENCE} == set(Strategy)
+    assert DOCUMENTING is Strategy.DOCUMENT_DIFFERENCE and DOCUMENTING in NOT_ROLLBACKS
+
+
+def test_members_are_their_plain_names_in_json_and_lookups() -> None:
+    assert json.dumps({"strategy": Strategy.ENV_VAR}) == '{"strategy": "env-var"}'
+    assert Strategy("sac-full") is Strategy.SAC_FULL and "now" in STRATEGIES
+    assert checklist(Strategy.NOW) == checklist("now")
