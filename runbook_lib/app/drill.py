@@ -19,6 +19,7 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.progress import StepProgress
+from runbook_lib.decide.tree import rolls_back
 from runbook_lib.evidence.layout import CHECKS_DIR, DECISION_FILE, PARITY_FILE
 from runbook_lib.runs import catalog
 
@@ -288,7 +289,7 @@ def _run_chain(
     decision = _read_json(directory / DECISION_FILE)
     report.decision = str(decision.get("outcome", ""))
     report.strategy = spec.strategy or str(decision.get("strategy", ""))
-    rolled_back = report.strategy not in {"", "none"} and run(
+    rolled_back = rolls_back(report.strategy) and run(
         "02_rollback", strategy=report.strategy
     )
     if not spec.defect:

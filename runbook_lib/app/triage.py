@@ -19,7 +19,7 @@ from runbook_lib.app.nb import Session
 from runbook_lib.app.session import start as start_session
 from runbook_lib.app.triage_form import FormRules, locate
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.decide.tree import Assessment, Decision
+from runbook_lib.decide.tree import Assessment, Decision, rolls_back
 from runbook_lib.evidence.layout import DECISION_FILE
 from runbook_lib.rollback.engine import OperationReport
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
@@ -68,7 +68,7 @@ def describe(decision: Decision) -> str:
 def triage(session: Session, facts: Assessment, *, apply: bool = False) -> TriageResult:
     """Decide, record the decision, preview the recommended plan, apply it if asked."""
     decision = decide_incident(session.archive, session.incident_id, facts)
-    if decision.strategy in {"none", ""}:
+    if not rolls_back(decision.strategy):
         return TriageResult(decision, None, None, None)
     plan = plan_rollback(session.target, session.archive, session.incident_id, decision.strategy)
     applied = None
@@ -168,9 +168,10 @@ def recorded_strategy(session: Session) -> str:
             hint="run the assessment (01_assessment) first, or pass the strategy parameter",
         )
     strategy = str(json.loads(path.read_text(encoding="utf-8")).get("strategy", ""))
-    if strategy in {"", "none"}:
+    if not rolls_back(strategy):
         raise InvalidInputError(
             f"the decision for {session.incident_id} needs no rollback (strategy {strategy!r})",
-            hint="pass a strategy explicitly to roll back anyway",
+            hint="pass a strategy explicitly to roll back anyway, or plan "
+            f"'runbook rollback plan --strategy {strategy or 'investigate'}' from a shell",
         )
     return strategy

@@ -103,21 +103,34 @@ OUTCOMES: dict[str, Outcome] = {o.code: o for o in (
             ("roll back persistently in the config file (use_unified_env = false)",
              "fix the bug", "re-run the parity tests"),
             "seed 000 §2, §1.3, §3.3"),
-    Outcome("investigate", "investigate", "none",
+    Outcome("investigate", "investigate", "investigate",
             ("verify the difference with parity tests",
              "determine whether it is intentional or a bug, then decide again"),
             "seed 000 §2, §3.3"),
-    Outcome("document-and-monitor", "document in differences + continue monitoring", "none",
+    Outcome("document-and-monitor", "document in differences + continue monitoring",
+            "document-difference",
             ("document the performance difference in rl_differences.md", "continue monitoring"),
             "seed 000 §2, §3.2"),
-    Outcome("document-intentional", "document as intentional", "none",
+    Outcome("document-intentional", "document as intentional", "document-difference",
             ("document the difference in rl_differences.md as intentional",),
             "seed 000 §2, §3.3"),
-    Outcome("document-within-tolerance", "document (within tolerance)", "none",
+    Outcome("document-within-tolerance", "document (within tolerance)",
+            "document-difference",
             ("document the difference in rl_differences.md",), "seed 000 §2"),
-    Outcome("investigate-before-rollback", "investigate before rollback", "none",
+    Outcome("investigate-before-rollback", "investigate before rollback", "investigate",
             ("investigate the issue before any rollback",), "seed 000 §2"),
 )}  # fmt: skip
+
+
+# The strategies of the branches that roll nothing back: seed 000 §2 says to
+# investigate first, or to document the difference (a plan that edits only the
+# differences document).
+NOT_ROLLBACKS = frozenset({"investigate", "document-difference"})
+
+
+def rolls_back(strategy: str) -> bool:
+    """Whether ``strategy`` rolls the target back (empty: no decision, so no)."""
+    return bool(strategy) and strategy not in NOT_ROLLBACKS and strategy != "none"
 
 
 _URGENCY = {code: rank for rank, code in enumerate(OUTCOMES)}
@@ -164,8 +177,8 @@ class Decision:
     Attributes:
         outcome: Code of the deciding outcome (a key of :data:`OUTCOMES`).
         summary: The outcome in the seed's words.
-        strategy: The recommended rollback strategy (``env-var``, ``code``,
-            ``config`` or ``none``).
+        strategy: The recommended strategy (``env-var``, ``code``, ``config``;
+            ``investigate`` or ``document-difference`` where nothing is rolled back).
         path: Labels of the tree's nodes from the root to the outcome.
         reasons: One line per question the tree asked, with the numbers.
         actions: What the seed says to do.

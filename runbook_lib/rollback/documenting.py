@@ -11,6 +11,7 @@ takes it back.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence.amend import amending
+from runbook_lib.evidence.layout import PARITY_FILE
 from runbook_lib.evidence.records import record_checks
 from runbook_lib.evidence.summary import gather
 from runbook_lib.incident.journal import Journal
@@ -163,6 +165,29 @@ def _decision(evidence: Mapping[str, Any], archive_dir: Path, incident_id: str) 
             hint=f"seed 000 §2 documents only: {', '.join(DOCUMENT_OUTCOMES)}",
         )
     return decision
+
+
+def difference_actions(archive_dir: Path, directory: Path, root: Path, incident_id: str,
+                       title: str, *, doc: str = DEFAULT_DOC) -> list[DifferencesEntryAction]:
+    """The step that documents the incident's recorded decision and parity evidence.
+
+    ``runbook rollback plan --strategy document-difference`` plans it, so the
+    entry is applied, resumed and undone like any plan.
+
+    Raises:
+        InvalidInputError: no recorded decision, or one that is not to document.
+    """
+    parity = directory / PARITY_FILE
+    evidence: dict[str, Any] = {}
+    if parity.is_file():
+        recorded = json.loads(parity.read_text(encoding="utf-8"))
+        evidence = {k: v for k, v in recorded.items() if k in _SHOWN or k in _PARITY_KEYS}
+        evidence.pop("decision", None)  # the parity's own advice, not the incident's decision
+    decision = _decision(evidence, archive_dir, incident_id)
+    entry = render_entry(evidence, decision, incident=incident_id, title=title,
+                         day=utc(None).date().isoformat(), base=directory,
+                         doc_dir=(root / doc).parent)  # fmt: skip
+    return [DifferencesEntryAction(doc, entry)]
 
 
 def document_difference(

@@ -8,7 +8,7 @@ that changes the target, journals every step, and moves the incident's state.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from runbook_lib.incident.store import (
     load_incident,
     open_incident,
 )
+from runbook_lib.rollback.actions.base import Action
 from runbook_lib.rollback.actions.model import Plan
 from runbook_lib.rollback.engine import (
     OperationReport,
@@ -40,7 +41,7 @@ from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest, load_manifest
 
 # Plans that change the target without rolling anything back (undo skips them).
-NOT_ROLLBACKS = frozenset({Strategy.DOCUMENT_DIFFERENCE})
+NOT_ROLLBACKS = frozenset({Strategy.DOCUMENT_DIFFERENCE, Strategy.INVESTIGATE})
 
 
 def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:
@@ -67,7 +68,7 @@ def _advance(archive: Path, incident: Incident, state: str, note: str) -> None:
 def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) -> Plan:
     """Compute and save the plan of ``strategy``; the target is not touched."""
     manifest, incident, directory = _setup(target, archive, incident_id)
-    actions = build_actions(strategy, manifest, incident.id)
+    actions = _actions(strategy, manifest, archive, directory, incident)
     with amending(archive, directory):
         plan = make_plan(manifest.root, incident.id, strategy, actions, directory,
                          labels=step_labels(strategy))
@@ -75,6 +76,18 @@ def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) 
                                          "strategy": strategy,
                                          "steps": [s.title for s in plan.steps]})  # fmt: skip
     return plan
+
+
+def _actions(strategy: str, manifest: Manifest, archive: Path, directory: Path,
+             incident: Incident) -> Sequence[Action]:  # fmt: skip
+    """The plan's steps; the two strategies that roll nothing back are planned here."""
+    if strategy == Strategy.INVESTIGATE:
+        return []  # seed 000 §2: investigate before any rollback; the plan changes nothing
+    if strategy == Strategy.DOCUMENT_DIFFERENCE:
+        from runbook_lib.rollback.documenting import difference_actions
+
+        return difference_actions(archive, directory, manifest.root, incident.id, incident.title)
+    return build_actions(strategy, manifest, incident.id)
 
 
 def _check_target(plan: Plan, manifest: Manifest) -> None:
@@ -95,7 +108,7 @@ def apply_rollback(
     with _changing(manifest, archive, directory, "rollback apply"):
         report = apply_plan(plan, context_for(manifest.root, directory),
                             Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
-        if not dry_run:
+        if not dry_run and plan.strategy not in NOT_ROLLBACKS:
             _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
     return report
 

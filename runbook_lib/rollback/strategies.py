@@ -47,6 +47,8 @@ class Strategy(StrEnum):
     SAC_DATA = "sac-data"
     # Changes the target (the differences document) without rolling anything back.
     DOCUMENT_DIFFERENCE = "document-difference"
+    # Changes nothing: seed 000 §2 says to investigate before any rollback.
+    INVESTIGATE = "investigate"
 
 
 # Each builder imports its action modules itself: 'runbook rollback now' must not
@@ -196,6 +198,9 @@ def sac_data(manifest: Manifest, incident: str) -> list[Action]:
     return _bracketed(manifest, [restore])
 
 
+# Planned by the rollback operations themselves (they read the incident's records).
+_NOT_BUILT = (Strategy.DOCUMENT_DIFFERENCE, Strategy.INVESTIGATE)
+
 STRATEGIES: dict[str, Builder] = {
     Strategy.ENV_VAR: env_var,
     Strategy.CONFIG: config_flag,
@@ -246,9 +251,9 @@ def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Acti
     try:
         builder = STRATEGIES[strategy]
     except KeyError:
-        raise InvalidInputError(
-            f"unknown strategy {strategy!r}", hint=f"choose one of: {', '.join(STRATEGIES)}"
-        ) from None
+        known = ", ".join([*STRATEGIES, *_NOT_BUILT])
+        hint = f"choose one of: {known}"
+        raise InvalidInputError(f"unknown strategy {strategy!r}", hint=hint) from None
     return builder(manifest, incident)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from runbook_lib.app.drill import SCENARIOS, run_drill
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.decide.tree import rolls_back
 from runbook_lib.incident.store import load_incident
 
 
@@ -26,7 +27,7 @@ def test_scenario_ends_with_its_decision_and_a_verified_archive(
     state = load_incident(tmp_path / "archive", report.incident).state
     if SCENARIOS[name].fix:
         assert state == "recovered"
-    elif report.strategy not in {"", "none"}:
+    elif rolls_back(report.strategy):
         assert state == "verified"
     postmortem = tmp_path / "archive" / "incidents" / report.incident / "postmortem.md"
     assert "## Phases against seed 003's estimates" in postmortem.read_text()

@@ -62,6 +62,45 @@ def test_every_scenario_recommends_a_plannable_strategy(fresh_sandbox: Path, tmp
     _plan(fresh_sandbox, archive, incident, strategy)
 
 
+# One row per branch of seed 000's tree (tests/decide checks that these reach every outcome).
+TREE_BRANCHES = [
+    [], ["--crash"], ["--regression-pct", "20"], ["--regression-pct", "20.5"], ["--difference", "5"],
+    ["--difference", "5.5"], ["--difference", "5.5", "--bug"], ["--difference", "5.5", "--intentional"],
+]
+
+
+@pytest.mark.parametrize("facts", TREE_BRANCHES, ids=lambda facts: " ".join(facts) or "no-facts")
+def test_every_branch_of_the_tree_recommends_a_plannable_strategy(fresh_sandbox: Path, tmp_path: Path,
+                                                                  facts: list[str]) -> None:
+    archive = tmp_path / "archive"
+    incident = open_incident(archive, "env incident", "high", "other").id
+    decided = runbook("decide", "--json", "--incident", incident, "--archive", str(archive), *facts)
+    assert decided.returncode == 0, decided.stderr
+    strategy = json.loads(decided.stdout)["strategy"]
+    planned = runbook("rollback", "plan", "--target", str(fresh_sandbox), "--archive", str(archive),
+                      "--incident", incident, "--strategy", strategy, "--json")  # fmt: skip
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    steps = plan["steps"]
+    if strategy == "investigate":
+        assert steps == []  # seed 000 §2: investigate before any rollback
+    elif strategy == "document-difference":
+        assert [s["action"] for s in steps] == ["differences-entry"]
+    else:
+        assert steps
+        return
+    before = workspace_hash(fresh_sandbox)
+    applied = runbook("rollback", "apply", "--target", str(fresh_sandbox), "--archive", str(archive),
+                      "--incident", incident, "--plan", plan["sha256"], "--yes")  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    state = runbook("incident", "show", incident, "--archive", str(archive), "--json")
+    assert json.loads(state.stdout)["state"] != "rolled-back"  # nothing was rolled back
+    if strategy == "investigate":
+        assert workspace_hash(fresh_sandbox) == before
+    else:
+        assert incident in (fresh_sandbox / "docs" / "rl_differences.md").read_text(encoding="utf-8")
+
+
 def _plan_text(target: Path, archive: Path, strategy: str) -> str:
     incident = open_incident(archive, "SAC incident", "high", "other").id
     done = runbook("rollback", "plan", "--target", str(target), "--archive", str(archive),

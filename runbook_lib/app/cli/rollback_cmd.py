@@ -13,7 +13,7 @@ from runbook_lib.app.cli.common import emit
 from runbook_lib.app.cli.fastnow import DEFAULT_TITLE, now_text
 from runbook_lib.app.cli.options import OneLineGroup, archive_option, json_option, target_option
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.rollback.strategies import STRATEGIES
+from runbook_lib.rollback.strategies import Strategy
 
 if TYPE_CHECKING:
     from runbook_lib.rollback.engine import OperationReport
@@ -74,7 +74,7 @@ def rollback() -> None:
 
 @rollback.command("plan")
 @incident_option
-@click.option("--strategy", type=click.Choice([str(s) for s in STRATEGIES]), required=True)
+@click.option("--strategy", type=click.Choice([str(s) for s in Strategy]), required=True)
 @target_option
 @archive_option
 @json_option

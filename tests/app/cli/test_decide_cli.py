@@ -49,15 +49,15 @@ def test_mistakes_print_one_line_and_exit_2(args: list[str], expected: str) -> N
 @pytest.mark.parametrize(
     ("args", "outcome", "strategy"),
     [
-        ([], "investigate-before-rollback", "none"),
+        ([], "investigate-before-rollback", "investigate"),
         (["--crash"], "immediate-rollback", "env-var"),
-        (["--no-crash", "--regression-pct", "20"], "document-and-monitor", "none"),
+        (["--no-crash", "--regression-pct", "20"], "document-and-monitor", "document-difference"),
         (["--regression-pct", "20.5"], "code-rollback", "code"),
-        (["--difference", "5"], "document-within-tolerance", "none"),
-        (["--difference", "5.5"], "investigate", "none"),
+        (["--difference", "5"], "document-within-tolerance", "document-difference"),
+        (["--difference", "5.5"], "investigate", "investigate"),
         (["--difference", "5.5", "--bug"], "rollback-and-fix", "config"),
-        (["--difference", "5.5", "--intentional"], "document-intentional", "none"),
-        (["--difference", "8", "--tolerance", "10", "--bug"], "document-within-tolerance", "none"),
+        (["--difference", "5.5", "--intentional"], "document-intentional", "document-difference"),
+        (["--difference", "8", "--tolerance", "10", "--bug"], "document-within-tolerance", "document-difference"),
     ],
 )
 def test_decide_json(
