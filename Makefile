@@ -50,6 +50,7 @@ browser:
 
 test: bytecode browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	# Two workers, one per core; a module's tests stay on one worker (its fixtures are
 	# built once there). pytest's exit 5 (no test collected) still fails make.

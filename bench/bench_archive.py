@@ -38,7 +38,8 @@ def make_incident(store: Path, number: int, files: int) -> Path:
     (directory / "incident.json").write_text(json.dumps({"id": directory.name}))
     for index in range(files):
         (directory / "checks" / f"{index:02d}-verify.json").write_text(
-            json.dumps({"check": index, "status": "pass", "pad": "x" * 2000}))
+            json.dumps({"check": index, "status": "pass", "pad": "x" * 2000})
+        )
     return directory
 
 
@@ -72,7 +73,7 @@ def signing_overhead(store: Path, key: Path, repeats: int) -> float:
     for turn in range(repeats):
         plain_first = turn % 2 == 0
         times = {}
-        for signed in ((False, True) if plain_first else (True, False)):
+        for signed in (False, True) if plain_first else (True, False):
             if signed:
                 os.environ[attest.SIGNING_KEY_ENV] = str(key)
             else:
@@ -96,8 +97,10 @@ def main() -> int:
         print(f"seal of one incident (41 files):   {seal_s * 1000:8.1f} ms")
         print(f"verify of one incident (41 files): {verify_s * 1000:8.1f} ms")
         many = many_incidents(root / "store", args.incidents)
-        print(f"verify of {args.incidents} small incidents:    {many:8.2f} s "
-              f"({many / args.incidents * 1000:.2f} ms each; goal under 10 s for 1000)")
+        print(
+            f"verify of {args.incidents} small incidents:    {many:8.2f} s "
+            f"({many / args.incidents * 1000:.2f} ms each; goal under 10 s for 1000)"
+        )
         overhead = signing_overhead(root / "signed", key, args.repeats)
         print(f"signing overhead on a seal:        {overhead * 100:8.1f} % (goal at most 10%)")
     scale = args.incidents / 1000

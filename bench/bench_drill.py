@@ -29,7 +29,7 @@ from runbook_lib.rollback import operations, strategies
 from runbook_lib.sandbox import create_workspace
 from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
-from runbook_lib.verify import registry as verify
+from runbook_lib.verify import runner as verify
 
 EPISODES = 8
 RATIO_GOAL = 1.25
@@ -74,8 +74,10 @@ def notebook_chain(name: str, root: Path, cache: Path) -> tuple[float, dict[str,
 def _print_notebooks(per_run: list[dict[str, float]]) -> None:
     for notebook in per_run[0]:
         times = [run[notebook] for run in per_run]
-        print(f"  {notebook:<18} median {statistics.median(times):6.2f} s  "
-              f"{[round(t, 2) for t in times]}")  # fmt: skip
+        print(
+            f"  {notebook:<18} median {statistics.median(times):6.2f} s  "
+            f"{[round(t, 2) for t in times]}"
+        )
 
 
 def main() -> int:
@@ -106,12 +108,16 @@ def main() -> int:
     print(f"ratio                                : {nb_s / lib_s:.2f}x")
     print("each notebook (papermill run, kernel start to HTML copy):")
     _print_notebooks(per_notebook)
-    print("load average before / after (1, 5, 15 min): "
-          f"{load_before} / {tuple(round(x, 2) for x in os.getloadavg())}")  # fmt: skip
+    print(
+        "load average before / after (1, 5, 15 min): "
+        f"{load_before} / {tuple(round(x, 2) for x in os.getloadavg())}"
+    )
     ratio_ok, wall_ok = nb_s / lib_s <= RATIO_GOAL, nb_s < WALL_GOAL_S
     print(f"goal: chain <= {RATIO_GOAL}x library -> {'OK' if ratio_ok else 'MISSED'}")
-    print(f"goal: default drill < {WALL_GOAL_S:g} s on an idle machine -> "
-          f"{'OK' if wall_ok else 'MISSED'}")  # fmt: skip
+    print(
+        f"goal: default drill < {WALL_GOAL_S:g} s on an idle machine -> "
+        f"{'OK' if wall_ok else 'MISSED'}"
+    )
     return 0
 
 

@@ -108,8 +108,9 @@ def measure(
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         for name in ("RL_ENV_TYPE", "USE_UNIFIED_ENV"):
             env.pop(name, None)
-        proc = subprocess.run(cmd, cwd=workspace, env=env, capture_output=True, text=True,
-                              check=False, timeout=1800)
+        proc = subprocess.run(
+            cmd, cwd=workspace, env=env, capture_output=True, text=True, check=False, timeout=1800
+        )
     if proc.returncode != 0:
         sys.exit(f"bench child failed:\n{proc.stderr}")
     rates: dict[str, list[float]] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -136,8 +137,12 @@ def main() -> int:
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1] if len(args.child) > 1 else None,
-              args.repeats, args.episodes)
+        child(
+            args.child[0],
+            args.child[1] if len(args.child) > 1 else None,
+            args.repeats,
+            args.episodes,
+        )
         return 0
     if args.repeats < 1 or args.episodes < 1:
         parser.error("--repeats and --episodes must be at least 1")
@@ -157,13 +162,14 @@ def report(workspace: Path, args: argparse.Namespace) -> int:
     if not (workspace / "src/rl/envs/unified_sim_env.py").is_file():
         sys.exit(f"{workspace} has no UnifiedSimEnv: pass a sandbox at release v2.0")
     rates = measure(workspace, args.slowdown, args.repeats, args.episodes)
-    print(f"workspace {workspace}; {args.repeats} interleaved repetitions, "
-          f"{args.episodes} episodes per block")
+    print(
+        f"workspace {workspace}; {args.repeats} interleaved repetitions, "
+        f"{args.episodes} episodes per block"
+    )
     line, ratio = _ratio_line("no fault", rates, "unified")
     print(line)
     if args.slowdown is not None:
-        slow_line, _ = _ratio_line(f"slowdown {args.slowdown:g}", rates,
-                                            "unified+slowdown")
+        slow_line, _ = _ratio_line(f"slowdown {args.slowdown:g}", rates, "unified+slowdown")
         print(f"{slow_line}   expected about {1 / args.slowdown:.3f}")
     if not LOW <= ratio <= HIGH:
         print(f"FAIL: no-fault ratio {ratio:.3f} is outside {LOW}-{HIGH}")

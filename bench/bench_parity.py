@@ -151,7 +151,8 @@ def ray_figures(spec: ParitySpec, repeats: int) -> None:
         try:
             on_ray = Backend("ray")
             same = _timeless(run_lockstep(spec, workers=2, backend=on_ray)) == _timeless(
-                run_lockstep(spec, workers=2))
+                run_lockstep(spec, workers=2)
+            )
             ratios = []
             for repeat in range(repeats):
                 if repeat % 2:
@@ -164,8 +165,10 @@ def ray_figures(spec: ParitySpec, repeats: int) -> None:
         finally:
             ray.shutdown()
     print(f"ray: local instance started in {start_s:.1f} s (2 CPUs)")
-    print(f"ray / process pool wall time, 2 workers: {statistics.median(ratios):.2f}x "
-          f"({_spread(ratios, '.2f')}); records {'identical' if same else 'DIFFER'}, timings aside")
+    print(
+        f"ray / process pool wall time, 2 workers: {statistics.median(ratios):.2f}x "
+        f"({_spread(ratios, '.2f')}); records {'identical' if same else 'DIFFER'}, timings aside"
+    )
 
 
 def _timeless(records: list[Any]) -> list[Any]:

@@ -74,14 +74,18 @@ def main() -> int:
     bare_median = statistics.median(bare_ms)
     print(f"python -c pass       : median {bare_median:6.1f} ms over {args.runs} runs")
     missed = 0
-    for name, times, goal in (("runbook rollback now", now_ms, NOW_GOAL),
-                              ("runbook --help", help_ms, HELP_GOAL)):  # fmt: skip
+    for name, times, goal in (
+        ("runbook rollback now", now_ms, NOW_GOAL),
+        ("runbook --help", help_ms, HELP_GOAL),
+    ):
         median = statistics.median(times)
         ratio = median / bare_median
         verdict = "OK" if ratio <= goal else "MISSED"
         missed += verdict == "MISSED"
-        print(f"{name:<21}: median {median:6.1f} ms (min {min(times):.1f}, max {max(times):.1f})"
-              f"  ratio {ratio:.2f}x  goal <= {goal}x -> {verdict}")  # fmt: skip
+        print(
+            f"{name:<21}: median {median:6.1f} ms (min {min(times):.1f}, max {max(times):.1f})"
+            f"  ratio {ratio:.2f}x  goal <= {goal}x -> {verdict}"
+        )
     return 1 if missed else 0
 
 

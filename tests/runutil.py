@@ -22,7 +22,11 @@ verbose: bool = False
 def make_notebook(path: Path, *cells: str, parameters: str = PARAMETERS) -> Path:
     params = new_code_cell(parameters, metadata={"tags": ["parameters"]})
     nb = new_notebook(cells=[params, *(new_code_cell(source) for source in cells)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
@@ -31,17 +35,26 @@ def runbook_executable() -> str:
     """The installed ``runbook`` console script next to this interpreter (what users run)."""
     exe = Path(sys.executable).parent / "runbook"
     if not exe.is_file():
-        raise RuntimeError(f"no 'runbook' console script at {exe}: install the project into this "
-                           "environment (pip install -e .) to run the CLI tests")  # fmt: skip
+        raise RuntimeError(
+            f"no 'runbook' console script at {exe}: install the project into this "
+            "environment (pip install -e .) to run the CLI tests"
+        )
     return str(exe)
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``runbook`` with ``args`` in a fresh process."""
-    return subprocess.run([runbook_executable(), *args], capture_output=True,
-                          text=True, check=False, env={**os.environ, **(env or {})}, cwd=cwd,
-                          timeout=timeout)
+    return subprocess.run(
+        [runbook_executable(), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def output_status(path: Path) -> str:

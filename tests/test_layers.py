@@ -19,9 +19,18 @@ ROOT = Path(__file__).resolve().parents[1] / "runbook_lib"
 
 # Bottom to top; a package may import its own modules and any package before it.
 LAYERS = (
-    "base", "target", "incident", "decide", "evidence", "rollback", "verify", "parity", "runs",
-    "comms", "app",
-)  # fmt: skip
+    "base",
+    "target",
+    "incident",
+    "decide",
+    "evidence",
+    "rollback",
+    "verify",
+    "parity",
+    "runs",
+    "comms",
+    "app",
+)
 SANDBOX = "sandbox"
 SANDBOX_MAY_IMPORT = frozenset({"base", "target"})
 
@@ -162,34 +171,62 @@ def make_tree(tmp_path: Path, files: dict[str, str]) -> Path:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        ({"base/errors.py": "from runbook_lib.target import manifest\n", "target/manifest.py": ""},
-         "runbook_lib.base.errors imports runbook_lib.target.manifest: base/ is below target/"),
-        ({"rollback/engine.py": "def f():\n    from runbook_lib.app import cli\n", "app/cli.py": ""},
-         "runbook_lib.rollback.engine imports runbook_lib.app.cli: rollback/ is below app/"),
-        ({"verify/x.py": "from runbook_lib.sandbox import faults\n", "sandbox/faults.py": ""},
-         "runbook_lib.verify.x imports runbook_lib.sandbox.faults: only app/ may"),
-        ({"sandbox/faults.py": "from runbook_lib.rollback import engine\n", "rollback/engine.py": ""},
-         "runbook_lib.sandbox.faults imports runbook_lib.rollback.engine: sandbox/ may import base, target"),
-        ({"parity/a.py": "from runbook_lib.parity import b\n",
-          "parity/b.py": "def f():\n    from runbook_lib.parity.a import x\n"},
-         "import cycle: runbook_lib.parity.a <-> runbook_lib.parity.b"),
-        ({"app/a.py": "from runbook_lib.base.fsutil import _hidden\n", "base/fsutil.py": ""},
-         "runbook_lib.app.a takes private _hidden from runbook_lib.base.fsutil"),
-        ({"rollback/a.py": "from ..app import cli\n", "app/cli.py": ""},
-         "runbook_lib.rollback.a imports runbook_lib.app.cli: rollback/ is below app/"),
+        (
+            {
+                "base/errors.py": "from runbook_lib.target import manifest\n",
+                "target/manifest.py": "",
+            },
+            "runbook_lib.base.errors imports runbook_lib.target.manifest: base/ is below target/",
+        ),
+        (
+            {
+                "rollback/engine.py": "def f():\n    from runbook_lib.app import cli\n",
+                "app/cli.py": "",
+            },
+            "runbook_lib.rollback.engine imports runbook_lib.app.cli: rollback/ is below app/",
+        ),
+        (
+            {"verify/x.py": "from runbook_lib.sandbox import faults\n", "sandbox/faults.py": ""},
+            "runbook_lib.verify.x imports runbook_lib.sandbox.faults: only app/ may",
+        ),
+        (
+            {
+                "sandbox/faults.py": "from runbook_lib.rollback import engine\n",
+                "rollback/engine.py": "",
+            },
+            "runbook_lib.sandbox.faults imports runbook_lib.rollback.engine: sandbox/ may import base, target",
+        ),
+        (
+            {
+                "parity/a.py": "from runbook_lib.parity import b\n",
+                "parity/b.py": "def f():\n    from runbook_lib.parity.a import x\n",
+            },
+            "import cycle: runbook_lib.parity.a <-> runbook_lib.parity.b",
+        ),
+        (
+            {"app/a.py": "from runbook_lib.base.fsutil import _hidden\n", "base/fsutil.py": ""},
+            "runbook_lib.app.a takes private _hidden from runbook_lib.base.fsutil",
+        ),
+        (
+            {"rollback/a.py": "from ..app import cli\n", "app/cli.py": ""},
+            "runbook_lib.rollback.a imports runbook_lib.app.cli: rollback/ is below app/",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_wrong_import_is_named(tmp_path: Path, files: dict[str, str], expected: str) -> None:
     assert violations(make_tree(tmp_path, files)) == [expected]
 
 
 def test_imports_down_the_layers_pass(tmp_path: Path) -> None:
-    root = make_tree(tmp_path, {
-        "app/cli.py": "from runbook_lib.sandbox import faults\nfrom runbook_lib.base import errors\n",
-        "sandbox/faults.py": "from runbook_lib.target.inifile import edit\n",
-        "target/inifile.py": "from runbook_lib.base.errors import WorkspaceError\n",
-        "base/errors.py": "",
-    })  # fmt: skip
+    root = make_tree(
+        tmp_path,
+        {
+            "app/cli.py": "from runbook_lib.sandbox import faults\nfrom runbook_lib.base import errors\n",
+            "sandbox/faults.py": "from runbook_lib.target.inifile import edit\n",
+            "target/inifile.py": "from runbook_lib.base.errors import WorkspaceError\n",
+            "base/errors.py": "",
+        },
+    )
     assert violations(root) == []
 
 
@@ -198,6 +235,9 @@ def test_every_package_imports_cleanly_in_a_fresh_interpreter() -> None:
     for package in packages:
         done = subprocess.run(
             [sys.executable, "-W", "error", "-c", f"import {package}"],
-            capture_output=True, text=True, check=False, timeout=120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
         assert done.returncode == 0, (package, done.stderr[-2000:])

@@ -34,9 +34,15 @@ def _make(tmp_path: Path, fail: bool) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     if fail:
         env["FAKE_PIP_FAIL"] = "1"
-    return subprocess.run(["make", "--no-print-directory", "bytecode", f"PYTHON={fake}"],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60,
-                          check=False)  # fmt: skip
+    return subprocess.run(
+        ["make", "--no-print-directory", "bytecode", f"PYTHON={fake}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

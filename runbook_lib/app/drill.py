@@ -262,8 +262,9 @@ def run_drill(
         return outcome.status == "ok"
 
     try:
-        _run_chain(spec, run, report=report, directory=directory, workspace=workspace,
-                   episodes=episodes)  # fmt: skip
+        _run_chain(
+            spec, run, report=report, directory=directory, workspace=workspace, episodes=episodes
+        )
     finally:
         kernels.close()
     _stop_service(workspace)
@@ -289,9 +290,7 @@ def _run_chain(
     decision = _read_json(directory / DECISION_FILE)
     report.decision = str(decision.get("outcome", ""))
     report.strategy = spec.strategy or str(decision.get("strategy", ""))
-    rolled_back = rolls_back(report.strategy) and run(
-        "02_rollback", strategy=report.strategy
-    )
+    rolled_back = rolls_back(report.strategy) and run("02_rollback", strategy=report.strategy)
     if not spec.defect:
         run("03_parity", episodes=episodes)
         report.verdict = str(_read_json(directory / PARITY_FILE).get("verdict", ""))

@@ -94,8 +94,9 @@ class Verdict:
     def html(self) -> str:
         """The outcome in green (good), red (bad) or amber (inconclusive)."""
         color = {True: "#1a7f37", False: "#cf222e", None: "#9a6700"}[self.good]
-        return (f"{html.escape(self.aspect)}: "
-                f'<b style="color:{color}">{html.escape(self.outcome)}</b>')  # fmt: skip
+        return (
+            f'{html.escape(self.aspect)}: <b style="color:{color}">{html.escape(self.outcome)}</b>'
+        )
 
     def _repr_html_(self) -> str:
         return f"<p style='font-size:1.1em'>{self.html()}</p>"
@@ -282,8 +283,10 @@ def speed_verdict(outcome: Any) -> Verdict:
 
     report = outcome.report
     timed = not outcome.baseline
-    text, good = speed_outcome(report.throughput_regression_pct if timed else None,
-                               tuple(report.throughput_ci_pct) if timed else None)  # fmt: skip
+    text, good = speed_outcome(
+        report.throughput_regression_pct if timed else None,
+        tuple(report.throughput_ci_pct) if timed else None,
+    )
     return Verdict("speed", text, good)
 
 
@@ -298,9 +301,10 @@ def parity_table(outcome: Any) -> Table:
     report = outcome.report
     low, high = report.throughput_ci_pct
     throughput = (
-        "not measured (baseline)" if outcome.baseline
+        "not measured (baseline)"
+        if outcome.baseline
         else f"{report.throughput_regression_pct:+.1f}% slower (95% CI {low:+.1f}% .. {high:+.1f}%)"
-    )  # fmt: skip
+    )
     divergence = report.first_divergence
     return mapping_table(
         {
@@ -325,8 +329,10 @@ def resolution_table(state: Any, strategy: str | None) -> Table:
     """
     check: CheckResult | None = state.resolved_env
     if check is None:
-        return mapping_table({"factory": "not resolved (runbook.toml has no [env] section)"},
-                             "Which env the factory builds now")  # fmt: skip
+        return mapping_table(
+            {"factory": "not resolved (runbook.toml has no [env] section)"},
+            "Which env the factory builds now",
+        )
     evidence = check.evidence or {}
     built = (evidence.get("default") or {}).get("class")
     legacy = (evidence.get("legacy") or {}).get("class")

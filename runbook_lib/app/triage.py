@@ -141,17 +141,20 @@ def session_table(session: Session | None) -> Any:
 
     if session is None:
         return mapping_table({"incident": "none yet: the form's Record button opens one"})
-    return mapping_table({"incident": session.incident_id, "target": str(session.target),
-                          "state": session.incident().state})  # fmt: skip
+    return mapping_table(
+        {
+            "incident": session.incident_id,
+            "target": str(session.target),
+            "state": session.incident().state,
+        }
+    )
 
 
 def triage_ui(session: Session | None, params: Mapping[str, Any] | None = None) -> Any:
     """The ipywidgets form (:mod:`.triage_form` holds its rules)."""
     from runbook_lib.app.triage_widgets import build_form
 
-    manifest, archive = (
-        (session.manifest, session.archive) if session else locate(params or {})
-    )
+    manifest, archive = (session.manifest, session.archive) if session else locate(params or {})
     return build_form(FormRules(manifest, archive, session), params or {}, sys.modules[__name__])
 
 

@@ -91,14 +91,20 @@ class FormRules:
         if self.plan is None:
             return ""
         if self.plan_strategy != self.current_strategy():
-            return (f"this plan is for {self.plan_strategy}; the decision now says "
-                    f"{self.current_strategy()}: record again")  # fmt: skip
+            return (
+                f"this plan is for {self.plan_strategy}; the decision now says "
+                f"{self.current_strategy()}: record again"
+            )
         return ""
 
     def can_apply(self) -> bool:
         """A confirmed plan of the decision on screen, with no rollback in effect."""
-        return bool(self.plan and self.confirmed and not self.stale_reason()
-                    and not rollback_banner(self.session))  # fmt: skip
+        return bool(
+            self.plan
+            and self.confirmed
+            and not self.stale_reason()
+            and not rollback_banner(self.session)
+        )
 
     def can_undo(self) -> bool:
         """A rollback is in effect and its undo is confirmed."""
@@ -119,8 +125,9 @@ class FormRules:
         """Apply the confirmed plan; the confirmation is spent."""
         if self.session is None or self.plan is None:
             raise InvalidInputError("no plan to apply: record the decision first")
-        report = apply_rollback(self.session.target, self.archive, self.session.incident_id,
-                                self.plan)  # fmt: skip
+        report = apply_rollback(
+            self.session.target, self.archive, self.session.incident_id, self.plan
+        )
         self.confirmed = False
         checks = "; ".join(f"{c.name} {c.status}" for c in report.checks)
         return f"applied plan {report.plan[:12]}: {checks or 'no checks'}"
@@ -151,5 +158,11 @@ def chain_lines(
 
 
 __all__ = [
-    "KINDS", "SEVERITIES", "FormRules", "chain_lines", "locate", "pre", "rollback_banner",
+    "KINDS",
+    "SEVERITIES",
+    "FormRules",
+    "chain_lines",
+    "locate",
+    "pre",
+    "rollback_banner",
 ]

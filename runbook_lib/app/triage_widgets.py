@@ -37,26 +37,37 @@ class _Form:
 
     def _text(self, kind: Any, label: str, value: Any) -> Any:
         # continuous_update: the decision follows every keystroke, not only Enter or blur.
-        return kind(description=label, value=value, continuous_update=True, style=_STYLE,
-                    layout=self.w.Layout(width="420px"))  # fmt: skip
+        return kind(
+            description=label,
+            value=value,
+            continuous_update=True,
+            style=_STYLE,
+            layout=self.w.Layout(width="420px"),
+        )
 
     def _choice(self, label: str, options: list[str], value: str) -> Any:
-        return self.w.Dropdown(options=options, value=value, description=label, style=_STYLE,
-                               layout=self.w.Layout(width="420px"))  # fmt: skip
+        return self.w.Dropdown(
+            options=options,
+            value=value,
+            description=label,
+            style=_STYLE,
+            layout=self.w.Layout(width="420px"),
+        )
 
     def _facts(self, params: Mapping[str, Any]) -> None:
         w = self.w
         self.title = self._text(w.Text, "Title", str(params.get("title") or "UnifiedSimEnv issue"))
         self.kind = self._choice("Kind", list(KINDS), str(params.get("kind") or "other"))
-        self.crash = w.Checkbox(description="Crash or data loss", style=_STYLE,
-                                layout=w.Layout(width="420px"))  # fmt: skip
-        self.severity = self._choice("Severity", list(SEVERITIES),
-                                     str(params.get("severity") or "high"))  # fmt: skip
+        self.crash = w.Checkbox(
+            description="Crash or data loss", style=_STYLE, layout=w.Layout(width="420px")
+        )
+        self.severity = self._choice(
+            "Severity", list(SEVERITIES), str(params.get("severity") or "high")
+        )
         self.regression = self._text(w.FloatText, "Slower by (%)", 0.0)
         self.difference = self._text(w.FloatText, "Result difference (%)", 0.0)
         self.tolerance = self._text(w.FloatText, "Tolerance (%)", 5.0)
-        self.intentional = self._choice("Difference intended?", ["unknown", "yes", "no"],
-                                        "unknown")  # fmt: skip
+        self.intentional = self._choice("Difference intended?", ["unknown", "yes", "no"], "unknown")
         self.incident = w.HTML()
 
     def _actions(self) -> None:
@@ -64,21 +75,35 @@ class _Form:
         box = w.Layout(border="1px solid #d0d7de", padding="6px")
         self.decision_out, self.plan_out = w.HTML(layout=box), w.HTML(layout=box)
         self.chain_out, self.stale, self.banner = w.HTML(), w.HTML(), w.HTML()
-        self.confirm = w.Checkbox(description="I reviewed the plan; apply it to the target",
-                                  style={"description_width": "initial"})  # fmt: skip
-        self.undo_confirm = w.Checkbox(description="I want to undo the rollback in effect",
-                                       style={"description_width": "initial"})  # fmt: skip
-        self.plan_button = w.Button(description="Record decision and preview plan",
-                                    button_style="info",
-                                    layout=w.Layout(width="300px"))  # fmt: skip
+        self.confirm = w.Checkbox(
+            description="I reviewed the plan; apply it to the target",
+            style={"description_width": "initial"},
+        )
+        self.undo_confirm = w.Checkbox(
+            description="I want to undo the rollback in effect",
+            style={"description_width": "initial"},
+        )
+        self.plan_button = w.Button(
+            description="Record decision and preview plan",
+            button_style="info",
+            layout=w.Layout(width="300px"),
+        )
         self.apply_button = w.Button(description="Apply plan", button_style="danger")
         self.undo_button = w.Button(description="Undo rollback", button_style="warning")
-        self.chain_button = w.Button(description="Run the headless chain",
-                                     layout=w.Layout(width="auto"))  # fmt: skip
+        self.chain_button = w.Button(
+            description="Run the headless chain", layout=w.Layout(width="auto")
+        )
 
     def _wire(self) -> None:
-        for widget in (self.regression, self.difference, self.tolerance, self.intentional,
-                       self.severity, self.title, self.kind):  # fmt: skip
+        for widget in (
+            self.regression,
+            self.difference,
+            self.tolerance,
+            self.intentional,
+            self.severity,
+            self.title,
+            self.kind,
+        ):
             widget.observe(self.on_facts, names="value")
         self.crash.observe(self.on_crash, names="value")
         self.confirm.observe(self.on_confirm, names="value")
@@ -106,9 +131,15 @@ class _Form:
 
     def on_facts(self, _: Any = None) -> None:
         """New facts: a new decision on screen, the confirmation unticked."""
-        self.rules.set_facts(self.triage.facts_from(
-            self.crash.value, self.regression.value or None, self.difference.value or None,
-            self.tolerance.value, self.intentional.value))  # fmt: skip
+        self.rules.set_facts(
+            self.triage.facts_from(
+                self.crash.value,
+                self.regression.value or None,
+                self.difference.value or None,
+                self.tolerance.value,
+                self.intentional.value,
+            )
+        )
         text = self.triage.describe(decide(self.rules.facts))
         self.decision_out.value = pre(f"{text}\nseverity: {self.severity.value}")
         self.sync()
@@ -163,8 +194,12 @@ class _Form:
             self.chain_out.value = pre("\n".join(lines))
 
         try:
-            chain_lines(session, lambda step: self.triage.run_headless_chain(
-                session, self.rules.facts, on_step=step))(say)  # fmt: skip
+            chain_lines(
+                session,
+                lambda step: self.triage.run_headless_chain(
+                    session, self.rules.facts, on_step=step
+                ),
+            )(say)
         finally:
             self.plan_button.disabled = False
             self.sync()
@@ -172,16 +207,38 @@ class _Form:
     def view(self) -> Any:
         """The laid-out form."""
         w = self.w
-        facts = w.VBox([w.HTML("<h3>Facts</h3>"), self.incident, self.title, self.kind,
-                        self.crash, self.severity, self.regression, self.difference,
-                        self.tolerance, self.intentional],
-                       layout=w.Layout(flex="0 0 440px", margin="0 16px 0 0"))  # fmt: skip
-        right = w.VBox([w.HTML("<h3>Decision (seed 000 tree)</h3>"), self.decision_out],
-                       layout=w.Layout(flex="1 1 auto", min_width="0"))  # fmt: skip
-        actions = w.VBox([self.banner, w.HBox([self.undo_confirm, self.undo_button]),
-                          w.HTML("<h3>Plan</h3>"), self.plan_button, self.plan_out, self.stale,
-                          self.confirm, w.HBox([self.apply_button, self.chain_button]),
-                          self.chain_out])  # fmt: skip
+        facts = w.VBox(
+            [
+                w.HTML("<h3>Facts</h3>"),
+                self.incident,
+                self.title,
+                self.kind,
+                self.crash,
+                self.severity,
+                self.regression,
+                self.difference,
+                self.tolerance,
+                self.intentional,
+            ],
+            layout=w.Layout(flex="0 0 440px", margin="0 16px 0 0"),
+        )
+        right = w.VBox(
+            [w.HTML("<h3>Decision (seed 000 tree)</h3>"), self.decision_out],
+            layout=w.Layout(flex="1 1 auto", min_width="0"),
+        )
+        actions = w.VBox(
+            [
+                self.banner,
+                w.HBox([self.undo_confirm, self.undo_button]),
+                w.HTML("<h3>Plan</h3>"),
+                self.plan_button,
+                self.plan_out,
+                self.stale,
+                self.confirm,
+                w.HBox([self.apply_button, self.chain_button]),
+                self.chain_out,
+            ]
+        )
         return w.VBox([w.HBox([facts, right]), actions])
 
 

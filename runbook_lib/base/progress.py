@@ -33,8 +33,9 @@ class Step:
 class StepProgress:
     """Reports steps and messages to one stream, live on a terminal."""
 
-    def __init__(self, write: Callable[[str], None], *, live: bool = False,
-                 stream: TextIO | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, write: Callable[[str], None], *, live: bool = False, stream: TextIO | None = None
+    ) -> None:
         """Print lines with ``write``; with ``live``, draw a tqdm timer on ``stream``."""
         self._write = write
         self._live = live
@@ -76,8 +77,14 @@ class StepProgress:
     def _timer(self, label: str) -> Iterator[None]:
         from tqdm import tqdm
 
-        bar = tqdm(total=None, desc=label, bar_format="{desc}: {elapsed}", file=self._stream,
-                   leave=False, dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=None,
+            desc=label,
+            bar_format="{desc}: {elapsed}",
+            file=self._stream,
+            leave=False,
+            dynamic_ncols=True,
+        )
         done = threading.Event()
 
         def tick() -> None:

@@ -23,7 +23,8 @@ import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import fsync_dir, iter_files
-from runbook_lib.evidence.seal import VerifyReport, verify_or_note
+from runbook_lib.evidence.findings import VerifyReport
+from runbook_lib.evidence.seal import verify_or_note
 from runbook_lib.evidence.summary import IncidentEvidence, gather
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,21 +39,33 @@ def parity_view(evidence: IncidentEvidence) -> dict[str, Any] | None:
     if not parity:
         return None
     ci = parity.get("throughput_ci_pct")
-    speed, good = speed_outcome(parity.get("throughput_regression_pct"),
-                                (float(ci[0]), float(ci[1])) if ci else None)  # fmt: skip
-    metrics = [{"metric": m.get("metric", name),
-                "difference": f"{100 * float(m.get('relative_difference') or 0):+.2f}%",
-                "ci": f"{100 * float(m.get('ci_low') or 0):+.2f}% .. "
-                      f"{100 * float(m.get('ci_high') or 0):+.2f}%",
-                "margin": f"±{100 * float(m.get('margin') or 0):g}%",
-                "verdict": m.get("verdict", "")}
-               for name, m in (parity.get("metrics") or {}).items()]  # fmt: skip
-    plots = sorted(name for name in evidence.files
-                   if name.startswith("parity/") and name.endswith(".png"))  # fmt: skip
-    return {"results": parity.get("verdict", ""), "reason": parity.get("reason", ""),
-            "speed": speed, "speed_good": good, "episodes": parity.get("episodes"),
-            "step_agreement": f"{100 * float(parity.get('step_agreement') or 0):.2f}%",
-            "metrics": metrics, "plots": plots}  # fmt: skip
+    speed, good = speed_outcome(
+        parity.get("throughput_regression_pct"), (float(ci[0]), float(ci[1])) if ci else None
+    )
+    metrics = [
+        {
+            "metric": m.get("metric", name),
+            "difference": f"{100 * float(m.get('relative_difference') or 0):+.2f}%",
+            "ci": f"{100 * float(m.get('ci_low') or 0):+.2f}% .. "
+            f"{100 * float(m.get('ci_high') or 0):+.2f}%",
+            "margin": f"±{100 * float(m.get('margin') or 0):g}%",
+            "verdict": m.get("verdict", ""),
+        }
+        for name, m in (parity.get("metrics") or {}).items()
+    ]
+    plots = sorted(
+        name for name in evidence.files if name.startswith("parity/") and name.endswith(".png")
+    )
+    return {
+        "results": parity.get("verdict", ""),
+        "reason": parity.get("reason", ""),
+        "speed": speed,
+        "speed_good": good,
+        "episodes": parity.get("episodes"),
+        "step_agreement": f"{100 * float(parity.get('step_agreement') or 0):.2f}%",
+        "metrics": metrics,
+        "plots": plots,
+    }
 
 
 def _parameters_text(parameters: Any) -> str:
@@ -63,16 +76,24 @@ def _parameters_text(parameters: Any) -> str:
 
 def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
     """The bundle's ``index.html``."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     env.filters["params"] = _parameters_text
     return env.get_template("report.html.j2").render(
-        incident=evidence.incident, seal=evidence.seal, verify=verify,
-        timeline=evidence.timeline(), runs=evidence.runs, decisions=evidence.decisions,
-        checks=evidence.checks, comms=evidence.comms, files=evidence.files, prefix="incident",
+        incident=evidence.incident,
+        seal=evidence.seal,
+        verify=verify,
+        timeline=evidence.timeline(),
+        runs=evidence.runs,
+        decisions=evidence.decisions,
+        checks=evidence.checks,
+        comms=evidence.comms,
+        files=evidence.files,
+        prefix="incident",
         parity=parity_view(evidence),
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+    )
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -88,8 +109,12 @@ def default_report_path(archive_dir: Path, incident_id: str) -> Path:
     return archive_dir / "reports" / f"{incident_id}.tar.gz"
 
 
-def write_report(archive_dir: Path, incident_id: str, out: Path | None = None,
-                 secret_names: list[str] | None = None) -> Path:  # fmt: skip
+def write_report(
+    archive_dir: Path,
+    incident_id: str,
+    out: Path | None = None,
+    secret_names: list[str] | None = None,
+) -> Path:
     """Write the post-mortem bundle of an incident; return its path.
 
     Raises:
@@ -99,8 +124,10 @@ def write_report(archive_dir: Path, incident_id: str, out: Path | None = None,
     evidence = gather(archive_dir, incident_id)
     out = (out or default_report_path(archive_dir, evidence.incident.id)).resolve()
     if out.is_relative_to(evidence.directory.resolve()):
-        raise InvalidInputError(f"--out {out} lies inside the incident directory",
-                                hint="write the bundle anywhere outside it")  # fmt: skip
+        raise InvalidInputError(
+            f"--out {out} lies inside the incident directory",
+            hint="write the bundle anywhere outside it",
+        )
     verify = verify_or_note(archive_dir, evidence.directory, secret_names or [])
     page = render_index(evidence, verify).encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,4 +152,3 @@ def write_report(archive_dir: Path, incident_id: str, out: Path | None = None,
         raise
     fsync_dir(out.parent)
     return out
-

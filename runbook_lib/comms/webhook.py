@@ -35,8 +35,15 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
 
-def _post_attempts(request: urllib.request.Request, attempts: int, base_delay_s: float, *,
-                   timeout_s: float, deadline: float, tried: list[int]) -> PostResult:  # fmt: skip
+def _post_attempts(
+    request: urllib.request.Request,
+    attempts: int,
+    base_delay_s: float,
+    *,
+    timeout_s: float,
+    deadline: float,
+    tried: list[int],
+) -> PostResult:
     error: str | None = None
     status: int | None = None
     for attempt in range(1, attempts + 1):
@@ -59,9 +66,15 @@ def _post_attempts(request: urllib.request.Request, attempts: int, base_delay_s:
     return PostResult(False, len(tried), status, error)
 
 
-def post_json(url: str, payload: Mapping[str, Any], *, attempts: int = 3,
-              base_delay_s: float = 1.0, timeout_s: float = 10.0,
-              deadline_s: float = DEFAULT_WEBHOOK_DEADLINE_S) -> PostResult:  # fmt: skip
+def post_json(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    attempts: int = 3,
+    base_delay_s: float = 1.0,
+    timeout_s: float = 10.0,
+    deadline_s: float = DEFAULT_WEBHOOK_DEADLINE_S,
+) -> PostResult:
     """POST ``payload`` as JSON; retry a connection error, a 5xx or a 429 with backoff.
 
     The waits double: ``base_delay_s``, then twice that. The whole post,
@@ -70,8 +83,9 @@ def post_json(url: str, payload: Mapping[str, Any], *, attempts: int = 3,
     a daemon thread that is abandoned at the deadline. Never raises.
     """
     body = json.dumps(payload, default=str).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     deadline = time.monotonic() + deadline_s
     tried: list[int] = []
     outcome: list[PostResult] = []

@@ -63,17 +63,35 @@ _ASSESS, _CODE, _TEST, _DEPLOY, _VERIFY = (_phase(name) for name in list(SAC_PHA
 _RECOVERY = SAC_PHASES["Recovery Steps"]
 
 
-SAC_SCENARIOS: dict[str, SacPlaybook] = {p.scenario: p for p in (
-    SacPlaybook("implementation-failure", "sac-code", (*_ASSESS, *_CODE, *_TEST, *_VERIFY),
-                "restore code, configuration and docs from the stable commit, then test"),
-    SacPlaybook("testing-failure", "sac-code", (*_ASSESS, *_CODE, *_TEST, *_VERIFY),
-                "restore code, configuration and docs from the stable commit, then re-run tests"),
-    SacPlaybook("deployment-failure", "sac-deploy", (*_ASSESS, _TEST[2], *_DEPLOY, *_VERIFY),
-                "downgrade the package to the stable version and restart the service"),
-    SacPlaybook("data-corruption", "sac-data",
-                (*_ASSESS, _RECOVERY[1], _TEST[0], _RECOVERY[2], *_VERIFY),
-                "restore models and configuration from verified backups, restart the service"),
-)}  # fmt: skip
+SAC_SCENARIOS: dict[str, SacPlaybook] = {
+    p.scenario: p
+    for p in (
+        SacPlaybook(
+            "implementation-failure",
+            "sac-code",
+            (*_ASSESS, *_CODE, *_TEST, *_VERIFY),
+            "restore code, configuration and docs from the stable commit, then test",
+        ),
+        SacPlaybook(
+            "testing-failure",
+            "sac-code",
+            (*_ASSESS, *_CODE, *_TEST, *_VERIFY),
+            "restore code, configuration and docs from the stable commit, then re-run tests",
+        ),
+        SacPlaybook(
+            "deployment-failure",
+            "sac-deploy",
+            (*_ASSESS, _TEST[2], *_DEPLOY, *_VERIFY),
+            "downgrade the package to the stable version and restart the service",
+        ),
+        SacPlaybook(
+            "data-corruption",
+            "sac-data",
+            (*_ASSESS, _RECOVERY[1], _TEST[0], _RECOVERY[2], *_VERIFY),
+            "restore models and configuration from verified backups, restart the service",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -123,5 +141,6 @@ def decide_sac(scenario: str, *, deployed: bool = True) -> SacDecision:
         reasons.append("the release is deployed, so phase 4 (deployment rollback) applies too")
     elif strategy == "sac-code":
         reasons.append("the release is not deployed: phase 4 is not needed")
-    return SacDecision(scenario, deployed, strategy, summary, _phases_of(steps), steps,
-                       tuple(reasons))  # fmt: skip
+    return SacDecision(
+        scenario, deployed, strategy, summary, _phases_of(steps), steps, tuple(reasons)
+    )

@@ -47,33 +47,74 @@ def _leaf(label: str, outcome: str) -> Node:
     return Node(label, outcome)
 
 
-TREE = Node("Issue Detected", children=(
-    Node("Critical (crash, data loss)?", children=(
-        Node("Yes", children=(
-            _leaf("Immediate Rollback (env var) + Open critical issue", "immediate-rollback"),
-        )),
-    )),
-    Node("Performance regression?", children=(
-        Node(">20% slower", children=(
-            _leaf("Code-level rollback + Profile and optimize", "code-rollback"),
-        )),
-        Node("<20% slower", children=(
-            _leaf("Document in differences + Continue monitoring", "document-and-monitor"),
-        )),
-    )),
-    Node("Different results?", children=(
-        Node("Outside tolerance", children=(
-            Node("Investigate", "investigate", children=(
-                Node("Bug", children=(_leaf("Rollback + Fix", "rollback-and-fix"),)),
-                Node("Intentional", children=(_leaf("Document", "document-intentional"),)),
-            )),
-        )),
-        Node("Within tolerance", children=(_leaf("Document", "document-within-tolerance"),)),
-    )),
-    Node("Other issue?", children=(
-        _leaf("Investigate before rollback", "investigate-before-rollback"),
-    )),
-))  # fmt: skip
+TREE = Node(
+    "Issue Detected",
+    children=(
+        Node(
+            "Critical (crash, data loss)?",
+            children=(
+                Node(
+                    "Yes",
+                    children=(
+                        _leaf(
+                            "Immediate Rollback (env var) + Open critical issue",
+                            "immediate-rollback",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        Node(
+            "Performance regression?",
+            children=(
+                Node(
+                    ">20% slower",
+                    children=(
+                        _leaf("Code-level rollback + Profile and optimize", "code-rollback"),
+                    ),
+                ),
+                Node(
+                    "<20% slower",
+                    children=(
+                        _leaf(
+                            "Document in differences + Continue monitoring", "document-and-monitor"
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        Node(
+            "Different results?",
+            children=(
+                Node(
+                    "Outside tolerance",
+                    children=(
+                        Node(
+                            "Investigate",
+                            "investigate",
+                            children=(
+                                Node(
+                                    "Bug", children=(_leaf("Rollback + Fix", "rollback-and-fix"),)
+                                ),
+                                Node(
+                                    "Intentional",
+                                    children=(_leaf("Document", "document-intentional"),),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+                Node(
+                    "Within tolerance", children=(_leaf("Document", "document-within-tolerance"),)
+                ),
+            ),
+        ),
+        Node(
+            "Other issue?",
+            children=(_leaf("Investigate before rollback", "investigate-before-rollback"),),
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -88,38 +129,82 @@ class Outcome:
 
 
 # Ordered by urgency: when several branches apply, the first one listed here decides.
-OUTCOMES: dict[str, Outcome] = {o.code: o for o in (
-    Outcome("immediate-rollback", "immediate rollback (env var) + open critical issue", "env-var",
-            ("set USE_UNIFIED_ENV=0 (or RL_ENV_TYPE=legacy) in production and CI",
-             "open a GitHub issue labelled critical within 1 hour",
-             "root-cause analysis within 24 hours"),
-            "seed 000 §2, §1.1, §3.1"),
-    Outcome("code-rollback", "code-level rollback + profile and optimize", "code",
-            ("pin the affected call site to EnvType.LEGACY",
-             "profile both environments to find the bottleneck",
-             "optimize, or document the difference as a trade-off"),
-            "seed 000 §2, §1.2, §3.2"),
-    Outcome("rollback-and-fix", "rollback + fix", "config",
-            ("roll back persistently in the config file (use_unified_env = false)",
-             "fix the bug", "re-run the parity tests"),
-            "seed 000 §2, §1.3, §3.3"),
-    Outcome("investigate", "investigate", "investigate",
-            ("verify the difference with parity tests",
-             "determine whether it is intentional or a bug, then decide again"),
-            "seed 000 §2, §3.3"),
-    Outcome("document-and-monitor", "document in differences + continue monitoring",
+OUTCOMES: dict[str, Outcome] = {
+    o.code: o
+    for o in (
+        Outcome(
+            "immediate-rollback",
+            "immediate rollback (env var) + open critical issue",
+            "env-var",
+            (
+                "set USE_UNIFIED_ENV=0 (or RL_ENV_TYPE=legacy) in production and CI",
+                "open a GitHub issue labelled critical within 1 hour",
+                "root-cause analysis within 24 hours",
+            ),
+            "seed 000 §2, §1.1, §3.1",
+        ),
+        Outcome(
+            "code-rollback",
+            "code-level rollback + profile and optimize",
+            "code",
+            (
+                "pin the affected call site to EnvType.LEGACY",
+                "profile both environments to find the bottleneck",
+                "optimize, or document the difference as a trade-off",
+            ),
+            "seed 000 §2, §1.2, §3.2",
+        ),
+        Outcome(
+            "rollback-and-fix",
+            "rollback + fix",
+            "config",
+            (
+                "roll back persistently in the config file (use_unified_env = false)",
+                "fix the bug",
+                "re-run the parity tests",
+            ),
+            "seed 000 §2, §1.3, §3.3",
+        ),
+        Outcome(
+            "investigate",
+            "investigate",
+            "investigate",
+            (
+                "verify the difference with parity tests",
+                "determine whether it is intentional or a bug, then decide again",
+            ),
+            "seed 000 §2, §3.3",
+        ),
+        Outcome(
+            "document-and-monitor",
+            "document in differences + continue monitoring",
             "document-difference",
             ("document the performance difference in rl_differences.md", "continue monitoring"),
-            "seed 000 §2, §3.2"),
-    Outcome("document-intentional", "document as intentional", "document-difference",
-            ("document the difference in rl_differences.md as intentional",),
-            "seed 000 §2, §3.3"),
-    Outcome("document-within-tolerance", "document (within tolerance)",
+            "seed 000 §2, §3.2",
+        ),
+        Outcome(
+            "document-intentional",
+            "document as intentional",
             "document-difference",
-            ("document the difference in rl_differences.md",), "seed 000 §2"),
-    Outcome("investigate-before-rollback", "investigate before rollback", "investigate",
-            ("investigate the issue before any rollback",), "seed 000 §2"),
-)}  # fmt: skip
+            ("document the difference in rl_differences.md as intentional",),
+            "seed 000 §2, §3.3",
+        ),
+        Outcome(
+            "document-within-tolerance",
+            "document (within tolerance)",
+            "document-difference",
+            ("document the difference in rl_differences.md",),
+            "seed 000 §2",
+        ),
+        Outcome(
+            "investigate-before-rollback",
+            "investigate before rollback",
+            "investigate",
+            ("investigate the issue before any rollback",),
+            "seed 000 §2",
+        ),
+    )
+}
 
 
 # The strategies of the branches that roll nothing back: seed 000 §2 says to
@@ -289,9 +374,17 @@ def decide(facts: Assessment) -> Decision:
         findings.append(follow("Other issue?", "Investigate before rollback"))
     findings.sort(key=lambda f: _URGENCY[f.outcome])
     chosen, outcome = findings[0], OUTCOMES[findings[0].outcome]
-    return Decision(outcome.code, outcome.summary, outcome.strategy, chosen.path,
-                    tuple(reasons), outcome.actions, outcome.source, tuple(findings[1:]),
-                    facts)  # fmt: skip
+    return Decision(
+        outcome.code,
+        outcome.summary,
+        outcome.strategy,
+        chosen.path,
+        tuple(reasons),
+        outcome.actions,
+        outcome.source,
+        tuple(findings[1:]),
+        facts,
+    )
 
 
 def render_tree(node: Node = TREE, indent: str = "") -> list[str]:

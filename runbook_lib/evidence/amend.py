@@ -89,8 +89,11 @@ def suspicious_changes(archive: Path, incident_dir: Path) -> list[str]:
     """
     manifest = read_manifest(incident_dir)
     if manifest is None:
-        return [f"missing: {MANIFEST} (the incident was sealed before)"] if was_sealed(
-            archive, incident_dir) else []  # fmt: skip
+        return (
+            [f"missing: {MANIFEST} (the incident was sealed before)"]
+            if was_sealed(archive, incident_dir)
+            else []
+        )
     report = verify_incident(archive, incident_dir)
     return [p for p in report.problems if not _legitimate(p, incident_dir, manifest)]
 
@@ -108,8 +111,9 @@ def run_lock(incident_dir: Path, timeout: float) -> Iterator[None]:
     except Timeout:
         raise LockHeldError(
             f"incident {incident_dir.name} is busy: another runbook process held its run lock "
-            f"for {timeout:.0f} s", hint="wait for that run to finish, then try again",
-        ) from None  # fmt: skip
+            f"for {timeout:.0f} s",
+            hint="wait for that run to finish, then try again",
+        ) from None
     try:
         yield
     finally:
@@ -147,8 +151,12 @@ def reseal(
         findings.append({"found_at": now_iso(), "problems": suspicious})
     carried = {k: v for k, v in previous.items() if k not in _SEAL_KEYS}
     record = _incident_record(incident_dir)
-    merged = {**carried, **(dict(extra) if extra else {}), "findings": findings,
-              "incident_record": record}  # fmt: skip
+    merged = {
+        **carried,
+        **(dict(extra) if extra else {}),
+        "findings": findings,
+        "incident_record": record,
+    }
     if facts is None:
         facts = previous.get("environment") or environment_facts(with_system_info=False)
     seal(archive, incident_dir, merged, facts=facts)
@@ -210,8 +218,9 @@ def seal_by_hand(archive: Path, incident_dir: Path, who: str) -> list[str]:
         close_interrupted(archive, incident_dir)
         found = suspicious_changes(archive, incident_dir)
         prefix = "unrecorded file: "
-        adopted = [problem[len(prefix):] for problem in found if problem.startswith(prefix)]
-        Journal.for_incident(incident_dir)({
-            "event": JournalEvent.SEALED_BY_HAND, "by": who, "files": adopted})  # fmt: skip
+        adopted = [problem[len(prefix) :] for problem in found if problem.startswith(prefix)]
+        Journal.for_incident(incident_dir)(
+            {"event": JournalEvent.SEALED_BY_HAND, "by": who, "files": adopted}
+        )
         reseal(archive, incident_dir, suspicious=[p for p in found if not p.startswith(prefix)])
     return adopted

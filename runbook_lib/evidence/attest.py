@@ -69,11 +69,15 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as err:
-        raise InvalidInputError(f"cannot read the signing key {path}: {err}",
-                                hint="make one with 'runbook keys generate --out PATH'") from None
+        raise InvalidInputError(
+            f"cannot read the signing key {path}: {err}",
+            hint="make one with 'runbook keys generate --out PATH'",
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise InvalidInputError(f"{path} is not an Ed25519 private key",
-                                hint="make one with 'runbook keys generate --out PATH'")
+        raise InvalidInputError(
+            f"{path} is not an Ed25519 private key",
+            hint="make one with 'runbook keys generate --out PATH'",
+        )
     return key
 
 
@@ -112,47 +116,73 @@ def generate_keypair(out: Path, archive: Path | None) -> tuple[Path, Path]:
     """
     target = out.resolve()
     if archive is not None and target.is_relative_to(archive.resolve()):
-        raise InvalidInputError(f"{out} is inside the archive {archive}; a private key must "
-                                "never be kept with the evidence it signs",
-                                hint="choose a path outside the archive")  # fmt: skip
+        raise InvalidInputError(
+            f"{out} is inside the archive {archive}; a private key must "
+            "never be kept with the evidence it signs",
+            hint="choose a path outside the archive",
+        )
     public = target.with_name(target.name + ".pub")
     if target.exists() or public.exists():
         raise InvalidInputError(f"{target} or {public.name} already exists; not overwritten")
     key = Ed25519PrivateKey.generate()
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())  # fmt: skip
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, private_pem, mode=0o600)
     atomic_write_bytes(public, public_pem, mode=0o644)
     return target, public
 
 
-def statement(manifest_bytes: bytes, manifest: Mapping[str, Any], previous: str | None,
-              key: Ed25519PublicKey, tool_version: str) -> dict[str, Any]:  # fmt: skip
+def statement(
+    manifest_bytes: bytes,
+    manifest: Mapping[str, Any],
+    previous: str | None,
+    key: Ed25519PublicKey,
+    tool_version: str,
+) -> dict[str, Any]:
     """The in-toto Statement of one seal."""
     subjects = [{"name": "manifest.json", "digest": {"sha256": sha256_bytes(manifest_bytes)}}]
-    subjects += [{"name": name, "digest": {"sha256": str(entry.get("sha256"))}}
-                 for name, entry in sorted(dict(manifest.get("files", {})).items())]
-    predicate = {"incident": manifest.get("incident"), "sealed_at": manifest.get("sealed_at"),
-                 "state": (manifest.get("incident_record") or {}).get("state"),
-                 "chain_head": manifest.get("chain_head"), "previous_seal": previous,
-                 "parameters_sha256": sha256_bytes(json.dumps(
-                     manifest.get("parameters", {}), sort_keys=True, default=str).encode()),
-                 "tool_version": tool_version, "key": fingerprint(key)}  # fmt: skip
-    return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": PREDICATE_TYPE,
-            "predicate": predicate}  # fmt: skip
+    subjects += [
+        {"name": name, "digest": {"sha256": str(entry.get("sha256"))}}
+        for name, entry in sorted(dict(manifest.get("files", {})).items())
+    ]
+    predicate = {
+        "incident": manifest.get("incident"),
+        "sealed_at": manifest.get("sealed_at"),
+        "state": (manifest.get("incident_record") or {}).get("state"),
+        "chain_head": manifest.get("chain_head"),
+        "previous_seal": previous,
+        "parameters_sha256": sha256_bytes(
+            json.dumps(manifest.get("parameters", {}), sort_keys=True, default=str).encode()
+        ),
+        "tool_version": tool_version,
+        "key": fingerprint(key),
+    }
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": subjects,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
 
 
-def sign(body: Mapping[str, Any], key: Ed25519PrivateKey,
-         payload_type: str = PAYLOAD_TYPE) -> Envelope:  # fmt: skip
+def sign(
+    body: Mapping[str, Any], key: Ed25519PrivateKey, payload_type: str = PAYLOAD_TYPE
+) -> Envelope:
     """A DSSE envelope of ``body`` signed with ``key``."""
     payload = json.dumps(dict(body), sort_keys=True, separators=(",", ":")).encode()
     signature = key.sign(pae(payload_type, payload))
-    return Envelope(payload=base64.b64encode(payload).decode(), payloadType=payload_type,
-                    signatures=[Signature(keyid=fingerprint(key.public_key()),
-                                          sig=base64.b64encode(signature).decode())])
+    return Envelope(
+        payload=base64.b64encode(payload).decode(),
+        payloadType=payload_type,
+        signatures=[
+            Signature(keyid=fingerprint(key.public_key()), sig=base64.b64encode(signature).decode())
+        ],
+    )
 
 
 def signed_by(envelope: Mapping[str, Any], trusted: Ed25519PublicKey) -> bool:
@@ -179,8 +209,9 @@ def write_envelope(path: Path, envelope: Envelope) -> bytes:
     return data
 
 
-def check_envelope(data: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey | None,
-                   name: str) -> tuple[list[str], list[str]]:  # fmt: skip
+def check_envelope(
+    data: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey | None, name: str
+) -> tuple[list[str], list[str]]:
     """Problems and notes of a seal's envelope ``name`` against its manifest.
 
     Without a ``trusted`` key the signature is only checked against the key
@@ -205,8 +236,10 @@ def check_envelope(data: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey
     good = False
     for signature in signatures:
         try:
-            trusted.verify(base64.b64decode(signature.get("sig", "")),
-                           pae(str(envelope.get("payloadType")), payload))  # fmt: skip
+            trusted.verify(
+                base64.b64decode(signature.get("sig", "")),
+                pae(str(envelope.get("payloadType")), payload),
+            )
             good = True
         except (InvalidSignature, ValueError, TypeError):
             continue

@@ -89,9 +89,10 @@ def read_chain(incident_dir: Path) -> list[dict[str, Any]]:
         if record is None:
             continue
         if not isinstance(record, dict):
-            raise WorkspaceError(f"{CHAIN.as_posix()} line {number} is not a JSON record",
-                                 hint="the chain was edited; 'runbook archive verify' "
-                                 "names what else changed")  # fmt: skip
+            raise WorkspaceError(
+                f"{CHAIN.as_posix()} line {number} is not a JSON record",
+                hint="the chain was edited; 'runbook archive verify' names what else changed",
+            )
         records.append(record)
     return records
 

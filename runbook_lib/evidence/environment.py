@@ -9,8 +9,17 @@ import re
 import sys
 from typing import Any
 
-_VERSIONED = ("python", "runbook", "papermill", "nbclient", "nbformat", "gymnasium",
-              "stable-baselines3", "torch", "numpy")  # fmt: skip
+_VERSIONED = (
+    "python",
+    "runbook",
+    "papermill",
+    "nbclient",
+    "nbformat",
+    "gymnasium",
+    "stable-baselines3",
+    "torch",
+    "numpy",
+)
 
 
 def _normalized(name: str) -> str:

@@ -69,9 +69,11 @@ def upsert_incident(archive: Path, incident: Mapping[str, Any]) -> None:
             ":updated_at) ON CONFLICT(id) DO UPDATE SET title=excluded.title, "
             "severity=excluded.severity, kind=excluded.kind, state=excluded.state, "
             "updated_at=excluded.updated_at",
-            {key: incident.get(key) for key in
-             ("id", "title", "severity", "kind", "state", "opened_at", "updated_at")},
-        )  # fmt: skip
+            {
+                key: incident.get(key)
+                for key in ("id", "title", "severity", "kind", "state", "opened_at", "updated_at")
+            },
+        )
 
 
 def add_run(archive: Path, record: Mapping[str, Any]) -> None:
@@ -79,10 +81,18 @@ def add_run(archive: Path, record: Mapping[str, Any]) -> None:
     with connect(archive) as conn:
         conn.execute(
             "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (record["incident"], record["seq"], record["notebook"], record["status"],
-             record["output"], record.get("output_sha256"), record["hash"],
-             record.get("started_at"), record.get("duration_s")),
-        )  # fmt: skip
+            (
+                record["incident"],
+                record["seq"],
+                record["notebook"],
+                record["status"],
+                record["output"],
+                record.get("output_sha256"),
+                record["hash"],
+                record.get("started_at"),
+                record.get("duration_s"),
+            ),
+        )
 
 
 def add_decision(
@@ -93,28 +103,47 @@ def add_decision(
     with connect(archive) as conn:
         conn.execute(
             "INSERT INTO decisions VALUES (?, ?, ?, ?, ?)",
-            (incident, decided_at, name, decision.get("strategy"),
-             json.dumps(decision, sort_keys=True, default=str)),
-        )  # fmt: skip
+            (
+                incident,
+                decided_at,
+                name,
+                decision.get("strategy"),
+                json.dumps(decision, sort_keys=True, default=str),
+            ),
+        )
 
 
-def add_checks(archive: Path, incident: str, source: str, recorded_at: str,
-               checks: Sequence[Mapping[str, Any]]) -> None:  # fmt: skip
+def add_checks(
+    archive: Path, incident: str, source: str, recorded_at: str, checks: Sequence[Mapping[str, Any]]
+) -> None:
     """Record check results (``source`` says which run or command produced them)."""
     with connect(archive) as conn:
         conn.executemany(
             "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(incident, source, c["name"], c["status"], c.get("summary"),
-              int(bool(c.get("blocking", True))), recorded_at) for c in checks],
-        )  # fmt: skip
+            [
+                (
+                    incident,
+                    source,
+                    c["name"],
+                    c["status"],
+                    c.get("summary"),
+                    int(bool(c.get("blocking", True))),
+                    recorded_at,
+                )
+                for c in checks
+            ],
+        )
 
 
-def record_seal(archive: Path, incident: str, manifest_sha256: str, sealed_at: str,
-                files: int) -> None:  # fmt: skip
+def record_seal(
+    archive: Path, incident: str, manifest_sha256: str, sealed_at: str, files: int
+) -> None:
     """Anchor an incident's manifest hash outside the incident directory."""
     with connect(archive) as conn:
-        conn.execute("INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?)",
-                     (incident, manifest_sha256, sealed_at, files))  # fmt: skip
+        conn.execute(
+            "INSERT OR REPLACE INTO seals VALUES (?, ?, ?, ?)",
+            (incident, manifest_sha256, sealed_at, files),
+        )
 
 
 def query(archive: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

@@ -50,6 +50,7 @@ IGNORED_SUFFIXES = (".lock",)
 # once (by the runbook itself) and never changed. Other files (a notebook's
 # working files, parity.json) may be rewritten between seals.
 APPEND_ONLY = (JOURNAL_FILE, CHAIN.as_posix())
-WRITE_ONCE = tuple(f"{name}/" for name in (RUNS_DIR, PLANS_DIR, BLOBS_DIR, COMMS_DIR,
-                                           DECISIONS_DIR, CHECKS_DIR))  # fmt: skip
+WRITE_ONCE = tuple(
+    f"{name}/" for name in (RUNS_DIR, PLANS_DIR, BLOBS_DIR, COMMS_DIR, DECISIONS_DIR, CHECKS_DIR)
+)
 REWRITABLE = (f"{PLANS_DIR}/latest",)

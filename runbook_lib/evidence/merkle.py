@@ -46,8 +46,9 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
-                     expected_root: bytes) -> bool:  # fmt: skip
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes
+) -> bool:
     """Whether ``proof`` shows leaf hash ``leaf`` at ``index`` of the tree ``expected_root``."""
     if index >= size:
         return False
@@ -82,8 +83,9 @@ def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     return _subproof(old_size, leaves, True)
 
 
-def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes,
-                       proof: Sequence[bytes]) -> bool:  # fmt: skip
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
     """Whether ``proof`` shows the tree ``old_root`` is a prefix of the tree ``new_root``."""
     if old_size > new_size:
         return False

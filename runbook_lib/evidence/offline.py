@@ -29,8 +29,13 @@ from runbook_lib.evidence import attest, merkle, translog
 from runbook_lib.evidence.layout import ENVELOPE, IGNORED_SUFFIXES, MANIFEST
 
 PAYLOAD = "data/"
-TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "inclusion.json",
-             "checkpoint.json")  # fmt: skip
+TAG_FILES = (
+    "bagit.txt",
+    "bag-info.txt",
+    "manifest-sha256.txt",
+    "inclusion.json",
+    "checkpoint.json",
+)
 
 
 def _manifest_lines(files: dict[str, bytes]) -> bytes:
@@ -38,8 +43,9 @@ def _manifest_lines(files: dict[str, bytes]) -> bytes:
     return "".join(lines).encode()
 
 
-def build_bundle(archive: Path, incident_dir: Path, out: Path,
-                 key: Ed25519PrivateKey | None) -> int:  # fmt: skip
+def build_bundle(
+    archive: Path, incident_dir: Path, out: Path, key: Ed25519PrivateKey | None
+) -> int:
     """Write the bundle of a sealed incident; returns how many payload files it holds.
 
     Raises:
@@ -47,17 +53,23 @@ def build_bundle(archive: Path, incident_dir: Path, out: Path,
     """
     proof = translog.inclusion(archive, incident_dir.name)
     if not (incident_dir / MANIFEST).is_file() or proof is None:
-        raise InvalidInputError(f"{incident_dir.name} has no logged seal to bundle",
-                                hint=f"seal it first: runbook archive seal {incident_dir.name}")
-    payload = {PAYLOAD + p.relative_to(incident_dir).as_posix(): p.read_bytes()
-               for p in iter_files(incident_dir) if not p.name.endswith(IGNORED_SUFFIXES)}
-    tags = {"bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-            "bag-info.txt": f"External-Identifier: {incident_dir.name}\n"
-                            f"Payload-Oxum: {sum(map(len, payload.values()))}.{len(payload)}\n"
-                            .encode(),
-            "manifest-sha256.txt": _manifest_lines(payload),
-            "inclusion.json": (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode(),
-            "checkpoint.json": translog.checkpoint(archive, key)}  # fmt: skip
+        raise InvalidInputError(
+            f"{incident_dir.name} has no logged seal to bundle",
+            hint=f"seal it first: runbook archive seal {incident_dir.name}",
+        )
+    payload = {
+        PAYLOAD + p.relative_to(incident_dir).as_posix(): p.read_bytes()
+        for p in iter_files(incident_dir)
+        if not p.name.endswith(IGNORED_SUFFIXES)
+    }
+    tags = {
+        "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": f"External-Identifier: {incident_dir.name}\n"
+        f"Payload-Oxum: {sum(map(len, payload.values()))}.{len(payload)}\n".encode(),
+        "manifest-sha256.txt": _manifest_lines(payload),
+        "inclusion.json": (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode(),
+        "checkpoint.json": translog.checkpoint(archive, key),
+    }
     tags["tagmanifest-sha256.txt"] = _manifest_lines(tags)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -73,8 +85,9 @@ def _read_members(path: Path) -> dict[str, bytes]:
     """The bundle's files by their name inside the bag (no file is written)."""
     try:
         with tarfile.open(path, mode="r:gz") as tar:
-            members = {m.name.split("/", 1)[-1]: tar.extractfile(m) for m in tar.getmembers()
-                       if m.isfile()}  # fmt: skip
+            members = {
+                m.name.split("/", 1)[-1]: tar.extractfile(m) for m in tar.getmembers() if m.isfile()
+            }
             return {name: handle.read() for name, handle in members.items() if handle}
     except (OSError, tarfile.TarError) as err:
         raise InvalidInputError(f"{path} is not a bundle (.tar.gz): {err}") from None
@@ -90,8 +103,11 @@ def _check_bag(files: dict[str, bytes], listing: str, problems: list[str]) -> No
         elif sha256_bytes(files[name]) != digest:
             problems.append(f"modified: {name} (its hash differs from {listing})")
     if listing == "manifest-sha256.txt":
-        problems += [f"unrecorded file: {name}" for name in sorted(files)
-                     if name.startswith(PAYLOAD) and name not in listed]
+        problems += [
+            f"unrecorded file: {name}"
+            for name in sorted(files)
+            if name.startswith(PAYLOAD) and name not in listed
+        ]
 
 
 def verify_bundle(path: Path, trusted: Ed25519PublicKey | None) -> list[str]:
@@ -120,8 +136,9 @@ def verify_bundle(path: Path, trusted: Ed25519PublicKey | None) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-def _check_log(files: dict[str, bytes], manifest_bytes: bytes,
-               trusted: Ed25519PublicKey | None) -> list[str]:  # fmt: skip
+def _check_log(
+    files: dict[str, bytes], manifest_bytes: bytes, trusted: Ed25519PublicKey | None
+) -> list[str]:
     try:
         proof: dict[str, Any] = json.loads(files["inclusion.json"])
         envelope = json.loads(files["checkpoint.json"])
@@ -136,8 +153,16 @@ def _check_log(files: dict[str, bytes], manifest_bytes: bytes,
         problems.append(f"log: the logged seal is not this {MANIFEST}")
     leaf = merkle.leaf_hash(json.dumps(entry, sort_keys=True, separators=(",", ":")).encode())
     hashes = [bytes.fromhex(h) for h in proof.get("proof", [])]
-    if (checkpoint.get("size") != proof.get("size") or checkpoint.get("root") != proof.get("root")
-            or not merkle.verify_inclusion(int(proof.get("index", -1)), int(proof["size"]), leaf,
-                                           hashes, bytes.fromhex(proof["root"]))):  # fmt: skip
+    if (
+        checkpoint.get("size") != proof.get("size")
+        or checkpoint.get("root") != proof.get("root")
+        or not merkle.verify_inclusion(
+            int(proof.get("index", -1)),
+            int(proof["size"]),
+            leaf,
+            hashes,
+            bytes.fromhex(proof["root"]),
+        )
+    ):
         problems.append("log: the inclusion proof does not lead to the checkpoint's root")
     return problems

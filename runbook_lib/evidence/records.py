@@ -33,8 +33,9 @@ def _write_record(directory: Path, stem: str, data: Mapping[str, Any]) -> Path:
     return path
 
 
-def record_decision(archive: Path, incident_dir: Path, decision: Mapping[str, Any],
-                    *, source: str) -> Path:  # fmt: skip
+def record_decision(
+    archive: Path, incident_dir: Path, decision: Mapping[str, Any], *, source: str
+) -> Path:
     """Keep a decision as ``decisions/<NN>-<outcome>.json``, index it, and reseal.
 
     Args:
@@ -49,15 +50,22 @@ def record_decision(archive: Path, incident_dir: Path, decision: Mapping[str, An
         name = str(decision.get("outcome") or decision.get("scenario") or "decision")
         path = _write_record(incident_dir / DECISIONS_DIR, name, body)
         index.add_decision(archive, incident_dir.name, decided_at, decision)
-        Journal.for_incident(incident_dir)({
-            "event": JournalEvent.DECISION, "outcome": name, "summary": decision.get("summary"),
-            "strategy": decision.get("strategy"), "source": source,
-            "path": path.relative_to(incident_dir).as_posix()})  # fmt: skip
+        Journal.for_incident(incident_dir)(
+            {
+                "event": JournalEvent.DECISION,
+                "outcome": name,
+                "summary": decision.get("summary"),
+                "strategy": decision.get("strategy"),
+                "source": source,
+                "path": path.relative_to(incident_dir).as_posix(),
+            }
+        )
     return path
 
 
-def record_checks(archive: Path, incident_dir: Path, source: str,
-                  checks: Iterable[Mapping[str, Any]]) -> Path:  # fmt: skip
+def record_checks(
+    archive: Path, incident_dir: Path, source: str, checks: Iterable[Mapping[str, Any]]
+) -> Path:
     """Keep check results as ``checks/<NN>-<source>.json``, index them, and reseal.
 
     Args:
@@ -73,8 +81,12 @@ def record_checks(archive: Path, incident_dir: Path, source: str,
         path = _write_record(incident_dir / CHECKS_DIR, source, body)
         index.add_checks(archive, incident_dir.name, source, recorded_at, items)
         failed = sum(item.get("status") == "fail" for item in items)
-        Journal.for_incident(incident_dir)({
-            "event": JournalEvent.CHECKS, "source": source,
-            "path": path.relative_to(incident_dir).as_posix(),
-            "summary": f"{len(items) - failed} of {len(items)} passed"})  # fmt: skip
+        Journal.for_incident(incident_dir)(
+            {
+                "event": JournalEvent.CHECKS,
+                "source": source,
+                "path": path.relative_to(incident_dir).as_posix(),
+                "summary": f"{len(items) - failed} of {len(items)} passed",
+            }
+        )
     return path

@@ -26,8 +26,9 @@ from runbook_lib.base.fsutil import sha256_bytes, sha256_file
 from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import run_lock
 from runbook_lib.evidence.chain import GENESIS, verify_chain
+from runbook_lib.evidence.findings import VerifyReport
 from runbook_lib.evidence.layout import CHAIN, MANIFEST
-from runbook_lib.evidence.seal import VerifyReport, parse_manifest, read_manifest, verify_incident
+from runbook_lib.evidence.seal import parse_manifest, read_manifest, verify_incident
 
 _CHUNK = 1 << 20
 # S3 refuses parts below 5 MiB except the last one.
@@ -78,15 +79,18 @@ def open_url(url: str) -> tuple[Any, str]:
     try:
         from fsspec.core import url_to_fs
     except ImportError as err:
-        raise InvalidInputError("remote archives need fsspec",
-                                hint="pip install 'rl-runbook[s3]'") from err  # fmt: skip
+        raise InvalidInputError(
+            "remote archives need fsspec", hint="pip install 'rl-runbook[s3]'"
+        ) from err
     try:
         # Fresh instance, no listing cache: a verify must see the store as it is now.
         fs, root = url_to_fs(url, skip_instance_cache=True, use_listings_cache=False)
     except (ImportError, ValueError) as err:
-        raise InvalidInputError(f"cannot open {url}: {err}",
-                                hint="use a local path, file://... or s3://bucket/prefix "
-                                "(s3 needs: pip install 'rl-runbook[s3]')") from err  # fmt: skip
+        raise InvalidInputError(
+            f"cannot open {url}: {err}",
+            hint="use a local path, file://... or s3://bucket/prefix "
+            "(s3 needs: pip install 'rl-runbook[s3]')",
+        ) from err
     return fs, str(root).rstrip("/")
 
 
@@ -135,8 +139,9 @@ def _pending_parts(fs: Any, bucket: str, key: str) -> tuple[str | None, dict[int
     parts: dict[int, str] = {}
     marker = 0
     while True:
-        page = fs.call_s3("list_parts", Bucket=bucket, Key=key, UploadId=upload_id,
-                          PartNumberMarker=marker)  # fmt: skip
+        page = fs.call_s3(
+            "list_parts", Bucket=bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+        )
         parts.update({int(p["PartNumber"]): str(p["ETag"]) for p in page.get("Parts", [])})
         if not page.get("IsTruncated"):
             return upload_id, parts
@@ -156,16 +161,28 @@ def _put_multipart(fs: Any, local: Path, remote: str, part_size: int) -> bool:
             etag = held.get(number, "")
             # A part's ETag is the MD5 of its bytes: a held part is kept only if it matches.
             if etag.strip('"') != hashlib.md5(chunk, usedforsecurity=False).hexdigest():
-                etag = fs.call_s3("upload_part", Bucket=bucket, Key=key, UploadId=upload_id,
-                                  PartNumber=number, Body=chunk)["ETag"]  # fmt: skip
+                etag = fs.call_s3(
+                    "upload_part",
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=chunk,
+                )["ETag"]
             parts.append({"PartNumber": number, "ETag": etag})
-    fs.call_s3("complete_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id,
-               MultipartUpload={"Parts": parts})  # fmt: skip
+    fs.call_s3(
+        "complete_multipart_upload",
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": parts},
+    )
     return resumed
 
 
-def _push_file(fs: Any, local: Path, remote: str, sha256: str, *, part_size: int,
-               report: PushReport) -> None:  # fmt: skip
+def _push_file(
+    fs: Any, local: Path, remote: str, sha256: str, *, part_size: int, report: PushReport
+) -> None:
     size = local.stat().st_size
     if _holds(fs, remote, size, sha256):
         report.skipped.append(remote)
@@ -179,7 +196,9 @@ def _push_file(fs: Any, local: Path, remote: str, sha256: str, *, part_size: int
     if actual != sha256:
         raise CheckFailedError(
             f"uploaded {local.name} to {remote} but it hashes {actual[:12]}, not "
-            f"{sha256[:12]} as sealed", hint="the store changed it or the upload broke; push again")
+            f"{sha256[:12]} as sealed",
+            hint="the store changed it or the upload broke; push again",
+        )
     report.uploaded.append(remote)
     report.bytes_uploaded += size
 
@@ -189,8 +208,9 @@ def _existing_incident(archive_dir: Path, incident_id: str) -> Path:
 
     directory = incident_dir(archive_dir, incident_id)
     if not directory.is_dir():
-        raise InvalidInputError(f"no incident {incident_id} in {archive_dir}",
-                                hint="'runbook archive list' shows them")  # fmt: skip
+        raise InvalidInputError(
+            f"no incident {incident_id} in {archive_dir}", hint="'runbook archive list' shows them"
+        )
     return directory
 
 
@@ -199,18 +219,19 @@ def _sealed_local(directory: Path, archive_dir: Path) -> tuple[dict[str, Any], s
     incident_id = directory.name
     report = verify_incident(archive_dir, directory)
     if not report.ok:
-        raise CheckFailedError(f"{incident_id} does not verify locally ({report.problems[0]}); "
-                               "refusing to push it",
-                               hint=f"'runbook archive verify {incident_id}' names every "
-                               "problem")  # fmt: skip
+        raise CheckFailedError(
+            f"{incident_id} does not verify locally ({report.problems[0]}); refusing to push it",
+            hint=f"'runbook archive verify {incident_id}' names every problem",
+        )
     manifest = read_manifest(directory)
     if manifest is None:  # verify_incident reports a missing manifest; this is a race
         raise WorkspaceError(f"{incident_id} lost its manifest during the push", hint="retry")
     return manifest, sha256_file(directory / MANIFEST)
 
 
-def push_incident(archive_dir: Path, incident_id: str, url: str, *,
-                  part_size: int = DEFAULT_PART_SIZE) -> PushReport:  # fmt: skip
+def push_incident(
+    archive_dir: Path, incident_id: str, url: str, *, part_size: int = DEFAULT_PART_SIZE
+) -> PushReport:
     """Copy a sealed incident to ``url/<ID>/``, then verify the remote copy.
 
     The incident must verify locally first; its run lock is held meanwhile so
@@ -229,8 +250,10 @@ def push_incident(archive_dir: Path, incident_id: str, url: str, *,
         CheckFailedError: the local incident does not verify, or an upload hashes wrong.
     """
     if part_size < MIN_PART_SIZE:
-        raise InvalidInputError(f"part size {part_size} is below S3's minimum of "
-                                f"{MIN_PART_SIZE} bytes", hint="use at least 5 MiB")  # fmt: skip
+        raise InvalidInputError(
+            f"part size {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes",
+            hint="use at least 5 MiB",
+        )
     directory = _existing_incident(archive_dir, incident_id)
     fs, root = open_url(url)
     report = PushReport(incident=incident_id, url=url)
@@ -239,15 +262,28 @@ def push_incident(archive_dir: Path, incident_id: str, url: str, *,
         base = f"{root}/{incident_id}"
         try:
             for name, entry in sorted(manifest["files"].items()):
-                _push_file(fs, directory / name, f"{base}/{name}", str(entry["sha256"]),
-                           part_size=part_size, report=report)  # fmt: skip
+                _push_file(
+                    fs,
+                    directory / name,
+                    f"{base}/{name}",
+                    str(entry["sha256"]),
+                    part_size=part_size,
+                    report=report,
+                )
             # Last: a remote manifest means every object it names went up before it.
-            _push_file(fs, directory / MANIFEST, f"{base}/{MANIFEST}",
-                       manifest_sha, part_size=part_size, report=report)  # fmt: skip
+            _push_file(
+                fs,
+                directory / MANIFEST,
+                f"{base}/{MANIFEST}",
+                manifest_sha,
+                part_size=part_size,
+                report=report,
+            )
         except (OSError, PermissionError) as err:
-            raise WorkspaceError(f"push of {incident_id} to {url} stopped: {err}",
-                                 hint="check the bucket exists and the credentials; "
-                                 "run the push again to resume it") from err  # fmt: skip
+            raise WorkspaceError(
+                f"push of {incident_id} to {url} stopped: {err}",
+                hint="check the bucket exists and the credentials; run the push again to resume it",
+            ) from err
     report.verify = verify_remote(url, incident_id, archive_dir)
     return report
 
@@ -256,25 +292,30 @@ def _anchor(archive_dir: Path | None, incident_id: str) -> str | None:
     """The manifest hash sealed in the local index, if there is one."""
     if archive_dir is None or not index.index_path(archive_dir).is_file():
         return None
-    rows = index.query(archive_dir, "SELECT manifest_sha256 FROM seals WHERE incident = ?",
-                       (incident_id,))  # fmt: skip
+    rows = index.query(
+        archive_dir, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_id,)
+    )
     return str(rows[0]["manifest_sha256"]) if rows else None
 
 
-def _check_manifest(data: bytes, anchor: str | None, report: VerifyReport,
-                    where: str) -> dict[str, Any] | None:  # fmt: skip
+def _check_manifest(
+    data: bytes, anchor: str | None, report: VerifyReport, where: str
+) -> dict[str, Any] | None:
     if anchor is None:
-        report.notes.append("anchor unavailable: no seal of this incident in the local index, "
-                            "so the remote manifest is checked against itself only")  # fmt: skip
+        report.notes.append(
+            "anchor unavailable: no seal of this incident in the local index, "
+            "so the remote manifest is checked against itself only"
+        )
     elif anchor != sha256_bytes(data):
-        report.problems.append(f"modified: {MANIFEST} (its hash differs from the seal "
-                               f"in the local index: changed at {where}, or resealed locally "
-                               "since the push)")  # fmt: skip
+        report.problems.append(
+            f"modified: {MANIFEST} (its hash differs from the seal "
+            f"in the local index: changed at {where}, or resealed locally "
+            "since the push)"
+        )
     return parse_manifest(data, report)
 
 
-def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any],
-                 report: VerifyReport) -> None:  # fmt: skip
+def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any], report: VerifyReport) -> None:
     path = f"{base}/{CHAIN.as_posix()}"
     if not fs.exists(path):
         return  # named as missing by the file comparison when the manifest lists it
@@ -291,8 +332,7 @@ def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any],
         report.problems.append("chain: the last run does not match the sealed chain head")
 
 
-def verify_remote(url: str, incident_id: str,
-                  archive_dir: Path | None = None) -> VerifyReport:  # fmt: skip
+def verify_remote(url: str, incident_id: str, archive_dir: Path | None = None) -> VerifyReport:
     """Hash every object of ``url/<ID>/`` and compare it with the pushed manifest.
 
     Names every object modified, missing or added, and every broken chain link.
@@ -307,14 +347,14 @@ def verify_remote(url: str, incident_id: str,
     report = VerifyReport(incident=incident_id)
     manifest_path = f"{base}/{MANIFEST}"
     if not fs.exists(manifest_path):
-        report.problems.append(f"missing: {MANIFEST} (no finished push of "
-                               f"{incident_id} at {url})")  # fmt: skip
+        report.problems.append(f"missing: {MANIFEST} (no finished push of {incident_id} at {url})")
         return report
-    manifest = _check_manifest(fs.cat_file(manifest_path), _anchor(archive_dir, incident_id),
-                               report, url)  # fmt: skip
+    manifest = _check_manifest(
+        fs.cat_file(manifest_path), _anchor(archive_dir, incident_id), report, url
+    )
     if manifest is None:
         return report
-    actual = {path[len(base) + 1:]: path for path in fs.find(base)}
+    actual = {path[len(base) + 1 :]: path for path in fs.find(base)}
     actual.pop(MANIFEST, None)
     recorded: dict[str, Any] = manifest["files"]
     report.files_checked = len(actual)
@@ -324,7 +364,9 @@ def verify_remote(url: str, incident_id: str,
         if hash_remote(fs, actual[name]) != recorded[name].get("sha256"):
             report.problems.append(f"modified: {name}")
     _check_chain(fs, base, manifest, report)
-    report.problems += [f"earlier: {problem} (found {finding.get('found_at')}, kept through a "
-                        "reseal)" for finding in manifest.get("findings", [])
-                        for problem in finding.get("problems", [])]  # fmt: skip
+    report.problems += [
+        f"earlier: {problem} (found {finding.get('found_at')}, kept through a reseal)"
+        for finding in manifest.get("findings", [])
+        for problem in finding.get("problems", [])
+    ]
     return report

@@ -15,7 +15,6 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,26 +26,21 @@ from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes
 from runbook_lib.evidence import attest, index, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
+from runbook_lib.evidence.findings import (
+    VerifyReport,
+    _in_progress,
+    _journal_paths,
+    _run_stems,
+    recorded_by_a_writer,
+)
 from runbook_lib.evidence.layout import (
-    BLOBS_DIR,
     CHAIN,
-    CHECKS_DIR,
-    COMMS_DIR,
-    DECISION_FILE,
-    DECISIONS_DIR,
     ENVELOPE,
     IGNORED_SUFFIXES,
-    INCIDENT_FILE,
-    JOURNAL_FILE,
     MANIFEST,
-    PARITY_FILE,
-    PLANS_DIR,
-    PLOTS_DIR,
-    RUNS_DIR,
     SEAL_FILES,
 )
 from runbook_lib.evidence.started import OpenRun, open_runs, run_in_progress
-from runbook_lib.incident.journal import read_journal
 from runbook_lib.target.secrets import find_secret
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -68,8 +62,13 @@ def inventory(incident_dir: Path) -> dict[str, dict[str, Any]]:
     return files
 
 
-def seal(archive: Path, incident_dir: Path, extra: Mapping[str, Any] | None = None,
-         *, facts: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def seal(
+    archive: Path,
+    incident_dir: Path,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    facts: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Write ``manifest.json`` for the incident and anchor its hash in the index."""
     with archive_lock(incident_dir):
         manifest = {
@@ -81,16 +80,26 @@ def seal(archive: Path, incident_dir: Path, extra: Mapping[str, Any] | None = No
             **(dict(extra) if extra else {}),
         }
         data = (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode()
-        previous = index.query(archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?",
-                               (incident_dir.name,))  # fmt: skip
+        previous = index.query(
+            archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_dir.name,)
+        )
         atomic_write_bytes(incident_dir / MANIFEST, data)
         _sign(incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None)
-        index.record_seal(archive, incident_dir.name, sha256_bytes(data), manifest["sealed_at"],
-                          len(manifest["files"]))  # fmt: skip
+        index.record_seal(
+            archive,
+            incident_dir.name,
+            sha256_bytes(data),
+            manifest["sealed_at"],
+            len(manifest["files"]),
+        )
         envelope = incident_dir / ENVELOPE
-        translog.append(archive, incident_dir.name, sha256_bytes(data),
-                        sha256_file(envelope) if envelope.is_file() else None,
-                        manifest["sealed_at"])  # fmt: skip
+        translog.append(
+            archive,
+            incident_dir.name,
+            sha256_bytes(data),
+            sha256_file(envelope) if envelope.is_file() else None,
+            manifest["sealed_at"],
+        )
     return manifest
 
 
@@ -103,8 +112,9 @@ def _tool_version() -> str:
         return "unknown"
 
 
-def _sign(incident_dir: Path, data: bytes, manifest: Mapping[str, Any],
-          previous: str | None) -> None:  # fmt: skip
+def _sign(
+    incident_dir: Path, data: bytes, manifest: Mapping[str, Any], previous: str | None
+) -> None:
     """Write the seal's signed statement, or drop a stale one when no key is set."""
     key = attest.configured_key()
     path = incident_dir / ENVELOPE
@@ -115,42 +125,24 @@ def _sign(incident_dir: Path, data: bytes, manifest: Mapping[str, Any],
     attest.write_envelope(path, attest.sign(body, key))
 
 
-def _check_signature(incident_dir: Path, data: bytes, report: VerifyReport,
-                     trusted: Ed25519PublicKey | None) -> None:  # fmt: skip
+def _check_signature(
+    incident_dir: Path, data: bytes, report: VerifyReport, trusted: Ed25519PublicKey | None
+) -> None:
     if trusted is None:
         key = attest.configured_key()
         trusted = key.public_key() if key is not None else None
     path = incident_dir / ENVELOPE
     if not path.is_file():
         if trusted is not None:
-            report.problems.append(f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key "
-                                   "was given)")  # fmt: skip
+            report.problems.append(
+                f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)"
+            )
         else:
             report.notes.append("unsigned: cannot prove")
         return
     problems, notes = attest.check_envelope(path.read_bytes(), data, trusted, ENVELOPE)
     report.problems += problems
     report.notes += notes
-
-
-@dataclass
-class VerifyReport:
-    """What :func:`verify_incident` found."""
-
-    incident: str
-    problems: list[str] = field(default_factory=list)
-    files_checked: int = 0
-    runs_checked: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is wrong."""
-        return not self.problems
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {**asdict(self), "ok": self.ok}
 
 
 def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
@@ -160,13 +152,17 @@ def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
         for name, value in secrets.items():
             form = find_secret(data, value)
             if form is not None:
-                hits.append(f"secret: the value of ${name} appears in "
-                            f"{path.relative_to(incident_dir).as_posix()} ({form})")  # fmt: skip
+                hits.append(
+                    f"secret: the value of ${name} appears in "
+                    f"{path.relative_to(incident_dir).as_posix()} ({form})"
+                )
     return hits
 
 
 def _sealed_manifest(
-    archive: Path, incident_dir: Path, report: VerifyReport,
+    archive: Path,
+    incident_dir: Path,
+    report: VerifyReport,
     trusted: Ed25519PublicKey | None = None,
 ) -> dict[str, Any] | None:
     """The manifest to verify against, checked against its anchor in the index."""
@@ -176,8 +172,9 @@ def _sealed_manifest(
         report.problems.append(f"missing: {MANIFEST} ({sealed})")
         return None
     data = path.read_bytes()
-    seals = index.query(archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?",
-                        (incident_dir.name,))  # fmt: skip
+    seals = index.query(
+        archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_dir.name,)
+    )
     if not seals:
         report.problems.append(f"seal: no seal of {incident_dir.name} in the index")
     elif seals[0]["manifest_sha256"] != sha256_bytes(data):
@@ -198,46 +195,13 @@ def parse_manifest(data: bytes, report: VerifyReport) -> dict[str, Any] | None:
     return manifest
 
 
-# Written by the runbook's own commands, which journal or chain what they write.
-_KNOWN_FILES = frozenset({INCIDENT_FILE, JOURNAL_FILE, DECISION_FILE, PARITY_FILE,
-                          CHAIN.as_posix()})  # fmt: skip
-_KNOWN_DIRS = tuple(f"{name}/" for name in (PLANS_DIR, BLOBS_DIR, COMMS_DIR, DECISIONS_DIR,
-                                            CHECKS_DIR, PLOTS_DIR))  # fmt: skip
-
-
-def _journal_paths(incident_dir: Path) -> set[str]:
-    """Every file a journal record names (``path``, ``output``, ``files``)."""
-    try:
-        records = read_journal(incident_dir / JOURNAL_FILE).records
-    except WorkspaceError:
-        return set()
-    named: set[str] = set()
-    for record in records:
-        named.update(str(record[key]) for key in ("path", "output") if record.get(key))
-        files = record.get("files")
-        if isinstance(files, list):
-            named.update(str(name) for name in files)
-    return named
-
-
-def _run_stems(chain: Iterable[Mapping[str, Any]], runs: Iterable[OpenRun]) -> set[str]:
-    """``runs/NN-stem`` of every run the chain or a started record accounts for."""
-    outputs = [record.get("output") for record in chain] + [run.record["output"] for run in runs]
-    return {name.rsplit(".", 1)[0] for name in outputs if isinstance(name, str)}
-
-
-def recorded_by_a_writer(name: str, stems: set[str], named: set[str]) -> bool:
-    """Whether a file of the incident was written by one of the runbook's recorded writers."""
-    if name in _KNOWN_FILES or name in named or name.startswith(_KNOWN_DIRS):
-        return True
-    if name.startswith(f"{RUNS_DIR}/"):
-        base = name.split(".", 1)[0]
-        return base in stems
-    return False
-
-
-def _compare_files(recorded: Mapping[str, Any], incident_dir: Path, report: VerifyReport,
-                   chain: list[dict[str, Any]], runs: list[OpenRun]) -> None:  # fmt: skip
+def _compare_files(
+    recorded: Mapping[str, Any],
+    incident_dir: Path,
+    report: VerifyReport,
+    chain: list[dict[str, Any]],
+    runs: list[OpenRun],
+) -> None:
     actual = inventory(incident_dir)
     report.files_checked = len(actual)
     for name in sorted(recorded.keys() - actual.keys()):
@@ -251,8 +215,12 @@ def _compare_files(recorded: Mapping[str, Any], incident_dir: Path, report: Veri
             report.problems.append(f"modified: {name}")
 
 
-def verify_incident(archive: Path, incident_dir: Path, secret_names: Iterable[str] = (),
-                    trusted: Ed25519PublicKey | None = None) -> VerifyReport:  # fmt: skip
+def verify_incident(
+    archive: Path,
+    incident_dir: Path,
+    secret_names: Iterable[str] = (),
+    trusted: Ed25519PublicKey | None = None,
+) -> VerifyReport:
     """Recompute every hash of an incident and compare it with its seal (and signature)."""
     report = VerifyReport(incident=incident_dir.name)
     manifest = _sealed_manifest(archive, incident_dir, report, trusted)
@@ -269,11 +237,16 @@ def verify_incident(archive: Path, incident_dir: Path, secret_names: Iterable[st
             report.problems.append("chain: the last run does not match the sealed chain head")
     runs = open_runs(incident_dir, chain)  # type: ignore[arg-type]
     _compare_files(manifest["files"], incident_dir, report, chain, runs)
-    report.problems += [f"interrupted {run.describe()}: started {run.record['started_at']} by "
-                        f"{run.record['started_by']}, never finished ({run.path})"
-                        for run in runs]  # fmt: skip
-    report.notes += [f"interrupted run {r.get('seq')} ({r.get('notebook')}), recorded"
-                     for r in chain if r.get("status") == "interrupted"]  # fmt: skip
+    report.problems += [
+        f"interrupted {run.describe()}: started {run.record['started_at']} by "
+        f"{run.record['started_by']}, never finished ({run.path})"
+        for run in runs
+    ]
+    report.notes += [
+        f"interrupted run {r.get('seq')} ({r.get('notebook')}), recorded"
+        for r in chain
+        if r.get("status") == "interrupted"
+    ]
     report.runs_checked = len(chain)
     report.problems += verify_chain(chain)
     report.problems += _run_output_problems(incident_dir, chain)
@@ -294,29 +267,33 @@ def _run_output_problems(incident_dir: Path, chain: list[dict[str, Any]]) -> lis
                 continue  # a record without a real hash cannot be checked
             path = incident_dir / relative
             if path.is_file() and sha256_file(path) != recorded:
-                problems.append(f"modified: {relative} (differs from run {record.get('seq')}'s "
-                                "chain record)")  # fmt: skip
+                problems.append(
+                    f"modified: {relative} (differs from run {record.get('seq')}'s chain record)"
+                )
     return problems
 
 
 def _index_problems(archive: Path, incident: str, chain: list[dict[str, Any]]) -> list[str]:
-    rows = index.query(archive, "SELECT seq, record_hash FROM runs WHERE incident = ?",
-                       (incident,))  # fmt: skip
+    rows = index.query(archive, "SELECT seq, record_hash FROM runs WHERE incident = ?", (incident,))
     indexed = {row["seq"]: row["record_hash"] for row in rows}
     problems = []
     for record in chain:
         seq = record.get("seq")
         if seq not in indexed:
-            problems.append(f"index: run {seq} ({record.get('notebook')}) is missing from the "
-                            "index")  # fmt: skip
+            problems.append(
+                f"index: run {seq} ({record.get('notebook')}) is missing from the index"
+            )
         elif indexed[seq] != record.get("hash"):
             problems.append(f"index: run {seq} ({record.get('notebook')}) differs from the chain")
     return problems
 
 
 def _earlier_findings(manifest: Mapping[str, Any]) -> list[str]:
-    return [f"earlier: {problem} (found {finding.get('found_at')}, kept through a reseal)"
-            for finding in manifest.get("findings", []) for problem in finding.get("problems", [])]
+    return [
+        f"earlier: {problem} (found {finding.get('found_at')}, kept through a reseal)"
+        for finding in manifest.get("findings", [])
+        for problem in finding.get("problems", [])
+    ]
 
 
 def read_manifest(incident_dir: Path) -> dict[str, Any] | None:
@@ -328,8 +305,9 @@ def read_manifest(incident_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def verify_archive(archive: Path, secret_names: Iterable[str] = (),
-                   trusted: Ed25519PublicKey | None = None) -> list[VerifyReport]:
+def verify_archive(
+    archive: Path, secret_names: Iterable[str] = (), trusted: Ed25519PublicKey | None = None
+) -> list[VerifyReport]:
     """Verify every incident of the archive, and name sealed incidents whose directory is gone."""
     names = list(secret_names)
     root = archive / "incidents"
@@ -338,8 +316,15 @@ def verify_archive(archive: Path, secret_names: Iterable[str] = (),
     present = {directory.name for directory in directories}
     for row in index.query(archive, "SELECT incident FROM seals ORDER BY incident"):
         if row["incident"] not in present:
-            reports.append(VerifyReport(row["incident"], [
-                f"missing: the whole incident directory {row['incident']} (sealed in the index)"]))
+            reports.append(
+                VerifyReport(
+                    row["incident"],
+                    [
+                        f"missing: the whole incident directory {row['incident']} "
+                        "(sealed in the index)"
+                    ],
+                )
+            )
     return reports
 
 
@@ -347,16 +332,22 @@ def was_sealed(archive: Path, incident_dir: Path) -> bool:
     """Whether the incident was ever sealed or ran a notebook (so it must verify)."""
     if (incident_dir / MANIFEST).is_file() or (incident_dir / CHAIN).is_file():
         return True
-    return bool(index.query(archive, "SELECT 1 FROM seals WHERE incident = ?",
-                            (incident_dir.name,)))  # fmt: skip
+    return bool(
+        index.query(archive, "SELECT 1 FROM seals WHERE incident = ?", (incident_dir.name,))
+    )
 
 
-def verify_or_note(archive: Path, incident_dir: Path, secret_names: Iterable[str] = (),
-                   trusted: Ed25519PublicKey | None = None) -> VerifyReport:  # fmt: skip
+def verify_or_note(
+    archive: Path,
+    incident_dir: Path,
+    secret_names: Iterable[str] = (),
+    trusted: Ed25519PublicKey | None = None,
+) -> VerifyReport:
     """:func:`verify_incident`, except that an incident never sealed nor run is only noted."""
     if not was_sealed(archive, incident_dir):
-        return VerifyReport(incident_dir.name, notes=["not sealed yet: no run and no sealed "
-                                                      "evidence so far"])  # fmt: skip
+        return VerifyReport(
+            incident_dir.name, notes=["not sealed yet: no run and no sealed evidence so far"]
+        )
     names = list(secret_names)
     for _attempt in range(3):  # a run that ended meanwhile resealed: verify again
         busy = run_in_progress(incident_dir)
@@ -375,19 +366,3 @@ def _manifest_bytes(incident_dir: Path) -> bytes | None:
         return (incident_dir / MANIFEST).read_bytes()
     except OSError:
         return None
-
-
-# What a writing run changes before it reseals: not failures while it writes.
-_GROWTH = ("added: ", "unrecorded file: ", "interrupted run ", f"modified: {JOURNAL_FILE}",
-           f"modified: {INCIDENT_FILE}", f"modified: {CHAIN.as_posix()}", "chain: the last run",
-           "index: run ", f"modified: {PARITY_FILE}")  # fmt: skip
-
-
-def _in_progress(incident_dir: Path, report: VerifyReport) -> VerifyReport:
-    """The report of an incident a run is writing: its growth is noted, not failed."""
-    runs = open_runs(incident_dir)
-    names = ", ".join(run.describe() for run in runs) or "a run"
-    report.notes.append(f"{names.replace('run ', 'run ', 1)} in progress; its files are "
-                        "checked at its seal")  # fmt: skip
-    report.problems = [p for p in report.problems if not p.startswith(_GROWTH)]
-    return report

@@ -36,22 +36,31 @@ def started_path(output: Path) -> Path:
     return output.with_name(output.stem + STARTED_SUFFIX)
 
 
-def record_start(incident_dir: Path, output: Path, notebook: Path,
-                 parameters: Mapping[str, Any]) -> StartedRecord:  # fmt: skip
+def record_start(
+    incident_dir: Path, output: Path, notebook: Path, parameters: Mapping[str, Any]
+) -> StartedRecord:
     """Write the started record of a run (call it under the run lock, before the kernel starts)."""
     record = StartedRecord(
-        incident=incident_dir.name, notebook=notebook.name,
+        incident=incident_dir.name,
+        notebook=notebook.name,
         output=output.relative_to(incident_dir).as_posix(),
-        notebook_sha256=sha256_file(notebook), parameters_sha256=parameters_digest(parameters),
+        notebook_sha256=sha256_file(notebook),
+        parameters_sha256=parameters_digest(parameters),
         started_by=getpass.getuser(),
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"), pid=os.getpid(),
-    )  # fmt: skip
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        pid=os.getpid(),
+    )
     path = started_path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-    Journal.for_incident(incident_dir)({
-        "event": JournalEvent.RUN_STARTED, "notebook": notebook.name,
-        "output": record["output"], "path": path.relative_to(incident_dir).as_posix()})  # fmt: skip
+    Journal.for_incident(incident_dir)(
+        {
+            "event": JournalEvent.RUN_STARTED,
+            "notebook": notebook.name,
+            "output": record["output"],
+            "path": path.relative_to(incident_dir).as_posix(),
+        }
+    )
     return record
 
 
@@ -84,8 +93,13 @@ def open_runs(incident_dir: Path, chain: Sequence[RunRecord] | None = None) -> l
     for path in sorted((incident_dir / RUNS_DIR).glob(f"*{STARTED_SUFFIX}")):
         started = _read_started(path)
         if started is not None and started["output"] not in finished:
-            found.append(OpenRun(len(records) + len(found) + 1, started,
-                                 path.relative_to(incident_dir).as_posix()))  # fmt: skip
+            found.append(
+                OpenRun(
+                    len(records) + len(found) + 1,
+                    started,
+                    path.relative_to(incident_dir).as_posix(),
+                )
+            )
     return found
 
 
@@ -112,18 +126,27 @@ def record_interrupted(incident_dir: Path) -> list[RunRecord]:
     for run in open_runs(incident_dir):
         output = incident_dir / run.record["output"]
         record = {
-            "incident": incident_dir.name, "notebook": run.record["notebook"],
+            "incident": incident_dir.name,
+            "notebook": run.record["notebook"],
             "output": run.record["output"],
             "output_sha256": sha256_file(output) if output.is_file() else None,
-            "status": RunStatus.INTERRUPTED.value, "started_at": run.record["started_at"],
+            "status": RunStatus.INTERRUPTED.value,
+            "started_at": run.record["started_at"],
             "parameters_sha256": run.record["parameters_sha256"],
             "notebook_sha256": run.record["notebook_sha256"],
-            "error": {"ename": "Interrupted", "evalue": "the run ended without recording how "
-                      "(killed or crashed)"},
-        }  # fmt: skip
+            "error": {
+                "ename": "Interrupted",
+                "evalue": "the run ended without recording how (killed or crashed)",
+            },
+        }
         full = append_run(incident_dir, record)
-        Journal.for_incident(incident_dir)({
-            "event": JournalEvent.RUN_INTERRUPTED, "seq": full["seq"],
-            "notebook": run.record["notebook"], "output": run.record["output"]})  # fmt: skip
+        Journal.for_incident(incident_dir)(
+            {
+                "event": JournalEvent.RUN_INTERRUPTED,
+                "seq": full["seq"],
+                "notebook": run.record["notebook"],
+                "output": run.record["output"],
+            }
+        )
         written.append(full)  # type: ignore[arg-type]
     return written

@@ -128,10 +128,18 @@ class IncidentEvidence:
 
     def timeline(self) -> list[Event]:
         """State changes, obligations met, journal events and runs, in time order."""
-        events = [Event(t.at.isoformat(), "state", f"{t.state}" + (f": {t.note}" if t.note else ""))
-                  for t in self.incident.history]  # fmt: skip
-        events += [Event(c.at.isoformat(), "obligation", f"{c.obligation} met"
-                         + (f" ({c.note})" if c.note else "")) for c in self.incident.completions]
+        events = [
+            Event(t.at.isoformat(), "state", f"{t.state}" + (f": {t.note}" if t.note else ""))
+            for t in self.incident.history
+        ]
+        events += [
+            Event(
+                c.at.isoformat(),
+                "obligation",
+                f"{c.obligation} met" + (f" ({c.note})" if c.note else ""),
+            )
+            for c in self.incident.completions
+        ]
         for record in self.journal:
             text = _journal_text(record)
             if text is not None and record.get("event") != "outcome":
@@ -159,11 +167,16 @@ def _journal_checks(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for record in journal:
         check = record.get("check")
         if record.get("event") == "outcome" and isinstance(check, dict):
-            checks.append({"source": f"{record.get('operation')} plan "
-                                     f"{str(record.get('plan'))[:12]}", "name": check.get("name"),
-                           "status": check.get("status"), "summary": check.get("summary"),
-                           "blocking": check.get("blocking", True),
-                           "recorded_at": record.get("at")})  # fmt: skip
+            checks.append(
+                {
+                    "source": f"{record.get('operation')} plan {str(record.get('plan'))[:12]}",
+                    "name": check.get("name"),
+                    "status": check.get("status"),
+                    "summary": check.get("summary"),
+                    "blocking": check.get("blocking", True),
+                    "recorded_at": record.get("at"),
+                }
+            )
     return checks
 
 
@@ -177,9 +190,17 @@ def _file_checks(directory: Path, indexed: set[str]) -> list[dict[str, Any]]:
             continue
         at = data.get("recorded_at") or data.get("started_at")
         items = [c for c in data.get("checks", []) if isinstance(c, dict)]
-        checks += [{"source": source, "name": c.get("name"), "status": c.get("status"),
-                    "summary": c.get("summary"), "blocking": c.get("blocking", True),
-                    "recorded_at": at} for c in items]  # fmt: skip
+        checks += [
+            {
+                "source": source,
+                "name": c.get("name"),
+                "status": c.get("status"),
+                "summary": c.get("summary"),
+                "blocking": c.get("blocking", True),
+                "recorded_at": at,
+            }
+            for c in items
+        ]
     return checks
 
 
@@ -200,21 +221,37 @@ def gather(archive_dir: Path, incident_id: str) -> IncidentEvidence:
     incident = load_incident(archive_dir, incident_id)
     directory = incident_dir(archive_dir, incident.id)
     journal = list(read_journal(directory / JOURNAL_FILE).records)
-    rows = index.query(archive_dir, "SELECT decided_at, decision, strategy, data FROM decisions "
-                       "WHERE incident = ? ORDER BY decided_at, rowid", (incident.id,))  # fmt: skip
+    rows = index.query(
+        archive_dir,
+        "SELECT decided_at, decision, strategy, data FROM decisions "
+        "WHERE incident = ? ORDER BY decided_at, rowid",
+        (incident.id,),
+    )
     decisions = [{**row, "data": json.loads(row["data"] or "{}")} for row in rows]
-    checks = index.query(archive_dir, "SELECT source, name, status, summary, blocking, "
-                         "recorded_at FROM checks WHERE incident = ? ORDER BY rowid",
-                         (incident.id,))  # fmt: skip
-    seals = index.query(archive_dir, "SELECT manifest_sha256, sealed_at, files FROM seals "
-                        "WHERE incident = ?", (incident.id,))  # fmt: skip
+    checks = index.query(
+        archive_dir,
+        "SELECT source, name, status, summary, blocking, "
+        "recorded_at FROM checks WHERE incident = ? ORDER BY rowid",
+        (incident.id,),
+    )
+    seals = index.query(
+        archive_dir,
+        "SELECT manifest_sha256, sealed_at, files FROM seals WHERE incident = ?",
+        (incident.id,),
+    )
     messages = (directory / COMMS_DIR).glob("*.md")
     comms = sorted(p.relative_to(directory).as_posix() for p in messages)
     return IncidentEvidence(
-        incident=incident, directory=directory, runs=read_chain(directory),
-        decisions=decisions, journal=journal,
-        checks=checks + _file_checks(directory, {c["source"] for c in checks})
+        incident=incident,
+        directory=directory,
+        runs=read_chain(directory),
+        decisions=decisions,
+        journal=journal,
+        checks=checks
+        + _file_checks(directory, {c["source"] for c in checks})
         + _journal_checks(journal),
-        seal=seals[0] if seals else None, files=inventory(directory),
-        parity=_read_json(directory / PARITY_FILE), comms=comms,
-    )  # fmt: skip
+        seal=seals[0] if seals else None,
+        files=inventory(directory),
+        parity=_read_json(directory / PARITY_FILE),
+        comms=comms,
+    )

@@ -49,13 +49,18 @@ def read_log(archive: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line]
 
 
-def append(archive: Path, incident: str, manifest_sha256: str, envelope_sha256: str | None,
-           sealed_at: str) -> int:  # fmt: skip
+def append(
+    archive: Path, incident: str, manifest_sha256: str, envelope_sha256: str | None, sealed_at: str
+) -> int:
     """Append one seal; returns its leaf index."""
     path = log_path(archive)
     path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"incident": incident, "manifest_sha256": manifest_sha256,
-             "envelope_sha256": envelope_sha256, "sealed_at": sealed_at}  # fmt: skip
+    entry = {
+        "incident": incident,
+        "manifest_sha256": manifest_sha256,
+        "envelope_sha256": envelope_sha256,
+        "sealed_at": sealed_at,
+    }
     with FileLock(str(path.with_suffix(".lock")), timeout=120):
         existing = path.read_bytes() if path.is_file() else b""
         existing = existing[: existing.rfind(b"\n") + 1]
@@ -72,13 +77,18 @@ def inclusion(archive: Path, incident: str) -> dict[str, Any] | None:
     """The inclusion proof of an incident's last seal in the current tree."""
     entries = read_log(archive)
     hashes = leaves(entries)
-    index = next((i for i in range(len(entries) - 1, -1, -1)
-                  if entries[i]["incident"] == incident), None)  # fmt: skip
+    index = next(
+        (i for i in range(len(entries) - 1, -1, -1) if entries[i]["incident"] == incident), None
+    )
     if index is None:
         return None
-    return {"index": index, "size": len(hashes), "root": merkle.root(hashes).hex(),
-            "entry": entries[index],
-            "proof": [h.hex() for h in merkle.inclusion_proof(index, hashes)]}  # fmt: skip
+    return {
+        "index": index,
+        "size": len(hashes),
+        "root": merkle.root(hashes).hex(),
+        "entry": entries[index],
+        "proof": [h.hex() for h in merkle.inclusion_proof(index, hashes)],
+    }
 
 
 def checkpoint(archive: Path, key: Ed25519PrivateKey | None) -> bytes:
@@ -86,15 +96,17 @@ def checkpoint(archive: Path, key: Ed25519PrivateKey | None) -> bytes:
     hashes = leaves(read_log(archive))
     body = {"origin": ORIGIN, "size": len(hashes), "root": merkle.root(hashes).hex()}
     if key is None:
-        envelope: dict[str, Any] = {"payload": base64.b64encode(_entry_bytes(body)).decode(),
-                                    "payloadType": CHECKPOINT_TYPE, "signatures": []}
+        envelope: dict[str, Any] = {
+            "payload": base64.b64encode(_entry_bytes(body)).decode(),
+            "payloadType": CHECKPOINT_TYPE,
+            "signatures": [],
+        }
     else:
         envelope = dict(attest.sign(body, key, CHECKPOINT_TYPE))
     return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
 
 
-def verify_checkpoint(archive: Path, data: bytes,
-                      trusted: Ed25519PublicKey | None) -> list[str]:  # fmt: skip
+def verify_checkpoint(archive: Path, data: bytes, trusted: Ed25519PublicKey | None) -> list[str]:
     """Everything the archive does that contradicts a checkpoint kept elsewhere."""
     try:
         envelope = json.loads(data)
@@ -108,10 +120,12 @@ def verify_checkpoint(archive: Path, data: bytes,
     entries = read_log(archive)
     hashes = leaves(entries)
     if len(hashes) < size:
-        problems.append(f"log: truncated history: the checkpoint has {size} seals, the log "
-                        f"{len(hashes)}")  # fmt: skip
-    elif not merkle.verify_consistency(size, len(hashes), old_root, merkle.root(hashes),
-                                       merkle.consistency_proof(size, hashes)):  # fmt: skip
+        problems.append(
+            f"log: truncated history: the checkpoint has {size} seals, the log {len(hashes)}"
+        )
+    elif not merkle.verify_consistency(
+        size, len(hashes), old_root, merkle.root(hashes), merkle.consistency_proof(size, hashes)
+    ):
         problems.append(f"log: the first {size} seals differ from the checkpoint (rewritten)")
     return problems + _incident_problems(archive, entries)
 
@@ -124,13 +138,17 @@ def _incident_problems(archive: Path, entries: list[dict[str, Any]]) -> list[str
     for incident, entry in sorted(latest.items()):
         manifest = archive / INCIDENTS_DIR / incident / MANIFEST
         if not manifest.parent.is_dir():
-            problems.append(f"log: incident {incident} was deleted (last sealed "
-                            f"{entry['sealed_at']})")  # fmt: skip
-        elif not manifest.is_file() or sha256_bytes(manifest.read_bytes()) != entry[
-                "manifest_sha256"]:  # fmt: skip
+            problems.append(
+                f"log: incident {incident} was deleted (last sealed {entry['sealed_at']})"
+            )
+        elif (
+            not manifest.is_file()
+            or sha256_bytes(manifest.read_bytes()) != entry["manifest_sha256"]
+        ):
             earlier = {e["manifest_sha256"] for e in entries if e["incident"] == incident}
             found = sha256_bytes(manifest.read_bytes()) if manifest.is_file() else None
             what = "rolled back to an earlier seal" if found in earlier else "not its logged seal"
-            problems.append(f"log: {incident}/{MANIFEST} is {what} (logged last "
-                            f"{entry['sealed_at']})")  # fmt: skip
+            problems.append(
+                f"log: {incident}/{MANIFEST} is {what} (logged last {entry['sealed_at']})"
+            )
     return problems

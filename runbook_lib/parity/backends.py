@@ -43,8 +43,9 @@ def run_lockstep(
 ) -> list[EpisodeRecord]:
     """Run every episode; with ``workers > 1`` over a process pool or Ray, same results."""
     if backend.kind == "ray":
-        with ray_session(address=backend.ray_address, num_cpus=workers,
-                         temp_dir=backend.ray_temp_dir):  # fmt: skip
+        with ray_session(
+            address=backend.ray_address, num_cpus=workers, temp_dir=backend.ray_temp_dir
+        ):
             return run_on_ray(spec, chunks(len(spec.seeds), workers))
     if workers <= 1 or len(spec.seeds) <= 1:
         cwd = os.getcwd()

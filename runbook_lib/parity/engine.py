@@ -69,8 +69,9 @@ def _series(records: Sequence[EpisodeRecord]) -> dict[str, tuple[list[float], li
     return series
 
 
-def throughput(records: Sequence[EpisodeRecord], *, resamples: int = 2000,
-               seed: int = 0) -> tuple[float, tuple[float, float], float, float]:  # fmt: skip
+def throughput(
+    records: Sequence[EpisodeRecord], *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, tuple[float, float], float, float]:
     """Regression in % (candidate slower > 0) with a bootstrap 95% interval, and both steps/s."""
     steps = np.array([r.length for r in records], dtype=np.float64)
     legacy = np.array([r.legacy_seconds for r in records], dtype=np.float64)
@@ -82,8 +83,12 @@ def throughput(records: Sequence[EpisodeRecord], *, resamples: int = 2000,
     index = rng.integers(0, len(records), size=(resamples, len(records)))
     samples = (1.0 - legacy[index].sum(axis=1) / candidate[index].sum(axis=1)) * 100.0
     low, high = np.quantile(samples, [0.025, 0.975])
-    return (float(point), (float(low), float(high)),
-            float(steps.sum() / legacy.sum()), float(steps.sum() / candidate.sum()))  # fmt: skip
+    return (
+        float(point),
+        (float(low), float(high)),
+        float(steps.sum() / legacy.sum()),
+        float(steps.sum() / candidate.sum()),
+    )
 
 
 def build_report(
@@ -108,26 +113,40 @@ def build_report(
     regression, interval, legacy_sps, candidate_sps = throughput(records, seed=seed)
     if crash is not None:
         verdict: Verdict = "FAIL"
-        reason = (f"the candidate crashed at episode {crash['episode']}, step {crash['step']}: "
-                  f"{crash['type']}: {crash['message']}")  # fmt: skip
+        reason = (
+            f"the candidate crashed at episode {crash['episode']}, step {crash['step']}: "
+            f"{crash['type']}: {crash['message']}"
+        )
     else:
         verdict = overall_verdict([m.verdict for m in metrics.values()])
         reason = _reason(verdict, metrics, first)
     return ParityReport(
-        verdict=verdict, reason=reason, metrics=metrics, first_divergence=first,
-        step_agreement=agreeing / steps if steps else 0.0, steps=steps, episodes=len(records),
-        throughput_regression_pct=regression, throughput_ci_pct=interval,
-        legacy_steps_per_s=legacy_sps, candidate_steps_per_s=candidate_sps, crash=crash,
-        spec=asdict(spec), records=list(records),
-    )  # fmt: skip
+        verdict=verdict,
+        reason=reason,
+        metrics=metrics,
+        first_divergence=first,
+        step_agreement=agreeing / steps if steps else 0.0,
+        steps=steps,
+        episodes=len(records),
+        throughput_regression_pct=regression,
+        throughput_ci_pct=interval,
+        legacy_steps_per_s=legacy_sps,
+        candidate_steps_per_s=candidate_sps,
+        crash=crash,
+        spec=asdict(spec),
+        records=list(records),
+    )
 
 
-def _reason(verdict: Verdict, metrics: Mapping[str, MetricComparison],
-            first: dict[str, Any] | None) -> str:  # fmt: skip
+def _reason(
+    verdict: Verdict, metrics: Mapping[str, MetricComparison], first: dict[str, Any] | None
+) -> str:
     where = ""
     if first:
-        where = (f"; first divergence at episode {first['episode']}, step {first['step']} "
-                 f"({first['field']})")  # fmt: skip
+        where = (
+            f"; first divergence at episode {first['episode']}, step {first['step']} "
+            f"({first['field']})"
+        )
     if verdict == "PASS":
         return f"every metric is equivalent within its margin{where}"
     if verdict == "FAIL":

@@ -224,6 +224,8 @@ def choose_backend(kind: str, manifest: Manifest, archive: Path, baseline: Path 
     if kind not in BACKENDS:
         raise InvalidInputError(f"unknown backend {kind!r}", hint=f"one of: {', '.join(BACKENDS)}")
     if kind == "ray" and baseline is not None:
-        raise InvalidInputError("a baseline replay runs on the process pool only",
-                                hint="drop --backend ray, or --baseline")  # fmt: skip
+        raise InvalidInputError(
+            "a baseline replay runs on the process pool only",
+            hint="drop --backend ray, or --baseline",
+        )
     return Backend(kind, manifest.ray_address, archive.resolve() / "ray")

@@ -186,13 +186,17 @@ def build_envs(spec: ParitySpec) -> tuple[Any, Any]:
     return factory(spec.config, env_type=spec.legacy), factory(spec.config, env_type=spec.candidate)
 
 
-def _divergence(episode: int, step: int, out_l: tuple[Any, ...],
-                out_c: tuple[Any, ...]) -> dict[str, Any] | None:  # fmt: skip
+def _divergence(
+    episode: int, step: int, out_l: tuple[Any, ...], out_c: tuple[Any, ...]
+) -> dict[str, Any] | None:
     """The first field (in :data:`FIELDS` order) on which two step results differ."""
     values = (
-        (out_l[0], out_c[0]), (out_l[1], out_c[1]), (out_l[2], out_c[2]), (out_l[3], out_c[3]),
+        (out_l[0], out_c[0]),
+        (out_l[1], out_c[1]),
+        (out_l[2], out_c[2]),
+        (out_l[3], out_c[3]),
         (out_l[4].get("action_mask"), out_c[4].get("action_mask")),
-    )  # fmt: skip
+    )
     for name, (left, right) in zip(FIELDS, values, strict=True):
         if _differs(name, left, right):
             where, shown_l, shown_c = name, left, right
@@ -200,15 +204,23 @@ def _divergence(episode: int, step: int, out_l: tuple[Any, ...],
                 leaf = first_leaf_difference(left, right) or ""
                 where = f"obs{leaf}"  # names the leaf: obs['holding_time']
                 shown_l, shown_c = dict(leaves(left)).get(leaf), dict(leaves(right)).get(leaf)
-            return {"episode": episode, "step": step, "field": where,
-                    "legacy": _jsonable(shown_l), "candidate": _jsonable(shown_c)}  # fmt: skip
+            return {
+                "episode": episode,
+                "step": step,
+                "field": where,
+                "legacy": _jsonable(shown_l),
+                "candidate": _jsonable(shown_c),
+            }
     return None
 
 
 def run_episode(
-    envs: tuple[Any, Any], episode: int, seed: int, spec: ParitySpec,
+    envs: tuple[Any, Any],
+    episode: int,
+    seed: int,
+    spec: ParitySpec,
     policy: Callable[[Any, Any], Any] | None = None,
-) -> EpisodeRecord:  # fmt: skip
+) -> EpisodeRecord:
     """Run one paired episode and record every difference."""
     legacy, candidate = envs
     record = EpisodeRecord(episode=episode, seed=seed)
@@ -228,9 +240,14 @@ def run_episode(
         except Exception as exc:  # the candidate's crash is the finding, not a runner error
             # An error raised in the env worker carries the target's own type and message.
             kind, message = getattr(exc, "kind", type(exc).__name__), getattr(exc, "detail", exc)
-            record.error = {"env": "candidate", "episode": episode, "step": step,
-                            "type": kind, "message": str(message)[:500],
-                            "traceback": traceback.format_exc(limit=3)[-1500:]}  # fmt: skip
+            record.error = {
+                "env": "candidate",
+                "episode": episode,
+                "step": step,
+                "type": kind,
+                "message": str(message)[:500],
+                "traceback": traceback.format_exc(limit=3)[-1500:],
+            }
             record.length = step
             return record
         t2 = clock()
@@ -248,10 +265,12 @@ def run_episode(
         # The common case (every field equal) is tested inline: a per-field loop per step
         # costs more than the comparison itself (see bench/bench_parity.py).
         if (
-            rew_l == rew_c and term_l == term_c and trunc_l == trunc_c
+            rew_l == rew_c
+            and term_l == term_c
+            and trunc_l == trunc_c
             and _same_obs(obs_l, obs_c)
             and not _differs("action_mask", info_l.get("action_mask"), info_c.get("action_mask"))
-        ):  # fmt: skip
+        ):
             record.agreeing_steps += 1
         elif record.first_divergence is None:
             record.first_divergence = _divergence(episode, step, out_l, out_c)

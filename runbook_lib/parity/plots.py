@@ -24,10 +24,25 @@ LEGACY_COLOR, CANDIDATE_COLOR = "#0969da", "#bc4c00"
 
 
 def _stamp(fig: Figure, report: ParityReport) -> None:
-    fig.text(0.99, 0.01, f"results: {report.verdict}", ha="right", va="bottom", fontsize=10,
-             fontweight="bold", color=_COLORS[report.verdict])  # fmt: skip
-    fig.text(0.01, 0.01, f"{report.episodes} episodes, {report.steps} steps", ha="left",
-             va="bottom", fontsize=8, color="#57606a")  # fmt: skip
+    fig.text(
+        0.99,
+        0.01,
+        f"results: {report.verdict}",
+        ha="right",
+        va="bottom",
+        fontsize=10,
+        fontweight="bold",
+        color=_COLORS[report.verdict],
+    )
+    fig.text(
+        0.01,
+        0.01,
+        f"{report.episodes} episodes, {report.steps} steps",
+        ha="left",
+        va="bottom",
+        fontsize=8,
+        color="#57606a",
+    )
 
 
 def _legend(ax: Axes, **options: object) -> None:
@@ -54,8 +69,14 @@ def paired_rewards(report: ParityReport) -> Figure:
     if x.size:
         low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         pad = max(1.0, 0.05 * (high - low))
-        ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#57606a", lw=1,
-                ls="--", label="y = x (parity)")  # fmt: skip
+        ax.plot(
+            [low - pad, high + pad],
+            [low - pad, high + pad],
+            color="#57606a",
+            lw=1,
+            ls="--",
+            label="y = x (parity)",
+        )
         ax.scatter(x, y, color=CANDIDATE_COLOR, s=24, label="episode")
     ax.set_xlabel("legacy total reward (reward units per episode)")
     ax.set_ylabel("candidate total reward (reward units per episode)")
@@ -80,14 +101,22 @@ def distributions(report: ParityReport) -> Figure:
             left = [r.legacy_info[name] for r in done if name in r.legacy_info]
             right = [r.candidate_info[name] for r in done if name in r.candidate_info]
             unit = "fraction of requests" if "probability" in name else "value"
-        for values, label, color in ((left, "legacy", LEGACY_COLOR),
-                                     (right, "candidate", CANDIDATE_COLOR)):  # fmt: skip
+        for values, label, color in (
+            (left, "legacy", LEGACY_COLOR),
+            (right, "candidate", CANDIDATE_COLOR),
+        ):
             ordered = np.sort(values)
-            ax.step(ordered, np.arange(1, ordered.size + 1) / max(ordered.size, 1),
-                    where="post", label=label, color=color)  # fmt: skip
+            ax.step(
+                ordered,
+                np.arange(1, ordered.size + 1) / max(ordered.size, 1),
+                where="post",
+                label=label,
+                color=color,
+            )
         comparison = report.metrics[name]
-        ax.set_title(f"{name}: {comparison.verdict} ({comparison.relative_difference:+.2%})",
-                     fontsize=10)  # fmt: skip
+        ax.set_title(
+            f"{name}: {comparison.verdict} ({comparison.relative_difference:+.2%})", fontsize=10
+        )
         ax.set_xlabel(f"{name} ({unit})")
         ax.set_ylabel("share of episodes (cumulative)")
         ax.grid(alpha=0.3)
@@ -110,12 +139,22 @@ def divergence(report: ParityReport) -> Figure:
     first = report.first_divergence
     if first is not None:
         before = sum(r.length for r in report.records if r.episode < first["episode"])
-        ax.axvline(before + first["step"], color=_COLORS["FAIL"], ls=":",
-                   label=f"first divergence: ep {first['episode']}, step {first['step']}, "
-                   f"{first['field']}")  # fmt: skip
+        ax.axvline(
+            before + first["step"],
+            color=_COLORS["FAIL"],
+            ls=":",
+            label=f"first divergence: ep {first['episode']}, step {first['step']}, "
+            f"{first['field']}",
+        )
     elif report.crash is None:
-        ax.text(0.5, 0.5, f"no divergence in {report.steps} steps", ha="center",
-                transform=ax.transAxes, color=_COLORS["PASS"])  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            f"no divergence in {report.steps} steps",
+            ha="center",
+            transform=ax.transAxes,
+            color=_COLORS["PASS"],
+        )
     if report.crash is not None:
         ax.axvline(offset, color="black", lw=2, label=f"crash: {report.crash['type']}")
     ax.set_xlabel("step (all episodes, in order)")
@@ -132,19 +171,31 @@ def throughput(report: ParityReport) -> Figure:
     candidate_low = report.legacy_steps_per_s * (1 - high_pct / 100)
     candidate_high = report.legacy_steps_per_s * (1 - low_pct / 100)
     error = [[0, max(0.0, values[1] - candidate_low)], [0, max(0.0, candidate_high - values[1])]]
-    ax.bar(["legacy", "candidate"], values, color=[LEGACY_COLOR, CANDIDATE_COLOR],
-           yerr=error, capsize=8)  # fmt: skip
+    ax.bar(
+        ["legacy", "candidate"],
+        values,
+        color=[LEGACY_COLOR, CANDIDATE_COLOR],
+        yerr=error,
+        capsize=8,
+    )
     ax.set_ylabel("throughput (steps/s)")
     ax.set_xlabel("environment")
     # Headroom above the tallest bar and its error bar, so the label never overlaps a bar.
     top = max(values[0], values[1] + error[1][1], candidate_high)
     ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
     slower = low_pct > 0
-    ax.text(0.5, 0.97, f"speed: {'REGRESSION ' if slower else ''}"
-            f"{report.throughput_regression_pct:+.1f}% slower "
-            f"(95% CI {low_pct:+.1f}% .. {high_pct:+.1f}%)", transform=ax.transAxes,
-            ha="center", va="top", fontweight="bold",
-            color="#cf222e" if slower else "#1a7f37")  # fmt: skip
+    ax.text(
+        0.5,
+        0.97,
+        f"speed: {'REGRESSION ' if slower else ''}"
+        f"{report.throughput_regression_pct:+.1f}% slower "
+        f"(95% CI {low_pct:+.1f}% .. {high_pct:+.1f}%)",
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontweight="bold",
+        color="#cf222e" if slower else "#1a7f37",
+    )
     return fig
 
 
@@ -152,15 +203,22 @@ def blocking(report: ParityReport, metric: str = "blocking_probability") -> Figu
     """Mean blocking probability of both envs with 95% intervals over episodes."""
     fig, ax = _figure(report, "Blocking probability (mean over episodes, 95% CI)")
     done = [r for r in report.records if r.error is None]
-    for position, (label, key, color) in enumerate((("legacy", "legacy_info", LEGACY_COLOR),
-                                                    ("candidate", "candidate_info",
-                                                     CANDIDATE_COLOR))):  # fmt: skip
+    for position, (label, key, color) in enumerate(
+        (("legacy", "legacy_info", LEGACY_COLOR), ("candidate", "candidate_info", CANDIDATE_COLOR))
+    ):
         values = np.array([getattr(r, key)[metric] for r in done if metric in getattr(r, key)])
         if values.size:
             mean = float(values.mean())
             half = 1.96 * float(values.std(ddof=1)) / np.sqrt(values.size) if values.size > 1 else 0
-            ax.errorbar([position], [mean], yerr=[half], fmt="o", capsize=8, color=color,
-                        label=f"{label}: {mean:.4f} ± {half:.4f}")  # fmt: skip
+            ax.errorbar(
+                [position],
+                [mean],
+                yerr=[half],
+                fmt="o",
+                capsize=8,
+                color=color,
+                label=f"{label}: {mean:.4f} ± {half:.4f}",
+            )
     ax.set_xticks([0, 1], ["legacy", "candidate"])
     ax.set_xlim(-0.6, 1.6)
     ax.set_xlabel("environment")
@@ -187,16 +245,23 @@ def mask_validity(report: ParityReport, windows: int = 60) -> Figure:
         ax.plot(centers, means, color=CANDIDATE_COLOR, label="mean valid actions per window")
         ax.set_ylim(bottom=0)
         share = ax.twinx()
-        share.bar(centers, empty * 100, width=size * 0.9, color=_COLORS["FAIL"], alpha=0.35,
-                  label=f"steps with no valid action ({int((values == 0).sum())} in all)")
+        share.bar(
+            centers,
+            empty * 100,
+            width=size * 0.9,
+            color=_COLORS["FAIL"],
+            alpha=0.35,
+            label=f"steps with no valid action ({int((values == 0).sum())} in all)",
+        )
         share.set_ylabel("steps with no valid action (% of window)")
         share.set_ylim(0, max(5.0, float(empty.max()) * 100 * 1.2))
         lines = ax.get_legend_handles_labels()
         bars = share.get_legend_handles_labels()
         ax.legend(lines[0] + bars[0], lines[1] + bars[1], loc="lower right", fontsize=8)
     else:
-        ax.text(0.5, 0.5, "the candidate reports no action mask", ha="center",
-                transform=ax.transAxes)  # fmt: skip
+        ax.text(
+            0.5, 0.5, "the candidate reports no action mask", ha="center", transform=ax.transAxes
+        )
     ax.set_xlabel(f"step (all episodes, in order; windows of {max(1, values.size // windows)})")
     ax.set_ylabel("valid actions in the mask (mean count)")
     return fig

@@ -26,9 +26,10 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError as err:
-        raise InvalidInputError("the ray backend needs Ray",
-                                hint="pip install 'rl-runbook[ray]', or use --backend process "
-                                "(the default)") from err  # fmt: skip
+        raise InvalidInputError(
+            "the ray backend needs Ray",
+            hint="pip install 'rl-runbook[ray]', or use --backend process (the default)",
+        ) from err
     return ray
 
 
@@ -56,13 +57,18 @@ def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterat
         else:
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             temp_dir.mkdir(parents=True, exist_ok=True)
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                     _temp_dir=str(temp_dir.resolve()))  # fmt: skip
+            ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                _temp_dir=str(temp_dir.resolve()),
+            )
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise WorkspaceError(f"could not start or reach {where}: {err}",
-                             hint="check [parity] ray_address, or use --backend "
-                             "process") from err  # fmt: skip
+        raise WorkspaceError(
+            f"could not start or reach {where}: {err}",
+            hint="check [parity] ray_address, or use --backend process",
+        ) from err
     try:
         yield ray
     finally:

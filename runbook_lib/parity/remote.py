@@ -54,8 +54,10 @@ class SpaceView:
     def n(self) -> int:
         """The number of actions of a Discrete space."""
         if "n" not in self.described:
-            raise WorkspaceError(f"the action space is {self.type}, not Discrete",
-                                 hint="the random policy draws from a Discrete space")  # fmt: skip
+            raise WorkspaceError(
+                f"the action space is {self.type}, not Discrete",
+                hint="the random policy draws from a Discrete space",
+            )
         return int(decode(self.described["n"]))
 
 
@@ -89,20 +91,23 @@ def interpreter_of(spec: ParitySpec) -> str:
 
 
 @contextlib.contextmanager
-def remote_envs(spec: ParitySpec, env_types: Sequence[str],
-                logger: str | None = None) -> Iterator[list[WorkerEnv]]:  # fmt: skip
+def remote_envs(
+    spec: ParitySpec, env_types: Sequence[str], logger: str | None = None
+) -> Iterator[list[WorkerEnv]]:
     """One worker with an env per type in ``env_types``, stopped on exit."""
     with EnvWorker(interpreter_of(spec), Path(spec.root)) as worker:
-        yield [WorkerEnv(_build(worker, spec, env_type, role, logger))
-               for role, env_type in zip(("legacy", "candidate"), env_types, strict=False)]
+        yield [
+            WorkerEnv(_build(worker, spec, env_type, role, logger))
+            for role, env_type in zip(("legacy", "candidate"), env_types, strict=False)
+        ]
 
 
-def _build(worker: EnvWorker, spec: ParitySpec, env_type: str, role: str,
-           logger: str | None) -> RemoteEnv:  # fmt: skip
+def _build(
+    worker: EnvWorker, spec: ParitySpec, env_type: str, role: str, logger: str | None
+) -> RemoteEnv:
     config = None if spec.config is None else {"value": spec.config}
     try:
-        return build_env(worker, spec.factory, env_type, handle=role, config=config,
-                         logger=logger)  # fmt: skip
+        return build_env(worker, spec.factory, env_type, handle=role, config=config, logger=logger)
     except TargetCallError as exc:  # the target's own error, reported in one line
         raise WorkspaceError(
             f"building the {role} env (env_type={env_type!r}) through {spec.factory} "
@@ -115,10 +120,15 @@ def describe(env: WorkerEnv, env_type: str) -> dict[str, Any]:
     """The evidence's entry for one env: class (unwrapped), wrappers, spaces, log."""
     built = env.remote.built
     identity = built["identity"]
-    return {"env_type": env_type, "class": identity["unwrapped"].rsplit(".", 1)[-1],
-            "unwrapped": identity["unwrapped"], "wrappers": identity["wrappers"],
-            "log": built.get("log", []), "observation_space": built["observation_space"],
-            "action_space": built["action_space"]}  # fmt: skip
+    return {
+        "env_type": env_type,
+        "class": identity["unwrapped"].rsplit(".", 1)[-1],
+        "unwrapped": identity["unwrapped"],
+        "wrappers": identity["wrappers"],
+        "log": built.get("log", []),
+        "observation_space": built["observation_space"],
+        "action_space": built["action_space"],
+    }
 
 
 def probe_envs(spec: ParitySpec, logger: str | None) -> dict[str, Any]:
@@ -134,8 +144,10 @@ def probe_envs(spec: ParitySpec, logger: str | None) -> dict[str, Any]:
     """
     types = (spec.legacy, spec.candidate)
     with remote_envs(spec, types, logger) as envs:
-        found = {role: describe(env, env_type) for role, env, env_type
-                 in zip(("legacy", "candidate"), envs, types, strict=True)}  # fmt: skip
+        found = {
+            role: describe(env, env_type)
+            for role, env, env_type in zip(("legacy", "candidate"), envs, types, strict=True)
+        }
         if found["legacy"]["unwrapped"] == found["candidate"]["unwrapped"]:
             same = _same_fingerprint(envs[0].remote.worker, spec)
             if same:
@@ -144,8 +156,8 @@ def probe_envs(spec: ParitySpec, logger: str | None) -> dict[str, Any]:
                     f"({spec.legacy!r} and {spec.candidate!r}); parity would compare it with "
                     "itself",
                     hint="a global rollback (e.g. _FORCE_LEGACY_ENV = True) is in effect; undo "
-                         "it first",
-                )  # fmt: skip
+                    "it first",
+                )
     return found
 
 

@@ -94,9 +94,13 @@ def _lockstep(
 ) -> tuple[ParityReport, dict[str, Any]]:
     envs = probe_envs(spec, manifest.env.logger if manifest.env else None)
     report = guarded(
-        "the lockstep run", run_parity, spec, workers=workers,
-        margins=margins_for(manifest, spec), backend=backend,
-    )  # fmt: skip
+        "the lockstep run",
+        run_parity,
+        spec,
+        workers=workers,
+        margins=margins_for(manifest, spec),
+        backend=backend,
+    )
     return report, envs
 
 

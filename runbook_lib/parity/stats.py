@@ -130,8 +130,9 @@ def decide(low: float, high: float, margin: float) -> Verdict:
     return "INCONCLUSIVE"
 
 
-def episodes_to_decide(episodes: int, estimate: float, low: float, high: float,
-                       margin: float) -> int | None:  # fmt: skip
+def episodes_to_decide(
+    episodes: int, estimate: float, low: float, high: float, margin: float
+) -> int | None:
     """Estimate the episode count at which the interval would clear the margin.
 
     The interval's half-width shrinks as ``1/sqrt(n)``; the count that brings
@@ -163,8 +164,7 @@ def compare_metric(
     if np.array_equal(left, right):
         low = high = 0.0
     else:
-        low, high = bootstrap_ci(left, right, confidence=confidence, resamples=resamples,
-                                 seed=seed)  # fmt: skip
+        low, high = bootstrap_ci(left, right, confidence=confidence, resamples=resamples, seed=seed)
     verdict = decide(low, high, margin)
     needed = (
         episodes_to_decide(left.size, estimate, low, high, margin)

@@ -44,11 +44,30 @@ from runbook_lib.target.manifest import load_manifest
 STRATEGY = Strategy.DOCUMENT_DIFFERENCE
 DOCUMENT_OUTCOMES = ("document-within-tolerance", "document-intentional", "document-and-monitor")
 # What an entry shows; the other keys of a parity report are accepted and left out.
-_SHOWN = ("summary", "decision", "verdict", "reason", "metrics", "first_divergence",
-          "step_agreement", "throughput_regression_pct", "plots", "parity_report",
-          "notes")  # fmt: skip
-_PARITY_KEYS = ("steps", "episodes", "throughput_ci_pct", "legacy_steps_per_s",
-                "candidate_steps_per_s", "crash", "spec", "profile", "records")  # fmt: skip
+_SHOWN = (
+    "summary",
+    "decision",
+    "verdict",
+    "reason",
+    "metrics",
+    "first_divergence",
+    "step_agreement",
+    "throughput_regression_pct",
+    "plots",
+    "parity_report",
+    "notes",
+)
+_PARITY_KEYS = (
+    "steps",
+    "episodes",
+    "throughput_ci_pct",
+    "legacy_steps_per_s",
+    "candidate_steps_per_s",
+    "crash",
+    "spec",
+    "profile",
+    "records",
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +81,12 @@ class DocumentReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"entry": self.entry, "document": self.document, "plan": self.plan.sha256,
-                "report": self.report.to_dict()}  # fmt: skip
+        return {
+            "entry": self.entry,
+            "document": self.document,
+            "plan": self.plan.sha256,
+            "report": self.report.to_dict(),
+        }
 
 
 def _pct(value: Any) -> str:
@@ -75,18 +98,22 @@ def _num(value: Any) -> str:
 
 
 def _metric_rows(metrics: Mapping[str, Any]) -> list[str]:
-    rows = ["| Metric | Legacy | Candidate | Relative difference | 95% CI | Margin | Verdict |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        "| Metric | Legacy | Candidate | Relative difference | 95% CI | Margin | Verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, value in metrics.items():
         if not isinstance(value, Mapping):
             rows.append(f"| {name} | | {_num(value)} | | | | |")
             continue
         ci = f"[{_pct(value.get('ci_low'))}, {_pct(value.get('ci_high'))}]"
         margin = f"±{float(value['margin']) * 100:.1f}%" if "margin" in value else "-"
-        rows.append(f"| {name} | {_num(value.get('legacy_mean', '-'))} | "
-                    f"{_num(value.get('candidate_mean', '-'))} | "
-                    f"{_pct(value.get('relative_difference'))} | {ci} | {margin} | "
-                    f"{value.get('verdict', '-')} |")  # fmt: skip
+        rows.append(
+            f"| {name} | {_num(value.get('legacy_mean', '-'))} | "
+            f"{_num(value.get('candidate_mean', '-'))} | "
+            f"{_pct(value.get('relative_difference'))} | {ci} | {margin} | "
+            f"{value.get('verdict', '-')} |"
+        )
     return rows
 
 
@@ -103,13 +130,24 @@ def _divergence(first: Any) -> str | None:
     return ", ".join(parts + values[:2])
 
 
-def render_entry(evidence: Mapping[str, Any], decision: Mapping[str, Any], *, incident: str,
-                 title: str, day: str, base: Path, doc_dir: Path) -> str:  # fmt: skip
+def render_entry(
+    evidence: Mapping[str, Any],
+    decision: Mapping[str, Any],
+    *,
+    incident: str,
+    title: str,
+    day: str,
+    base: Path,
+    doc_dir: Path,
+) -> str:
     """One dated markdown entry for the differences document."""
     summary = str(evidence.get("summary") or title)
-    lines = [f"### {day}: {summary} ({incident})", "",
-             f"- Decision: {decision.get('summary', decision.get('outcome'))} "
-             f"(`{decision.get('outcome')}`, {decision.get('source', 'seed 000 §2')})"]  # fmt: skip
+    lines = [
+        f"### {day}: {summary} ({incident})",
+        "",
+        f"- Decision: {decision.get('summary', decision.get('outcome'))} "
+        f"(`{decision.get('outcome')}`, {decision.get('source', 'seed 000 §2')})",
+    ]
     if "verdict" in evidence:
         reason = f": {evidence['reason']}" if evidence.get("reason") else ""
         lines.append(f"- Parity verdict: {evidence['verdict']}{reason}")
@@ -122,8 +160,10 @@ def render_entry(evidence: Mapping[str, Any], decision: Mapping[str, Any], *, in
     if divergence:
         lines.append(f"- First divergence: {divergence}")
     if evidence.get("parity_report"):
-        lines.append(f"- Parity report: [{Path(str(evidence['parity_report'])).name}]"
-                     f"({_link(str(evidence['parity_report']), base, doc_dir)})")  # fmt: skip
+        lines.append(
+            f"- Parity report: [{Path(str(evidence['parity_report'])).name}]"
+            f"({_link(str(evidence['parity_report']), base, doc_dir)})"
+        )
     lines.append(f"- Evidence: incident {incident} in the runbook archive")
     if evidence.get("notes"):
         lines.append(f"- Notes: {evidence['notes']}")
@@ -139,9 +179,10 @@ def render_entry(evidence: Mapping[str, Any], decision: Mapping[str, Any], *, in
 def _check_evidence(evidence: Mapping[str, Any]) -> None:
     unknown = sorted(set(evidence) - set(_SHOWN) - set(_PARITY_KEYS))
     if unknown:
-        raise InvalidInputError(f"unknown evidence key(s): {', '.join(unknown)}",
-                                hint=f"accepted: {', '.join(_SHOWN)} (and a parity report's "
-                                "other keys)")  # fmt: skip
+        raise InvalidInputError(
+            f"unknown evidence key(s): {', '.join(unknown)}",
+            hint=f"accepted: {', '.join(_SHOWN)} (and a parity report's other keys)",
+        )
     if "metrics" in evidence and not isinstance(evidence["metrics"], Mapping):
         raise InvalidInputError("evidence['metrics'] must map metric names to values")
     plots = evidence.get("plots", [])
@@ -151,9 +192,15 @@ def _check_evidence(evidence: Mapping[str, Any]) -> None:
 
 def _decision(evidence: Mapping[str, Any], archive_dir: Path, incident_id: str) -> dict[str, Any]:
     given = evidence.get("decision")
-    decision = dict(given) if isinstance(given, Mapping) else (
-        {"outcome": given} if isinstance(given, str) else gather(archive_dir, incident_id)
-        .latest_decision())  # fmt: skip
+    decision = (
+        dict(given)
+        if isinstance(given, Mapping)
+        else (
+            {"outcome": given}
+            if isinstance(given, str)
+            else gather(archive_dir, incident_id).latest_decision()
+        )
+    )
     if not decision:
         raise InvalidInputError(
             f"incident {incident_id} has no decision to document",
@@ -167,8 +214,15 @@ def _decision(evidence: Mapping[str, Any], archive_dir: Path, incident_id: str) 
     return decision
 
 
-def difference_actions(archive_dir: Path, directory: Path, root: Path, incident_id: str,
-                       title: str, *, doc: str = DEFAULT_DOC) -> list[DifferencesEntryAction]:
+def difference_actions(
+    archive_dir: Path,
+    directory: Path,
+    root: Path,
+    incident_id: str,
+    title: str,
+    *,
+    doc: str = DEFAULT_DOC,
+) -> list[DifferencesEntryAction]:
     """The step that documents the incident's recorded decision and parity evidence.
 
     ``runbook rollback plan --strategy document-difference`` plans it, so the
@@ -184,9 +238,15 @@ def difference_actions(archive_dir: Path, directory: Path, root: Path, incident_
         evidence = {k: v for k, v in recorded.items() if k in _SHOWN or k in _PARITY_KEYS}
         evidence.pop("decision", None)  # the parity's own advice, not the incident's decision
     decision = _decision(evidence, archive_dir, incident_id)
-    entry = render_entry(evidence, decision, incident=incident_id, title=title,
-                         day=utc(None).date().isoformat(), base=directory,
-                         doc_dir=(root / doc).parent)  # fmt: skip
+    entry = render_entry(
+        evidence,
+        decision,
+        incident=incident_id,
+        title=title,
+        day=utc(None).date().isoformat(),
+        base=directory,
+        doc_dir=(root / doc).parent,
+    )
     return [DifferencesEntryAction(doc, entry)]
 
 
@@ -217,22 +277,35 @@ def document_difference(
     _check_evidence(evidence)
     decision = _decision(evidence, archive_dir, incident.id)
     doc_dir = (manifest.root / doc).parent
-    entry = render_entry(evidence, decision, incident=incident.id, title=incident.title,
-                         day=utc(now).date().isoformat(), base=directory,
-                         doc_dir=doc_dir)  # fmt: skip
+    entry = render_entry(
+        evidence,
+        decision,
+        incident=incident.id,
+        title=incident.title,
+        day=utc(now).date().isoformat(),
+        base=directory,
+        doc_dir=doc_dir,
+    )
     action = DifferencesEntryAction(doc, entry)
     with TargetLock(manifest.root, incident=incident.id, command="document difference"):
         plan = make_plan(manifest.root, incident.id, STRATEGY, [action], directory)
         journal = Journal.for_incident(directory)
-        journal({"event": "plan", "plan": plan.sha256, "strategy": STRATEGY,
-                 "steps": [s.title for s in plan.steps]})  # fmt: skip
+        journal(
+            {
+                "event": "plan",
+                "plan": plan.sha256,
+                "strategy": STRATEGY,
+                "steps": [s.title for s in plan.steps],
+            }
+        )
         report = apply_plan(plan, context_for(manifest.root, directory), journal)
     record_checks(archive_dir, directory, STRATEGY, [c.to_dict() for c in report.checks])
     return DocumentReport(entry, str(manifest.root / doc), plan, report)
 
 
-def undo_difference(target: Path, archive_dir: Path, incident_id: str,
-                    plan_sha: str) -> OperationReport:  # fmt: skip
+def undo_difference(
+    target: Path, archive_dir: Path, incident_id: str, plan_sha: str
+) -> OperationReport:
     """Take a documented entry back out (the plan :func:`document_difference` applied).
 
     Raises:
@@ -243,11 +316,14 @@ def undo_difference(target: Path, archive_dir: Path, incident_id: str,
     directory = incident_dir(archive_dir, incident.id)
     plan = load_plan(directory, plan_sha)
     if plan.strategy != STRATEGY:
-        raise InvalidInputError(f"plan {plan.sha256[:12]} is a {plan.strategy!r} plan",
-                                hint="'runbook rollback undo' takes rollbacks back")  # fmt: skip
+        raise InvalidInputError(
+            f"plan {plan.sha256[:12]} is a {plan.strategy!r} plan",
+            hint="'runbook rollback undo' takes rollbacks back",
+        )
     with TargetLock(manifest.root, incident=incident.id, command="undo difference entry"):
-        report = undo_plan(plan, context_for(manifest.root, directory),
-                           Journal.for_incident(directory))  # fmt: skip
+        report = undo_plan(
+            plan, context_for(manifest.root, directory), Journal.for_incident(directory)
+        )
     with amending(archive_dir, directory):
         pass  # seal the journal records of the undo
     return report

@@ -71,8 +71,9 @@ def make_plan(
     starts with it, so the printed plan reads in the runbook's words.
     """
     steps = tuple(_labelled(action.plan(root), labels or {}) for action in actions)
-    plan = Plan(incident=incident, strategy=strategy, target=str(root), created_at=_now(),
-                steps=steps)  # fmt: skip
+    plan = Plan(
+        incident=incident, strategy=strategy, target=str(root), created_at=_now(), steps=steps
+    )
     save_plan(plan, incident_dir)
     return plan
 
@@ -84,8 +85,13 @@ def _labelled(step: Step, labels: Mapping[str, str]) -> Step:
 
 def context_for(root: Path, incident_dir: Path, env: dict[str, str] | None = None) -> Context:
     """The context actions of this incident run in."""
-    return Context(root=root, incident_dir=incident_dir, store=blob_store(incident_dir),
-                   python=sys.executable, env=env or {})  # fmt: skip
+    return Context(
+        root=root,
+        incident_dir=incident_dir,
+        store=blob_store(incident_dir),
+        python=sys.executable,
+        env=env or {},
+    )
 
 
 def _changes(step: Step) -> list[dict[str, Any]]:
@@ -127,8 +133,17 @@ def _run_step(
 ) -> CheckResult | None:
     step = plan.steps[index]
     action = action_for(step)
-    journal({"event": "intent", "operation": operation, "plan": plan.sha256, "step": index,
-             "action": step.action, "title": step.title, "changes": _changes(step)})  # fmt: skip
+    journal(
+        {
+            "event": "intent",
+            "operation": operation,
+            "plan": plan.sha256,
+            "step": index,
+            "action": step.action,
+            "title": step.title,
+            "changes": _changes(step),
+        }
+    )
     crashpoints.reach(f"{operation} step {index}")
     if operation == "apply":
         action.apply(step, ctx)
@@ -137,9 +152,17 @@ def _run_step(
         action.undo(step, ctx)
         result = None
     states = {c.path: state_of(ctx.root, c) for c in step.changes}
-    journal({"event": "outcome", "operation": operation, "plan": plan.sha256, "step": index,
-             "status": "done", "files": states,
-             "check": result.to_dict() if result else None})  # fmt: skip
+    journal(
+        {
+            "event": "outcome",
+            "operation": operation,
+            "plan": plan.sha256,
+            "step": index,
+            "status": "done",
+            "files": states,
+            "check": result.to_dict() if result else None,
+        }
+    )
     return result
 
 
@@ -186,9 +209,13 @@ def undo_plan(
 
 
 def resume(
-    incident_dir: Path, ctx: Context, records: Sequence[dict[str, Any]], journal: Journal,
-    *, revert: bool = False,
-) -> OperationReport:  # fmt: skip
+    incident_dir: Path,
+    ctx: Context,
+    records: Sequence[dict[str, Any]],
+    journal: Journal,
+    *,
+    revert: bool = False,
+) -> OperationReport:
     """Finish (or, with ``revert``, take back) the interrupted operation.
 
     Raises:
@@ -201,10 +228,24 @@ def resume(
             hint="nothing to resume; 'runbook rollback status' shows the journal",
         )
     plan = load_plan(incident_dir, interrupted.plan)
-    journal({"event": "resume", "operation": interrupted.operation, "plan": plan.sha256,
-             "revert": revert, "interrupted_step": interrupted.last_intent})  # fmt: skip
-    journal({"event": "end", "operation": interrupted.operation, "plan": plan.sha256,
-             "ok": False, "interrupted": True})  # fmt: skip
+    journal(
+        {
+            "event": "resume",
+            "operation": interrupted.operation,
+            "plan": plan.sha256,
+            "revert": revert,
+            "interrupted_step": interrupted.last_intent,
+        }
+    )
+    journal(
+        {
+            "event": "end",
+            "operation": interrupted.operation,
+            "plan": plan.sha256,
+            "ok": False,
+            "interrupted": True,
+        }
+    )
     forward = (interrupted.operation == "apply") != revert
     if forward:
         for step in plan.steps:
@@ -214,8 +255,11 @@ def resume(
         return _resume_apply(plan, ctx, journal, interrupted)
     done = len(plan.steps)
     if interrupted.operation == "apply":
-        done = (interrupted.last_intent if interrupted.last_intent is not None
-                else max(interrupted.finished_steps, default=-1)) + 1  # fmt: skip
+        done = (
+            interrupted.last_intent
+            if interrupted.last_intent is not None
+            else max(interrupted.finished_steps, default=-1)
+        ) + 1
     return undo_plan(plan, ctx, journal, upto=done)
 
 

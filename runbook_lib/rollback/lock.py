@@ -110,9 +110,14 @@ class LockHolder:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LockHolder:
         """Rebuild from :meth:`to_dict` output (raises KeyError/TypeError if it is not one)."""
-        return cls(int(data["pid"]), data.get("incident"), str(data.get("command", "")),
-                   str(data.get("started_at", "")), str(data.get("host", "")),
-                   data.get("process_start"))  # fmt: skip
+        return cls(
+            int(data["pid"]),
+            data.get("incident"),
+            str(data.get("command", "")),
+            str(data.get("started_at", "")),
+            str(data.get("host", "")),
+            data.get("process_start"),
+        )
 
 
 @dataclass(frozen=True)

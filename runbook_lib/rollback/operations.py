@@ -70,16 +70,23 @@ def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) 
     manifest, incident, directory = _setup(target, archive, incident_id)
     actions = _actions(strategy, manifest, archive, directory, incident)
     with amending(archive, directory):
-        plan = make_plan(manifest.root, incident.id, strategy, actions, directory,
-                         labels=step_labels(strategy))
-        Journal.for_incident(directory)({"event": "plan", "plan": plan.sha256,
-                                         "strategy": strategy,
-                                         "steps": [s.title for s in plan.steps]})  # fmt: skip
+        plan = make_plan(
+            manifest.root, incident.id, strategy, actions, directory, labels=step_labels(strategy)
+        )
+        Journal.for_incident(directory)(
+            {
+                "event": "plan",
+                "plan": plan.sha256,
+                "strategy": strategy,
+                "steps": [s.title for s in plan.steps],
+            }
+        )
     return plan
 
 
-def _actions(strategy: str, manifest: Manifest, archive: Path, directory: Path,
-             incident: Incident) -> Sequence[Action]:  # fmt: skip
+def _actions(
+    strategy: str, manifest: Manifest, archive: Path, directory: Path, incident: Incident
+) -> Sequence[Action]:
     """The plan's steps; the two strategies that roll nothing back are planned here."""
     if strategy == Strategy.INVESTIGATE:
         return []  # seed 000 §2: investigate before any rollback; the plan changes nothing
@@ -106,8 +113,12 @@ def apply_rollback(
     plan = load_plan(directory, plan_sha)
     _check_target(plan, manifest)
     with _changing(manifest, archive, directory, "rollback apply"):
-        report = apply_plan(plan, context_for(manifest.root, directory),
-                            Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
+        report = apply_plan(
+            plan,
+            context_for(manifest.root, directory),
+            Journal.for_incident(directory),
+            dry_run=dry_run,
+        )
         if not dry_run and plan.strategy not in NOT_ROLLBACKS:
             _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
     return report
@@ -139,8 +150,12 @@ def undo_rollback(
     plan = load_plan(directory, _applied_plan(directory))
     _check_target(plan, manifest)
     with _changing(manifest, archive, directory, "rollback undo"):
-        report = undo_plan(plan, context_for(manifest.root, directory),
-                           Journal.for_incident(directory), dry_run=dry_run)  # fmt: skip
+        report = undo_plan(
+            plan,
+            context_for(manifest.root, directory),
+            Journal.for_incident(directory),
+            dry_run=dry_run,
+        )
         if not dry_run and load_incident(archive, incident.id).state == "rolled-back":
             advance_incident(archive, incident.id, "assessed", note="rollback undone")
     return report
@@ -154,8 +169,9 @@ def resume_rollback(
     journal = Journal.for_incident(directory)
     with _changing(manifest, archive, directory, "rollback resume"):
         records = list(journal.read().records)
-        report = resume(directory, context_for(manifest.root, directory), records, journal,
-                        revert=revert)  # fmt: skip
+        report = resume(
+            directory, context_for(manifest.root, directory), records, journal, revert=revert
+        )
         state = load_incident(archive, incident.id).state
         if report.operation in {"apply", "resume"} and not revert and state != "rolled-back":
             _advance(archive, incident, "rolled-back", "rollback resume")
@@ -196,8 +212,14 @@ def scan_interrupted(target: Path, archive: Path) -> dict[str, Any]:
         records = Journal.for_incident(incident_dir(archive, incident.id)).read().records
         interrupted = find_interrupted(list(records))
         if interrupted is not None:
-            found.append({"incident": incident.id, "title": incident.title,
-                          "state": incident.state, **interrupted.__dict__})  # fmt: skip
+            found.append(
+                {
+                    "incident": incident.id,
+                    "title": incident.title,
+                    "state": incident.state,
+                    **interrupted.__dict__,
+                }
+            )
     return {
         "target": str(manifest.root),
         "archive": str(archive),
@@ -219,17 +241,25 @@ class NowReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"incident": self.incident, "plan": self.plan.sha256,
-                "steps": [s.title for s in self.plan.steps], "report": self.report.to_dict(),
-                "exports": self.exports}  # fmt: skip
+        return {
+            "incident": self.incident,
+            "plan": self.plan.sha256,
+            "steps": [s.title for s in self.plan.steps],
+            "report": self.report.to_dict(),
+            "exports": self.exports,
+        }
 
 
 def rollback_now(target: Path, archive: Path, title: str, *, dry_run: bool = False) -> NowReport:
     """Seed 000 §1.1 and §3.1: a critical incident, then env-var and config rollback at once."""
     manifest = load_manifest(target)
     incident = open_incident(archive, title, "critical", "crash")
-    advance_incident(archive, incident.id, "assessed",
-                     note="decision: immediate rollback (env var) + critical issue")  # fmt: skip
+    advance_incident(
+        archive,
+        incident.id,
+        "assessed",
+        note="decision: immediate rollback (env var) + critical issue",
+    )
     plan = plan_rollback(manifest.root, archive, incident.id, Strategy.NOW)
     report = apply_rollback(manifest.root, archive, incident.id, plan.sha256, dry_run=dry_run)
     exports = export_lines({s.name: s.legacy for s in manifest.env.vars} if manifest.env else {})

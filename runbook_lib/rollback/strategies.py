@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from runbook_lib.target.specs import EnvSpec
 
 
-
 class Strategy(StrEnum):
     """A rollback strategy's name, as plans and the journal record it."""
 
@@ -144,8 +143,9 @@ def _code(manifest: Manifest, strategy: str, *, models: bool) -> list[Action]:
     actions: list[Action] = [GitRestoreAction(manifest.git.stable_ref, manifest.git.code_paths)]
     if manifest.backups is not None:
         keep = () if models or manifest.models is None else (manifest.models.glob,)
-        actions.append(BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file,
-                                           exclude=keep))  # fmt: skip
+        actions.append(
+            BackupRestoreAction(manifest.backups.dir, manifest.backups.checksum_file, exclude=keep)
+        )
     return actions
 
 

@@ -51,8 +51,9 @@ def find_notebook(name: str) -> Path:
     if given.suffix == ".ipynb" or given.is_file():
         return given  # run_notebook says clearly when it is missing or unreadable
     known = ", ".join(_NUMBER.sub("", p.stem) for p in shipped())
-    raise InvalidInputError(f"no notebook {name!r}",
-                            hint=f"name one of {known}, or give a path to an .ipynb")  # fmt: skip
+    raise InvalidInputError(
+        f"no notebook {name!r}", hint=f"name one of {known}, or give a path to an .ipynb"
+    )
 
 
 def describe(path: Path) -> NotebookInfo:
@@ -72,8 +73,10 @@ def copy_notebooks(directory: Path, *, force: bool = False) -> list[Path]:
     sources = shipped()
     existing = [directory / p.name for p in sources if (directory / p.name).exists()]
     if existing and not force:
-        raise InvalidInputError(f"{existing[0]} exists; nothing was copied",
-                                hint="choose another directory, or pass --force")  # fmt: skip
+        raise InvalidInputError(
+            f"{existing[0]} exists; nothing was copied",
+            hint="choose another directory, or pass --force",
+        )
     directory.mkdir(parents=True, exist_ok=True)
     copied = []
     for source in sources:

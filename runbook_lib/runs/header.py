@@ -41,8 +41,7 @@ class RunHeader:
 
     def markdown(self, notebook: str) -> str:
         """The header as a Markdown cell (values HTML-escaped, no Python reprs)."""
-        tree = (f"{self.dirty_files} uncommitted change(s)" if self.dirty_files
-                else "clean")  # fmt: skip
+        tree = f"{self.dirty_files} uncommitted change(s)" if self.dirty_files else "clean"
         rows = [
             ("incident", self.incident.id),
             ("title", self.incident.title),
@@ -55,8 +54,14 @@ class RunHeader:
             ("started", self.started_at),
             ("parameters", _parameters_text(self.parameters)),
         ]
-        lines = [f"## {_cell(self.incident.id)}: {_cell(self.incident.title)}", "",
-                 f"Executed run of `{notebook}`.", "", "| | |", "|---|---|"]  # fmt: skip
+        lines = [
+            f"## {_cell(self.incident.id)}: {_cell(self.incident.title)}",
+            "",
+            f"Executed run of `{notebook}`.",
+            "",
+            "| | |",
+            "|---|---|",
+        ]
         lines += [f"| **{name}** | {_cell(value)} |" for name, value in rows]
         return "\n".join(lines) + "\n"
 
@@ -86,10 +91,16 @@ def read_header(
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no $USER: say so rather than fail the run
         user = "unknown user"
-    return RunHeader(incident=incident, target=target, commit=commit,
-                     dirty_files=sum(1 for line in status.splitlines() if line.strip()),
-                     user=user, host=socket.gethostname(), started_at=started_at,
-                     parameters=dict(parameters))  # fmt: skip
+    return RunHeader(
+        incident=incident,
+        target=target,
+        commit=commit,
+        dirty_files=sum(1 for line in status.splitlines() if line.strip()),
+        user=user,
+        host=socket.gethostname(),
+        started_at=started_at,
+        parameters=dict(parameters),
+    )
 
 
 @contextlib.contextmanager

@@ -26,8 +26,13 @@ from typing import Any
 from runbook_lib.runs.runner import ipc_manager_class, shutdown_now
 
 # What every runbook notebook imports first; the heavy ones dominate a kernel's start.
-PRELOAD = ("numpy", "matplotlib.pyplot", "gymnasium", "runbook_lib.app.nb",
-           "runbook_lib.runs.params")  # fmt: skip
+PRELOAD = (
+    "numpy",
+    "matplotlib.pyplot",
+    "gymnasium",
+    "runbook_lib.app.nb",
+    "runbook_lib.runs.params",
+)
 _READY_TIMEOUT_S = 60.0
 
 
@@ -54,8 +59,11 @@ async def _boot(spare: _Spare, manager: type, preload: tuple[str, ...]) -> None:
         if preload:
             code = "".join(f"__import__({name!r})\n" for name in preload)
             # silent: no output, no history, no execution count; an import error is ignored.
-            client.execute(f"try:\n    exec({code!r}, {{}})\nexcept Exception:\n    pass\n",
-                           silent=True, store_history=False)  # fmt: skip
+            client.execute(
+                f"try:\n    exec({code!r}, {{}})\nexcept Exception:\n    pass\n",
+                silent=True,
+                store_history=False,
+            )
             await client.get_shell_msg(timeout=_READY_TIMEOUT_S)
     finally:
         client.stop_channels()
@@ -96,8 +104,12 @@ class KernelSupply:
         import papermill  # noqa: F401
 
         manager = ipc_manager_class(Path(sockets))
-        threading.Thread(target=_start, args=(spare, manager, self._preload), daemon=True,
-                         name="runbook-kernel-ahead").start()  # fmt: skip
+        threading.Thread(
+            target=_start,
+            args=(spare, manager, self._preload),
+            daemon=True,
+            name="runbook-kernel-ahead",
+        ).start()
         self._spare = spare
 
     def take(self, env: Mapping[str, str], cwd: Path) -> Any:

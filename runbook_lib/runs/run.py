@@ -19,18 +19,15 @@ marked failed, and its chain record.
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import io
 import os
 import time
-import tokenize
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_file
@@ -52,6 +49,9 @@ from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.runs.header import headed_copy, read_header
 from runbook_lib.runs.kernels import KernelSupply
+from runbook_lib.runs.parameters import (
+    check_parameter_names,
+)
 from runbook_lib.runs.runner import (
     DEFAULT_CELL_TIMEOUT,
     DEFAULT_RUN_TIMEOUT,
@@ -65,166 +65,6 @@ from runbook_lib.target.secrets import screen_parameters
 
 # A queued run waits for the one before it; runs take minutes, not hours.
 RUN_LOCK_TIMEOUT_S = 4 * 3600.0
-_OPTIONAL_SUFFIXES = ("| None", "|None")
-
-
-@dataclass(frozen=True)
-class ParameterSpec:
-    """One line of a notebook's ``parameters`` cell: ``name: type = value  # help``."""
-
-    name: str
-    type: str | None
-    default: str
-    help: str = ""
-
-    def describe(self) -> str:
-        """``name: type = default`` for messages."""
-        kind = f": {self.type}" if self.type else ""
-        return f"{self.name}{kind} = {self.default}"
-
-
-def _read_notebook(path: Path) -> Any:
-    import nbformat
-
-    if not path.is_file():
-        raise InvalidInputError(f"notebook {path} does not exist",
-                                hint="pass the path of an .ipynb file")  # fmt: skip
-    read = cast(Callable[..., Any], nbformat.read)  # nbformat is untyped
-    try:
-        return read(path, as_version=4)
-    except Exception as err:  # nbformat raises several unrelated types for a bad file
-        raise InvalidInputError(f"{path} is not a readable notebook: {err}") from err
-
-
-def _comments(source: str) -> dict[int, str]:
-    found: dict[int, str] = {}
-    with contextlib.suppress(tokenize.TokenError, IndentationError):
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.COMMENT:
-                found[token.start[0]] = token.string.lstrip("#").strip()
-    return found
-
-
-def _specs_of(source: str, notebook: Path) -> list[ParameterSpec]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as err:
-        raise InvalidInputError(
-            f"the parameters cell of {notebook} is not plain Python (line {err.lineno})",
-            hint="write it as 'name: type = value  # help' lines",
-        ) from err
-    comments = _comments(source)
-    specs = []
-    for stmt in tree.body:
-        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            name, kind, value = stmt.target.id, ast.unparse(stmt.annotation), stmt.value
-        elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-              and isinstance(stmt.targets[0], ast.Name)):  # fmt: skip
-            name, kind, value = stmt.targets[0].id, None, stmt.value
-        else:
-            continue
-        default = ast.unparse(value) if value is not None else ""
-        specs.append(ParameterSpec(name, kind, default, comments.get(stmt.end_lineno or 0, "")))
-    return specs
-
-
-def read_parameters(notebook: Path) -> list[ParameterSpec]:
-    """The parameters a notebook accepts, from its cell tagged ``parameters``.
-
-    Raises:
-        InvalidInputError: the notebook is missing or unreadable, or its
-            parameters cell is not plain Python.
-    """
-    nb = _read_notebook(notebook)
-    for cell in nb.cells:
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get(
-            "tags", []
-        ):
-            return _specs_of("".join(cell.get("source", "")), notebook)
-    return []
-
-
-def parse_value(text: str) -> Any:
-    """A ``-p`` value as papermill's command line reads it: bool, None, int, float or str."""
-    literals: dict[str, Any] = {"True": True, "False": False, "None": None}
-    if text in literals:
-        return literals[text]
-    for kind in (int, float):
-        with contextlib.suppress(ValueError):
-            return kind(text)
-    return text
-
-
-def _base_type(annotation: str | None) -> tuple[str | None, bool]:
-    if annotation is None:
-        return None, False
-    text = annotation.replace(" ", "")
-    for form in ("|None", "None|"):
-        if form in text:
-            return text.replace(form, ""), True
-    if text.startswith("Optional[") and text.endswith("]"):
-        return text[len("Optional[") : -1], True
-    return text, False
-
-
-def _coerce(spec: ParameterSpec, text: str) -> Any:
-    base, optional = _base_type(spec.type)
-    if optional and text == "None":
-        return None
-    try:
-        if base == "str":
-            return text
-        if base == "int":
-            return int(text)
-        if base == "float":
-            return float(text)
-        if base == "bool":
-            return {"true": True, "false": False}[text.lower()]
-    except (ValueError, KeyError):
-        raise InvalidInputError(
-            f"parameter {spec.name!r} takes {spec.type}, got {text!r}",
-            hint=f"the notebook declares {spec.describe()}"
-            + (f"  # {spec.help}" if spec.help else ""),
-        ) from None
-    return parse_value(text)
-
-
-def _unknown(name: str, specs: Sequence[ParameterSpec], notebook: Path) -> InvalidInputError:
-    accepted = "; ".join(s.describe() + (f" ({s.help})" if s.help else "") for s in specs)
-    return InvalidInputError(
-        f"notebook {notebook.name} has no parameter {name!r}",
-        hint=f"it accepts: {accepted}" if specs else "it has no cell tagged 'parameters', "
-        "so it accepts none",
-    )
-
-
-def parameters_from_text(notebook: Path, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Parse ``-p NAME VALUE`` pairs against the notebook's parameters cell.
-
-    A value is converted to the declared type (``int``, ``float``, ``bool``,
-    ``str``, optionally ``| None``); undeclared types are read as papermill's
-    ``-p`` reads them.
-
-    Raises:
-        InvalidInputError: an unknown name (the message lists the accepted
-            ones) or a value that does not fit the declared type.
-    """
-    specs = {spec.name: spec for spec in read_parameters(notebook)}
-    values: dict[str, Any] = {}
-    for name, text in pairs:
-        if name not in specs:
-            raise _unknown(name, list(specs.values()), notebook)
-        values[name] = _coerce(specs[name], text)
-    return values
-
-
-def check_parameter_names(notebook: Path, parameters: Mapping[str, Any]) -> None:
-    """Refuse a parameter the notebook does not declare (the message lists those it does)."""
-    specs = read_parameters(notebook)
-    known = {spec.name for spec in specs}
-    for name in parameters:
-        if name not in known:
-            raise _unknown(name, specs, notebook)
 
 
 @dataclass(frozen=True)
@@ -289,8 +129,11 @@ def kernel_environment(root: Path, archive: Path, incident: str) -> dict[str, st
 
 
 def _index_incident(archive: Path, incident: Incident) -> None:
-    row = {**incident.to_dict(), "opened_at": incident.opened_at.isoformat(),
-           "updated_at": incident.history[-1].at.isoformat()}  # fmt: skip
+    row = {
+        **incident.to_dict(),
+        "opened_at": incident.opened_at.isoformat(),
+        "updated_at": incident.history[-1].at.isoformat(),
+    }
     index.upsert_incident(archive, row)
 
 
@@ -364,9 +207,17 @@ def run_notebook(
             _environment(kernel_environment(manifest.root, archive, incident.id)),
             headed_copy(notebook, header) as source,
         ):
-            result = execute(source, output, params, cwd=directory, cell_timeout=cell_timeout,
-                             run_timeout=run_timeout, progress=progress, secrets=secrets,
-                             **_kernel_ahead(kernels, directory))  # fmt: skip
+            result = execute(
+                source,
+                output,
+                params,
+                cwd=directory,
+                cell_timeout=cell_timeout,
+                run_timeout=run_timeout,
+                progress=progress,
+                secrets=secrets,
+                **_kernel_ahead(kernels, directory),
+            )
         duration = round(time.perf_counter() - began, 3)
         git_after = _git_head(manifest.root)
         record = {
@@ -391,16 +242,38 @@ def run_notebook(
         full = append_run(directory, record)
         index.add_run(archive, full)
         _index_incident(archive, load_incident(archive, incident.id))
-        Journal.for_incident(directory)({"event": JournalEvent.RUN, "seq": full["seq"],
-                                         "notebook": notebook.name, "status": result.status,
-                                         "output": record["output"]})  # fmt: skip
-        extra = {"parameters": params, "git_before": git_before, "git_after": git_after,
-                 "target": str(manifest.root), "last_run": full["seq"]}  # fmt: skip
+        Journal.for_incident(directory)(
+            {
+                "event": JournalEvent.RUN,
+                "seq": full["seq"],
+                "notebook": notebook.name,
+                "status": result.status,
+                "output": record["output"],
+            }
+        )
+        extra = {
+            "parameters": params,
+            "git_before": git_before,
+            "git_after": git_after,
+            "target": str(manifest.root),
+            "last_run": full["seq"],
+        }
         reseal(archive, directory, extra, facts=facts.result(), suspicious=suspicious)
     return RunOutcome(
-        incident=incident.id, seq=full["seq"], notebook=notebook.name, output=result.output,
-        html=result.html, status=result.status, error=result.error, parameters=params,
-        started_at=started_at, duration_s=duration, git_before=git_before,
-        git_after=git_after, record_hash=full["hash"], incident_dir=str(directory),
-        suspicious=suspicious, findings=list(result.findings),
-    )  # fmt: skip
+        incident=incident.id,
+        seq=full["seq"],
+        notebook=notebook.name,
+        output=result.output,
+        html=result.html,
+        status=result.status,
+        error=result.error,
+        parameters=params,
+        started_at=started_at,
+        duration_s=duration,
+        git_before=git_before,
+        git_after=git_after,
+        record_hash=full["hash"],
+        incident_dir=str(directory),
+        suspicious=suspicious,
+        findings=list(result.findings),
+    )

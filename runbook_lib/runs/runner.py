@@ -131,15 +131,23 @@ def _error_of(exc: BaseException, fired: bool, timeouts: tuple[float, float]) ->
     name = type(exc).__name__
     cell_timeout, run_timeout = timeouts
     if fired:
-        return {"ename": "RunTimeout", "evalue": f"the run exceeded {run_timeout:.0f} s; "
-                "the kernel was killed", "cell": None}  # fmt: skip
+        return {
+            "ename": "RunTimeout",
+            "evalue": f"the run exceeded {run_timeout:.0f} s; the kernel was killed",
+            "cell": None,
+        }
     if getattr(exc, "ename", None) == "KeyboardInterrupt":
         # Only a cell timeout interrupts the kernel (interrupt_on_timeout); say so.
-        return {"ename": "CellTimeout", "evalue": f"the cell ran longer than {cell_timeout:g} s "
-                "and was interrupted", "cell": getattr(exc, "exec_count", None)}  # fmt: skip
-    error: dict[str, Any] = {"ename": getattr(exc, "ename", name),
-                             "evalue": str(getattr(exc, "evalue", exc)).strip()[:2000],
-                             "cell": getattr(exc, "exec_count", None)}  # fmt: skip
+        return {
+            "ename": "CellTimeout",
+            "evalue": f"the cell ran longer than {cell_timeout:g} s and was interrupted",
+            "cell": getattr(exc, "exec_count", None),
+        }
+    error: dict[str, Any] = {
+        "ename": getattr(exc, "ename", name),
+        "evalue": str(getattr(exc, "evalue", exc)).strip()[:2000],
+        "cell": getattr(exc, "exec_count", None),
+    }
     return error
 
 
@@ -151,8 +159,12 @@ def _failed_cell(nb: Any) -> dict[str, Any] | None:
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors or pm.get("exception") or pm.get("status") == "running":
             first = errors[0] if errors else {}
-            return {"index": index, "source": "".join(cell.get("source", ""))[:500],
-                    "ename": first.get("ename"), "evalue": first.get("evalue")}  # fmt: skip
+            return {
+                "index": index,
+                "source": "".join(cell.get("source", ""))[:500],
+                "ename": first.get("ename"),
+                "evalue": first.get("evalue"),
+            }
     return None
 
 
@@ -243,12 +255,18 @@ def execute(
         with _run_deadline(run_timeout, spared) as fired:
             try:
                 papermill.execute_notebook(
-                    str(notebook), papermill_output, parameters=dict(parameters),
-                    kernel_name="python3", progress_bar=progress, cwd=str(cwd),
-                    execution_timeout=cell_timeout, start_timeout=60,
-                    shutdown_kernel="immediate", interrupt_on_timeout=True,
+                    str(notebook),
+                    papermill_output,
+                    parameters=dict(parameters),
+                    kernel_name="python3",
+                    progress_bar=progress,
+                    cwd=str(cwd),
+                    execution_timeout=cell_timeout,
+                    start_timeout=60,
+                    shutdown_kernel="immediate",
+                    interrupt_on_timeout=True,
                     **_kernel_arguments(kernel, Path(sockets)),
-                )  # fmt: skip
+                )
             except Exception as exc:  # every failure is recorded in the output, none raised
                 error = _error_of(exc, fired.is_set(), (cell_timeout, run_timeout))
             finally:
@@ -260,10 +278,16 @@ def execute(
         else:
             _write_stub(notebook, output, error)
         html = str(export_html(output, redaction)) if output.is_file() else None
-    return RunResult(notebook=notebook.name, output=str(output), html=html, status=status,
-                     error=error, duration_s=time.perf_counter() - started,
-                     parameters=dict(parameters),
-                     findings=tuple(redaction.finding()))  # fmt: skip
+    return RunResult(
+        notebook=notebook.name,
+        output=str(output),
+        html=html,
+        status=status,
+        error=error,
+        duration_s=time.perf_counter() - started,
+        parameters=dict(parameters),
+        findings=tuple(redaction.finding()),
+    )
 
 
 def _kernel_arguments(kernel: Any, sockets: Path) -> dict[str, Any]:

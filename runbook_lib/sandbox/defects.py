@@ -155,34 +155,46 @@ _BACKUP_TEST = "tests/rl/sac/test_sac_backup.py::test_backup_matches_sha256sums"
 _CATALOG: dict[str, _Defect] = {
     "config-corrupt": _Defect(
         "configs/sac_config.json is cut off mid-file: not valid JSON",
-        Symptom(_CONFIG_TEST, "invalid JSON"), _config_corrupt),
+        Symptom(_CONFIG_TEST, "invalid JSON"),
+        _config_corrupt,
+    ),
     "config-out-of-range": _Defect(
         "configs/sac_config.json sets env.transaction_cost to 1.5 (the schema allows 0..0.05)",
         Symptom(_CONFIG_TEST, "key 'env.transaction_cost' = 1.5 is out of range"),
-        _config_out_of_range),
+        _config_out_of_range,
+    ),
     "model-obs-mismatch": _Defect(
         "models/sac_v2.zip is a model trained on release 1.0's 17-value observations; "
         "the v2.0 env gives 20",
-        Symptom(_MODEL_TEST, "does not match the env's"), _model_obs_mismatch),
+        Symptom(_MODEL_TEST, "does not match the env's"),
+        _model_obs_mismatch,
+    ),
     "code-nan-action": _Defect(
         "a regression in src/rl/sac/sac_agent.py makes every action NaN",
-        Symptom(_AGENT_TEST, "non-finite actions"), _code_nan_action),
+        Symptom(_AGENT_TEST, "non-finite actions"),
+        _code_nan_action,
+    ),
     "code-predict-error": _Defect(
         "a regression in src/rl/sac/sac_agent.py makes predict raise (observation shape)",
-        Symptom(_AGENT_TEST, "Unexpected observation shape"), _code_predict_error),
+        Symptom(_AGENT_TEST, "Unexpected observation shape"),
+        _code_predict_error,
+    ),
     "backup-flipped-byte": _Defect(
         "one byte of the backed-up models/sac_v1.zip is flipped",
         Symptom(_BACKUP_TEST, "models/sac_v1.zip: FAILED (checksum mismatch)"),
-        _backup_flipped_byte),
+        _backup_flipped_byte,
+    ),
     "backup-truncated": _Defect(
         "the backed-up models/sac_v1.zip is cut to half its size",
         Symptom(_BACKUP_TEST, "models/sac_v1.zip: FAILED (checksum mismatch)"),
-        _backup_truncated),
+        _backup_truncated,
+    ),
     "backup-missing-file": _Defect(
         "the backed-up configs/sac_config.json is deleted",
         Symptom(_BACKUP_TEST, "configs/sac_config.json: FAILED open or read (missing)"),
-        _backup_missing_file),
-}  # fmt: skip
+        _backup_missing_file,
+    ),
+}
 
 DEFECTS: dict[str, str] = {name: defect.description for name, defect in _CATALOG.items()}
 """Every defect's name and what it does."""

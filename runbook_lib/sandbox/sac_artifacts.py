@@ -125,8 +125,12 @@ def _store(entry: Path, model: Path, release: Release, seconds: float) -> Path:
     """Move a trained model into the cache under ``entry`` (atomically) and return it."""
     staging = Path(tempfile.mkdtemp(prefix=".new-", dir=entry.parent))
     shutil.move(model, staging / "model.zip")
-    meta = {"sha256": sha256_file(staging / "model.zip"), "tag": release.tag,
-            "model": release.model, "train_seconds": round(seconds, 2)}  # fmt: skip
+    meta = {
+        "sha256": sha256_file(staging / "model.zip"),
+        "tag": release.tag,
+        "model": release.model,
+        "train_seconds": round(seconds, 2),
+    }
     (staging / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if entry.exists():
         shutil.rmtree(entry)  # an entry that failed its hash check
@@ -149,9 +153,12 @@ def _start_training(release: Release, scratch: Path) -> _Training:
     with log.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "scripts/train_sac.py", "--config", CONFIG, "--output", str(output)],
-            cwd=release.tree, env=_child_env(release.tree),
-            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=release.tree,
+            env=_child_env(release.tree),
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     return _Training(release, process, output, log, time.perf_counter())
 
 
@@ -257,10 +264,20 @@ def install_site(workspace: Path, wheel: Path, version: str, cache: Path) -> boo
     if not hit:
         staging = Path(tempfile.mkdtemp(prefix=".new-", dir=sites))
         command = [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-index",
-            "--find-links", str(wheel.parent), "--target", str(staging / "site"),
-            "--no-compile", "--disable-pip-version-check", f"{PACKAGE}=={version}",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            str(wheel.parent),
+            "--target",
+            str(staging / "site"),
+            "--no-compile",
+            "--disable-pip-version-check",
+            f"{PACKAGE}=={version}",
+        ]
         try:
             _run(command, workspace, f"pip install {PACKAGE}=={version}")
             if not (staging / "site").is_dir():
@@ -283,8 +300,16 @@ def make_backup(stable: Release, model: Path, workspace: Path) -> Path:
     target = stable.tree / stable.model
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(model, target)
-    command = [sys.executable, "scripts/backup_sac.py", "--config", CONFIG,
-               "--dest", str(workspace / "backups"), "--timestamp", BACKUP_TIMESTAMP]  # fmt: skip
+    command = [
+        sys.executable,
+        "scripts/backup_sac.py",
+        "--config",
+        CONFIG,
+        "--dest",
+        str(workspace / "backups"),
+        "--timestamp",
+        BACKUP_TIMESTAMP,
+    ]
     return Path(_run(command, stable.tree, "backing up the stable SAC config and model"))
 
 

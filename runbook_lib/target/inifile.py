@@ -120,7 +120,7 @@ def set_value(text: str, section: str, key: str, value: str) -> str:
         if match and match.group("key").strip().lower() == key.lower():
             _, comment = _split_comment(match.group("value"))
             prefix = body[: match.start("value")]
-            lines[index] = f"{prefix}{value}{comment}{line[len(body):] or newline}"
+            lines[index] = f"{prefix}{value}{comment}{line[len(body) :] or newline}"
             return "".join(lines)
     insert_at = end
     while insert_at > start + 1 and not lines[insert_at - 1].strip():

@@ -47,20 +47,28 @@ def target_interpreter(manifest: Manifest) -> Interpreter:
     if manifest.python is not None:
         path = manifest.root / manifest.python
         if not path.exists():
-            raise InvalidInputError(f"[target] python {path} does not exist",
-                                    hint="name the target's interpreter relative to its root, "
-                                         "e.g. '.venv/bin/python'")  # fmt: skip
+            raise InvalidInputError(
+                f"[target] python {path} does not exist",
+                hint="name the target's interpreter relative to its root, e.g. '.venv/bin/python'",
+            )
         if path.is_dir() or not os.access(path, os.X_OK):
-            raise InvalidInputError(f"[target] python {path} is not an executable file",
-                                    hint="point it at the python of the target's venv")
+            raise InvalidInputError(
+                f"[target] python {path} is not an executable file",
+                hint="point it at the python of the target's venv",
+            )
         return Interpreter(path, "manifest")
     venv = manifest.root / DEFAULT_VENV_PYTHON
     if venv.exists():
         return Interpreter(venv, "venv")
     own = Path(sys.executable)
-    return Interpreter(own, "runbook", notice=(
-        f"notice: no [target] python and no {DEFAULT_VENV_PYTHON} in {manifest.root}; "
-        f"running the target's code with runbook's own interpreter {own}"))  # fmt: skip
+    return Interpreter(
+        own,
+        "runbook",
+        notice=(
+            f"notice: no [target] python and no {DEFAULT_VENV_PYTHON} in {manifest.root}; "
+            f"running the target's code with runbook's own interpreter {own}"
+        ),
+    )
 
 
 def probe_interpreter(interpreter: Interpreter, root: Path) -> dict[str, Any]:
@@ -77,9 +85,11 @@ def probe_interpreter(interpreter: Interpreter, root: Path) -> dict[str, Any]:
         if exc.kind in ("ModuleNotFoundError", "ImportError"):
             raise InvalidInputError(
                 f"[target] python {interpreter.path} has no gymnasium ({exc.message})",
-                hint="install the target's requirements into that interpreter") from None
+                hint="install the target's requirements into that interpreter",
+            ) from None
         raise InvalidInputError(f"[target] python {interpreter.path}: {exc.message}") from None
     except RunbookError as exc:
-        raise InvalidInputError(f"[target] python {interpreter.path} cannot run runbook's env "
-                                f"worker: {exc.message}") from None  # fmt: skip
+        raise InvalidInputError(
+            f"[target] python {interpreter.path} cannot run runbook's env worker: {exc.message}"
+        ) from None
     return found

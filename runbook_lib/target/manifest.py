@@ -26,17 +26,19 @@ from runbook_lib.target.sections import (
     env_section,
     git_section,
     models_section,
-    notify_deadline,
-    notify_section,
     package_section,
-    parity_margins,
-    ray_address,
     secret_names,
-    service_section,
     target_name,
     target_python,
     target_root,
     tests_command,
+)
+from runbook_lib.target.service_sections import (
+    notify_deadline,
+    notify_section,
+    parity_margins,
+    ray_address,
+    service_section,
 )
 from runbook_lib.target.specs import (
     DEFAULT_MARGIN,
@@ -53,8 +55,21 @@ from runbook_lib.target.tomlcheck import Source, Table, find_secrets
 
 MANIFEST_NAME = "runbook.toml"
 
-_TOP = ("secrets", "target", "git", "env", "backups", "models", "package", "service", "tests",
-        "parity", "notify", "checks", "archive")  # fmt: skip
+_TOP = (
+    "secrets",
+    "target",
+    "git",
+    "env",
+    "backups",
+    "models",
+    "package",
+    "service",
+    "tests",
+    "parity",
+    "notify",
+    "checks",
+    "archive",
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +108,9 @@ class Manifest:
 
     def test_argv(self, python: str, junit: Path) -> list[str]:
         """The target's test command with ``{python}`` and ``{junit}`` filled in."""
-        return [a.replace("{python}", python).replace("{junit}", str(junit))
-                for a in self.test_command]  # fmt: skip
+        return [
+            a.replace("{python}", python).replace("{junit}", str(junit)) for a in self.test_command
+        ]
 
     def missing_secrets(self, environ: Mapping[str, str]) -> list[str]:
         """Names in :attr:`secrets` that ``environ`` does not set."""

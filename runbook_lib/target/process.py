@@ -207,10 +207,14 @@ class ProcessAdapter(ServiceAdapter):
         with log.open("ab") as handle:
             try:
                 child = subprocess.Popen(
-                    list(self.spec.command), cwd=self.spec.cwd, env={**os.environ, **self.spec.env},
-                    stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
+                    list(self.spec.command),
+                    cwd=self.spec.cwd,
+                    env={**os.environ, **self.spec.env},
+                    stdin=subprocess.DEVNULL,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,  # an operator's Ctrl-C must not stop the service
-                )  # fmt: skip
+                )
             except OSError as err:
                 raise WorkspaceError(f"cannot launch {self.name}: {err}") from err
         self._children[child.pid] = child

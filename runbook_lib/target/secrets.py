@@ -30,8 +30,16 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
 
-SECRET_NAME_WORDS = ("token", "password", "passwd", "secret", "api_key", "apikey", "credential",
-                     "private_key")  # fmt: skip
+SECRET_NAME_WORDS = (
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "credential",
+    "private_key",
+)
 _TOKEN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}")),
     ("a GitHub token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}")),
@@ -75,8 +83,11 @@ def _looks_random(word: str) -> bool:
     if len(set(classes)) < 2 or len(classes) < _MIN_RANDOM_LENGTH:
         return False
     switches = sum(a != b for a, b in itertools.pairwise(classes)) / (len(classes) - 1)
-    return (switches >= _MIN_CLASS_SWITCHES and shannon_entropy(word) >= _MIN_ENTROPY_BITS
-            and not _camel_case(word))  # fmt: skip
+    return (
+        switches >= _MIN_CLASS_SWITCHES
+        and shannon_entropy(word) >= _MIN_ENTROPY_BITS
+        and not _camel_case(word)
+    )
 
 
 def _camel_case(word: str) -> bool:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
-from urllib.parse import urlsplit
 
 from runbook_lib.target.specs import (
-    DEFAULT_MARGIN,
-    DEFAULT_WEBHOOK_DEADLINE_S,
     BackupSpec,
     CallSite,
     ChecksSpec,
@@ -26,28 +23,22 @@ from runbook_lib.target.specs import (
     GitSpec,
     ModelsSpec,
     PackageSpec,
-    ServiceSpec,
     TradingBounds,
     TradingSpec,
 )
-from runbook_lib.target.tomlcheck import Source, Table, is_env_name, names_a_secret
+from runbook_lib.target.tomlcheck import Source, Table, is_env_name
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
-_SERVICE_KEYS = ("name", "adapter", "command", "env", "pidfile", "state_file", "health_path",
-                 "unit", "health_url")  # fmt: skip
 _ENV_KEYS = ("factory", "env_type", "logger", "vars", "config", "force_flag", "call_site")
-_PROCESS_ONLY = ("command", "env", "pidfile", "state_file")
 _MODELS_KEYS = ("glob", "algo", "env", "env_config", "deployed_key")
 # stable-baselines3's algorithms: the class a model zip is loaded with.
 SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
 _DOTTED_KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
-_RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$")
-_PARITY_KEYS = ("default_margin", "margins", "ray_address")
 _TRADING_BOUNDS = ("max_return_drop", "max_sharpe_drop", "max_drawdown_rise", "max_cost_rise")
 
 
@@ -62,18 +53,21 @@ def _relative(table: Table, key: str, value: str) -> str:
     return value
 
 
-def _path(table: Table, key: str) -> str:
+def rel_path(table: Table, key: str) -> str:
+    """The path at ``key``, relative to the target root (refused when it leaves it)."""
     return _relative(table, key, table.text(key))
 
 
-def _matching(table: Table, key: str, pattern: re.Pattern[str], what: str) -> str:
+def matched(table: Table, key: str, pattern: re.Pattern[str], what: str) -> str:
+    """The text at ``key`` when it matches ``pattern``; else the error names ``what``."""
     value = table.text(key)
     if not pattern.match(value):
         table.fail(key, f"{value!r} is not {what}")
     return value
 
 
-def _argv(table: Table, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def argv_of(table: Table, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The command line at ``key``; its ``{placeholders}`` must be among ``allowed``."""
     argv = table.texts(key)
     if not argv:
         table.fail(key, "must list at least the program to run")
@@ -111,7 +105,7 @@ def _config_switch(table: Table) -> ConfigSwitch | None:
     legacy = config.opt_text("legacy", "false") or "false"
     unified = config.opt_text("unified", "true") or "true"
     return ConfigSwitch(
-        _path(config, "file"), config.text("section"), config.text("key"), legacy, unified
+        rel_path(config, "file"), config.text("section"), config.text("key"), legacy, unified
     )
 
 
@@ -119,17 +113,17 @@ def _force_flag(table: Table) -> ForceFlag | None:
     flag = table.opt_table("force_flag", ("file", "constant"))
     if flag is None:
         return None
-    constant = _matching(flag, "constant", _IDENTIFIER, "a Python identifier")
-    return ForceFlag(_path(flag, "file"), constant)
+    constant = matched(flag, "constant", _IDENTIFIER, "a Python identifier")
+    return ForceFlag(rel_path(flag, "file"), constant)
 
 
 def _call_site(table: Table) -> CallSite | None:
     site = table.opt_table("call_site", ("file", "function", "keyword"))
     if site is None:
         return None
-    function = _matching(site, "function", _IDENTIFIER, "a Python function name")
-    keyword = _matching(site, "keyword", _IDENTIFIER, "a keyword") if site.has("keyword") else None
-    return CallSite(_path(site, "file"), function, keyword or "env_type")
+    function = matched(site, "function", _IDENTIFIER, "a Python function name")
+    keyword = matched(site, "keyword", _IDENTIFIER, "a keyword") if site.has("keyword") else None
+    return CallSite(rel_path(site, "file"), function, keyword or "env_type")
 
 
 def env_section(top: Table) -> EnvSpec | None:
@@ -138,9 +132,9 @@ def env_section(top: Table) -> EnvSpec | None:
     if table is None:
         return None
     entry = "an entry point like 'package.module:function'"
-    factory = _matching(table, "factory", _ENTRY_POINT, entry)
-    env_type = _matching(table, "env_type", _ENTRY_POINT, entry) if table.has("env_type") else None
-    logger = _matching(table, "logger", _MODULE, "a logger name") if table.has("logger") else None
+    factory = matched(table, "factory", _ENTRY_POINT, entry)
+    env_type = matched(table, "env_type", _ENTRY_POINT, entry) if table.has("env_type") else None
+    logger = matched(table, "logger", _MODULE, "a logger name") if table.has("logger") else None
     return EnvSpec(
         factory,
         env_type,
@@ -160,7 +154,7 @@ def backups_section(top: Table) -> BackupSpec | None:
     checksum = table.opt_text("checksum_file") or "SHA256SUMS"
     if "/" in checksum:
         table.fail("checksum_file", f"{checksum!r} must be a file name, not a path")
-    return BackupSpec(_path(table, "dir"), checksum)
+    return BackupSpec(rel_path(table, "dir"), checksum)
 
 
 def models_section(top: Table) -> ModelsSpec | None:
@@ -170,19 +164,22 @@ def models_section(top: Table) -> ModelsSpec | None:
         return None
     algo = table.opt_text("algo") or "SAC"
     if algo not in SB3_ALGOS:
-        table.fail("algo", f"{algo!r} is not a stable-baselines3 algorithm",
-                   hint=f"one of: {', '.join(SB3_ALGOS)}")  # fmt: skip
+        table.fail(
+            "algo",
+            f"{algo!r} is not a stable-baselines3 algorithm",
+            hint=f"one of: {', '.join(SB3_ALGOS)}",
+        )
     entry = "an entry point like 'package.module:function'"
-    env = _matching(table, "env", _ENTRY_POINT, entry) if table.has("env") else None
-    env_config = _path(table, "env_config") if table.has("env_config") else None
+    env = matched(table, "env", _ENTRY_POINT, entry) if table.has("env") else None
+    env_config = rel_path(table, "env_config") if table.has("env_config") else None
     if env_config is not None and env is None:
         table.fail("env_config", "needs 'env', the entry point it is passed to")
     key = None
     if table.has("deployed_key"):
-        key = _matching(table, "deployed_key", _DOTTED_KEY, "a dotted key like 'model_path'")
+        key = matched(table, "deployed_key", _DOTTED_KEY, "a dotted key like 'model_path'")
         if env_config is None:
             table.fail("deployed_key", "needs 'env_config', the JSON file that holds the key")
-    return ModelsSpec(_path(table, "glob"), algo, env, env_config, key)
+    return ModelsSpec(rel_path(table, "glob"), algo, env, env_config, key)
 
 
 def _bound(table: Table, key: str, default: float) -> float:
@@ -198,7 +195,7 @@ def _trading(checks: Table) -> TradingSpec | None:
         return None
     default = TradingBounds()
     bounds = TradingBounds(*(_bound(table, key, getattr(default, key)) for key in _TRADING_BOUNDS))
-    return TradingSpec(_argv(table, "command", ("python",)), bounds)
+    return TradingSpec(argv_of(table, "command", ("python",)), bounds)
 
 
 def checks_section(top: Table) -> ChecksSpec | None:
@@ -206,119 +203,24 @@ def checks_section(top: Table) -> ChecksSpec | None:
     table = top.opt_table("checks", ("config_command", "trading"))
     if table is None:
         return None
-    command = _argv(table, "config_command", ("python",)) if table.has("config_command") else ()
+    command = argv_of(table, "config_command", ("python",)) if table.has("config_command") else ()
     return ChecksSpec(command, _trading(table))
 
 
 def package_section(top: Table) -> PackageSpec | None:
     """The ``[package]`` section (name, versions, wheelhouse), if present."""
-    table = top.opt_table("package", ("name", "stable_version", "release_version", "wheelhouse",
-                                      "site_dir"))  # fmt: skip
+    table = top.opt_table(
+        "package", ("name", "stable_version", "release_version", "wheelhouse", "site_dir")
+    )
     if table is None:
         return None
-    return PackageSpec(table.text("name"), table.text("stable_version"),
-                       table.text("release_version"), _path(table, "wheelhouse"),
-                       _path(table, "site_dir"))  # fmt: skip
-
-
-def _url(table: Table, key: str) -> str | None:
-    url = table.opt_text(key)
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        table.fail(key, f"{url!r} is not an http(s) URL")
-    if parts.password:
-        table.fail(key, "must not carry a password; name the variable that holds it in 'secrets'")
-    return url
-
-
-def _service_env(table: Table) -> dict[str, str]:
-    env = table.strings("env")
-    for name in env:
-        if not is_env_name(name):
-            table.fail("env", f"{name!r} is not an environment variable name")
-        if names_a_secret(name):
-            table.fail(
-                "env",
-                f"{name} looks like a secret and may not be set here",
-                hint=f"list {name!r} in 'secrets' and set it in the environment",
-            )
-    return env
-
-
-def service_section(top: Table) -> ServiceSpec | None:
-    """The ``[service]`` section for adapter ``process`` or ``systemd``, if present."""
-    table = top.opt_table("service", _SERVICE_KEYS)
-    if table is None:
-        return None
-    name = _matching(table, "name", _NAME, "a service name (letters, digits, . _ -)")
-    adapter = table.text("adapter")
-    health_url = _url(table, "health_url")
-    health_path = table.opt_text("health_path") or "/health"
-    if not health_path.startswith("/"):
-        table.fail("health_path", f"{health_path!r} must start with '/'")
-    if adapter == "systemd":
-        for key in _PROCESS_ONLY:
-            if table.has(key):
-                table.fail(key, "applies only to adapter 'process'")
-        return ServiceSpec(name, "systemd", health_path=health_path,
-                           unit=table.text("unit"), health_url=health_url)  # fmt: skip
-    if adapter != "process":
-        table.fail(
-            "adapter",
-            f"{adapter!r} is not a service adapter",
-            hint="use 'process' (command, pidfile, state_file) or 'systemd' (unit)",
-        )
-    if table.has("unit"):
-        table.fail("unit", "applies only to adapter 'systemd'")
-    return ServiceSpec(name, "process", _argv(table, "command", ("python",)), _service_env(table),
-                       _path(table, "pidfile"), _path(table, "state_file"), health_path,
-                       health_url=health_url)  # fmt: skip
-
-
-def _margin(table: Table, key: str, default: float) -> float:
-    value = table.number(key, default)
-    if not 0 < value < 1:
-        table.fail(key, f"{value} must lie between 0 and 1 (0.05 means 5%)")
-    return value
-
-
-def parity_margins(top: Table) -> tuple[float, dict[str, float]]:
-    """The ``[parity]`` default margin and the per-metric margins."""
-    table = top.opt_table("parity", _PARITY_KEYS)
-    if table is None:
-        return DEFAULT_MARGIN, {}
-    default = _margin(table, "default_margin", DEFAULT_MARGIN)
-    metrics = table.data.get("margins")
-    # Any metric name is accepted here: the parity engine decides which ones it measures.
-    sub = table.opt_table("margins", tuple(metrics) if isinstance(metrics, dict) else ())
-    if sub is None:
-        return default, {}
-    return default, {metric: _margin(sub, metric, default) for metric in sub.data}
-
-
-def ray_address(top: Table) -> str | None:
-    """The ``[parity]`` Ray address, if set."""
-    table = top.opt_table("parity", _PARITY_KEYS)
-    if table is None or table.opt_text("ray_address") is None:
-        return None
-    return _matching(table, "ray_address", _RAY_ADDRESS,
-                     "a Ray address ('auto', 'host:port' or 'ray://host:port')")  # fmt: skip
-
-
-_NOTIFY_KEYS = ("webhook_url", "webhook_url_env", "deadline_s")
-
-
-def notify_deadline(top: Table) -> float:
-    """The ``[notify]`` deadline of one post, retries included, in seconds."""
-    table = top.opt_table("notify", _NOTIFY_KEYS)
-    if table is None:
-        return DEFAULT_WEBHOOK_DEADLINE_S
-    value = table.number("deadline_s", DEFAULT_WEBHOOK_DEADLINE_S)
-    if not 0 < value <= 600:
-        table.fail("deadline_s", f"{value} must be a number of seconds above 0, at most 600")
-    return value
+    return PackageSpec(
+        table.text("name"),
+        table.text("stable_version"),
+        table.text("release_version"),
+        rel_path(table, "wheelhouse"),
+        rel_path(table, "site_dir"),
+    )
 
 
 def archive_section(top: Table) -> str | None:
@@ -328,25 +230,17 @@ def archive_section(top: Table) -> str | None:
     return table.opt_text("dir") if table is not None else None
 
 
-def notify_section(top: Table) -> tuple[str | None, str | None]:
-    """The ``[notify]`` webhook URL and the variable naming it, if present."""
-    table = top.opt_table("notify", _NOTIFY_KEYS)
-    if table is None:
-        return None, None
-    env_name = table.opt_text("webhook_url_env")
-    if env_name is not None and not is_env_name(env_name):
-        table.fail("webhook_url_env", f"{env_name!r} is not an environment variable name")
-    return _url(table, "webhook_url"), env_name
-
-
 def secret_names(top: Table) -> tuple[str, ...]:
     """The top-level ``secrets``: names of the environment variables holding secrets."""
     names = top.texts("secrets", required=False)
     for name in names:
         if not is_env_name(name):
-            top.fail("secrets", f"{name!r} is not the name of an environment variable",
-                     hint="'secrets' lists variable names like \"TRADE_API_TOKEN\", never the "
-                          "secret values themselves")  # fmt: skip
+            top.fail(
+                "secrets",
+                f"{name!r} is not the name of an environment variable",
+                hint="'secrets' lists variable names like \"TRADE_API_TOKEN\", never the "
+                "secret values themselves",
+            )
     return names
 
 
@@ -355,8 +249,11 @@ def target_root(source: Source, target: Table) -> Path:
     home = source.path.parent.resolve()
     root = (source.path.parent / (target.opt_text("root") or ".")).resolve()
     if not root.is_relative_to(home):
-        target.fail("root", f"{root} is outside {home}, the manifest's directory",
-                    hint="the root must be the manifest's directory or below it")  # fmt: skip
+        target.fail(
+            "root",
+            f"{root} is outside {home}, the manifest's directory",
+            hint="the root must be the manifest's directory or below it",
+        )
     if not root.is_dir():
         target.fail("root", f"{root} is not a directory")
     return root
@@ -364,14 +261,14 @@ def target_root(source: Source, target: Table) -> Path:
 
 def target_python(target: Table) -> str | None:
     """The ``[target]`` python: the target's interpreter, relative to the root, if set."""
-    return _path(target, "python") if target.has("python") else None
+    return rel_path(target, "python") if target.has("python") else None
 
 
 def target_name(target: Table) -> str:
     """The ``[target]`` name: letters, digits, ``.``, ``_`` and ``-``."""
-    return _matching(target, "name", _NAME, "a target name (letters, digits, . _ -)")
+    return matched(target, "name", NAME_PATTERN, "a target name (letters, digits, . _ -)")
 
 
 def tests_command(tests: Table) -> tuple[str, ...]:
     """The ``[tests]`` command; it may use ``{python}`` and ``{junit}``."""
-    return _argv(tests, "command", ("python", "junit"))
+    return argv_of(tests, "command", ("python", "junit"))

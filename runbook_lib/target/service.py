@@ -81,7 +81,6 @@ class StopResult:
         return asdict(self)
 
 
-
 class ServiceAdapter(ABC):
     """Control one service; see the module docstring."""
 

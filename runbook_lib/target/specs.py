@@ -175,6 +175,5 @@ class ChecksSpec:
         return [arg.replace("{python}", python) for arg in self.config_command]
 
 
-
 # One post to the webhook, retries included, never takes longer than this.
 DEFAULT_WEBHOOK_DEADLINE_S = 20.0

@@ -32,9 +32,7 @@ Runner = Callable[[Sequence[str]], CommandResult]
 def run_command(argv: Sequence[str]) -> CommandResult:
     """Run ``argv`` (no shell) with a 120 s limit and capture its output."""
     try:
-        proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=120, check=False
-        )
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         return CommandResult(127, "", str(err))
     return CommandResult(proc.returncode, proc.stdout, proc.stderr)

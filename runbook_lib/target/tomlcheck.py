@@ -23,10 +23,27 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY_PART = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
 _KEY = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_KNOWN_TOKEN_PREFIXES = ("ghp_", "gho_", "ghs_", "github_pat_", "glpat-", "sk-", "xoxb-", "xoxp-",
-                         "AKIA", "-----BEGIN")  # fmt: skip
-_SECRET_NAME_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "PRIVATE_KEY",
-                      "CREDENTIAL")  # fmt: skip
+_KNOWN_TOKEN_PREFIXES = (
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "-----BEGIN",
+)
+_SECRET_NAME_PARTS = (
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "API_KEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+)
 _WORD_SPLIT = re.compile(r"[/?&=:@#.,;\s]+")
 
 
@@ -232,8 +249,11 @@ def looks_like_secret(value: str) -> bool:
     for word in _WORD_SPLIT.split(value):
         if word.startswith(_KNOWN_TOKEN_PREFIXES):
             return True
-        mixed = (any(c.isupper() for c in word) and any(c.islower() for c in word)
-                 and any(c.isdigit() for c in word))  # fmt: skip
+        mixed = (
+            any(c.isupper() for c in word)
+            and any(c.islower() for c in word)
+            and any(c.isdigit() for c in word)
+        )
         if len(word) >= 24 and mixed:
             return True
     return False
@@ -256,8 +276,10 @@ def find_secrets(source: Source) -> None:
     Raises:
         InvalidInputError: naming the key and line, and saying where secrets belong.
     """
-    hint = ("runbook.toml holds only the names of environment variables: list the name in "
-            "'secrets = [\"NAME\"]' and set the variable in the environment")  # fmt: skip
+    hint = (
+        "runbook.toml holds only the names of environment variables: list the name in "
+        "'secrets = [\"NAME\"]' and set the variable in the environment"
+    )
 
     def walk(value: Any, path: KeyPath) -> None:
         if isinstance(value, dict):

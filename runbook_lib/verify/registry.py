@@ -20,22 +20,14 @@ runs; if it cannot be imported the check is a ``skip`` with the reason.
 from __future__ import annotations
 
 import importlib
-import json
-import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.base.report import CheckResult, timed
-from runbook_lib.evidence.layout import CHECKS_DIR
-from runbook_lib.incident.store import incident_dir, load_incident
-from runbook_lib.rollback.lock import TargetLock
-from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.base.report import CheckResult
+from runbook_lib.target.manifest import Manifest
 
 Expect = Literal["stable", "release"]
 EXPECT_CHOICES = ("auto", "stable", "release")
@@ -126,8 +118,11 @@ def _trading(ctx: VerifyContext) -> CheckResult:
 def _health(ctx: VerifyContext) -> CheckResult:
     from runbook_lib.verify.checks.service import check_service_health
 
-    return check_service_health(ctx.manifest, expected_version=ctx.expected_version,
-                                expected_model_sha256=ctx.expected_model_sha256())  # fmt: skip
+    return check_service_health(
+        ctx.manifest,
+        expected_version=ctx.expected_version,
+        expected_model_sha256=ctx.expected_model_sha256(),
+    )
 
 
 def _performance(ctx: VerifyContext) -> CheckResult:
@@ -158,33 +153,53 @@ def env_check(name: str, function: str) -> CheckRunner:
 
 _ENV_CHECKS = (
     ("check_env", "check_env_api", "gymnasium's check_env on the legacy and unified envs"),
-    ("factory_resolution", "check_factory_resolution",
-     "the factory builds the legacy env under the rollback, and logs it"),
+    (
+        "factory_resolution",
+        "check_factory_resolution",
+        "the factory builds the legacy env under the rollback, and logs it",
+    ),
     ("determinism", "check_determinism", "same seed and actions give identical trajectories"),
     ("training_smoke", "check_training_smoke", "a short training run completes on the env"),
     ("monitoring", "check_monitoring", "seed 000 §6 monitoring callback during a short learn"),
-)  # fmt: skip
+)
 
 REGISTRY: dict[str, RegisteredCheck] = {
     check.name: check
     for check in (
-        RegisteredCheck("integrity", "the backup verifies; the workspace holds its files",
-                        _integrity),
+        RegisteredCheck(
+            "integrity", "the backup verifies; the workspace holds its files", _integrity
+        ),
         RegisteredCheck("config", "the target's config validator accepts the config", _config),
         RegisteredCheck("models", "models load with SB3, fit the env, match the backup", _models),
-        RegisteredCheck("target-tests", "the target's own tests pass (JUnit per test)",
-                        _target_tests, beside=True),
-        RegisteredCheck("trading", "return, Sharpe, drawdown, costs within bounds of stable",
-                        _trading),
-        RegisteredCheck("service.health", "/health ok with the expected version and model",
-                        _health, needs_service=True),
-        RegisteredCheck("service.performance", "CPU, memory, /predict latency and errors",
-                        _performance, needs_service=True),
-        *(RegisteredCheck(name, text, env_check(name, function),
-                          legacy_env_only=name == "factory_resolution")
-          for name, function, text in _ENV_CHECKS),
+        RegisteredCheck(
+            "target-tests",
+            "the target's own tests pass (JUnit per test)",
+            _target_tests,
+            beside=True,
+        ),
+        RegisteredCheck(
+            "trading", "return, Sharpe, drawdown, costs within bounds of stable", _trading
+        ),
+        RegisteredCheck(
+            "service.health",
+            "/health ok with the expected version and model",
+            _health,
+            needs_service=True,
+        ),
+        RegisteredCheck(
+            "service.performance",
+            "CPU, memory, /predict latency and errors",
+            _performance,
+            needs_service=True,
+        ),
+        *(
+            RegisteredCheck(
+                name, text, env_check(name, function), legacy_env_only=name == "factory_resolution"
+            )
+            for name, function, text in _ENV_CHECKS
+        ),
     )
-}  # fmt: skip
+}
 """Every check ``runbook verify`` knows, in the order it runs them."""
 
 
@@ -198,8 +213,9 @@ def select_checks(names: Sequence[str] | None) -> list[RegisteredCheck]:
         return list(REGISTRY.values())
     unknown = [name for name in names if name not in REGISTRY]
     if unknown:
-        raise InvalidInputError(f"unknown check(s): {', '.join(unknown)}",
-                                hint=f"choose from: {', '.join(REGISTRY)}")  # fmt: skip
+        raise InvalidInputError(
+            f"unknown check(s): {', '.join(unknown)}", hint=f"choose from: {', '.join(REGISTRY)}"
+        )
     return [check for name, check in REGISTRY.items() if name in names]
 
 
@@ -229,142 +245,6 @@ def resolve_expect(expect: str, strategy: str | None) -> Expect:
         return "stable"
     if expect in ("release", "auto"):
         return "release"
-    raise InvalidInputError(f"unknown expectation {expect!r}",
-                            hint=f"one of: {', '.join(EXPECT_CHOICES)}")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """One ``runbook verify`` run."""
-
-    incident: str
-    target: str
-    expect: Expect
-    started_at: str
-    results: tuple[CheckResult, ...]
-    duration_s: float
-    path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed_blocking(self) -> list[str]:
-        """Names of the blocking checks that failed."""
-        return [r.name for r in self.results if r.status == "fail" and r.blocking]
-
-    @property
-    def ok(self) -> bool:
-        """No blocking check failed."""
-        return not self.failed_blocking
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what is saved)."""
-        from runbook_lib.verify.checks.targetproc import json_safe
-
-        counts = {s: sum(r.status == s for r in self.results) for s in ("pass", "fail", "warn",
-                                                                         "skip")}  # fmt: skip
-        data: dict[str, Any] = json_safe({
-            "incident": self.incident, "target": self.target, "expect": self.expect,
-            "started_at": self.started_at, "duration_s": round(self.duration_s, 3),
-            "ok": self.ok, "failed_blocking": self.failed_blocking, "counts": counts,
-            "checks": [r.to_dict() for r in self.results],
-            "path": str(self.path) if self.path else None, **self.extra,
-        })  # fmt: skip
-        return data
-
-
-def _run_one(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
-    """Run a check; a crash of the check itself is a failed result, not an aborted run."""
-    if check.legacy_env_only and ctx.strategy not in LEGACY_ENV_STRATEGIES:
-        why = (f"proves a seed 000 rollback ({', '.join(LEGACY_ENV_STRATEGIES)}); the rollback "
-               f"in effect is {ctx.strategy or 'none'}")  # fmt: skip
-        return CheckResult(f"env.{check.name}", "skip", why, blocking=False)
-    with timed() as elapsed:
-        try:
-            return check.run(ctx)
-        except Exception as err:
-            lines = traceback.format_exception(err)[-6:]
-            return CheckResult(check.name, "fail", f"the check crashed: {type(err).__name__}: "
-                               f"{err}", {"traceback": "".join(lines)}, elapsed())  # fmt: skip
-
-
-def _run_checks(selected: Sequence[RegisteredCheck], ctx: VerifyContext) -> list[CheckResult]:
-    """Run the checks; results in ``selected`` order.
-
-    Checks marked ``beside`` run in a second thread next to the other checks that do
-    not need the service; the service's checks (which measure latency and CPU) run
-    only after them, with the machine as quiet as before.
-    """
-    beside = [check for check in selected if check.beside]
-    if not beside or len(selected) == 1:
-        return [_run_one(check, ctx) for check in selected]
-    done: dict[str, CheckResult] = {}
-    with ThreadPoolExecutor(1, thread_name_prefix="runbook-check") as pool:
-        futures = [(check.name, pool.submit(_run_one, check, ctx)) for check in beside]
-        for check in selected:
-            if not check.beside and not check.needs_service:
-                done[check.name] = _run_one(check, ctx)
-        done.update((name, future.result()) for name, future in futures)
-    for check in selected:
-        if check.needs_service:
-            done[check.name] = _run_one(check, ctx)
-    return [done[check.name] for check in selected]
-
-
-def _save(report: VerifyReport, checks_dir: Path, stamp: str) -> VerifyReport:
-    """Write the run (strict JSON, atomically) and return it with its path."""
-    checks_dir.mkdir(parents=True, exist_ok=True)
-    saved = replace(report, path=checks_dir / f"verify-{stamp}.json")
-    # default=str: a check's odd value (a Path, say) must not lose the whole run.
-    text = json.dumps(saved.to_dict(), indent=2, allow_nan=False, default=str) + "\n"
-    atomic_write_text(checks_dir / f"verify-{stamp}.json", text)
-    return saved
-
-
-def run_verify(
-    target: Path, archive: Path, incident_id: str, *, checks: Sequence[str] | None = None,
-    expect: str = "auto", start_service: bool = False,
-) -> VerifyReport:  # fmt: skip
-    """Run the checklist on ``target`` for an incident, under the target's lock, and save it.
-
-    Args:
-        target: The target's root (or its ``runbook.toml``).
-        archive: The archive holding the incident.
-        incident_id: The incident the run belongs to.
-        checks: Names from :data:`REGISTRY` (default: the checklist of the
-            rollback in effect, :func:`runbook_lib.rollback.strategies.checklist`, or all).
-        expect: ``auto``, ``stable`` or ``release`` (see the module docstring).
-        start_service: Start the service first if a selected check needs it and
-            it is not running (it is left running); otherwise those checks skip.
-
-    Raises:
-        InvalidInputError: bad manifest, incident, check name or expectation
-            (before anything runs).
-        LockHeldError: another runbook process is changing the target.
-    """
-    from runbook_lib.rollback.strategies import checklist
-
-    select_checks(checks)  # unknown names are refused before anything is read
-    manifest = load_manifest(target)
-    incident = load_incident(archive, incident_id)
-    directory = incident_dir(archive, incident.id)
-    strategy = rollback_in_effect(directory)
-    selected = select_checks(checks or checklist(strategy))
-    resolved = resolve_expect(expect, strategy)
-    now = datetime.now(UTC)
-    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
-    checks_dir = directory / CHECKS_DIR
-    ctx = VerifyContext(manifest, resolved, checks_dir, stamp, strategy)
-    results: list[CheckResult] = []
-    with timed() as elapsed, TargetLock(manifest.root, incident=incident.id, command="verify"):
-        checks_dir.mkdir(parents=True, exist_ok=True)
-        if start_service and any(check.needs_service for check in selected):
-            from runbook_lib.verify.checks.service import start_service as start
-
-            results.append(start(manifest))
-        results += _run_checks(selected, ctx)
-    report = VerifyReport(incident.id, str(manifest.root), resolved,
-                          now.isoformat(timespec="seconds"), tuple(results), elapsed(),
-                          extra={"rollback_in_effect": strategy,
-                                 "expected_version": ctx.expected_version,
-                                 "expected_model_sha256": ctx.expected_model_sha256()})  # fmt: skip
-    return _save(report, checks_dir, stamp)
+    raise InvalidInputError(
+        f"unknown expectation {expect!r}", hint=f"one of: {', '.join(EXPECT_CHOICES)}"
+    )

@@ -28,8 +28,13 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _evidence_shape(directory: Path) -> list[str]:
     """The evidence files' paths, with run numbers and time stamps as ``N``."""
-    return sorted({re.sub(r"[0-9a-f]*[0-9][0-9a-f]*", "N", p.relative_to(directory).as_posix())
-                   for p in directory.rglob("*") if p.is_file()})  # fmt: skip
+    return sorted(
+        {
+            re.sub(r"[0-9a-f]*[0-9][0-9a-f]*", "N", p.relative_to(directory).as_posix())
+            for p in directory.rglob("*")
+            if p.is_file()
+        }
+    )
 
 
 def outcome_of(archive: Path, scenario: str, cache: Path) -> dict[str, Any]:

@@ -54,8 +54,10 @@ def _output_table_cells(notebook: Path) -> list[str]:
     for cell in nbformat.read(notebook, as_version=4).cells:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html", "")
-            cells += [re.sub(r"<[^>]+>", "", td).strip()
-                      for td in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]  # fmt: skip
+            cells += [
+                re.sub(r"<[^>]+>", "", td).strip()
+                for td in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)
+            ]
     return cells
 
 
@@ -107,8 +109,9 @@ def test_postmortem_run_shows_the_document_and_parity_both_verdicts(
 
 
 @pytest.mark.slow
-def test_report_embeds_parity_verdicts_numbers_and_plots(drill: tuple[Path, str],
-                                                         tmp_path: Path) -> None:
+def test_report_embeds_parity_verdicts_numbers_and_plots(
+    drill: tuple[Path, str], tmp_path: Path
+) -> None:
     import tarfile
 
     from runbook_lib.comms.bundle import write_report
@@ -122,5 +125,7 @@ def test_report_embeds_parity_verdicts_numbers_and_plots(drill: tuple[Path, str]
     assert "<h2>Parity</h2>" in page and "results: <b" in page and "speed: <b" in page
     assert '<img src="incident/parity/parity_throughput.png"' in page
     assert re.search(r"<td>±5%</td>", page)  # the margin in percent, as the seed speaks
-    cells = [re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)]
+    cells = [
+        re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)
+    ]
     assert not [c for c in cells if c in REPRS]

@@ -26,16 +26,26 @@ from tests.conftest import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "outputs" / "screenshots"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 LONG = 120_000  # ms: a cold kernel imports torch and SB3
 
 pytest.importorskip("jupyterlab", reason="the lab extra is not installed: pip install -e '.[lab]'")
-playwright_sync = pytest.importorskip("playwright.sync_api",
-                                      reason="the lab extra is not installed: pip install -e '.[lab]'")
+playwright_sync = pytest.importorskip(
+    "playwright.sync_api", reason="the lab extra is not installed: pip install -e '.[lab]'"
+)
 if not CHROMIUM.is_file():
-    pytest.skip("Debian's chromium is missing (/usr/bin/chromium) and could not be installed: "
-                "run 'apt-get install chromium' as root, or 'make test' which does", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is missing (/usr/bin/chromium) and could not be installed: "
+        "run 'apt-get install chromium' as root, or 'make test' which does",
+        allow_module_level=True,
+    )
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +66,12 @@ def _lab_dirs(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     notification.mkdir(parents=True)
     # The news toast would cover the notebook in the screenshots.
     (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = {name: str(tmp_path / name.lower()) for name in
-           ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")}
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env = {
+        name: str(tmp_path / name.lower())
+        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")
+    }
     return root, settings, env
 
 
@@ -71,12 +84,25 @@ def lab(tmp_path: Path, fresh_sandbox: Path) -> Iterator[str]:
     log = (tmp_path / "lab.log").open("wb")
     proc = subprocess.Popen(
         # --allow-root: CI machines run tests as root; the server is bound to 127.0.0.1.
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}"],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.workspaces_dir={tmp_path / 'lab-workspaces'}",
+        ],
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -86,8 +112,9 @@ def lab(tmp_path: Path, fresh_sandbox: Path) -> Iterator[str]:
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start: "
-                                       + (tmp_path / "lab.log").read_text()[-2000:]) from None
+                    raise RuntimeError(
+                        "JupyterLab did not start: " + (tmp_path / "lab.log").read_text()[-2000:]
+                    ) from None
                 time.sleep(0.2)
         yield f"{base}/lab/tree/00_triage.ipynb?token={token}"
     finally:
@@ -103,7 +130,9 @@ def lab(tmp_path: Path, fresh_sandbox: Path) -> Iterator[str]:
 
 def _field(page: Any, kind: str, label: str) -> Any:
     """The input of an ipywidgets field of ``kind`` (text, checkbox) by its label."""
-    return page.locator(f".widget-{kind}", has=page.locator("label", has_text=label)).locator("input")
+    return page.locator(f".widget-{kind}", has=page.locator("label", has_text=label)).locator(
+        "input"
+    )
 
 
 def _shot(target: Any, name: str) -> None:
@@ -121,14 +150,16 @@ def test_triage_form_rules_in_a_real_lab(lab: str, fresh_sandbox: Path, tmp_path
     expect.set_options(timeout=30_000)
     archive = tmp_path / "archive"
     with playwright_sync.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                         args=CHROMIUM_FLAGS)
+        browser = driver.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(lab)
             # Idle before a kernel exists means nothing: wait for the kernel's own name.
             expect(page.locator("#jp-main-statusbar")).to_contain_text(
-                "Python 3 (ipykernel) | Idle", timeout=LONG)
+                "Python 3 (ipykernel) | Idle", timeout=LONG
+            )
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             plan_button = page.get_by_role("button", name="Record decision and preview plan")
@@ -188,8 +219,9 @@ def test_triage_form_rules_in_a_real_lab(lab: str, fresh_sandbox: Path, tmp_path
             _shot(page, "triage-5-undone.png")
 
             _field(page, "checkbox", "Crash or data loss").check()
-            severity = page.locator(".widget-dropdown",
-                                    has=page.locator("label", has_text="Severity")).locator("select")
+            severity = page.locator(
+                ".widget-dropdown", has=page.locator("label", has_text="Severity")
+            ).locator("select")
             expect(severity).to_have_value("critical")
             expect(form).to_contain_text("severity: critical")
             _shot(page, "triage-6-crash-critical.png")
@@ -200,8 +232,13 @@ def test_triage_form_rules_in_a_real_lab(lab: str, fresh_sandbox: Path, tmp_path
             _shot(page, "triage-7-chain-running.png")
             expect(form).to_contain_text("report: runbook archive report", timeout=600_000)
             expect(chain_button).to_be_enabled()
-            for name in ("01_assessment", "02_rollback", "03_parity", "04_verification",
-                         "06_postmortem"):
+            for name in (
+                "01_assessment",
+                "02_rollback",
+                "03_parity",
+                "04_verification",
+                "06_postmortem",
+            ):
                 expect(form).to_contain_text(f"ok       {name}")
             expect(form).to_contain_text("-06_postmortem.html")
             form.scroll_into_view_if_needed()

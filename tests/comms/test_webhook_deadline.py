@@ -62,7 +62,9 @@ def trickler() -> Iterator[Trickler]:
         server.stop()
 
 
-def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(tmp_path: Path, trickler: Trickler) -> None:
+def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(
+    tmp_path: Path, trickler: Trickler
+) -> None:
     store = tmp_path / "archive"
     incident = open_incident(store, "unified env crashes", "critical", "crash").id
     advance_incident(store, incident, "assessed")
@@ -70,16 +72,42 @@ def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(tmp_path: Path
     target.mkdir()
     (target / "runbook.toml").write_text(
         '[target]\nname = "svc"\n[git]\nstable_ref = "v1.0"\nrelease_ref = "v2.0"\n'
-        f'[notify]\nwebhook_url = "{trickler.url}"\ndeadline_s = 12\n')
-    args = ["notify", "--incident", incident, "--template", "progress", "--target", str(target),
-            "--archive", str(store), "--json"]
-    posting = subprocess.Popen([runbook_executable(), *args], text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+        f'[notify]\nwebhook_url = "{trickler.url}"\ndeadline_s = 12\n'
+    )
+    args = [
+        "notify",
+        "--incident",
+        incident,
+        "--template",
+        "progress",
+        "--target",
+        str(target),
+        "--archive",
+        str(store),
+        "--json",
+    ]
+    posting = subprocess.Popen(
+        [runbook_executable(), *args],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
     try:
         assert trickler.connected.wait(60)
         # While the first process waits on the network, the incident's lock is free.
-        other = cli("notify", "--incident", incident, "--template", "initial", "--no-post",
-                    "--target", str(target), "--archive", str(store))
+        other = cli(
+            "notify",
+            "--incident",
+            incident,
+            "--template",
+            "initial",
+            "--no-post",
+            "--target",
+            str(target),
+            "--archive",
+            str(store),
+        )
         assert other.returncode == 0, other.stderr
         assert posting.poll() is None  # still posting: the second did not wait for it
         out, err = posting.communicate(timeout=120)
@@ -91,7 +119,11 @@ def test_a_trickling_webhook_times_out_and_does_not_hold_the_lock(tmp_path: Path
     data = json.loads(out)
     assert data["posted"] is False
     assert data["post"]["error"] == "timed out after 12 s"
-    events = [e for e in read_journal(incident_dir(store, incident) / "journal.jsonl").records if e.get("event") == "notify"]
+    events = [
+        e
+        for e in read_journal(incident_dir(store, incident) / "journal.jsonl").records
+        if e.get("event") == "notify"
+    ]
     assert [e["posted"] for e in events if e["template"] == "progress"] == [False]
     assert any(e.get("error") == "timed out after 12 s" for e in events)
     failed = json.loads(Path(data["failure_note"]).read_text())
@@ -103,7 +135,19 @@ def test_deadline_out_of_range_is_refused(tmp_path: Path) -> None:
     target.mkdir()
     (target / "runbook.toml").write_text(
         '[target]\nname = "svc"\n[git]\nstable_ref = "v1.0"\nrelease_ref = "v2.0"\n'
-        '[notify]\nwebhook_url = "http://127.0.0.1:9/x"\ndeadline_s = 0\n')
-    proc = cli("notify", "--incident", "INC-x", "--template", "progress", "--target", str(target),
-               "--archive", str(tmp_path / "a"))
-    assert proc.returncode == 2 and "deadline_s" in proc.stderr and len(proc.stderr.splitlines()) == 1
+        '[notify]\nwebhook_url = "http://127.0.0.1:9/x"\ndeadline_s = 0\n'
+    )
+    proc = cli(
+        "notify",
+        "--incident",
+        "INC-x",
+        "--template",
+        "progress",
+        "--target",
+        str(target),
+        "--archive",
+        str(tmp_path / "a"),
+    )
+    assert (
+        proc.returncode == 2 and "deadline_s" in proc.stderr and len(proc.stderr.splitlines()) == 1
+    )

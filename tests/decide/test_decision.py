@@ -10,11 +10,24 @@ from runbook_lib.decide.scenarios import SAC_PHASES, SAC_SCENARIOS, decide_sac
 from runbook_lib.decide.tree import OUTCOMES, TREE, Assessment, Node, decide, render_tree
 
 ROOT = "Issue Detected"
-CRITICAL = [ROOT, "Critical (crash, data loss)?", "Yes",
-            "Immediate Rollback (env var) + Open critical issue"]  # fmt: skip
-SLOW = [ROOT, "Performance regression?", ">20% slower", "Code-level rollback + Profile and optimize"]
-MONITOR = [ROOT, "Performance regression?", "<20% slower",
-           "Document in differences + Continue monitoring"]  # fmt: skip
+CRITICAL = [
+    ROOT,
+    "Critical (crash, data loss)?",
+    "Yes",
+    "Immediate Rollback (env var) + Open critical issue",
+]
+SLOW = [
+    ROOT,
+    "Performance regression?",
+    ">20% slower",
+    "Code-level rollback + Profile and optimize",
+]
+MONITOR = [
+    ROOT,
+    "Performance regression?",
+    "<20% slower",
+    "Document in differences + Continue monitoring",
+]
 INVESTIGATE = [ROOT, "Different results?", "Outside tolerance", "Investigate"]
 BUG = [*INVESTIGATE, "Bug", "Rollback + Fix"]
 INTENDED = [*INVESTIGATE, "Intentional", "Document"]
@@ -25,10 +38,20 @@ OTHER = [ROOT, "Other issue?", "Investigate before rollback"]
 TABLE = [
     # crash takes priority over everything
     (Assessment(crash_or_data_loss=True), "immediate-rollback", "env-var", CRITICAL, []),
-    (Assessment(True, 50.0, 30.0, 5.0, False), "immediate-rollback", "env-var", CRITICAL,
-     ["code-rollback", "rollback-and-fix"]),
-    (Assessment(True, 1.0, 1.0), "immediate-rollback", "env-var", CRITICAL,
-     ["document-and-monitor", "document-within-tolerance"]),
+    (
+        Assessment(True, 50.0, 30.0, 5.0, False),
+        "immediate-rollback",
+        "env-var",
+        CRITICAL,
+        ["code-rollback", "rollback-and-fix"],
+    ),
+    (
+        Assessment(True, 1.0, 1.0),
+        "immediate-rollback",
+        "env-var",
+        CRITICAL,
+        ["document-and-monitor", "document-within-tolerance"],
+    ),
     # performance regression: exactly 20% is not "> 20%"
     (Assessment(regression_pct=20.0), "document-and-monitor", "document-difference", MONITOR, []),
     (Assessment(regression_pct=20.000001), "code-rollback", "code", SLOW, []),
@@ -37,32 +60,90 @@ TABLE = [
     (Assessment(regression_pct=0.0), "investigate-before-rollback", "investigate", OTHER, []),
     (Assessment(regression_pct=-12.0), "investigate-before-rollback", "investigate", OTHER, []),
     # different results: exactly at the tolerance is within
-    (Assessment(difference_pct=5.0), "document-within-tolerance", "document-difference", WITHIN, []),
-    (Assessment(difference_pct=-5.0), "document-within-tolerance", "document-difference", WITHIN, []),
-    (Assessment(difference_pct=0.0, tolerance_pct=0.0), "document-within-tolerance", "document-difference",
-     WITHIN, []),
+    (
+        Assessment(difference_pct=5.0),
+        "document-within-tolerance",
+        "document-difference",
+        WITHIN,
+        [],
+    ),
+    (
+        Assessment(difference_pct=-5.0),
+        "document-within-tolerance",
+        "document-difference",
+        WITHIN,
+        [],
+    ),
+    (
+        Assessment(difference_pct=0.0, tolerance_pct=0.0),
+        "document-within-tolerance",
+        "document-difference",
+        WITHIN,
+        [],
+    ),
     (Assessment(difference_pct=5.001), "investigate", "investigate", INVESTIGATE, []),
-    (Assessment(difference_pct=-7.0, intentional=None), "investigate", "investigate", INVESTIGATE, []),
+    (
+        Assessment(difference_pct=-7.0, intentional=None),
+        "investigate",
+        "investigate",
+        INVESTIGATE,
+        [],
+    ),
     (Assessment(difference_pct=7.0, intentional=False), "rollback-and-fix", "config", BUG, []),
-    (Assessment(difference_pct=7.0, intentional=True), "document-intentional", "document-difference", INTENDED,
-     []),
-    (Assessment(difference_pct=7.0, tolerance_pct=10.0, intentional=False),
-     "document-within-tolerance", "document-difference", WITHIN, []),
-    (Assessment(difference_pct=2.0, tolerance_pct=1.0, intentional=False), "rollback-and-fix",
-     "config", BUG, []),
+    (
+        Assessment(difference_pct=7.0, intentional=True),
+        "document-intentional",
+        "document-difference",
+        INTENDED,
+        [],
+    ),
+    (
+        Assessment(difference_pct=7.0, tolerance_pct=10.0, intentional=False),
+        "document-within-tolerance",
+        "document-difference",
+        WITHIN,
+        [],
+    ),
+    (
+        Assessment(difference_pct=2.0, tolerance_pct=1.0, intentional=False),
+        "rollback-and-fix",
+        "config",
+        BUG,
+        [],
+    ),
     # several findings: the most urgent decides, the others are kept
-    (Assessment(regression_pct=25.0, difference_pct=8.0, intentional=False), "code-rollback",
-     "code", SLOW, ["rollback-and-fix"]),
-    (Assessment(regression_pct=10.0, difference_pct=8.0, intentional=False), "rollback-and-fix",
-     "config", BUG, ["document-and-monitor"]),
-    (Assessment(regression_pct=10.0, difference_pct=8.0), "investigate", "investigate", INVESTIGATE,
-     ["document-and-monitor"]),
-    (Assessment(regression_pct=10.0, difference_pct=1.0), "document-and-monitor", "document-difference",
-     MONITOR, ["document-within-tolerance"]),
+    (
+        Assessment(regression_pct=25.0, difference_pct=8.0, intentional=False),
+        "code-rollback",
+        "code",
+        SLOW,
+        ["rollback-and-fix"],
+    ),
+    (
+        Assessment(regression_pct=10.0, difference_pct=8.0, intentional=False),
+        "rollback-and-fix",
+        "config",
+        BUG,
+        ["document-and-monitor"],
+    ),
+    (
+        Assessment(regression_pct=10.0, difference_pct=8.0),
+        "investigate",
+        "investigate",
+        INVESTIGATE,
+        ["document-and-monitor"],
+    ),
+    (
+        Assessment(regression_pct=10.0, difference_pct=1.0),
+        "document-and-monitor",
+        "document-difference",
+        MONITOR,
+        ["document-within-tolerance"],
+    ),
     # nothing the tree asks about
     (Assessment(), "investigate-before-rollback", "investigate", OTHER, []),
     (Assessment(intentional=False), "investigate-before-rollback", "investigate", OTHER, []),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("facts", "outcome", "strategy", "path", "also"), TABLE)
@@ -123,19 +204,49 @@ ASSESS = list(SAC_PHASES["Phase 1: Assessment and Preparation"])
 VERIFY = list(SAC_PHASES["Phase 5: Verification and Communication"])
 
 SAC_TABLE = [
-    ("implementation-failure", True, "sac-full",
-     ["Phase 1", "Phase 2", "Phase 3", "Phase 4", "Phase 5"], "Step 10: Development Environment"),
-    ("implementation-failure", False, "sac-code", ["Phase 1", "Phase 2", "Phase 3", "Phase 5"],
-     "Step 4: Code Rollback"),
-    ("testing-failure", False, "sac-code", ["Phase 1", "Phase 2", "Phase 3", "Phase 5"],
-     "Step 8: Test Execution"),
-    ("testing-failure", True, "sac-full",
-     ["Phase 1", "Phase 2", "Phase 3", "Phase 4", "Phase 5"], "Step 11: Production Environment"),
-    ("deployment-failure", True, "sac-deploy", ["Phase 1", "Phase 3", "Phase 4", "Phase 5"],
-     "Step 11: Production Environment"),
-    ("data-corruption", True, "sac-data", ["Phase 1", "Recovery", "Phase 3", "Phase 5"],
-     "Recovery Step 2: Data Recovery"),
-]  # fmt: skip
+    (
+        "implementation-failure",
+        True,
+        "sac-full",
+        ["Phase 1", "Phase 2", "Phase 3", "Phase 4", "Phase 5"],
+        "Step 10: Development Environment",
+    ),
+    (
+        "implementation-failure",
+        False,
+        "sac-code",
+        ["Phase 1", "Phase 2", "Phase 3", "Phase 5"],
+        "Step 4: Code Rollback",
+    ),
+    (
+        "testing-failure",
+        False,
+        "sac-code",
+        ["Phase 1", "Phase 2", "Phase 3", "Phase 5"],
+        "Step 8: Test Execution",
+    ),
+    (
+        "testing-failure",
+        True,
+        "sac-full",
+        ["Phase 1", "Phase 2", "Phase 3", "Phase 4", "Phase 5"],
+        "Step 11: Production Environment",
+    ),
+    (
+        "deployment-failure",
+        True,
+        "sac-deploy",
+        ["Phase 1", "Phase 3", "Phase 4", "Phase 5"],
+        "Step 11: Production Environment",
+    ),
+    (
+        "data-corruption",
+        True,
+        "sac-data",
+        ["Phase 1", "Recovery", "Phase 3", "Phase 5"],
+        "Recovery Step 2: Data Recovery",
+    ),
+]
 
 
 @pytest.mark.parametrize(("scenario", "deployed", "strategy", "phases", "step"), SAC_TABLE)
@@ -154,18 +265,26 @@ def test_deployment_failure_downgrades_without_touching_code() -> None:
     steps = decide_sac("deployment-failure").steps
     assert "Step 4: Code Rollback" not in steps
     assert steps.index("Step 10: Development Environment") < steps.index(
-        "Step 11: Production Environment")  # fmt: skip
+        "Step 11: Production Environment"
+    )
 
 
 def test_data_corruption_restores_before_restarting() -> None:
     steps = decide_sac("data-corruption").steps
-    assert steps.index("Recovery Step 2: Data Recovery") < steps.index(
-        "Recovery Step 3: Service Restoration") < steps.index("Step 12: System Verification")  # fmt: skip
+    assert (
+        steps.index("Recovery Step 2: Data Recovery")
+        < steps.index("Recovery Step 3: Service Restoration")
+        < steps.index("Step 12: System Verification")
+    )
     assert "Step 4: Code Rollback" not in steps
 
 
 def test_unknown_sac_scenario() -> None:
     with pytest.raises(InvalidInputError, match="unknown SAC rollback scenario 'fire'"):
         decide_sac("fire")
-    assert set(SAC_SCENARIOS) == {"implementation-failure", "testing-failure",
-                                  "deployment-failure", "data-corruption"}  # fmt: skip
+    assert set(SAC_SCENARIOS) == {
+        "implementation-failure",
+        "testing-failure",
+        "deployment-failure",
+        "data-corruption",
+    }

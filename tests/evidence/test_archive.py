@@ -20,9 +20,16 @@ def sealed(tmp_path: Path) -> tuple[Path, Path]:
     for seq, name in enumerate(["01_assessment", "02_rollback"], 1):
         out = incident / "runs" / f"0{seq}-{name}.ipynb"
         out.write_text(json.dumps({"cells": [], "name": name}))
-        record = append_run(incident, {"incident": incident.name, "notebook": name,
-                                                "status": "ok", "output": out.name,
-                                                "output_sha256": "x"})
+        record = append_run(
+            incident,
+            {
+                "incident": incident.name,
+                "notebook": name,
+                "status": "ok",
+                "output": out.name,
+                "output_sha256": "x",
+            },
+        )
         index.add_run(store, record)
     (incident / "archive.lock").write_text("")
     seal(store, incident, facts={"versions": {}})
@@ -50,7 +57,8 @@ def test_deleted_and_added_files_are_named(sealed: tuple[Path, Path]) -> None:
     (incident / "incident.json").unlink()
     (incident / "runs" / "extra.txt").write_text("planted")
     assert verify_incident(store, incident).problems == [
-        "missing: incident.json", "unrecorded file: runs/extra.txt",
+        "missing: incident.json",
+        "unrecorded file: runs/extra.txt",
     ]
 
 
@@ -66,7 +74,9 @@ def test_edited_run_record_breaks_the_chain(sealed: tuple[Path, Path]) -> None:
     assert "chain: run 1 (01_assessment) was edited (its hash no longer matches)" in problems
 
 
-def test_resealed_manifest_after_tampering_is_caught_by_the_index(sealed: tuple[Path, Path]) -> None:
+def test_resealed_manifest_after_tampering_is_caught_by_the_index(
+    sealed: tuple[Path, Path],
+) -> None:
     store, incident = sealed
     manifest = json.loads((incident / MANIFEST).read_text())
     manifest["files"]["incident.json"]["sha256"] = "0" * 64
@@ -75,19 +85,25 @@ def test_resealed_manifest_after_tampering_is_caught_by_the_index(sealed: tuple[
     assert "modified: manifest.json (its hash differs from the sealed one)" in problems
 
 
-def test_secret_value_in_a_file_fails(sealed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secret_value_in_a_file_fails(
+    sealed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, incident = sealed
     monkeypatch.setenv("TRADE_API_TOKEN", "s3cr3t-value-123")
     (incident / "runs" / "01-01_assessment.ipynb").write_text('{"leak": "s3cr3t-value-123"}')
     seal(store, incident, facts={})
     problems = verify_incident(store, incident, ["TRADE_API_TOKEN"]).problems
-    assert problems == ["secret: the value of $TRADE_API_TOKEN appears in runs/01-01_assessment.ipynb (raw)"]
+    assert problems == [
+        "secret: the value of $TRADE_API_TOKEN appears in runs/01-01_assessment.ipynb (raw)"
+    ]
 
 
 def test_index_lists_runs(sealed: tuple[Path, Path]) -> None:
     store, _ = sealed
     rows = index.query(store, "SELECT seq, notebook, status FROM runs ORDER BY seq")
-    assert rows == [{"seq": 1, "notebook": "01_assessment", "status": "ok"},
-                    {"seq": 2, "notebook": "02_rollback", "status": "ok"}]
+    assert rows == [
+        {"seq": 1, "notebook": "01_assessment", "status": "ok"},
+        {"seq": 2, "notebook": "02_rollback", "status": "ok"},
+    ]
     mode = index.query(store, "PRAGMA journal_mode")
     assert mode == [{"journal_mode": "wal"}]

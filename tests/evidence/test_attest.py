@@ -22,7 +22,8 @@ INCIDENT = "INC-20261123-0612-3fa2"
 
 def test_pae_matches_the_dsse_specification() -> None:
     assert attest.pae("http://example.com/HelloWorld", b"hello world") == (
-        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world")
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
 
 
 @pytest.fixture
@@ -31,8 +32,9 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def signed(tmp_path: Path, keys: tuple[Path, Path],
-           monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+def signed(
+    tmp_path: Path, keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
     monkeypatch.setenv(attest.SIGNING_KEY_ENV, str(keys[0]))
     store = tmp_path / "outputs"
     incident = store / "incidents" / INCIDENT
@@ -44,21 +46,24 @@ def signed(tmp_path: Path, keys: tuple[Path, Path],
 
 
 def test_generated_private_key_is_0600_and_refused_inside_the_archive(
-        tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
     assert stat.S_IMODE(keys[0].stat().st_mode) == 0o600
     with pytest.raises(InvalidInputError, match="inside the archive"):
         attest.generate_keypair(tmp_path / "outputs" / "k.key", tmp_path / "outputs")
 
 
-def test_signed_seal_verifies_with_the_public_key(signed: tuple[Path, Path],
-                                                  keys: tuple[Path, Path]) -> None:
+def test_signed_seal_verifies_with_the_public_key(
+    signed: tuple[Path, Path], keys: tuple[Path, Path]
+) -> None:
     store, incident = signed
     trusted = attest.load_public_key(keys[1])
     report = verify_incident(store, incident, trusted=trusted)
     assert report.ok, report.problems
     assert report.notes == [f"signed by {attest.fingerprint(trusted)}"]
-    body = json.loads(__import__("base64").b64decode(
-        json.loads((incident / ENVELOPE).read_text())["payload"]))
+    body = json.loads(
+        __import__("base64").b64decode(json.loads((incident / ENVELOPE).read_text())["payload"])
+    )
     assert body["_type"] == attest.STATEMENT_TYPE
     assert {s["name"] for s in body["subject"]} == {MANIFEST, "incident.json"}
     assert body["predicate"]["key"] == attest.fingerprint(trusted)
@@ -69,39 +74,46 @@ def _recompute_without_key(store: Path, incident: Path) -> None:
     (incident / "incident.json").write_text(json.dumps({"id": INCIDENT, "edited": True}))
     manifest = json.loads((incident / MANIFEST).read_text())
     manifest["files"]["incident.json"]["sha256"] = sha256_bytes(
-        (incident / "incident.json").read_bytes())
+        (incident / "incident.json").read_bytes()
+    )
     data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     (incident / MANIFEST).write_bytes(data)
     index.record_seal(store, INCIDENT, sha256_bytes(data), manifest["sealed_at"], 1)
 
 
-def test_recomputed_seal_without_the_key_is_named(signed: tuple[Path, Path],
-                                                  keys: tuple[Path, Path]) -> None:
+def test_recomputed_seal_without_the_key_is_named(
+    signed: tuple[Path, Path], keys: tuple[Path, Path]
+) -> None:
     store, incident = signed
     _recompute_without_key(store, incident)
     trusted = attest.load_public_key(keys[1])
     assert verify_incident(store, incident, trusted=trusted).problems == [
-        f"signature: {ENVELOPE} does not cover this manifest.json"]
+        f"signature: {ENVELOPE} does not cover this manifest.json"
+    ]
     (incident / ENVELOPE).unlink()
     assert verify_incident(store, incident, trusted=trusted).problems == [
-        f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)"]
+        f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)"
+    ]
 
 
-def test_statement_resigned_with_another_key_is_named(signed: tuple[Path, Path],
-                                                      keys: tuple[Path, Path],
-                                                      tmp_path: Path) -> None:
+def test_statement_resigned_with_another_key_is_named(
+    signed: tuple[Path, Path], keys: tuple[Path, Path], tmp_path: Path
+) -> None:
     store, incident = signed
     _recompute_without_key(store, incident)
     other = attest.generate_keypair(tmp_path / "other.key", store)[0]
     manifest_bytes = (incident / MANIFEST).read_bytes()
     key = attest.load_private_key(other)
-    body = attest.statement(manifest_bytes, json.loads(manifest_bytes), None, key.public_key(),
-                            "forged")
+    body = attest.statement(
+        manifest_bytes, json.loads(manifest_bytes), None, key.public_key(), "forged"
+    )
     attest.write_envelope(incident / ENVELOPE, attest.sign(body, key))
     trusted = attest.load_public_key(keys[1])
     problems = verify_incident(store, incident, trusted=trusted).problems
-    assert problems == [f"signature: {ENVELOPE} is not signed by {attest.fingerprint(trusted)} "
-                        f"(signed by {attest.fingerprint(key.public_key())})"]
+    assert problems == [
+        f"signature: {ENVELOPE} is not signed by {attest.fingerprint(trusted)} "
+        f"(signed by {attest.fingerprint(key.public_key())})"
+    ]
 
 
 def test_unsigned_archive_says_it_cannot_prove(tmp_path: Path) -> None:
@@ -116,13 +128,30 @@ def test_unsigned_archive_says_it_cannot_prove(tmp_path: Path) -> None:
 
 def test_keys_generate_command(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    command = [sys.executable, "-m", "runbook_lib.app.cli", "keys", "generate", "--archive",
-               str(tmp_path / "outputs")]
-    inside = subprocess.run([*command, "--out", str(tmp_path / "outputs" / "k")],
-                            capture_output=True, text=True, env=env, check=False)
+    command = [
+        sys.executable,
+        "-m",
+        "runbook_lib.app.cli",
+        "keys",
+        "generate",
+        "--archive",
+        str(tmp_path / "outputs"),
+    ]
+    inside = subprocess.run(
+        [*command, "--out", str(tmp_path / "outputs" / "k")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert inside.returncode == 2 and "inside the archive" in inside.stderr
     (tmp_path / "outputs").mkdir(exist_ok=True)
-    done = subprocess.run([*command, "--out", str(tmp_path / "k")], capture_output=True,
-                          text=True, env=env, check=False)
+    done = subprocess.run(
+        [*command, "--out", str(tmp_path / "k")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "fingerprint sha256:" in done.stdout and (tmp_path / "k.pub").is_file()

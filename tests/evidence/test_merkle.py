@@ -36,5 +36,6 @@ def test_every_consistency_proof_verifies_and_a_rewritten_history_does_not() -> 
             old_root = merkle.root(leaves[:old])
             assert merkle.verify_consistency(old, new, old_root, merkle.root(leaves), proof)
             forged = [merkle.leaf_hash(b"forged"), *leaves[1:]]
-            assert not merkle.verify_consistency(old, new, old_root, merkle.root(forged),
-                                                 merkle.consistency_proof(old, forged))
+            assert not merkle.verify_consistency(
+                old, new, old_root, merkle.root(forged), merkle.consistency_proof(old, forged)
+            )

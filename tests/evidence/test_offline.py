@@ -48,13 +48,28 @@ def _rewrite(path: Path, name: str) -> None:
 
 
 def test_bundle_verifies_with_only_the_public_key_in_a_fresh_process(
-        bundle: tuple[Path, Path], tmp_path: Path) -> None:
+    bundle: tuple[Path, Path], tmp_path: Path
+) -> None:
     out, public = bundle
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNBOOK_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run([sys.executable, "-m", "runbook_lib.app.cli", "archive",
-                           "verify-bundle", str(out), "--pubkey", str(public)],
-                          capture_output=True, text=True, env=env, cwd=out.parent, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runbook_lib.app.cli",
+            "archive",
+            "verify-bundle",
+            str(out),
+            "--pubkey",
+            str(public),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=out.parent,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -45,8 +45,11 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = (tmp_path_factory.mktemp("moto") / "server.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -91,8 +94,9 @@ def store(tmp_path: Path) -> Path:
     for seq, name in enumerate(["01_assessment", "02_rollback"], 1):
         out = incident / "runs" / f"0{seq}-{name}.ipynb"
         out.write_text(json.dumps({"cells": [], "name": name}))
-        record = append_run(incident, {"incident": INCIDENT, "notebook": name,
-                                                "status": "ok", "output": out.name})
+        record = append_run(
+            incident, {"incident": INCIDENT, "notebook": name, "status": "ok", "output": out.name}
+        )
         index.add_run(store, record)
     seal(store, incident, facts={"versions": {}})
     return store
@@ -103,7 +107,9 @@ def _objects(s3: Any, bucket: str) -> dict[str, bytes]:
     return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
 
 
-def test_push_verifies_and_a_second_push_skips_everything(store: Path, bucket: str, s3: Any) -> None:
+def test_push_verifies_and_a_second_push_skips_everything(
+    store: Path, bucket: str, s3: Any
+) -> None:
     url = f"s3://{bucket}/evidence"
     report = remote.push_incident(store, INCIDENT, url)
     assert report.ok, report.verify
@@ -128,11 +134,16 @@ def test_remote_changes_are_named(store: Path, bucket: str, s3: Any) -> None:
     s3.delete_object(Bucket=bucket, Key=f"p/{INCIDENT}/incident.json")
     s3.put_object(Bucket=bucket, Key=f"p/{INCIDENT}/runs/planted.txt", Body=b"x")
     report = remote.verify_remote(url, INCIDENT, store)
-    assert report.problems == ["missing: incident.json", "added: runs/planted.txt",
-                               f"modified: {RUN1}"]
+    assert report.problems == [
+        "missing: incident.json",
+        "added: runs/planted.txt",
+        f"modified: {RUN1}",
+    ]
 
 
-def test_remote_manifest_is_checked_against_the_local_seal(store: Path, bucket: str, s3: Any) -> None:
+def test_remote_manifest_is_checked_against_the_local_seal(
+    store: Path, bucket: str, s3: Any
+) -> None:
     url = f"s3://{bucket}/p"
     remote.push_incident(store, INCIDENT, url)
     key = f"p/{INCIDENT}/manifest.json"
@@ -190,12 +201,15 @@ def test_bad_input_is_refused_before_anything_is_written(store: Path, tmp_path: 
     assert not dest.exists()
 
 
-def test_cli_push_and_remote_verify(store: Path, bucket: str, s3: Any,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_push_and_remote_verify(
+    store: Path, bucket: str, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"s3://{bucket}/cli"
     assert main(["archive", "push", INCIDENT, "--to", url, "--archive", str(store)]) == 0
     assert capsys.readouterr().out.startswith(f"ok    {INCIDENT} -> {url}")
-    assert main(["archive", "verify", INCIDENT, "--from", url, "--archive", str(store), "--json"]) == 0
+    assert (
+        main(["archive", "verify", INCIDENT, "--from", url, "--archive", str(store), "--json"]) == 0
+    )
     assert json.loads(capsys.readouterr().out)["ok"] is True
     s3.put_object(Bucket=bucket, Key=f"cli/{INCIDENT}/{RUN1}", Body=b"changed")
     assert main(["archive", "verify", INCIDENT, "--from", url, "--archive", str(store)]) == 1

@@ -32,13 +32,22 @@ def case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     for seq, name in enumerate(["01_assessment", "02_rollback"], 1):
         out = f"runs/0{seq}-{name}.ipynb"
         (directory / out).write_text(json.dumps({"cells": [], "name": name}))
-        index.add_run(store, append_run(directory, {"incident": INCIDENT, "notebook": name,
-                                                    "status": "ok", "output": out}))
+        index.add_run(
+            store,
+            append_run(
+                directory, {"incident": INCIDENT, "notebook": name, "status": "ok", "output": out}
+            ),
+        )
     seal(store, directory, facts={"versions": {}})
     checkpoint = translog.checkpoint(store, attest.load_private_key(private))
     monkeypatch.delenv(attest.SIGNING_KEY_ENV)  # the attacker and the reviewer lack it
-    return {"store": store, "dir": directory, "public": public, "checkpoint": checkpoint,
-            "tmp": tmp_path}
+    return {
+        "store": store,
+        "dir": directory,
+        "public": public,
+        "checkpoint": checkpoint,
+        "tmp": tmp_path,
+    }
 
 
 def _reseal_without_key(store: Path, directory: Path) -> None:
@@ -55,8 +64,7 @@ def _reseal_without_key(store: Path, directory: Path) -> None:
 def _rechain(directory: Path, records: list[dict[str, object]]) -> None:
     (directory / CHAIN).unlink()
     for record in records:
-        append_run(directory, {k: v for k, v in record.items() if k not in {"seq", "prev",
-                                                                         "hash"}})
+        append_run(directory, {k: v for k, v in record.items() if k not in {"seq", "prev", "hash"}})
 
 
 def edit_and_recompute(store: Path, directory: Path, tmp: Path) -> None:
@@ -104,11 +112,14 @@ def resigned_with_another_key(store: Path, directory: Path, tmp: Path) -> None:
 
 
 ATTACKS: dict[str, Callable[[Path, Path, Path], None]] = {
-    "edit-recompute": edit_and_recompute, "truncate-journal": truncate_journal_and_reseal,
-    "reorder-runs": reorder_runs_and_reseal, "drop-run": drop_run_and_reseal,
-    "forged-files": forged_files, "killed-run": killed_run,
+    "edit-recompute": edit_and_recompute,
+    "truncate-journal": truncate_journal_and_reseal,
+    "reorder-runs": reorder_runs_and_reseal,
+    "drop-run": drop_run_and_reseal,
+    "forged-files": forged_files,
+    "killed-run": killed_run,
     "resigned": resigned_with_another_key,
-}  # fmt: skip
+}
 
 
 def _checkpoint(case: dict[str, object]) -> bytes:
@@ -125,8 +136,10 @@ def test_attack_is_named_in_one_line(case: dict[str, object], attack: str) -> No
     problems = verify_or_note(store, directory, trusted=trusted).problems
     problems += translog.verify_checkpoint(store, _checkpoint(case), trusted)
     assert problems, f"{attack} was not detected"
-    assert all("\n" not in p and (".json" in p or ".ipynb" in p or "run " in p or "seal" in p)
-               for p in problems), problems
+    assert all(
+        "\n" not in p and (".json" in p or ".ipynb" in p or "run " in p or "seal" in p)
+        for p in problems
+    ), problems
 
 
 def test_deleted_incident_with_its_index_rows_is_named(case: dict[str, object]) -> None:
@@ -136,8 +149,10 @@ def test_deleted_incident_with_its_index_rows_is_named(case: dict[str, object]) 
         conn.execute("DELETE FROM seals")
         conn.execute("DELETE FROM runs")
     problems = translog.verify_checkpoint(store, _checkpoint(case), None)
-    assert problems == [f"log: incident {INCIDENT} was deleted (last sealed "
-                        f"{translog.read_log(store)[-1]['sealed_at']})"]
+    assert problems == [
+        f"log: incident {INCIDENT} was deleted (last sealed "
+        f"{translog.read_log(store)[-1]['sealed_at']})"
+    ]
 
 
 def test_unsigned_archive_never_says_it_is_proven(case: dict[str, object]) -> None:

@@ -34,11 +34,16 @@ def test_every_seal_is_logged_and_its_inclusion_proof_verifies(store: Path) -> N
     assert [e["incident"] for e in translog.read_log(store)] == IDS
     proof = translog.inclusion(store, IDS[1])
     assert proof is not None
-    leaf = merkle.leaf_hash(json.dumps(proof["entry"], sort_keys=True,
-                                       separators=(",", ":")).encode())
-    assert merkle.verify_inclusion(proof["index"], proof["size"], leaf,
-                                   [bytes.fromhex(h) for h in proof["proof"]],
-                                   bytes.fromhex(proof["root"]))
+    leaf = merkle.leaf_hash(
+        json.dumps(proof["entry"], sort_keys=True, separators=(",", ":")).encode()
+    )
+    assert merkle.verify_inclusion(
+        proof["index"],
+        proof["size"],
+        leaf,
+        [bytes.fromhex(h) for h in proof["proof"]],
+        bytes.fromhex(proof["root"]),
+    )
 
 
 def test_checkpoint_then_growth_is_consistent(store: Path, tmp_path: Path) -> None:
@@ -50,7 +55,8 @@ def test_checkpoint_then_growth_is_consistent(store: Path, tmp_path: Path) -> No
     assert translog.verify_checkpoint(store, kept, key.public_key()) == []
     other = attest.load_private_key(attest.generate_keypair(tmp_path / "o", store)[0])
     assert translog.verify_checkpoint(store, kept, other.public_key()) == [
-        f"checkpoint: not signed by {attest.fingerprint(other.public_key())}"]
+        f"checkpoint: not signed by {attest.fingerprint(other.public_key())}"
+    ]
 
 
 def test_deleted_incident_with_its_index_rows_is_named(store: Path) -> None:
@@ -68,10 +74,12 @@ def test_truncated_or_rewritten_log_is_named(store: Path) -> None:
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(lines[0])
     assert translog.verify_checkpoint(store, kept, None)[0] == (
-        "log: truncated history: the checkpoint has 2 seals, the log 1")
+        "log: truncated history: the checkpoint has 2 seals, the log 1"
+    )
     path.write_bytes(lines[1] + lines[0])
     assert translog.verify_checkpoint(store, kept, None)[0] == (
-        "log: the first 2 seals differ from the checkpoint (rewritten)")
+        "log: the first 2 seals differ from the checkpoint (rewritten)"
+    )
 
 
 def test_incident_rolled_back_to_an_earlier_seal_is_named(store: Path) -> None:
@@ -83,21 +91,33 @@ def test_incident_rolled_back_to_an_earlier_seal_is_named(store: Path) -> None:
     (directory / "notes.txt").unlink()
     (directory / MANIFEST).write_bytes(old)
     problems = translog.verify_checkpoint(store, kept, None)
-    assert problems == [f"log: {IDS[0]}/{MANIFEST} is rolled back to an earlier seal (logged "
-                        f"last {translog.read_log(store)[-1]['sealed_at']})"]
+    assert problems == [
+        f"log: {IDS[0]}/{MANIFEST} is rolled back to an earlier seal (logged "
+        f"last {translog.read_log(store)[-1]['sealed_at']})"
+    ]
 
 
 def test_checkpoint_and_verify_commands(store: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     cli = [sys.executable, "-m", "runbook_lib.app.cli", "archive"]
     kept = tmp_path / "checkpoint.json"
-    done = subprocess.run([*cli, "checkpoint", "--archive", str(store), "--out", str(kept)],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [*cli, "checkpoint", "--archive", str(store), "--out", str(kept)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     shutil.rmtree(store / "incidents" / IDS[1])
     with sqlite3.connect(index.index_path(store)) as conn:
         conn.execute("DELETE FROM seals WHERE incident = ?", (IDS[1],))
-    verified = subprocess.run([*cli, "verify", "--archive", str(store), "--checkpoint",
-                               str(kept)], capture_output=True, text=True, env=env, check=False)
+    verified = subprocess.run(
+        [*cli, "verify", "--archive", str(store), "--checkpoint", str(kept)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert verified.returncode == 1
     assert f"log: incident {IDS[1]} was deleted" in verified.stdout + verified.stderr

@@ -57,10 +57,15 @@ ROUTE = {
 
 
 def fresh(severity: str = "critical") -> Incident:
-    return Incident.from_dict({
-        "id": "INC-20261123-0612-3fa2", "title": "t", "severity": severity, "kind": "crash",
-        "history": [{"state": "opened", "at": T0.isoformat()}],
-    })  # fmt: skip
+    return Incident.from_dict(
+        {
+            "id": "INC-20261123-0612-3fa2",
+            "title": "t",
+            "severity": severity,
+            "kind": "crash",
+            "history": [{"state": "opened", "at": T0.isoformat()}],
+        }
+    )
 
 
 def walk(incident: Incident, states: list[str], start: datetime = T0) -> Incident:
@@ -266,7 +271,9 @@ def test_stakeholder_updates_every_four_hours_during_rollback() -> None:
     incident = walk(fresh("medium"), ["assessed", "rolled-back"])
     start = incident.timeline().rollback_started
     assert start is not None
-    assert status(due(incident, start + 3 * HOUR)) == [("stakeholder-update", "due", start + 4 * HOUR)]
+    assert status(due(incident, start + 3 * HOUR)) == [
+        ("stakeholder-update", "due", start + 4 * HOUR)
+    ]
     assert due(incident, start + 5 * HOUR)[0].status == "overdue"
     updated = mark_done(incident, "stakeholder-update", start + 4.5 * HOUR)
     deadlines = due(updated, start + 5 * HOUR)
@@ -306,11 +313,19 @@ def test_recovery_without_a_report_is_overdue_a_day_after_completion() -> None:
     ("severity", "states", "obligation", "message"),
     [
         ("low", ["assessed"], "stakeholder-update", "open obligations now: none"),
-        ("low", ["assessed", "rolled-back"], "management-report",
-         "open obligations now: stakeholder-update"),
+        (
+            "low",
+            ["assessed", "rolled-back"],
+            "management-report",
+            "open obligations now: stakeholder-update",
+        ),
         ("high", [], "tracking-issue", "not open for incident"),
-        ("low", ["assessed", "rolled-back", "verified"], "stakeholder-update",
-         "open obligations now: management-report"),
+        (
+            "low",
+            ["assessed", "rolled-back", "verified"],
+            "stakeholder-update",
+            "open obligations now: management-report",
+        ),
         ("low", [], "coffee", "unknown obligation 'coffee'"),
     ],
 )

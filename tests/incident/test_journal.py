@@ -59,12 +59,15 @@ def test_intent_and_outcome_carry_file_hashes(tmp_path: Path) -> None:
     (root / "config.ini").write_text("[rl]\nuse_unified_env = true\n")
     journal = Journal(tmp_path / JOURNAL_FILE)
     before = file_hashes(root, ["config.ini", "gone.txt"])
-    assert before == {"config.ini": sha256_bytes(b"[rl]\nuse_unified_env = true\n"),
-                      "gone.txt": None}  # fmt: skip
+    assert before == {
+        "config.ini": sha256_bytes(b"[rl]\nuse_unified_env = true\n"),
+        "gone.txt": None,
+    }
     journal.intent(0, "config-flag", hashes_before=before, operation="apply", plan="p1")
     (root / "config.ini").write_text("[rl]\nuse_unified_env = false\n")
-    journal.outcome(0, "done", hashes_after=file_hashes(root, ["config.ini"]),
-                    operation="apply", plan="p1")  # fmt: skip
+    journal.outcome(
+        0, "done", hashes_after=file_hashes(root, ["config.ini"]), operation="apply", plan="p1"
+    )
     intent, outcome = journal.read().records
     assert intent["hashes_before"]["config.ini"] != outcome["hashes_after"]["config.ini"]
     assert (intent["event"], outcome["event"], outcome["status"]) == ("intent", "outcome", "done")
@@ -86,8 +89,12 @@ def test_torn_last_line_is_reported_then_dropped_on_next_append(tmp_path: Path) 
     journal.append({"event": "resume", "plan": "p"})
     repaired = read_journal(path)
     assert repaired.torn is None
-    assert [r["event"] for r in repaired.records] == ["begin", "intent", "torn-line-dropped",
-                                                      "resume"]  # fmt: skip
+    assert [r["event"] for r in repaired.records] == [
+        "begin",
+        "intent",
+        "torn-line-dropped",
+        "resume",
+    ]
     assert repaired.records[2]["fragment"].startswith('{"event": "outcome"')
 
 
@@ -149,7 +156,9 @@ def test_open_intents_find_steps_without_outcome() -> None:
     assert last_open_intent(retried) is retried[2]
 
 
-def test_typed_event_kinds_are_written_as_the_plain_strings_old_journals_hold(tmp_path: Path) -> None:
+def test_typed_event_kinds_are_written_as_the_plain_strings_old_journals_hold(
+    tmp_path: Path,
+) -> None:
     from runbook_lib.incident.journal import JournalEvent
 
     journal = Journal(tmp_path / "journal.jsonl")

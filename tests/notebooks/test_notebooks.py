@@ -17,8 +17,13 @@ PARAM_LINE = re.compile(r"^[a-z_][a-z0-9_]*: [\w| ]+ = .+  # .+$")
 
 def test_the_seven_runbooks_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == [
-        "00_triage", "01_assessment", "02_rollback", "03_parity", "04_verification",
-        "05_recovery", "06_postmortem",
+        "00_triage",
+        "01_assessment",
+        "02_rollback",
+        "03_parity",
+        "04_verification",
+        "05_recovery",
+        "06_postmortem",
     ]
 
 
@@ -63,15 +68,20 @@ def outputs_text(path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_triage_runs_headless_to_a_decision_and_a_plan(fresh_sandbox: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_triage_runs_headless_to_a_decision_and_a_plan(
+    fresh_sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = tmp_path / "archive"
     monkeypatch.setenv("RUNBOOK_TARGET", str(fresh_sandbox))
     monkeypatch.setenv("RUNBOOK_ARCHIVE", str(archive))
     output = tmp_path / "triage.ipynb"
-    result = execute(NOTEBOOKS[0], output, {"regression_pct": 35.0, "kind": "perf-regression",
-                                            "decide_now": True},
-                     cwd=tmp_path, progress=False)
+    result = execute(
+        NOTEBOOKS[0],
+        output,
+        {"regression_pct": 35.0, "kind": "perf-regression", "decide_now": True},
+        cwd=tmp_path,
+        progress=False,
+    )
     assert result.ok, result.error
     text = outputs_text(output)
     assert "decision: code-level rollback + profile and optimize" in text
@@ -80,15 +90,17 @@ def test_triage_runs_headless_to_a_decision_and_a_plan(fresh_sandbox: Path, tmp_
 
 
 @pytest.mark.slow
-def test_unknown_parameter_stops_the_run_naming_it(fresh_sandbox: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_parameter_stops_the_run_naming_it(
+    fresh_sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = tmp_path / "archive"
     incident = open_incident(archive, "t", "low", "other").id
     monkeypatch.setenv("RUNBOOK_TARGET", str(fresh_sandbox))
     monkeypatch.setenv("RUNBOOK_ARCHIVE", str(archive))
     output = tmp_path / "out.ipynb"
-    result = execute(NOTEBOOKS[6], output, {"incident": incident, "epsiodes": 3}, cwd=tmp_path,
-                     progress=False)
+    result = execute(
+        NOTEBOOKS[6], output, {"incident": incident, "epsiodes": 3}, cwd=tmp_path, progress=False
+    )
     assert result.status == "failed"
     assert result.error is not None and "unknown parameter(s): epsiodes" in result.error["evalue"]
     assert "this notebook accepts: incident" in result.error["evalue"]

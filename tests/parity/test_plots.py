@@ -21,15 +21,31 @@ def fake_records(bias: float, episodes: int = 8, steps: int = 50) -> list[Episod
         rewards = rng.choice([1.0, -1.0], p=[0.9, 0.1], size=steps)
         gap = np.cumsum(np.full(steps, abs(bias)))
         blocking = float((rewards < 0).mean())
-        records.append(EpisodeRecord(
-            episode=episode, seed=episode, length=steps,
-            legacy_reward=float(rewards.sum()), candidate_reward=float(rewards.sum() + bias * steps),
-            legacy_info={"blocking_probability": blocking}, candidate_info={"blocking_probability": blocking},
-            agreeing_steps=steps if bias == 0 else 0,
-            first_divergence=None if bias == 0 else {"episode": 0, "step": 1, "field": "reward", "legacy": 1.0, "candidate": 1.0 + bias},
-            legacy_seconds=0.01, candidate_seconds=0.015,
-            reward_gap=gap.tolist(), mask_valid=rng.integers(0, 4, size=steps).tolist(),
-        ))
+        records.append(
+            EpisodeRecord(
+                episode=episode,
+                seed=episode,
+                length=steps,
+                legacy_reward=float(rewards.sum()),
+                candidate_reward=float(rewards.sum() + bias * steps),
+                legacy_info={"blocking_probability": blocking},
+                candidate_info={"blocking_probability": blocking},
+                agreeing_steps=steps if bias == 0 else 0,
+                first_divergence=None
+                if bias == 0
+                else {
+                    "episode": 0,
+                    "step": 1,
+                    "field": "reward",
+                    "legacy": 1.0,
+                    "candidate": 1.0 + bias,
+                },
+                legacy_seconds=0.01,
+                candidate_seconds=0.015,
+                reward_gap=gap.tolist(),
+                mask_valid=rng.integers(0, 4, size=steps).tolist(),
+            )
+        )
     return records
 
 
@@ -44,7 +60,9 @@ def texts(fig: Figure) -> list[str]:
 
 @pytest.mark.parametrize("name", list(plots.PLOTS))
 @pytest.mark.parametrize(("bias", "verdict"), [(0.0, "PASS"), (-0.2, "FAIL")])
-def test_each_plot_has_title_labels_with_units_and_verdict(name: str, bias: float, verdict: str) -> None:
+def test_each_plot_has_title_labels_with_units_and_verdict(
+    name: str, bias: float, verdict: str
+) -> None:
     report = report_for(bias)
     assert report.verdict == verdict
     fig = plots.PLOTS[name](report)

@@ -27,7 +27,9 @@ MINIMAL = '[target]\nname = "t"\n[git]\nstable_ref = "v1"\n'
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
     """A local Ray instance for the module; its files in a short temporary dir (socket paths)."""
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -e '.[ray]'")
+    ray = pytest.importorskip(
+        "ray", reason="the ray extra is not installed: pip install -e '.[ray]'"
+    )
     temp_dir = Path(tempfile.mkdtemp(prefix="rbray", dir="/tmp"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_AUTH_MODE", "disabled")
@@ -40,8 +42,9 @@ def local_ray() -> Iterator[Any]:
 
 
 @pytest.mark.slow
-def test_ray_gives_the_records_of_the_process_pool(local_ray: Any, fresh_sandbox: Path,
-                                                   tmp_path: Path) -> None:
+def test_ray_gives_the_records_of_the_process_pool(
+    local_ray: Any, fresh_sandbox: Path, tmp_path: Path
+) -> None:
     # Divergent runs make the records non-trivial: noise first (obs), then the bias (reward).
     set_faults(fresh_sandbox, obs_noise=0.02, reward_bias=-0.5, crash_at_step=900)
     seeds = (3, 1, 4, 5, 9)
@@ -69,11 +72,14 @@ def test_manifest_ray_address_is_read(tmp_path: Path, address: str) -> None:
     assert load_manifest(tmp_path).ray_address is None
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ('"http://head:6379"', "'http://head:6379' is not a Ray address"),
-    ('"head"', "'head' is not a Ray address"),
-    ("6379", "parity.ray_address: must be a string"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"http://head:6379"', "'http://head:6379' is not a Ray address"),
+        ('"head"', "'head' is not a Ray address"),
+        ("6379", "parity.ray_address: must be a string"),
+    ],
+)
 def test_bad_ray_address_names_the_key(tmp_path: Path, value: str, message: str) -> None:
     (tmp_path / "runbook.toml").write_text(MINIMAL + f"[parity]\nray_address = {value}\n")
     with pytest.raises(InvalidInputError, match=message) as caught:
@@ -92,10 +98,29 @@ def test_cli_starts_and_stops_a_local_ray_under_the_archive(sandbox: Path) -> No
         env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
         env["HOME"] = str(archive / "home")
         done = subprocess.run(
-            [runbook_executable(), "parity", "--incident", incident,
-             "--seeds", "1,2", "--workers", "2", "--backend", "ray", "--target", str(sandbox),
-             "--archive", str(archive), "--json"],
-            capture_output=True, text=True, env=env, timeout=240, check=False)
+            [
+                runbook_executable(),
+                "parity",
+                "--incident",
+                incident,
+                "--seeds",
+                "1,2",
+                "--workers",
+                "2",
+                "--backend",
+                "ray",
+                "--target",
+                str(sandbox),
+                "--archive",
+                str(archive),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=240,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         data = json.loads(done.stdout)
         assert [r["seed"] for r in data["records"]] == [1, 2] and data["verdict"] == "PASS"

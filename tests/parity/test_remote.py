@@ -29,8 +29,13 @@ print(json.dumps({"verdict": outcome.report.verdict, "envs": outcome.envs,
 
 
 def test_parity_never_imports_the_targets_code(sandbox: Path, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", _SCRIPT, str(sandbox), str(tmp_path / "a")],
-                          capture_output=True, text=True, check=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(sandbox), str(tmp_path / "a")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["target_modules"] == []
     assert found["verdict"] == "PASS"
@@ -39,8 +44,9 @@ def test_parity_never_imports_the_targets_code(sandbox: Path, tmp_path: Path) ->
 
 
 def toy_spec(root: Path, candidate: str = "unified") -> ParitySpec:
-    return ParitySpec(root=str(root), factory=f"{TOY_PACKAGE}:make", seeds=(0,),
-                      candidate=candidate)
+    return ParitySpec(
+        root=str(root), factory=f"{TOY_PACKAGE}:make", seeds=(0,), candidate=candidate
+    )
 
 
 def test_a_shared_class_behind_a_wrapper_is_told_apart_by_its_fingerprint(tmp_path: Path) -> None:
@@ -67,9 +73,11 @@ def test_dict_lockstep_names_the_first_diverging_leaf(tmp_path: Path) -> None:
     root = write_toy_target(tmp_path / "toy")
     spec = toy_spec(root)
     with EnvWorker(sys.executable, root) as worker:
+
         def make(handle: str, shift: float) -> WorkerEnv:
-            return WorkerEnv(build_env(worker, spec.factory, "legacy", handle=handle,
-                                       kwargs={"shift": shift}))
+            return WorkerEnv(
+                build_env(worker, spec.factory, "legacy", handle=handle, kwargs={"shift": shift})
+            )
 
         def act(obs: object, mask: object) -> object:
             return np.array([1, 1])

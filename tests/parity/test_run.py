@@ -98,8 +98,14 @@ def test_no_fault_passes_with_every_step_identical(sandbox: Path, tmp_path: Path
     directory = incident_dir(tmp_path, outcome.incident_id)
     saved = json.loads((directory / PARITY_FILE).read_text())
     assert saved == json.loads(json.dumps(outcome.to_dict(), default=str))
-    for key in ("verdict", "metrics", "first_divergence", "step_agreement",
-                "throughput_regression_pct", "decision"):
+    for key in (
+        "verdict",
+        "metrics",
+        "first_divergence",
+        "step_agreement",
+        "throughput_regression_pct",
+        "decision",
+    ):
         assert key in saved
     assert saved["first_divergence"] is None
     assert [r["length"] for r in saved["records"]] == [1000] * 4
@@ -119,13 +125,19 @@ def test_reward_bias_fails_on_total_reward_naming_the_first_divergence(
     total = report.metrics["total_reward"]
     assert total.verdict == "FAIL" and total.ci_high < -0.05
     assert report.metrics["blocking_probability"].verdict == "PASS"
-    assert report.first_divergence == {"episode": 0, "step": 1, "field": "reward",
-                                       "legacy": 1.0, "candidate": 0.95}
+    assert report.first_divergence == {
+        "episode": 0,
+        "step": 1,
+        "field": "reward",
+        "legacy": 1.0,
+        "candidate": 0.95,
+    }
     assert report.step_agreement == 0.0
     assert "total_reward" in report.reason
     assert outcome.inputs["metric"] == "total_reward"
     assert outcome.decision.assessment.difference_pct == pytest.approx(
-        total.relative_difference * 100)
+        total.relative_difference * 100
+    )
     assert "investigate" in outcomes(outcome)  # outside tolerance, not yet known to be a bug
 
 
@@ -221,7 +233,9 @@ def baseline(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_a_recorded_baseline_is_small_and_complete(baseline: Path, sandbox: Path, tmp_path: Path) -> None:
+def test_a_recorded_baseline_is_small_and_complete(
+    baseline: Path, sandbox: Path, tmp_path: Path
+) -> None:
     data = load_baseline(baseline)
     assert data.seeds == (0, 1, 2, 3)
     episode = data.episodes[0]
@@ -237,7 +251,9 @@ def test_a_recorded_baseline_is_small_and_complete(baseline: Path, sandbox: Path
     assert load_baseline(again).episodes == data.episodes
 
 
-def test_the_healthy_candidate_matches_the_baseline(sandbox: Path, baseline: Path, tmp_path: Path) -> None:
+def test_the_healthy_candidate_matches_the_baseline(
+    sandbox: Path, baseline: Path, tmp_path: Path
+) -> None:
     outcome = parity(sandbox, tmp_path, baseline=baseline)
     report = outcome.report
     assert report.verdict == "PASS" and report.step_agreement == 1.0
@@ -254,8 +270,13 @@ def test_a_biased_candidate_fails_against_the_baseline(
     set_faults(fresh_sandbox, reward_bias=-0.05)
     one = parity(fresh_sandbox, tmp_path, baseline=baseline, episodes=3)
     assert one.report.verdict == "FAIL" and one.report.episodes == 3
-    assert one.report.first_divergence == {"episode": 0, "step": 1, "field": "reward",
-                                           "legacy": 1.0, "candidate": 0.95}
+    assert one.report.first_divergence == {
+        "episode": 0,
+        "step": 1,
+        "field": "reward",
+        "legacy": 1.0,
+        "candidate": 0.95,
+    }
     assert one.report.metrics["total_reward"].verdict == "FAIL"
     two = parity(fresh_sandbox, tmp_path, baseline=baseline, episodes=3, workers=2)
     assert timeless(one.report.records) == timeless(two.report.records)
@@ -276,10 +297,19 @@ def test_noisy_observations_diverge_from_the_baseline_at_reset(
 
 
 def fake_report(legacy_s: list[float], candidate_s: list[float]) -> ParityReport:
-    records = [EpisodeRecord(episode=i, seed=i, length=100, legacy_reward=90.0,
-                             candidate_reward=90.0, agreeing_steps=100, legacy_seconds=a,
-                             candidate_seconds=b)
-               for i, (a, b) in enumerate(zip(legacy_s, candidate_s, strict=True))]
+    records = [
+        EpisodeRecord(
+            episode=i,
+            seed=i,
+            length=100,
+            legacy_reward=90.0,
+            candidate_reward=90.0,
+            agreeing_steps=100,
+            legacy_seconds=a,
+            candidate_seconds=b,
+        )
+        for i, (a, b) in enumerate(zip(legacy_s, candidate_s, strict=True))
+    ]
     return build_report(ParitySpec(root=".", factory="m:f", seeds=(0, 1, 2, 3)), records)
 
 
@@ -290,7 +320,9 @@ def test_timing_noise_is_no_regression() -> None:
     assert facts.regression_pct == 0.0
     assert "the interval includes 0, so none" in inputs["notes"]["regression"]
     slow = fake_report([1.0] * 4, [1.5, 1.6, 1.4, 1.5])
-    assert derive_assessment(slow)[0].regression_pct == pytest.approx(slow.throughput_regression_pct)
+    assert derive_assessment(slow)[0].regression_pct == pytest.approx(
+        slow.throughput_regression_pct
+    )
     assert derive_assessment(slow, timed=False)[0].regression_pct is None
 
 
@@ -298,8 +330,9 @@ def test_the_deciding_metric_is_the_furthest_from_its_margin() -> None:
     report = fake_report([1.0] * 4, [1.0] * 4)
     metrics = {
         "total_reward": compare_metric("total_reward", [100, 101, 99], [96, 97, 95], margin=0.05),
-        "blocking_probability": compare_metric("blocking_probability", [0.1, 0.11, 0.09],
-                                               [0.106, 0.116, 0.096], margin=0.2),
+        "blocking_probability": compare_metric(
+            "blocking_probability", [0.1, 0.11, 0.09], [0.106, 0.116, 0.096], margin=0.2
+        ),
     }
     facts, inputs = derive_assessment(dataclasses.replace(report, metrics=metrics))
     assert inputs["metric"] == "total_reward"  # -4% of 5% beats +6% of 20%
@@ -337,12 +370,18 @@ def test_inputs_are_checked_before_anything_is_written(sandbox: Path, tmp_path: 
         ("not json", "cannot read it as JSON"),
         ('{"kind": "other"}', "'kind' is not 'runbook-parity-baseline'"),
         ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": []}', "holds no episodes"),
-        ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
-         '"reset_obs_sha256": "x", "metrics": {}, "actions": [0, 1], "rewards": [1.0], '
-         '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}', "unequal length"),
-        ('{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
-         '"reset_obs_sha256": "x", "metrics": {}, "actions": ["left"], "rewards": [1.0], '
-         '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}', "malformed value in 'actions'"),
+        (
+            '{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
+            '"reset_obs_sha256": "x", "metrics": {}, "actions": [0, 1], "rewards": [1.0], '
+            '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}',
+            "unequal length",
+        ),
+        (
+            '{"kind": "runbook-parity-baseline", "schema": 1, "episodes": [{"seed": 0, '
+            '"reset_obs_sha256": "x", "metrics": {}, "actions": ["left"], "rewards": [1.0], '
+            '"obs_sha256": ["a"], "terminated": [1], "truncated": [0]}]}',
+            "malformed value in 'actions'",
+        ),
     ],
 )
 def test_a_malformed_baseline_is_refused(tmp_path: Path, content: str, message: str) -> None:
@@ -352,7 +391,9 @@ def test_a_malformed_baseline_is_refused(tmp_path: Path, content: str, message: 
         load_baseline(path)
 
 
-def test_baseline_fixes_seeds_and_episode_count(sandbox: Path, baseline: Path, tmp_path: Path) -> None:
+def test_baseline_fixes_seeds_and_episode_count(
+    sandbox: Path, baseline: Path, tmp_path: Path
+) -> None:
     with pytest.raises(InvalidInputError, match="a baseline fixes the seeds and the actions"):
         parity(sandbox, tmp_path, baseline=baseline, seeds=(0, 1))
     with pytest.raises(InvalidInputError, match=r"--episodes 9: .* holds 4"):
@@ -364,9 +405,13 @@ def test_record_refuses_to_overwrite(sandbox: Path, baseline: Path) -> None:
         record(load_manifest(sandbox), baseline, seeds=(0,))
 
 
-def test_a_forced_legacy_env_cannot_be_compared_with_itself(fresh_sandbox: Path, tmp_path: Path) -> None:
+def test_a_forced_legacy_env_cannot_be_compared_with_itself(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     factory = fresh_sandbox / "src/rl/envs/factory.py"
-    factory.write_text(factory.read_text().replace("_FORCE_LEGACY_ENV = False", "_FORCE_LEGACY_ENV = True"))
+    factory.write_text(
+        factory.read_text().replace("_FORCE_LEGACY_ENV = False", "_FORCE_LEGACY_ENV = True")
+    )
     with pytest.raises(WorkspaceError, match="builds GeneralSimEnv for both env types"):
         parity(fresh_sandbox, tmp_path, episodes=1)
 
@@ -380,7 +425,9 @@ def test_a_broken_config_is_one_clear_error(fresh_sandbox: Path, tmp_path: Path)
 
 def test_no_env_section_is_refused(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
-    (tmp_path / "t" / "runbook.toml").write_text('[target]\nname = "bare"\n\n[git]\nstable_ref = "v1"\n')
+    (tmp_path / "t" / "runbook.toml").write_text(
+        '[target]\nname = "bare"\n\n[git]\nstable_ref = "v1"\n'
+    )
     with pytest.raises(InvalidInputError, match=r"has no \[env\] section"):
         parity(tmp_path / "t", tmp_path / "archive", episodes=1)
 
@@ -395,8 +442,13 @@ def test_parse_seeds(text: str, seeds: tuple[int, ...]) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("a", "'a' is not a seed or a range"), ("-1", "is not a seed"), ("3-1", "runs backwards"),
-     ("1,1", "listed twice"), ("", "'' is not a seed")],
+    [
+        ("a", "'a' is not a seed or a range"),
+        ("-1", "is not a seed"),
+        ("3-1", "runs backwards"),
+        ("1,1", "listed twice"),
+        ("", "'' is not a seed"),
+    ],
 )
 def test_parse_seeds_refuses(text: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):

@@ -24,15 +24,23 @@ def ratio(legacy: np.ndarray, candidate: np.ndarray, axis: int = -1) -> np.ndarr
 
 
 def test_relative_difference_matches_definition() -> None:
-    assert relative_difference(LEGACY, CANDIDATE) == pytest.approx(CANDIDATE.mean() / LEGACY.mean() - 1)
+    assert relative_difference(LEGACY, CANDIDATE) == pytest.approx(
+        CANDIDATE.mean() / LEGACY.mean() - 1
+    )
     assert relative_difference([0.0, 0.0], [0.1, 0.3]) == pytest.approx(0.2)
 
 
 def test_bootstrap_ci_agrees_with_scipy_percentile_bootstrap() -> None:
     ours = bootstrap_ci(LEGACY, CANDIDATE, resamples=20000, seed=7)
     reference = stats.bootstrap(
-        (LEGACY, CANDIDATE), ratio, paired=True, vectorized=True, method="percentile",
-        n_resamples=20000, confidence_level=0.95, rng=np.random.default_rng(7),
+        (LEGACY, CANDIDATE),
+        ratio,
+        paired=True,
+        vectorized=True,
+        method="percentile",
+        n_resamples=20000,
+        confidence_level=0.95,
+        rng=np.random.default_rng(7),
     ).confidence_interval
     assert ours[0] == pytest.approx(reference.low, abs=2e-3)
     assert ours[1] == pytest.approx(reference.high, abs=2e-3)

@@ -20,21 +20,39 @@ SCENARIOS = ["implementation-failure", "testing-failure", "deployment-failure", 
 
 
 def runbook(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([runbook_executable(), *args], capture_output=True, text=True, env=os.environ.copy(),
-                          timeout=600, check=False)  # fmt: skip
+    return subprocess.run(
+        [runbook_executable(), *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=600,
+        check=False,
+    )
 
 
 def _plan(target: Path, archive: Path, incident: str, strategy: str) -> str:
-    done = runbook("rollback", "plan", "--target", str(target), "--archive", str(archive),
-                   "--incident", incident, "--strategy", strategy, "--json")  # fmt: skip
+    done = runbook(
+        "rollback",
+        "plan",
+        "--target",
+        str(target),
+        "--archive",
+        str(archive),
+        "--incident",
+        incident,
+        "--strategy",
+        strategy,
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     return str(json.loads(done.stdout)["sha256"])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", SAC_STRATEGIES)
-def test_plan_apply_undo_in_fresh_processes(fresh_sandbox: Path, tmp_path: Path,
-                                            strategy: str) -> None:
+def test_plan_apply_undo_in_fresh_processes(
+    fresh_sandbox: Path, tmp_path: Path, strategy: str
+) -> None:
     archive = tmp_path / "archive"
     incident = open_incident(archive, "SAC 1.1.0 loses money", "high", "deployment-failure").id
     common = ("--target", str(fresh_sandbox), "--archive", str(archive), "--incident", incident)
@@ -51,8 +69,9 @@ def test_plan_apply_undo_in_fresh_processes(fresh_sandbox: Path, tmp_path: Path,
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("deployed", [True, False])
-def test_every_scenario_recommends_a_plannable_strategy(fresh_sandbox: Path, tmp_path: Path,
-                                                        scenario: str, deployed: bool) -> None:
+def test_every_scenario_recommends_a_plannable_strategy(
+    fresh_sandbox: Path, tmp_path: Path, scenario: str, deployed: bool
+) -> None:
     args = ["decide", "--json", "--scenario", scenario, *([] if deployed else ["--not-deployed"])]
     decided = runbook(*args)
     assert decided.returncode == 0, decided.stderr
@@ -64,21 +83,39 @@ def test_every_scenario_recommends_a_plannable_strategy(fresh_sandbox: Path, tmp
 
 # One row per branch of seed 000's tree (tests/decide checks that these reach every outcome).
 TREE_BRANCHES = [
-    [], ["--crash"], ["--regression-pct", "20"], ["--regression-pct", "20.5"], ["--difference", "5"],
-    ["--difference", "5.5"], ["--difference", "5.5", "--bug"], ["--difference", "5.5", "--intentional"],
+    [],
+    ["--crash"],
+    ["--regression-pct", "20"],
+    ["--regression-pct", "20.5"],
+    ["--difference", "5"],
+    ["--difference", "5.5"],
+    ["--difference", "5.5", "--bug"],
+    ["--difference", "5.5", "--intentional"],
 ]
 
 
 @pytest.mark.parametrize("facts", TREE_BRANCHES, ids=lambda facts: " ".join(facts) or "no-facts")
-def test_every_branch_of_the_tree_recommends_a_plannable_strategy(fresh_sandbox: Path, tmp_path: Path,
-                                                                  facts: list[str]) -> None:
+def test_every_branch_of_the_tree_recommends_a_plannable_strategy(
+    fresh_sandbox: Path, tmp_path: Path, facts: list[str]
+) -> None:
     archive = tmp_path / "archive"
     incident = open_incident(archive, "env incident", "high", "other").id
     decided = runbook("decide", "--json", "--incident", incident, "--archive", str(archive), *facts)
     assert decided.returncode == 0, decided.stderr
     strategy = json.loads(decided.stdout)["strategy"]
-    planned = runbook("rollback", "plan", "--target", str(fresh_sandbox), "--archive", str(archive),
-                      "--incident", incident, "--strategy", strategy, "--json")  # fmt: skip
+    planned = runbook(
+        "rollback",
+        "plan",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+        "--incident",
+        incident,
+        "--strategy",
+        strategy,
+        "--json",
+    )
     assert planned.returncode == 0, planned.stderr
     plan = json.loads(planned.stdout)
     steps = plan["steps"]
@@ -90,21 +127,44 @@ def test_every_branch_of_the_tree_recommends_a_plannable_strategy(fresh_sandbox:
         assert steps
         return
     before = workspace_hash(fresh_sandbox)
-    applied = runbook("rollback", "apply", "--target", str(fresh_sandbox), "--archive", str(archive),
-                      "--incident", incident, "--plan", plan["sha256"], "--yes")  # fmt: skip
+    applied = runbook(
+        "rollback",
+        "apply",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+        "--incident",
+        incident,
+        "--plan",
+        plan["sha256"],
+        "--yes",
+    )
     assert applied.returncode == 0, applied.stderr
     state = runbook("incident", "show", incident, "--archive", str(archive), "--json")
     assert json.loads(state.stdout)["state"] != "rolled-back"  # nothing was rolled back
     if strategy == "investigate":
         assert workspace_hash(fresh_sandbox) == before
     else:
-        assert incident in (fresh_sandbox / "docs" / "rl_differences.md").read_text(encoding="utf-8")
+        assert incident in (fresh_sandbox / "docs" / "rl_differences.md").read_text(
+            encoding="utf-8"
+        )
 
 
 def _plan_text(target: Path, archive: Path, strategy: str) -> str:
     incident = open_incident(archive, "SAC incident", "high", "other").id
-    done = runbook("rollback", "plan", "--target", str(target), "--archive", str(archive),
-                   "--incident", incident, "--strategy", strategy)  # fmt: skip
+    done = runbook(
+        "rollback",
+        "plan",
+        "--target",
+        str(target),
+        "--archive",
+        str(archive),
+        "--incident",
+        incident,
+        "--strategy",
+        strategy,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -114,8 +174,9 @@ def _restored(plan: dict[str, Any], action: str) -> set[str]:
     return {c["path"] for step in steps for c in step["changes"]}
 
 
-def test_sac_code_restores_code_config_and_docs_but_not_the_models(fresh_sandbox: Path,
-                                                                 tmp_path: Path) -> None:
+def test_sac_code_restores_code_config_and_docs_but_not_the_models(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     archive = tmp_path / "archive"
     (fresh_sandbox / "models" / "sac_v1.zip").write_bytes(b"corrupted")  # data corruption
     plans = {}
@@ -123,7 +184,8 @@ def test_sac_code_restores_code_config_and_docs_but_not_the_models(fresh_sandbox
         incident = open_incident(archive, "SAC incident", "high", "other").id
         sha = _plan(fresh_sandbox, archive, incident, strategy)
         plans[strategy] = json.loads(
-            next((archive).rglob(f"plans/{sha}.json")).read_text(encoding="utf-8"))
+            next((archive).rglob(f"plans/{sha}.json")).read_text(encoding="utf-8")
+        )
     code_restored = _restored(plans["sac-code"], "backup-restore")
     data_restored = _restored(plans["sac-data"], "backup-restore")
     assert "configs/sac_config.json" in code_restored
@@ -144,9 +206,16 @@ def test_each_seed_003_strategy_prints_its_steps_in_the_seeds_words(
     words = set(SEED_STEPS[strategy].values())
     for line in numbered:
         assert any(f"] {label}: " in line for label in words), line
-    for phrase in {"sac-code": ("Code Rollback", "Configuration Rollback", "Documentation Rollback"),
-                   "sac-deploy": ("Development Environment", "Production Environment"),
-                   "sac-data": ("Data Recovery", "Service Restoration"),
-                   "sac-full": ("Code Rollback", "Configuration Rollback", "Data Recovery",
-                                "Development Environment", "Production Environment")}[strategy]:
+    for phrase in {
+        "sac-code": ("Code Rollback", "Configuration Rollback", "Documentation Rollback"),
+        "sac-deploy": ("Development Environment", "Production Environment"),
+        "sac-data": ("Data Recovery", "Service Restoration"),
+        "sac-full": (
+            "Code Rollback",
+            "Configuration Rollback",
+            "Data Recovery",
+            "Development Environment",
+            "Production Environment",
+        ),
+    }[strategy]:
         assert phrase in text, (phrase, text)

@@ -32,8 +32,18 @@ def setup(fresh_sandbox: Path, tmp_path: Path) -> tuple[Path, Path, str, Path]:
 
 
 def _plan(root: Path, archive: Path, incident: str, strategy: str) -> tuple[int, str]:
-    proc = cli("rollback", "plan", "--incident", incident, "--strategy", strategy,
-               "--target", str(root), "--archive", str(archive))
+    proc = cli(
+        "rollback",
+        "plan",
+        "--incident",
+        incident,
+        "--strategy",
+        strategy,
+        "--target",
+        str(root),
+        "--archive",
+        str(archive),
+    )
     return proc.returncode, proc.stderr
 
 
@@ -53,12 +63,25 @@ def test_directory_link_on_the_path_is_refused(setup: tuple[Path, Path, str, Pat
     assert tree_hash(outside) == before
 
 
-def test_final_file_link_is_refused_at_plan_and_at_apply(setup: tuple[Path, Path, str, Path]) -> None:
+def test_final_file_link_is_refused_at_plan_and_at_apply(
+    setup: tuple[Path, Path, str, Path],
+) -> None:
     root, archive, incident, outside = setup
     config = root / "config.ini"
     shutil.copy(config, outside / "config.ini")
-    plan = cli("rollback", "plan", "--incident", incident, "--strategy", "config", "--json",
-               "--target", str(root), "--archive", str(archive))
+    plan = cli(
+        "rollback",
+        "plan",
+        "--incident",
+        incident,
+        "--strategy",
+        "config",
+        "--json",
+        "--target",
+        str(root),
+        "--archive",
+        str(archive),
+    )
     assert plan.returncode == 0, plan.stderr
     config.unlink()
     config.symlink_to(outside / "config.ini")  # same bytes: the plan is not stale
@@ -66,8 +89,19 @@ def test_final_file_link_is_refused_at_plan_and_at_apply(setup: tuple[Path, Path
     code, err = _plan(root, archive, incident, "config")
     _refused(code, err, config)
     sha = json.loads(plan.stdout)["sha256"]
-    applied = cli("rollback", "apply", "--incident", incident, "--plan", sha, "--yes",
-                  "--target", str(root), "--archive", str(archive))
+    applied = cli(
+        "rollback",
+        "apply",
+        "--incident",
+        incident,
+        "--plan",
+        sha,
+        "--yes",
+        "--target",
+        str(root),
+        "--archive",
+        str(archive),
+    )
     _refused(applied.returncode, applied.stderr, config)
     assert tree_hash(outside) == before
 
@@ -120,14 +154,17 @@ def test_manifest_over_one_mib_is_refused(setup: tuple[Path, Path, str, Path]) -
 
 @pytest.mark.parametrize("case", ["duplicate-section", "duplicate-key", "broken-syntax"])
 def test_config_the_target_cannot_read_is_refused_at_plan_time(
-    setup: tuple[Path, Path, str, Path], case: str,
+    setup: tuple[Path, Path, str, Path],
+    case: str,
 ) -> None:
     root, archive, incident, _ = setup
     config = root / "config.ini"
     text = config.read_text()
-    extra = {"duplicate-section": "\n[rl]\nuse_unified_env = true\n",
-             "duplicate-key": "",
-             "broken-syntax": "\nthis line has no section or separator\n[oops\n"}[case]
+    extra = {
+        "duplicate-section": "\n[rl]\nuse_unified_env = true\n",
+        "duplicate-key": "",
+        "broken-syntax": "\nthis line has no section or separator\n[oops\n",
+    }[case]
     if case == "duplicate-key":
         text = text.replace("[rl]\n", "[rl]\nuse_unified_env = true\n", 1)
     config.write_text(text + extra)

@@ -36,9 +36,12 @@ def store(tmp_path: Path) -> Path:
 
 
 def incident_deciding(store: Path, **facts: Any) -> str:
-    incident = open_incident(store, "total reward lower with the unified env", "medium", "result-difference").id
-    record_decision(store, incident_dir(store, incident), decide(Assessment(**facts)).to_dict(),
-                            source="test")
+    incident = open_incident(
+        store, "total reward lower with the unified env", "medium", "result-difference"
+    ).id
+    record_decision(
+        store, incident_dir(store, incident), decide(Assessment(**facts)).to_dict(), source="test"
+    )
     return incident
 
 
@@ -46,14 +49,34 @@ def parity_evidence(directory: Path) -> dict[str, Any]:
     (directory / "parity").mkdir(parents=True, exist_ok=True)
     (directory / "parity" / "total_reward.png").write_bytes(b"\x89PNG\r\n\x1a\nplot")
     return {
-        "summary": "total reward 3% lower in UnifiedSimEnv", "verdict": "PASS",
-        "reason": "every metric within its margin", "step_agreement": 0.9731,
-        "throughput_regression_pct": 3.2, "episodes": 20, "spec": {"seeds": [0, 1]},
-        "first_divergence": {"episode": 0, "step": 41, "field": "reward", "legacy": 1.0, "candidate": -1.0},
-        "metrics": {"total_reward": {"legacy_mean": 152.5, "candidate_mean": 147.9, "relative_difference": -0.0302,
-                                     "ci_low": -0.041, "ci_high": -0.019, "margin": 0.05, "verdict": "PASS"},
-                    "episode_length": 200},
-        "plots": ["parity/total_reward.png"], "parity_report": "parity.json",
+        "summary": "total reward 3% lower in UnifiedSimEnv",
+        "verdict": "PASS",
+        "reason": "every metric within its margin",
+        "step_agreement": 0.9731,
+        "throughput_regression_pct": 3.2,
+        "episodes": 20,
+        "spec": {"seeds": [0, 1]},
+        "first_divergence": {
+            "episode": 0,
+            "step": 41,
+            "field": "reward",
+            "legacy": 1.0,
+            "candidate": -1.0,
+        },
+        "metrics": {
+            "total_reward": {
+                "legacy_mean": 152.5,
+                "candidate_mean": 147.9,
+                "relative_difference": -0.0302,
+                "ci_low": -0.041,
+                "ci_high": -0.019,
+                "margin": 0.05,
+                "verdict": "PASS",
+            },
+            "episode_length": 200,
+        },
+        "plots": ["parity/total_reward.png"],
+        "parity_report": "parity.json",
     }
 
 
@@ -63,24 +86,39 @@ def test_an_entry_is_appended_after_the_marker(fresh_sandbox: Path, store: Path)
     doc = fresh_sandbox / DEFAULT_DOC
     before = doc.read_text()
     before_hash = workspace_hash(fresh_sandbox)
-    result = document_difference(fresh_sandbox, store, incident, parity_evidence(directory), now=DAY)
+    result = document_difference(
+        fresh_sandbox, store, incident, parity_evidence(directory), now=DAY
+    )
     assert result.report.ok and result.plan.strategy == "document-difference"
     text = doc.read_text()
-    assert text.startswith(before.rstrip("\n") + "\n\n### 2026-11-23: total reward 3% lower in UnifiedSimEnv "
-                           f"({incident})\n")
-    entry = text[text.index(MARKER):]
-    for line in ("- Decision: document (within tolerance) (`document-within-tolerance`, seed 000 §2)",
-                 "- Parity verdict: PASS: every metric within its margin", "- Steps that agree: 97.31%",
-                 "- Throughput regression: 3.2%", "- First divergence: episode 0, step 41, field reward",
-                 "| total_reward | 152.5 | 147.9 | -3.02% | [-4.10%, -1.90%] | ±5.0% | PASS |",
-                 "| episode_length | | 200 | | | | |"):
+    assert text.startswith(
+        before.rstrip("\n") + "\n\n### 2026-11-23: total reward 3% lower in UnifiedSimEnv "
+        f"({incident})\n"
+    )
+    entry = text[text.index(MARKER) :]
+    for line in (
+        "- Decision: document (within tolerance) (`document-within-tolerance`, seed 000 §2)",
+        "- Parity verdict: PASS: every metric within its margin",
+        "- Steps that agree: 97.31%",
+        "- Throughput regression: 3.2%",
+        "- First divergence: episode 0, step 41, field reward",
+        "| total_reward | 152.5 | 147.9 | -3.02% | [-4.10%, -1.90%] | ±5.0% | PASS |",
+        "| episode_length | | 200 | | | | |",
+    ):
         assert line in entry, line
     link = entry.split("Plots: [total_reward](")[1].split(")")[0]
     assert (doc.parent / link).resolve() == (directory / "parity" / "total_reward.png").resolve()
     status = git(fresh_sandbox, ["status", "--porcelain"]).split("\n")
     assert [line for line in status if line and ".runbook" not in line] == [f" M {DEFAULT_DOC}"]
     events = [r["event"] for r in read_journal(directory / "journal.jsonl").records]
-    assert [e for e in events if e != "decision"] == ["plan", "begin", "intent", "outcome", "end", "checks"]
+    assert [e for e in events if e != "decision"] == [
+        "plan",
+        "begin",
+        "intent",
+        "outcome",
+        "end",
+        "checks",
+    ]
     rows = index.query(store, "SELECT name, status FROM checks WHERE incident = ?", (incident,))
     assert rows == [{"name": "differences-entry.verify", "status": "pass"}]
     assert verify_incident(store, directory).ok
@@ -101,12 +139,19 @@ def test_entries_are_added_newest_last_and_never_twice() -> None:
     assert bare == f"# Differences\n\n## Entries\n\n{MARKER}\n\n### 2026-11-20: first\n"
 
 
-@pytest.mark.parametrize(("facts", "message"), [
-    ({"regression_pct": 35.0}, "the decision is 'code-rollback', not to document"),
-    ({"difference_pct": 9.0, "intentional": False}, "the decision is 'rollback-and-fix', not to document"),
-])
-def test_only_a_decision_to_document_is_documented(fresh_sandbox: Path, store: Path, facts: dict[str, Any],
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("facts", "message"),
+    [
+        ({"regression_pct": 35.0}, "the decision is 'code-rollback', not to document"),
+        (
+            {"difference_pct": 9.0, "intentional": False},
+            "the decision is 'rollback-and-fix', not to document",
+        ),
+    ],
+)
+def test_only_a_decision_to_document_is_documented(
+    fresh_sandbox: Path, store: Path, facts: dict[str, Any], message: str
+) -> None:
     incident = incident_deciding(store, **facts)
     doc = fresh_sandbox / DEFAULT_DOC
     before = doc.read_bytes()
@@ -125,7 +170,9 @@ def test_bad_requests_change_nothing(fresh_sandbox: Path, store: Path) -> None:
         document_difference(fresh_sandbox, store, incident, {"colour": "red"})
     with pytest.raises(InvalidInputError, match=r"evidence\['plots'\] must be a list"):
         document_difference(fresh_sandbox, store, incident, {"plots": "a.png"})
-    with pytest.raises(InvalidInputError, match=r"differences document .*missing\.md does not exist"):
+    with pytest.raises(
+        InvalidInputError, match=r"differences document .*missing\.md does not exist"
+    ):
         document_difference(fresh_sandbox, store, incident, {}, doc="docs/missing.md")
     assert not (incident_dir(store, incident) / "plans").exists()
 
@@ -140,13 +187,22 @@ document_difference(target, store, incident, json.loads(sys.argv[4]))
 
 
 @pytest.mark.slow
-def test_an_interrupted_entry_is_resumed_by_the_rollback_engine(fresh_sandbox: Path, store: Path,
-                                                                tmp_path: Path) -> None:
+def test_an_interrupted_entry_is_resumed_by_the_rollback_engine(
+    fresh_sandbox: Path, store: Path, tmp_path: Path
+) -> None:
     assert ACTIONS.get("differences-entry") is not None
     incident = incident_deciding(store, difference_pct=1.0)
     doc = fresh_sandbox / DEFAULT_DOC
     before = doc.read_bytes()
-    args = [sys.executable, "-c", SCRIPT, str(fresh_sandbox), str(store), incident, json.dumps({"summary": "drift"})]
+    args = [
+        sys.executable,
+        "-c",
+        SCRIPT,
+        str(fresh_sandbox),
+        str(store),
+        incident,
+        json.dumps({"summary": "drift"}),
+    ]
     log = tmp_path / "points.log"
     (fresh_sandbox / ".runbook").mkdir(exist_ok=True)
     (fresh_sandbox / crashpoints.MARKER).touch()  # the hooks' second switch
@@ -159,8 +215,18 @@ def test_an_interrupted_entry_is_resumed_by_the_rollback_engine(fresh_sandbox: P
     crash_at = labels.index("journal outcome") + 1  # the file is written, its outcome not journaled
     env = {**os.environ, "RUNBOOK_CRASH_AT": str(crash_at)}
     assert subprocess.run(args, env=env, check=False, capture_output=True).returncode == -9
-    assert b"### " in doc.read_bytes()[len(before):]
-    proc = cli("rollback", "resume", "--incident", incident, "--revert", "--yes", "--target", str(fresh_sandbox),
-               "--archive", str(store))
+    assert b"### " in doc.read_bytes()[len(before) :]
+    proc = cli(
+        "rollback",
+        "resume",
+        "--incident",
+        incident,
+        "--revert",
+        "--yes",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(store),
+    )
     assert proc.returncode == 0, proc.stderr
     assert doc.read_bytes() == before

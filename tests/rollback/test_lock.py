@@ -89,8 +89,11 @@ def test_exactly_one_of_two_processes_gets_the_lock(tmp_path: Path) -> None:
 def test_dead_holder_is_reported_stale_and_the_lock_is_taken(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", DIES_HOLDING, str(tmp_path), "INC-20261123-0612-dead"],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == -signal.SIGKILL
     dead_pid = int(proc.stdout)
     status = lock_status(tmp_path)

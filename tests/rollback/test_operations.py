@@ -26,9 +26,17 @@ from runbook_lib.target.manifest import load_manifest
 from tests.runutil import runbook_executable
 
 
-def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([runbook_executable(), *args], capture_output=True,
-                          text=True, check=False, env={**os.environ, **(env or {})}, cwd=cwd)
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [runbook_executable(), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
 
 
 @pytest.fixture
@@ -42,8 +50,9 @@ def incident_id(archive: Path) -> str:
 
 
 @pytest.mark.parametrize("strategy", ["env-var", "config", "code", "force", "now"])
-def test_strategy_cycle_restores_the_workspace(fresh_sandbox: Path, archive: Path, incident_id: str,
-                                               strategy: str) -> None:
+def test_strategy_cycle_restores_the_workspace(
+    fresh_sandbox: Path, archive: Path, incident_id: str, strategy: str
+) -> None:
     before = workspace_hash(fresh_sandbox)
     plan = plan_rollback(fresh_sandbox, archive, incident_id, strategy)
     assert workspace_hash(fresh_sandbox) == before
@@ -58,7 +67,9 @@ def test_strategy_cycle_restores_the_workspace(fresh_sandbox: Path, archive: Pat
     assert status["last_completed"]["operation"] == "undo" and status["interrupted"] is None
 
 
-def test_git_restore_and_package_cycle(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_git_restore_and_package_cycle(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     before = workspace_hash(fresh_sandbox)
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "sac-full")
     removed = {c.path for s in plan.steps for c in s.changes if c.after is None}
@@ -70,11 +81,25 @@ def test_git_restore_and_package_cycle(fresh_sandbox: Path, archive: Path, incid
     assert workspace_hash(fresh_sandbox) == before
 
 
-@pytest.mark.parametrize("bad_id", ["../x", "INC-../..", "/etc/passwd", "INC-20261123-0612-3FA2", "x"])
-def test_invalid_incident_ids_exit_2_and_change_nothing(fresh_sandbox: Path, archive: Path, bad_id: str) -> None:
+@pytest.mark.parametrize(
+    "bad_id", ["../x", "INC-../..", "/etc/passwd", "INC-20261123-0612-3FA2", "x"]
+)
+def test_invalid_incident_ids_exit_2_and_change_nothing(
+    fresh_sandbox: Path, archive: Path, bad_id: str
+) -> None:
     before = workspace_hash(fresh_sandbox)
-    proc = cli("rollback", "plan", "--incident", bad_id, "--strategy", "config",
-               "--target", str(fresh_sandbox), "--archive", str(archive))
+    proc = cli(
+        "rollback",
+        "plan",
+        "--incident",
+        bad_id,
+        "--strategy",
+        "config",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("runbook: error: ") and "Traceback" not in proc.stderr
     assert workspace_hash(fresh_sandbox) == before
@@ -85,8 +110,18 @@ def test_missing_stable_ref_exits_2(fresh_sandbox: Path, archive: Path, incident
     manifest = fresh_sandbox / "runbook.toml"
     manifest.write_text(manifest.read_text().replace('stable_ref = "v1.0"', 'stable_ref = "v0.9"'))
     before = workspace_hash(fresh_sandbox)
-    proc = cli("rollback", "plan", "--incident", incident_id, "--strategy", "sac-full",
-               "--target", str(fresh_sandbox), "--archive", str(archive))
+    proc = cli(
+        "rollback",
+        "plan",
+        "--incident",
+        incident_id,
+        "--strategy",
+        "sac-full",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+    )
     assert proc.returncode == 2
     assert "stable ref 'v0.9' does not exist" in proc.stderr
     assert workspace_hash(fresh_sandbox) == before
@@ -97,18 +132,41 @@ def test_stale_plan_exits_4(fresh_sandbox: Path, archive: Path, incident_id: str
     config = fresh_sandbox / "config.ini"
     config.write_text(config.read_text() + "\n# an operator's edit\n")
     before = workspace_hash(fresh_sandbox)
-    proc = cli("rollback", "apply", "--incident", incident_id, "--plan", plan.sha256, "--yes",
-               "--target", str(fresh_sandbox), "--archive", str(archive))
+    proc = cli(
+        "rollback",
+        "apply",
+        "--incident",
+        incident_id,
+        "--plan",
+        plan.sha256,
+        "--yes",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+    )
     assert proc.returncode == 4, proc.stderr
     assert "config.ini (changed since the plan)" in proc.stderr
     assert workspace_hash(fresh_sandbox) == before
 
 
-def test_apply_without_yes_off_a_terminal_is_refused(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_apply_without_yes_off_a_terminal_is_refused(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "config")
     before = workspace_hash(fresh_sandbox)
-    proc = cli("rollback", "apply", "--incident", incident_id, "--plan", plan.sha256[:12],
-               "--target", str(fresh_sandbox), "--archive", str(archive))
+    proc = cli(
+        "rollback",
+        "apply",
+        "--incident",
+        incident_id,
+        "--plan",
+        plan.sha256[:12],
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+    )
     assert proc.returncode == 2 and "pass --yes" in proc.stderr
     assert workspace_hash(fresh_sandbox) == before
 
@@ -125,11 +183,26 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "now")
     enable_crashpoints(fresh_sandbox)
     release = tmp_path / "release"
-    args = ["rollback", "apply", "--incident", incident_id, "--plan", plan.sha256, "--yes",
-            "--target", str(fresh_sandbox), "--archive", str(archive)]
-    first = subprocess.Popen([runbook_executable(), *args], text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env={**os.environ, "RUNBOOK_PAUSE_AT": "1", "RUNBOOK_PAUSE_FILE": str(release)})
+    args = [
+        "rollback",
+        "apply",
+        "--incident",
+        incident_id,
+        "--plan",
+        plan.sha256,
+        "--yes",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+    ]
+    first = subprocess.Popen(
+        [runbook_executable(), *args],
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "RUNBOOK_PAUSE_AT": "1", "RUNBOOK_PAUSE_FILE": str(release)},
+    )
     try:
         holder = fresh_sandbox / ".runbook" / "lock.json"
         for _ in range(1000):
@@ -152,10 +225,24 @@ def enable_crashpoints(workspace: Path) -> None:
     (workspace / crashpoints.MARKER).touch()
 
 
-def crash_points(workspace: Path, archive: Path, incident_id: str, plan: str, log: Path) -> list[str]:
+def crash_points(
+    workspace: Path, archive: Path, incident_id: str, plan: str, log: Path
+) -> list[str]:
     enable_crashpoints(workspace)
-    proc = cli("rollback", "apply", "--incident", incident_id, "--plan", plan, "--yes",
-               "--target", str(workspace), "--archive", str(archive), env={"RUNBOOK_CRASH_LOG": str(log)})
+    proc = cli(
+        "rollback",
+        "apply",
+        "--incident",
+        incident_id,
+        "--plan",
+        plan,
+        "--yes",
+        "--target",
+        str(workspace),
+        "--archive",
+        str(archive),
+        env={"RUNBOOK_CRASH_LOG": str(log)},
+    )
     assert proc.returncode == 0, proc.stderr
     return [line.split("\t")[1] for line in log.read_text().splitlines()]
 
@@ -163,7 +250,9 @@ def crash_points(workspace: Path, archive: Path, incident_id: str, plan: str, lo
 def two_step_plan(root: Path, archive: Path, incident: str) -> str:
     """Seed 000's env-var and config switches in one plan: crash points between two steps."""
     manifest = load_manifest(root)
-    actions = build_actions("env-var", manifest, incident) + build_actions("config", manifest, incident)
+    actions = build_actions("env-var", manifest, incident) + build_actions(
+        "config", manifest, incident
+    )
     directory = incident_dir(archive, incident)
     with amending(archive, directory):
         return make_plan(manifest.root, incident, "env-var", actions, directory).sha256
@@ -194,28 +283,71 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
     for number, label in enumerate(points, 1):
         for revert in (False, True):
             workspace, store, inc, plan = prepared()
-            proc = cli("rollback", "apply", "--incident", inc, "--plan", plan, "--yes",
-                       "--target", str(workspace), "--archive", str(store),
-                       env={"RUNBOOK_CRASH_AT": str(number)})
+            proc = cli(
+                "rollback",
+                "apply",
+                "--incident",
+                inc,
+                "--plan",
+                plan,
+                "--yes",
+                "--target",
+                str(workspace),
+                "--archive",
+                str(store),
+                env={"RUNBOOK_CRASH_AT": str(number)},
+            )
             assert proc.returncode == -9, (label, proc.stderr)
-            status = json.loads(cli("rollback", "status", "--incident", inc, "--json", "--target",
-                                    str(workspace), "--archive", str(store)).stdout)
+            status = json.loads(
+                cli(
+                    "rollback",
+                    "status",
+                    "--incident",
+                    inc,
+                    "--json",
+                    "--target",
+                    str(workspace),
+                    "--archive",
+                    str(store),
+                ).stdout
+            )
             if status["interrupted"] is None:  # killed before "begin" reached the journal
                 assert workspace_hash(workspace) == before, label
                 continue
-            resumed = cli("rollback", "resume", "--incident", inc, "--yes", *(["--revert"] if revert else []),
-                          "--target", str(workspace), "--archive", str(store))
+            resumed = cli(
+                "rollback",
+                "resume",
+                "--incident",
+                inc,
+                "--yes",
+                *(["--revert"] if revert else []),
+                "--target",
+                str(workspace),
+                "--archive",
+                str(store),
+            )
             assert resumed.returncode == 0, (label, resumed.stderr)
             assert workspace_hash(workspace) == (before if revert else applied), (label, revert)
 
 
-def test_mistyped_manifest_key_exits_2_naming_key_file_and_line(fresh_sandbox: Path, archive: Path,
-                                                                 incident_id: str) -> None:
+def test_mistyped_manifest_key_exits_2_naming_key_file_and_line(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     manifest = fresh_sandbox / "runbook.toml"
     manifest.write_text(manifest.read_text().replace("stable_ref = ", "stabel_ref = "))
     before = workspace_hash(fresh_sandbox)
-    proc = cli("rollback", "plan", "--incident", incident_id, "--strategy", "config",
-               "--target", str(fresh_sandbox), "--archive", str(archive))
+    proc = cli(
+        "rollback",
+        "plan",
+        "--incident",
+        incident_id,
+        "--strategy",
+        "config",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+    )
     assert proc.returncode == 2
     assert re.search(r"runbook\.toml:\d+: unknown key 'stabel_ref' in \[git\]", proc.stderr)
     assert "accepted keys in [git]: stable_ref" in proc.stderr

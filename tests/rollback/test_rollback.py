@@ -86,7 +86,9 @@ def test_dry_run_touches_nothing(target: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("crash_after", range(1, 7))
 @pytest.mark.parametrize("revert", [False, True])
-def test_resume_after_interruption(target: Path, tmp_path: Path, crash_after: int, revert: bool) -> None:
+def test_resume_after_interruption(
+    target: Path, tmp_path: Path, crash_after: int, revert: bool
+) -> None:
     """Cut the journal after N records (as a crash would) with the files as they were then."""
     incident = tmp_path / "INC"
     before = tree_hash(target)

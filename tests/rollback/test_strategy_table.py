@@ -30,8 +30,14 @@ SEED = int(os.environ.get("RUNBOOK_TABLE_SEED", "20261202"))
 
 
 def runbook(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([runbook_executable(), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=600, check=False)  # fmt: skip
+    return subprocess.run(
+        [runbook_executable(), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+        check=False,
+    )
 
 
 class Row:
@@ -56,9 +62,19 @@ class Row:
         shutil.rmtree(self.run)
         shutil.copytree(self.pristine, self.run, symlinks=True)
 
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return runbook(*args, "--incident", self.incident, "--target", str(self.target),
-                       "--archive", str(self.archive), env=env)  # fmt: skip
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return runbook(
+            *args,
+            "--incident",
+            self.incident,
+            "--target",
+            str(self.target),
+            "--archive",
+            str(self.archive),
+            env=env,
+        )
 
     def apply(self, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return self.cli("rollback", "apply", "--plan", self.plan, "--yes", env=env)
@@ -100,5 +116,7 @@ def test_strategy_row(sandbox: Path, tmp_path: Path, strategy: str) -> None:
         status = json.loads(row.cli("rollback", "status", "--json").stdout)
         assert status["interrupted"] is None, (label, status)
         assert workspace_hash(row.target) == (row.before if revert else after), label
-        print(f"  SIGKILL at point {number}/{len(points)} ({points[number - 1]}), "
-              f"{'resume --revert' if revert else 'resume'}: consistent")
+        print(
+            f"  SIGKILL at point {number}/{len(points)} ({points[number - 1]}), "
+            f"{'resume --revert' if revert else 'resume'}: consistent"
+        )

@@ -12,10 +12,16 @@ from runbook_lib.runs.header import HEADER_TAG, RunHeader, headed_copy
 
 
 def _header(title: str, parameters: dict[str, object]) -> RunHeader:
-    incident = Incident("INC-1", title, "high", "crash",
-                        (Transition("opened", datetime(2026, 1, 1, tzinfo=UTC), ""),))  # fmt: skip
-    return RunHeader(incident, Path("/t"), "a" * 40, 2, "me", "box", "2026-01-01T00:00:00+00:00",
-                     parameters)  # fmt: skip
+    incident = Incident(
+        "INC-1",
+        title,
+        "high",
+        "crash",
+        (Transition("opened", datetime(2026, 1, 1, tzinfo=UTC), ""),),
+    )
+    return RunHeader(
+        incident, Path("/t"), "a" * 40, 2, "me", "box", "2026-01-01T00:00:00+00:00", parameters
+    )
 
 
 def test_header_escapes_the_title_and_reads_without_reprs() -> None:

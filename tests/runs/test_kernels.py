@@ -14,8 +14,11 @@ from tests.runs.test_runner import make_notebook, status_of
 
 
 def _kernels_alive() -> list[int]:
-    return [p.pid for p in psutil.Process().children(recursive=True)
-            if any("ipykernel" in part for part in p.cmdline())]  # fmt: skip
+    return [
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if any("ipykernel" in part for part in p.cmdline())
+    ]
 
 
 def _output_text(output: Path) -> str:
@@ -27,17 +30,21 @@ def _run(supply: KernelSupply, notebook: Path, output: Path, cwd: Path) -> str:
     env = dict(os.environ)
     kernel = supply.take(env, cwd)
     supply.prepare(env, cwd)
-    result = execute(notebook, output, {}, cwd=cwd, progress=False, kernel=kernel,
-                     spared=supply.pids)  # fmt: skip
+    result = execute(
+        notebook, output, {}, cwd=cwd, progress=False, kernel=kernel, spared=supply.pids
+    )
     return result.status
 
 
 def test_a_chain_uses_the_kernel_started_ahead_and_each_run_is_fresh(tmp_path: Path) -> None:
     first = make_notebook(tmp_path / "a.ipynb", ["import os\nleaked = 42\nprint(os.getpid())"])
-    second = make_notebook(tmp_path / "b.ipynb", [
-        "import os, sys\nprint(json_out := __import__('json').dumps("
-        "{'pid': os.getpid(), 'leaked': 'leaked' in globals(), 'preloaded': 'numpy' in sys.modules}))"
-    ])  # fmt: skip
+    second = make_notebook(
+        tmp_path / "b.ipynb",
+        [
+            "import os, sys\nprint(json_out := __import__('json').dumps("
+            "{'pid': os.getpid(), 'leaked': 'leaked' in globals(), 'preloaded': 'numpy' in sys.modules}))"
+        ],
+    )
     supply = KernelSupply(preload=("numpy",))
     try:
         assert _run(supply, first, tmp_path / "out-a.ipynb", tmp_path) == "ok"
@@ -62,8 +69,9 @@ def test_a_spare_started_with_another_environment_is_not_used(tmp_path: Path) ->
         env = {**os.environ, "RB_T": "new"}
         kernel = supply.take(env, tmp_path)
         assert kernel is None  # the rollback changed the environment: not this run's kernel
-        assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
-                       for pid in old)  # fmt: skip
+        assert not any(
+            psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in old
+        )
     finally:
         supply.close()
     assert _kernels_alive() == []

@@ -15,7 +15,11 @@ from runbook_lib.runs.runner import execute, next_run_path
 def make_notebook(path: Path, cells: list[str]) -> Path:
     params = new_code_cell("x: int = 1  # a parameter", metadata={"tags": ["parameters"]})
     nb = new_notebook(cells=[params, *[new_code_cell(source) for source in cells]])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
@@ -26,10 +30,13 @@ def status_of(output: Path) -> str:
 
 @pytest.mark.slow
 def test_successful_run_writes_notebook_and_offline_html(tmp_path: Path) -> None:
-    nb = make_notebook(tmp_path / "ok.ipynb", [
-        "import os; print('x is', x, 'in', os.getcwd())",
-        "import matplotlib; matplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()",
-    ])
+    nb = make_notebook(
+        tmp_path / "ok.ipynb",
+        [
+            "import os; print('x is', x, 'in', os.getcwd())",
+            "import matplotlib; matplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]); plt.show()",
+        ],
+    )
     work = tmp_path / "incident"
     work.mkdir()
     result = execute(nb, work / "runs" / "01-ok.ipynb", {"x": 7}, cwd=work, progress=False)
@@ -44,7 +51,9 @@ def test_successful_run_writes_notebook_and_offline_html(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_cell_error_is_marked_with_cell_and_source(tmp_path: Path) -> None:
-    nb = make_notebook(tmp_path / "err.ipynb", ["print('a')", "raise ValueError('boom')", "print('never')"])
+    nb = make_notebook(
+        tmp_path / "err.ipynb", ["print('a')", "raise ValueError('boom')", "print('never')"]
+    )
     result = execute(nb, tmp_path / "out.ipynb", {}, cwd=tmp_path, progress=False)
     assert result.status == "failed"
     assert result.error is not None
@@ -65,11 +74,15 @@ def test_dead_kernel_is_marked_failed(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cell_ignoring_sigint_is_stopped_by_the_run_timeout(tmp_path: Path) -> None:
-    nb = make_notebook(tmp_path / "hang.ipynb", [
-        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(120)",
-    ])
-    result = execute(nb, tmp_path / "out.ipynb", {}, cwd=tmp_path, progress=False,
-                     cell_timeout=2, run_timeout=5)
+    nb = make_notebook(
+        tmp_path / "hang.ipynb",
+        [
+            "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(120)",
+        ],
+    )
+    result = execute(
+        nb, tmp_path / "out.ipynb", {}, cwd=tmp_path, progress=False, cell_timeout=2, run_timeout=5
+    )
     assert result.status == "failed"
     assert result.error is not None and result.error["ename"] == "RunTimeout"
     assert result.duration_s < 60

@@ -40,8 +40,16 @@ def test_archive_verify_finds_each_form(tmp_path: Path, form: str) -> None:
     directory = incident_dir(store, incident)
     with amending(store, directory):
         (directory / "notes.txt").write_text(f"context before {FORMS[form]} and after\n")
-    proc = cli("archive", "verify", incident, "--secret", "TRADE_API_TOKEN", "--archive", str(store),
-               env={"TRADE_API_TOKEN": SECRET})
+    proc = cli(
+        "archive",
+        "verify",
+        incident,
+        "--secret",
+        "TRADE_API_TOKEN",
+        "--archive",
+        str(store),
+        env={"TRADE_API_TOKEN": SECRET},
+    )
     assert proc.returncode == 1, (form, proc.stdout, proc.stderr)
     assert "secret: the value of $TRADE_API_TOKEN appears in notes.txt" in proc.stdout, proc.stdout
     assert SECRET not in proc.stdout + proc.stderr
@@ -51,11 +59,24 @@ def test_archive_verify_finds_each_form(tmp_path: Path, form: str) -> None:
 def test_a_printed_secret_is_redacted_as_it_is_written(tmp_path: Path, sandbox: Path) -> None:
     store = tmp_path / "archive"
     incident = open_incident(store, "leak", "low", "other").id
-    nb = make_notebook(tmp_path / "leaks.ipynb", "import os; print(os.environ['TRADE_API_TOKEN'])",
-                       "import os, html; from IPython.display import HTML; "
-                       "display(HTML('<b>' + html.escape(os.environ['TRADE_API_TOKEN']) + '</b>'))")
-    proc = cli("run", str(nb), "--incident", incident, "--target", str(sandbox), "--archive", str(store),
-               "--json", env={"TRADE_API_TOKEN": SECRET})
+    nb = make_notebook(
+        tmp_path / "leaks.ipynb",
+        "import os; print(os.environ['TRADE_API_TOKEN'])",
+        "import os, html; from IPython.display import HTML; "
+        "display(HTML('<b>' + html.escape(os.environ['TRADE_API_TOKEN']) + '</b>'))",
+    )
+    proc = cli(
+        "run",
+        str(nb),
+        "--incident",
+        incident,
+        "--target",
+        str(sandbox),
+        "--archive",
+        str(store),
+        "--json",
+        env={"TRADE_API_TOKEN": SECRET},
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert any("$TRADE_API_TOKEN" in f and "***" in f for f in data["findings"]), data["findings"]
@@ -64,23 +85,50 @@ def test_a_printed_secret_is_redacted_as_it_is_written(tmp_path: Path, sandbox: 
         raw = path.read_bytes()
         for form in ("raw", "JSON-escaped", "HTML-escaped"):
             assert FORMS[form].encode() not in raw, (path.name, form)
-    text = "".join(o.get("text", "") for c in nbformat.read(output, as_version=4).cells
-                   for o in c.get("outputs", []))
+    text = "".join(
+        o.get("text", "")
+        for c in nbformat.read(output, as_version=4).cells
+        for o in c.get("outputs", [])
+    )
     assert "***" in text
-    chain = (incident_dir(store, incident) / "chain.jsonl")
+    chain = incident_dir(store, incident) / "chain.jsonl"
     if chain.is_file():
         assert "TRADE_API_TOKEN" in chain.read_text()
-    verify = cli("archive", "verify", incident, "--secret", "TRADE_API_TOKEN", "--archive", str(store),
-                 env={"TRADE_API_TOKEN": SECRET})
+    verify = cli(
+        "archive",
+        "verify",
+        incident,
+        "--secret",
+        "TRADE_API_TOKEN",
+        "--archive",
+        str(store),
+        env={"TRADE_API_TOKEN": SECRET},
+    )
     assert verify.returncode == 0, verify.stdout
 
 
-def test_a_parameter_holding_eight_characters_of_a_secret_is_refused(tmp_path: Path, sandbox: Path) -> None:
+def test_a_parameter_holding_eight_characters_of_a_secret_is_refused(
+    tmp_path: Path, sandbox: Path
+) -> None:
     store = tmp_path / "archive"
     incident = open_incident(store, "param", "low", "other").id
     nb = make_notebook(tmp_path / "p.ipynb", "print(label)")
-    proc = cli("run", str(nb), "--incident", incident, "--target", str(sandbox), "--archive", str(store),
-               "-p", "label", f"prefix-{SECRET[3:11]}", env={"TRADE_API_TOKEN": SECRET})
-    assert proc.returncode == 2 and "carries the value of the secret $TRADE_API_TOKEN" in proc.stderr
+    proc = cli(
+        "run",
+        str(nb),
+        "--incident",
+        incident,
+        "--target",
+        str(sandbox),
+        "--archive",
+        str(store),
+        "-p",
+        "label",
+        f"prefix-{SECRET[3:11]}",
+        env={"TRADE_API_TOKEN": SECRET},
+    )
+    assert (
+        proc.returncode == 2 and "carries the value of the secret $TRADE_API_TOKEN" in proc.stderr
+    )
     assert SECRET[3:11] not in proc.stderr
     assert not (incident_dir(store, incident) / "runs").exists()

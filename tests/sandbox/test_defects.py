@@ -24,8 +24,13 @@ def run_workspace_tests(root: Path, *args: str) -> subprocess.CompletedProcess[s
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rfE", "--tb=short", *args],
-        cwd=root, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
 
 
 def test_table_is_documented() -> None:

@@ -128,9 +128,7 @@ def test_higher_switch_wins_over_every_lower_one(
     assert switches.resolve() == (kind, DECIDED_BY[higher].format(value=value))
 
 
-@pytest.mark.parametrize(
-    ("switch", "kind"), [(s, kind) for s in SWITCHES for kind in SPELLING[s]]
-)
+@pytest.mark.parametrize(("switch", "kind"), [(s, kind) for s in SWITCHES for kind in SPELLING[s]])
 def test_each_switch_alone_decides(switches: Switches, switch: str, kind: str) -> None:
     value = SPELLING[switch][kind]
     switches.set(switch, value)
@@ -139,9 +137,13 @@ def test_each_switch_alone_decides(switches: Switches, switch: str, kind: str) -
 
 @pytest.mark.parametrize(
     ("variable", "value", "kind"),
-    [("USE_UNIFIED_ENV", "FALSE", LEGACY), ("USE_UNIFIED_ENV", "True", UNIFIED),
-     ("USE_UNIFIED_ENV", " 0 ", LEGACY), ("RL_ENV_TYPE", "LEGACY", LEGACY),
-     ("RL_ENV_TYPE", "Unified", UNIFIED)],
+    [
+        ("USE_UNIFIED_ENV", "FALSE", LEGACY),
+        ("USE_UNIFIED_ENV", "True", UNIFIED),
+        ("USE_UNIFIED_ENV", " 0 ", LEGACY),
+        ("RL_ENV_TYPE", "LEGACY", LEGACY),
+        ("RL_ENV_TYPE", "Unified", UNIFIED),
+    ],
 )
 def test_variable_values_ignore_case_and_spaces(
     switches: Switches, variable: str, value: str, kind: str
@@ -197,7 +199,9 @@ def test_each_creation_logs_one_parseable_line(
         ("GeneralSimEnv", LEGACY, "env_type=legacy"),
     ]
     assert [type(e).__name__ for e in (legacy, unified, forced)] == [
-        "GeneralSimEnv", "UnifiedSimEnv", "GeneralSimEnv"
+        "GeneralSimEnv",
+        "UnifiedSimEnv",
+        "GeneralSimEnv",
     ]
 
 
@@ -251,11 +255,19 @@ def test_designated_call_site_is_one_call_with_envtype_imported(sandbox: Path) -
 
 
 def run_script(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("RL_ENV_TYPE", "USE_UNIFIED_ENV", "RL_CONFIG_FILE")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RL_ENV_TYPE", "USE_UNIFIED_ENV", "RL_CONFIG_FILE")
+    }
     proc = subprocess.run(
-        [sys.executable, "scripts/run_rsa.py", *args], cwd=root, capture_output=True, text=True,
-        env={**clean, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}, timeout=120, check=False,
+        [sys.executable, "scripts/run_rsa.py", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**clean, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout + proc.stderr
@@ -277,8 +289,9 @@ def test_each_rollback_edit_makes_the_script_use_legacy(fresh_sandbox: Path) -> 
     # Code level: the designated call site pins the legacy env.
     script = fresh_sandbox / "scripts/run_rsa.py"
     source = script.read_text(encoding="utf-8")
-    edit = pyedit.keyword_edit(source, "create_sim_env", "env_type", "EnvType.LEGACY",
-                               filename="run_rsa.py")
+    edit = pyedit.keyword_edit(
+        source, "create_sim_env", "env_type", "EnvType.LEGACY", filename="run_rsa.py"
+    )
     script.write_text(pyedit.apply_edit(source, edit), encoding="utf-8")
     after = run_script(fresh_sandbox, *args)
     assert "using GeneralSimEnv (legacy) decided by env_type=legacy" in after

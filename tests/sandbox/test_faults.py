@@ -174,7 +174,9 @@ def test_crash_at_step_raises_at_that_step_of_every_episode(fresh_sandbox: Path)
 def test_empty_mask_at_step_empties_that_mask_only(fresh_sandbox: Path) -> None:
     with workspace_envs(fresh_sandbox) as ws:
         clean = run(ws.factory.create_sim_env(SETTINGS), 120)
-    step = next(n for n, (_, _, info) in enumerate(clean, 1) if n > 50 and info["action_mask"].all())
+    step = next(
+        n for n, (_, _, info) in enumerate(clean, 1) if n > 50 and info["action_mask"].all()
+    )
     faults.set_faults(fresh_sandbox, empty_mask_at_step=step)
     with workspace_envs(fresh_sandbox) as ws:
         env = ws.factory.create_sim_env(SETTINGS)
@@ -182,7 +184,11 @@ def test_empty_mask_at_step_empties_that_mask_only(fresh_sandbox: Path) -> None:
     for n, ((obs, reward, info), (clean_obs, clean_reward, clean_info)) in enumerate(
         zip(faulty, clean, strict=True), 1
     ):
-        assert (obs, reward, without_mask(info)) == (clean_obs, clean_reward, without_mask(clean_info))
+        assert (obs, reward, without_mask(info)) == (
+            clean_obs,
+            clean_reward,
+            without_mask(clean_info),
+        )
         if n == step:
             assert not info["action_mask"].any()
         else:

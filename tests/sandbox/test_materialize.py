@@ -149,6 +149,7 @@ def test_every_release_file_is_committed_as_templated(sandbox_info: WorkspaceInf
         listed = git(root, ["ls-tree", "-r", "--name-only", tag]).split()
         assert sorted(listed) == sorted(expected)
         for name in ("packages/trade-agent-sac/pyproject.toml", "config.ini"):
-            shown = subprocess.run(["git", "-C", str(root), "show", f"{tag}:{name}"],
-                                   capture_output=True, check=True).stdout
+            shown = subprocess.run(
+                ["git", "-C", str(root), "show", f"{tag}:{name}"], capture_output=True, check=True
+            ).stdout
             assert shown == expected[name], (tag, name)

@@ -19,8 +19,16 @@ from tests.wsutil import workspace_on_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
 
-MODULES = ("topology", "paths", "modulation", "traffic", "settings", "general_sim_env",
-           "unified_sim_env", "faults")
+MODULES = (
+    "topology",
+    "paths",
+    "modulation",
+    "traffic",
+    "settings",
+    "general_sim_env",
+    "unified_sim_env",
+    "faults",
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +71,9 @@ def test_unknown_topology_is_a_clear_error(ws: SimpleNamespace) -> None:
         ws.topology.load_topology("atlantis")
 
 
-def _all_simple_paths(adjacency: dict[int, list[tuple[int, int]]], source: int,
-                      target: int) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
+def _all_simple_paths(
+    adjacency: dict[int, list[tuple[int, int]]], source: int, target: int
+) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
     stack: list[tuple[tuple[int, ...], tuple[int, ...]]] = [((source,), ())]
     while stack:
         nodes, links = stack.pop()
@@ -106,8 +115,15 @@ def test_every_pair_has_k_distinct_loop_free_paths(ws: SimpleNamespace) -> None:
 
 @pytest.mark.parametrize(
     ("bitrate", "km", "expected"),
-    [(100.0, 1000.0, 2 + 1), (100.0, 2000.0, 3 + 1), (100.0, 4800.0, 4 + 1),
-     (100.0, 5000.0, 8 + 1), (25.0, 300.0, 1 + 1), (50.0, 9600.0, 4 + 1), (50.0, 9601.0, None)],
+    [
+        (100.0, 1000.0, 2 + 1),
+        (100.0, 2000.0, 3 + 1),
+        (100.0, 4800.0, 4 + 1),
+        (100.0, 5000.0, 8 + 1),
+        (25.0, 300.0, 1 + 1),
+        (50.0, 9600.0, 4 + 1),
+        (50.0, 9601.0, None),
+    ],
 )
 def test_slots_follow_the_modulation_reach(
     ws: SimpleNamespace, bitrate: float, km: float, expected: int | None
@@ -149,7 +165,8 @@ def test_settings_reject_unknown_keys_and_bad_values(ws: SimpleNamespace) -> Non
 
 def test_settings_layer_defaults_file_and_overrides(ws: SimpleNamespace) -> None:
     built = ws.settings.build_settings(
-        {"erlang": "80", "bitrates": "10, 40"}, {"erlang": 90, "k_paths": "2"},
+        {"erlang": "80", "bitrates": "10, 40"},
+        {"erlang": 90, "k_paths": "2"},
         file_label="config.ini",
     )
     assert (built.erlang, built.k_paths, built.bitrates) == (90.0, 2, (10.0, 40.0))
@@ -184,8 +201,10 @@ def test_observation_layout(ws: SimpleNamespace) -> None:
 
 
 def test_episode_ends_after_num_requests(ws: SimpleNamespace) -> None:
-    for env in (ws.general_sim_env.GeneralSimEnv(settings(ws, num_requests=25)),
-                ws.unified_sim_env.UnifiedSimEnv(settings(ws, num_requests=25))):
+    for env in (
+        ws.general_sim_env.GeneralSimEnv(settings(ws, num_requests=25)),
+        ws.unified_sim_env.UnifiedSimEnv(settings(ws, num_requests=25)),
+    ):
         env.reset(seed=0)
         flags = [env.step(0)[2:4] for _ in range(25)]
         assert flags == [(False, False)] * 24 + [(True, False)]
@@ -246,8 +265,15 @@ def test_identical_trajectories_with_actions_that_block(ws: SimpleNamespace) -> 
 
 
 def test_identical_trajectories_on_other_settings(ws: SimpleNamespace) -> None:
-    config = settings(ws, k_paths=5, num_slots=40, guard_slots=0, erlang=80.0,
-                      bitrates=(40.0, 100.0, 400.0), num_requests=300)
+    config = settings(
+        ws,
+        k_paths=5,
+        num_slots=40,
+        guard_slots=0,
+        erlang=80.0,
+        bitrates=(40.0, 100.0, 400.0),
+        num_requests=300,
+    )
     legacy = ws.general_sim_env.GeneralSimEnv(config)
     unified = ws.unified_sim_env.UnifiedSimEnv(config)
     assert legacy.reset(seed=9)[0].tobytes() == unified.reset(seed=9)[0].tobytes()

@@ -24,7 +24,9 @@ def _check_and_evaluate(tree: Path, fits: Path, misfits: Path) -> dict[str, floa
     from stable_baselines3 import SAC
 
     with workspace_on_path(tree):
-        config = importlib.import_module("src.rl.sac.config").load_config(tree / "configs/sac_config.json")
+        config = importlib.import_module("src.rl.sac.config").load_config(
+            tree / "configs/sac_config.json"
+        )
         sac = importlib.import_module("src.rl.sac.sac_agent")
         env = sac.make_env(config)
         model = SAC.load(str(fits), device="cpu")
@@ -39,7 +41,9 @@ def _check_and_evaluate(tree: Path, fits: Path, misfits: Path) -> dict[str, floa
 
 @pytest.mark.slow
 def test_release_model_fits_the_release_env(sandbox: Path) -> None:
-    mean = _check_and_evaluate(sandbox, sandbox / "models/sac_v2.zip", sandbox / "models/sac_v1.zip")
+    mean = _check_and_evaluate(
+        sandbox, sandbox / "models/sac_v2.zip", sandbox / "models/sac_v1.zip"
+    )
     assert set(mean) == {"total_return", "sharpe", "max_drawdown", "turnover", "transaction_costs"}
     assert all(math.isfinite(v) for v in mean.values())
     assert mean["turnover"] > 0, "a trained agent trades"
@@ -59,7 +63,14 @@ def trade_agent_spec(root: Path, *model_args: str) -> ProcessSpec:
     args = model_args or ("--model", "models/sac_v2.zip")
     return ProcessSpec(
         name="trade-agent",
-        command=(sys.executable, "-m", "trade_agent_sac.server", *args, "--state-file", ".run/trade-agent.json"),
+        command=(
+            sys.executable,
+            "-m",
+            "trade_agent_sac.server",
+            *args,
+            "--state-file",
+            ".run/trade-agent.json",
+        ),
         cwd=root,
         pidfile=Path(".run/trade-agent.pid"),
         state_file=Path(".run/trade-agent.json"),
@@ -88,8 +99,13 @@ class Service:
         assert port is not None
         return port
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             connection.request(method, path, body=body, headers=headers or {})
@@ -99,8 +115,9 @@ class Service:
             connection.close()
 
     def predict(self, payload: Any) -> tuple[int, dict[str, Any]]:
-        return self.request("POST", "/predict", json.dumps(payload).encode(),
-                            {"Content-Type": "application/json"})  # fmt: skip
+        return self.request(
+            "POST", "/predict", json.dumps(payload).encode(), {"Content-Type": "application/json"}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +142,9 @@ def service(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def observation(sandbox: Path) -> list[float]:
     """A real observation of the release env."""
     with workspace_on_path(sandbox):
-        config = importlib.import_module("src.rl.sac.config").load_config(sandbox / "configs/sac_config.json")
+        config = importlib.import_module("src.rl.sac.config").load_config(
+            sandbox / "configs/sac_config.json"
+        )
         obs, _ = importlib.import_module("src.rl.sac.sac_agent").make_env(config).reset(seed=1001)
     return [float(x) for x in obs]
 
@@ -144,14 +163,18 @@ def test_health_reports_version_model_and_uptime(service: Service, sandbox: Path
 
 
 @pytest.mark.slow
-def test_predict_matches_the_agent_in_process(service: Service, sandbox: Path, observation: list[float]) -> None:
+def test_predict_matches_the_agent_in_process(
+    service: Service, sandbox: Path, observation: list[float]
+) -> None:
     code, body = service.predict({"observation": observation})
     assert code == 200, body
     assert len(body["action"]) == 1 and -1.0 <= body["position"] <= 1.0
     import numpy as np
 
     with workspace_on_path(sandbox):
-        agent = importlib.import_module("src.rl.sac.sac_agent").SacAgent.load(sandbox / "models/sac_v2.zip")
+        agent = importlib.import_module("src.rl.sac.sac_agent").SacAgent.load(
+            sandbox / "models/sac_v2.zip"
+        )
         expected = agent.act(np.asarray(observation, dtype=np.float32))
     assert body["action"][0] == pytest.approx(float(expected[0]), abs=1e-6)
 
@@ -161,17 +184,30 @@ MALFORMED = {
     "not an object": (b"[1, 2, 3]", 'key "observation"'),
     "missing key": (b'{"obs": []}', 'key "observation"'),
     "wrong type": (b'{"observation": "0.1, 0.2"}', "must be a list of numbers"),
-    "wrong shape": (json.dumps({"observation": [0.0] * 17}).encode(), "has 17 values; the model expects 20"),
+    "wrong shape": (
+        json.dumps({"observation": [0.0] * 17}).encode(),
+        "has 17 values; the model expects 20",
+    ),
     "nested": (json.dumps({"observation": [[0.0] * 20]}).encode(), "has 1 values"),
-    "NaN": (("{\"observation\": [NaN" + ", 0.0" * 19 + "]}").encode(), "NaN"),
-    "infinity": (("{\"observation\": [1e999" + ", 0.0" * 19 + "]}").encode(), "must be finite"),
-    "string item": (json.dumps({"observation": ["x"] + [0.0] * 19}).encode(), "observation[0] is str"),
-    "bool item": (json.dumps({"observation": [0.0] * 19 + [True]}).encode(), "observation[19] is bool"),
+    "NaN": (('{"observation": [NaN' + ", 0.0" * 19 + "]}").encode(), "NaN"),
+    "infinity": (('{"observation": [1e999' + ", 0.0" * 19 + "]}").encode(), "must be finite"),
+    "string item": (
+        json.dumps({"observation": ["x"] + [0.0] * 19}).encode(),
+        "observation[0] is str",
+    ),
+    "bool item": (
+        json.dumps({"observation": [0.0] * 19 + [True]}).encode(),
+        "observation[19] is bool",
+    ),
     "not UTF-8": (b'{"observation": "\xff"}', "not UTF-8"),
-    "5000-digit integer": (("{\"observation\": [" + "9" * 5000 + ", 0.0" * 19 + "]}").encode(),
-                           "cannot represent"),
-    "integer too large for a float": (("{\"observation\": [" + "9" * 400 + ", 0.0" * 19 + "]}").encode(),
-                                      "too large for a float"),
+    "5000-digit integer": (
+        ('{"observation": [' + "9" * 5000 + ", 0.0" * 19 + "]}").encode(),
+        "cannot represent",
+    ),
+    "integer too large for a float": (
+        ('{"observation": [' + "9" * 400 + ", 0.0" * 19 + "]}").encode(),
+        "too large for a float",
+    ),
 }
 
 
@@ -192,7 +228,9 @@ def test_other_refusals(service: Service) -> None:
 
 
 @pytest.mark.slow
-def test_restart_serves_again_with_a_new_process(service: Service, observation: list[float]) -> None:
+def test_restart_serves_again_with_a_new_process(
+    service: Service, observation: list[float]
+) -> None:
     old = service.pids[-1]
     status = service.adapter.restart(timeout=10)
     assert status.pid is not None and status.pid != old
@@ -227,8 +265,12 @@ def test_server_refuses_a_missing_model_before_loading_anything(sandbox: Path) -
 
     proc = subprocess.run(
         [sys.executable, "-m", "trade_agent_sac.server", "--model", "models/none.zip"],
-        cwd=sandbox, env={"PYTHONPATH": ".site:.", "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=sandbox,
+        env={"PYTHONPATH": ".site:.", "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "model models/none.zip does not exist" in proc.stderr

@@ -68,13 +68,18 @@ def test_backup_holds_the_stable_config_and_model(sandbox: Path) -> None:
     assert report.ok == ("configs/sac_config.json", "models/sac_v1.zip")
     stable_config = git(sandbox, ["show", "v1.0:configs/sac_config.json"])
     assert (backup / "configs/sac_config.json").read_text() == stable_config
-    assert (backup / "models/sac_v1.zip").read_bytes() == (sandbox / "models/sac_v1.zip").read_bytes()
+    assert (backup / "models/sac_v1.zip").read_bytes() == (
+        sandbox / "models/sac_v1.zip"
+    ).read_bytes()
 
 
 @pytest.mark.skipif(shutil.which("sha256sum") is None, reason="no sha256sum tool")
 def test_sha256sum_verifies_the_backup(sandbox: Path) -> None:
-    subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"],
-                   cwd=sandbox / "backups" / BACKUP_TIMESTAMP, check=True)  # fmt: skip
+    subprocess.run(
+        ["sha256sum", "-c", "--quiet", "SHA256SUMS"],
+        cwd=sandbox / "backups" / BACKUP_TIMESTAMP,
+        check=True,
+    )
 
 
 def _record_hash(data: bytes) -> str:
@@ -109,22 +114,41 @@ def test_release_package_is_installed_in_site(sandbox: Path) -> None:
 
 def test_pip_downgrades_offline_from_the_wheelhouse(fresh_sandbox: Path) -> None:
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", "wheelhouse",
-        "--target", ".site", "--upgrade", "--disable-pip-version-check", f"{PACKAGE}==1.0.0",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        "wheelhouse",
+        "--target",
+        ".site",
+        "--upgrade",
+        "--disable-pip-version-check",
+        f"{PACKAGE}==1.0.0",
+    ]
     subprocess.run(command, cwd=fresh_sandbox, check=True)
     version = subprocess.run(
         [sys.executable, "-c", "import trade_agent_sac; print(trade_agent_sac.__version__)"],
-        cwd=fresh_sandbox, env={"PYTHONPATH": ".site"}, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        cwd=fresh_sandbox,
+        env={"PYTHONPATH": ".site"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert version == "1.0.0"
     # pip --target --upgrade leaves the old dist-info behind: the state the package action avoids.
     assert "1.0.0" in [d.version for d in installed(fresh_sandbox / ".site", PACKAGE)]
 
 
-def test_the_package_action_command_installs_the_stable_wheel(fresh_sandbox: Path, tmp_path: Path) -> None:
+def test_the_package_action_command_installs_the_stable_wheel(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "site"
-    command = pip_install_command(sys.executable, fresh_sandbox / "wheelhouse", target, PACKAGE, "1.0.0")
+    command = pip_install_command(
+        sys.executable, fresh_sandbox / "wheelhouse", target, PACKAGE, "1.0.0"
+    )
     subprocess.run(command, check=True)
     assert [d.version for d in installed(target, PACKAGE)] == ["1.0.0"]
 
@@ -138,7 +162,9 @@ def test_training_key_follows_code_and_config_only(sandbox: Path, tmp_path: Path
     config = tree / "configs/sac_config.json"
     config.write_text(config.read_text().replace('"seed": 7', '"seed": 8'))
     assert training_key(release) != key
-    v1 = Release("v1.0", export_tree(sandbox, "v1.0", tmp_path / "v1"), "models/sac_v1.zip", "1.0.0")
+    v1 = Release(
+        "v1.0", export_tree(sandbox, "v1.0", tmp_path / "v1"), "models/sac_v1.zip", "1.0.0"
+    )
     assert training_key(v1) not in {key, training_key(release)}
 
 
@@ -157,6 +183,10 @@ def test_v1_files_differ_where_a_restore_must_act(sandbox: Path) -> None:
     changed = set(git(sandbox, ["diff", "--name-status", "v1.0", "v2.0"]).splitlines())
     assert "A\tsrc/rl/sac/sac_features.py" in changed
     assert "A\tdocs/agents/sac_features.md" in changed
-    for path in ("configs/sac_config.json", "src/rl/sac/trading_env.py", "docs/agents/sac_agent.md",
-                 "packages/trade-agent-sac/pyproject.toml"):  # fmt: skip
+    for path in (
+        "configs/sac_config.json",
+        "src/rl/sac/trading_env.py",
+        "docs/agents/sac_agent.md",
+        "packages/trade-agent-sac/pyproject.toml",
+    ):
         assert f"M\t{path}" in changed

@@ -36,11 +36,18 @@ print(digest.hexdigest())
 """
 
 
-def run_in(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_in(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ROLLBACK_VARIABLES}
     return subprocess.run(
-        [sys.executable, *args], cwd=root, capture_output=True, text=True, timeout=300,
-        env={**clean, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}, check=False,
+        [sys.executable, *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**clean, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
+        check=False,
     )
 
 
@@ -61,8 +68,9 @@ def test_workspace_suite_passes_at_the_release(fresh_sandbox: Path) -> None:
     proc = run_in(fresh_sandbox, "-m", "pytest")
     assert passed_count(proc) >= 20
     assert "skipped" not in proc.stdout
-    ours = run_in(fresh_sandbox, "-m", "pytest", "tests/rl/test_rollback.py",
-                  "tests/rl/test_envs.py")
+    ours = run_in(
+        fresh_sandbox, "-m", "pytest", "tests/rl/test_rollback.py", "tests/rl/test_envs.py"
+    )
     assert passed_count(ours) >= 20
 
 
@@ -90,10 +98,18 @@ def test_legacy_env_behaves_the_same_in_both_releases(sandbox: Path, fresh_sandb
 @pytest.mark.slow
 def test_run_rsa_reports_blocking_in_both_releases(sandbox: Path, fresh_sandbox: Path) -> None:
     unified = run_in(sandbox, "scripts/run_rsa.py", "--episodes", "2", "--requests", "300")
-    legacy = run_in(sandbox, "scripts/run_rsa.py", "--episodes", "2", "--requests", "300",
-                    env={"USE_UNIFIED_ENV": "0"})
-    stable = run_in(checkout_stable(fresh_sandbox), "scripts/run_rsa.py", "--episodes", "2",
-                    "--requests", "300")
+    legacy = run_in(
+        sandbox,
+        "scripts/run_rsa.py",
+        "--episodes",
+        "2",
+        "--requests",
+        "300",
+        env={"USE_UNIFIED_ENV": "0"},
+    )
+    stable = run_in(
+        checkout_stable(fresh_sandbox), "scripts/run_rsa.py", "--episodes", "2", "--requests", "300"
+    )
     summaries = []
     for proc in (unified, legacy, stable):
         assert proc.returncode == 0, proc.stderr
@@ -125,8 +141,9 @@ def apply_rollback(workspace: Path, kind: str) -> dict[str, str]:
     else:
         script = workspace / "scripts/run_rsa.py"
         source = script.read_text(encoding="utf-8")
-        edit = pyedit.keyword_edit(source, "create_sim_env", "env_type", "EnvType.LEGACY",
-                                   filename="run_rsa.py")
+        edit = pyedit.keyword_edit(
+            source, "create_sim_env", "env_type", "EnvType.LEGACY", filename="run_rsa.py"
+        )
         script.write_text(pyedit.apply_edit(source, edit))
     return {}
 
@@ -137,11 +154,13 @@ def test_env_tests_and_script_pass_under_each_rollback(fresh_sandbox: Path, kind
     # Seed 000 section 8: after a rollback the scripts run, the legacy env is in
     # use (by the log line) and the test suite passes.
     env = apply_rollback(fresh_sandbox, kind)
-    proc = run_in(fresh_sandbox, "-m", "pytest", "tests/rl/test_rollback.py",
-                  "tests/rl/test_envs.py", env=env)
+    proc = run_in(
+        fresh_sandbox, "-m", "pytest", "tests/rl/test_rollback.py", "tests/rl/test_envs.py", env=env
+    )
     assert passed_count(proc) >= 20
-    script = run_in(fresh_sandbox, "scripts/run_rsa.py", "--episodes", "1", "--requests", "100",
-                    env=env)
+    script = run_in(
+        fresh_sandbox, "scripts/run_rsa.py", "--episodes", "1", "--requests", "100", env=env
+    )
     assert script.returncode == 0, script.stderr
     assert "create_sim_env: using GeneralSimEnv (legacy) decided by" in script.stderr
     assert "env=legacy (GeneralSimEnv)" in script.stdout

@@ -44,7 +44,10 @@ def test_sha256sum_accepts_our_manifest_and_we_accept_its(backup: Path) -> None:
     subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=backup, check=True)
     theirs = subprocess.run(
         ["sha256sum", "-b", "configs/sac_config.json", "models/sac_v1.zip"],
-        cwd=backup, capture_output=True, text=True, check=True,
+        cwd=backup,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert parse_sha256sums(theirs) == parse_sha256sums((backup / "SHA256SUMS").read_text())
 
@@ -79,7 +82,9 @@ def test_missing_and_unlisted_files(backup: Path) -> None:
     assert report.unlisted == ("models/extra.zip",)
     assert report.ok == ("models/sac_v1.zip",)
     check = report.to_check()
-    assert check.status == "fail" and "missing" in check.summary and check.evidence["passed"] is False
+    assert (
+        check.status == "fail" and "missing" in check.summary and check.evidence["passed"] is False
+    )
 
 
 def test_missing_or_malformed_manifest_is_reported_not_raised(backup: Path) -> None:

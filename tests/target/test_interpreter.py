@@ -23,7 +23,8 @@ def manifest_at(root: Path, python: str | None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     line = f'python = "{python}"\n' if python is not None else ""
     (root / "runbook.toml").write_text(
-        f'[target]\nname = "t"\n{line}\n[git]\nstable_ref = "v1"\n', encoding="utf-8")
+        f'[target]\nname = "t"\n{line}\n[git]\nstable_ref = "v1"\n', encoding="utf-8"
+    )
     return root
 
 
@@ -47,11 +48,14 @@ def test_default_is_the_targets_venv_then_runbooks_with_a_notice(tmp_path: Path)
     assert target_interpreter(load_manifest(root)).origin == "venv"
 
 
-@pytest.mark.parametrize(("setup", "expected"), [
-    ("missing", "does not exist"),
-    ("not-executable", "is not an executable file"),
-    ("directory", "is not an executable file"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("missing", "does not exist"),
+        ("not-executable", "is not an executable file"),
+        ("directory", "is not an executable file"),
+    ],
+)
 def test_bad_declared_python_names_the_path(tmp_path: Path, setup: str, expected: str) -> None:
     root = manifest_at(tmp_path / "t", "py")
     if setup == "not-executable":

@@ -9,11 +9,17 @@ from runbook_lib.target.manifest import MANIFEST_NAME, Manifest, find_manifest, 
 from runbook_lib.target.specs import ChecksSpec, ModelsSpec, TradingBounds, TradingSpec
 from runbook_lib.target.tomlcheck import looks_like_secret
 
-CODE_PATHS = 'code_paths = ["src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/"]'
+CODE_PATHS = (
+    'code_paths = ["src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/"]'
+)
 SANDBOX_MANIFEST = (
     Path(__file__).resolve().parents[2]
-    / "runbook_lib" / "sandbox" / "files" / "common" / MANIFEST_NAME
-)  # fmt: skip
+    / "runbook_lib"
+    / "sandbox"
+    / "files"
+    / "common"
+    / MANIFEST_NAME
+)
 TEXT = SANDBOX_MANIFEST.read_text(encoding="utf-8")
 
 
@@ -49,7 +55,10 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
     assert manifest.root == tmp_path.resolve()
     assert (manifest.git.stable_ref, manifest.git.release_ref) == ("v1.0", "v2.0")
     assert manifest.git.code_paths == (
-        "src/rl/sac/", "docs/agents/", "tests/rl/sac/", "packages/trade-agent-sac/",
+        "src/rl/sac/",
+        "docs/agents/",
+        "tests/rl/sac/",
+        "packages/trade-agent-sac/",
     )
     env = manifest.env
     assert env is not None
@@ -61,10 +70,15 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
         ("RL_ENV_TYPE", "legacy", "unified"),
     ]
     assert env.config is not None and (env.config.file, env.config.section, env.config.key) == (
-        "config.ini", "rl", "use_unified_env")  # fmt: skip
+        "config.ini",
+        "rl",
+        "use_unified_env",
+    )
     assert env.force_flag is not None
     assert (env.force_flag.file, env.force_flag.constant) == (
-        "src/rl/envs/factory.py", "_FORCE_LEGACY_ENV")  # fmt: skip
+        "src/rl/envs/factory.py",
+        "_FORCE_LEGACY_ENV",
+    )
     assert env.call_site is not None
     assert (env.call_site.file, env.call_site.function) == ("scripts/run_rsa.py", "create_sim_env")
     assert manifest.backups is not None
@@ -73,17 +87,37 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
     package = manifest.package
     assert package is not None
     assert (package.name, package.stable_version, package.release_version) == (
-        "trade-agent-sac", "1.0.0", "1.1.0")  # fmt: skip
+        "trade-agent-sac",
+        "1.0.0",
+        "1.1.0",
+    )
     assert (package.wheelhouse, package.site_dir) == ("wheelhouse", ".site")
     service = manifest.service
     assert service is not None and service.adapter == "process" and service.name == "trade-agent"
-    assert service.argv("/py") == ["/py", "-m", "trade_agent_sac.server", "--config",
-                                   "configs/sac_config.json", "--state-file", ".run/trade-agent.json"]
+    assert service.argv("/py") == [
+        "/py",
+        "-m",
+        "trade_agent_sac.server",
+        "--config",
+        "configs/sac_config.json",
+        "--state-file",
+        ".run/trade-agent.json",
+    ]
     assert dict(service.env) == {"PYTHONPATH": ".site:."}
     assert (service.pidfile, service.state_file, service.health_path) == (
-        ".run/trade-agent.pid", ".run/trade-agent.json", "/health")  # fmt: skip
+        ".run/trade-agent.pid",
+        ".run/trade-agent.json",
+        "/health",
+    )
     assert manifest.test_argv("/py", Path("/j.xml")) == [
-        "/py", "-m", "pytest", "-q", "tests", "--junitxml", "/j.xml"]  # fmt: skip
+        "/py",
+        "-m",
+        "pytest",
+        "-q",
+        "tests",
+        "--junitxml",
+        "/j.xml",
+    ]
     assert manifest.margin("total_reward") == 0.05 and manifest.margin("anything") == 0.05
     assert manifest.secrets == ("TRADE_API_TOKEN",)
     assert manifest.missing_secrets({}) == ["TRADE_API_TOKEN"]
@@ -102,7 +136,9 @@ def test_minimal_manifest_needs_only_target_and_git(tmp_path: Path) -> None:
     assert manifest.env is None and manifest.service is None and manifest.secrets == ()
     assert manifest.margin("x") == 0.05
     sha = "3f2a" * 10
-    manifest = load_manifest(write(tmp_path, f'[target]\nname = "t"\n[git]\nstable_ref = "{sha}"\n'))
+    manifest = load_manifest(
+        write(tmp_path, f'[target]\nname = "t"\n[git]\nstable_ref = "{sha}"\n')
+    )
     assert manifest.git.stable_ref == sha
 
 
@@ -125,54 +161,138 @@ def test_missing_manifest_file(tmp_path: Path) -> None:
 
 BAD_VARIANTS = [
     # (old text, new text, line holding this text in the variant, expected substrings)
-    ('adapter = "process"', 'adaptor = "process"', 'adaptor = "process"',
-     ["unknown key 'adaptor' in [service]", "accepted keys in [service]: name, adapter, command"]),
-    ("[service]\n", "[servce]\n", "[servce]",
-     ["unknown key 'servce' in the top level", "accepted keys in the top level: secrets, target"]),
-    ('name = "RL_ENV_TYPE"', 'nmae = "RL_ENV_TYPE"', 'nmae = "RL_ENV_TYPE"',
-     ["unknown key 'nmae' in [env.vars[1]]", "accepted keys in [env.vars[1]]: name, legacy"]),
-    ('stable_ref = "v1.0"\n', "", "[git]",
-     ["missing required key 'stable_ref' in [git]", "accepted keys in [git]: stable_ref"]),
-    ('pidfile = ".run/trade-agent.pid"\n', "", "[service]",
-     ["missing required key 'pidfile' in [service]"]),
-    ('stable_ref = "v1.0"', "stable_ref = 1.0", "stable_ref = 1.0",
-     ["git.stable_ref: must be a string, got float 1.0"]),
-    (CODE_PATHS, 'code_paths = "src/rl/sac/"', "code_paths",
-     ["git.code_paths: must be an array"]),
-    ("default_margin = 0.05", 'default_margin = "5%"', "default_margin",
-     ["parity.default_margin: must be a number"]),
-    ("default_margin = 0.05", "default_margin = true", "default_margin",
-     ["parity.default_margin: must be a number"]),
-    ("default_margin = 0.05", "default_margin = 5", "default_margin",
-     ["must lie between 0 and 1"]),
-    ("total_reward = 0.05", "total_reward = 1.5", "total_reward",
-     ["parity.margins.total_reward: 1.5 must lie between 0 and 1"]),
-    ('PYTHONPATH = ".site:."', "PYTHONPATH = 3", "PYTHONPATH",
-     ["service.env.PYTHONPATH: must be a string"]),
-    ('adapter = "process"', 'adapter = "docker"', "adapter",
-     ["'docker' is not a service adapter", "use 'process'"]),
-    ('adapter = "process"', 'adapter = "systemd"', 'command = [\n    "{python}"',
-     ["service.command: applies only to adapter 'process'"]),
-    ('"{python}", "-m", "trade_agent_sac.server",', '"{pyhton}", "-m", "trade_agent_sac.server",',
-     'command = [\n    "{pyhton}"', ["unknown placeholder {pyhton}", "placeholders here: {python}"]),
-    ('"--junitxml", "{junit}"', '"--junitxml", "{out}"', "--junitxml",
-     ["unknown placeholder {out}", "{python}, {junit}"]),
-    (CODE_PATHS, 'code_paths = ["../outside"]', "code_paths",
-     ["'../outside' must be a path relative to the target's root"]),
-    ('glob = "models/sac_*.zip"', 'glob = "/abs/models/*.zip"', "glob =",
-     ["models.glob: '/abs/models/*.zip' must be a path relative"]),
-    ('factory = "src.rl.envs.factory:create_sim_env"', 'factory = "src/rl/envs/factory.py"',
-     "factory =", ["env.factory: 'src/rl/envs/factory.py' is not an entry point"]),
-    ('constant = "_FORCE_LEGACY_ENV"', 'constant = "FORCE-LEGACY"', "constant =",
-     ["is not a Python identifier"]),
+    (
+        'adapter = "process"',
+        'adaptor = "process"',
+        'adaptor = "process"',
+        [
+            "unknown key 'adaptor' in [service]",
+            "accepted keys in [service]: name, adapter, command",
+        ],
+    ),
+    (
+        "[service]\n",
+        "[servce]\n",
+        "[servce]",
+        [
+            "unknown key 'servce' in the top level",
+            "accepted keys in the top level: secrets, target",
+        ],
+    ),
+    (
+        'name = "RL_ENV_TYPE"',
+        'nmae = "RL_ENV_TYPE"',
+        'nmae = "RL_ENV_TYPE"',
+        ["unknown key 'nmae' in [env.vars[1]]", "accepted keys in [env.vars[1]]: name, legacy"],
+    ),
+    (
+        'stable_ref = "v1.0"\n',
+        "",
+        "[git]",
+        ["missing required key 'stable_ref' in [git]", "accepted keys in [git]: stable_ref"],
+    ),
+    (
+        'pidfile = ".run/trade-agent.pid"\n',
+        "",
+        "[service]",
+        ["missing required key 'pidfile' in [service]"],
+    ),
+    (
+        'stable_ref = "v1.0"',
+        "stable_ref = 1.0",
+        "stable_ref = 1.0",
+        ["git.stable_ref: must be a string, got float 1.0"],
+    ),
+    (CODE_PATHS, 'code_paths = "src/rl/sac/"', "code_paths", ["git.code_paths: must be an array"]),
+    (
+        "default_margin = 0.05",
+        'default_margin = "5%"',
+        "default_margin",
+        ["parity.default_margin: must be a number"],
+    ),
+    (
+        "default_margin = 0.05",
+        "default_margin = true",
+        "default_margin",
+        ["parity.default_margin: must be a number"],
+    ),
+    ("default_margin = 0.05", "default_margin = 5", "default_margin", ["must lie between 0 and 1"]),
+    (
+        "total_reward = 0.05",
+        "total_reward = 1.5",
+        "total_reward",
+        ["parity.margins.total_reward: 1.5 must lie between 0 and 1"],
+    ),
+    (
+        'PYTHONPATH = ".site:."',
+        "PYTHONPATH = 3",
+        "PYTHONPATH",
+        ["service.env.PYTHONPATH: must be a string"],
+    ),
+    (
+        'adapter = "process"',
+        'adapter = "docker"',
+        "adapter",
+        ["'docker' is not a service adapter", "use 'process'"],
+    ),
+    (
+        'adapter = "process"',
+        'adapter = "systemd"',
+        'command = [\n    "{python}"',
+        ["service.command: applies only to adapter 'process'"],
+    ),
+    (
+        '"{python}", "-m", "trade_agent_sac.server",',
+        '"{pyhton}", "-m", "trade_agent_sac.server",',
+        'command = [\n    "{pyhton}"',
+        ["unknown placeholder {pyhton}", "placeholders here: {python}"],
+    ),
+    (
+        '"--junitxml", "{junit}"',
+        '"--junitxml", "{out}"',
+        "--junitxml",
+        ["unknown placeholder {out}", "{python}, {junit}"],
+    ),
+    (
+        CODE_PATHS,
+        'code_paths = ["../outside"]',
+        "code_paths",
+        ["'../outside' must be a path relative to the target's root"],
+    ),
+    (
+        'glob = "models/sac_*.zip"',
+        'glob = "/abs/models/*.zip"',
+        "glob =",
+        ["models.glob: '/abs/models/*.zip' must be a path relative"],
+    ),
+    (
+        'factory = "src.rl.envs.factory:create_sim_env"',
+        'factory = "src/rl/envs/factory.py"',
+        "factory =",
+        ["env.factory: 'src/rl/envs/factory.py' is not an entry point"],
+    ),
+    (
+        'constant = "_FORCE_LEGACY_ENV"',
+        'constant = "FORCE-LEGACY"',
+        "constant =",
+        ["is not a Python identifier"],
+    ),
     ('root = "."', 'root = "missing-dir"', "root =", ["is not a directory"]),
     ('health_path = "/health"', 'health_path = "health"', "health_path", ["must start with '/'"]),
     ('name = "sandbox"', 'name = ""', 'name = ""', ["target.name: must not be empty"]),
-    ('name = "USE_UNIFIED_ENV"', 'name = "USE UNIFIED"', "USE UNIFIED",
-     ["env.vars[0].name: 'USE UNIFIED' is not an environment variable name"]),
+    (
+        'name = "USE_UNIFIED_ENV"',
+        'name = "USE UNIFIED"',
+        "USE UNIFIED",
+        ["env.vars[0].name: 'USE UNIFIED' is not an environment variable name"],
+    ),
     ('keyword = "env_type"', 'keyword = "env-type"', "env-type", ["is not a keyword"]),
-    ('checksum_file = "SHA256SUMS"', 'checksum_file = "sums/SHA256SUMS"', "checksum_file",
-     ["must be a file name, not a path"]),
+    (
+        'checksum_file = "SHA256SUMS"',
+        'checksum_file = "sums/SHA256SUMS"',
+        "checksum_file",
+        ["must be a file name, not a path"],
+    ),
 ]
 
 
@@ -200,20 +320,42 @@ def test_invalid_toml_reports_position(tmp_path: Path) -> None:
 
 SECRET_VARIANTS = [
     # (old, new, expected in the message, a secret the message must not repeat)
-    ('secrets = ["TRADE_API_TOKEN"]', 'secrets = ["trade api token"]',
-     "is not the name of an environment variable", None),
-    ('secrets = ["TRADE_API_TOKEN"]', 'secrets = ["ghp_abcdefghijklmnopqrstuvwxyz0123456789"]',
-     "looks like a literal secret", "ghp_abc"),
-    ('secrets = ["TRADE_API_TOKEN"]', 'secrets = ["Zx9Qw8Er7Ty6Ui5Op4As3Df2"]',
-     "looks like a literal secret", "Zx9Qw8"),
-    ('PYTHONPATH = ".site:."', 'PYTHONPATH = ".site:."\nTRADE_API_TOKEN = "hunter2"',
-     "TRADE_API_TOKEN looks like a secret and may not be set here", "hunter2"),
-    ('health_path = "/health"',
-     'health_path = "/health"\nhealth_url = "http://127.0.0.1:8080/health?key=Zx9Qw8Er7Ty6Ui5Op4As3Df2"',
-     "service.health_url looks like a literal secret", "Zx9Qw8"),
-    ('health_path = "/health"',
-     'health_path = "/health"\nhealth_url = "http://admin:pw1234@127.0.0.1:8080/health"',
-     "must not carry a password", "pw1234"),
+    (
+        'secrets = ["TRADE_API_TOKEN"]',
+        'secrets = ["trade api token"]',
+        "is not the name of an environment variable",
+        None,
+    ),
+    (
+        'secrets = ["TRADE_API_TOKEN"]',
+        'secrets = ["ghp_abcdefghijklmnopqrstuvwxyz0123456789"]',
+        "looks like a literal secret",
+        "ghp_abc",
+    ),
+    (
+        'secrets = ["TRADE_API_TOKEN"]',
+        'secrets = ["Zx9Qw8Er7Ty6Ui5Op4As3Df2"]',
+        "looks like a literal secret",
+        "Zx9Qw8",
+    ),
+    (
+        'PYTHONPATH = ".site:."',
+        'PYTHONPATH = ".site:."\nTRADE_API_TOKEN = "hunter2"',
+        "TRADE_API_TOKEN looks like a secret and may not be set here",
+        "hunter2",
+    ),
+    (
+        'health_path = "/health"',
+        'health_path = "/health"\nhealth_url = "http://127.0.0.1:8080/health?key=Zx9Qw8Er7Ty6Ui5Op4As3Df2"',
+        "service.health_url looks like a literal secret",
+        "Zx9Qw8",
+    ),
+    (
+        'health_path = "/health"',
+        'health_path = "/health"\nhealth_url = "http://admin:pw1234@127.0.0.1:8080/health"',
+        "must not carry a password",
+        "pw1234",
+    ),
 ]
 
 
@@ -236,7 +378,9 @@ def test_secret_refusal_names_the_line(tmp_path: Path) -> None:
 
 def test_webhook_and_systemd_variants_load(tmp_path: Path) -> None:
     service = TEXT[TEXT.index("[service]\n") : TEXT.index("[tests]")]
-    systemd = '[service]\nname = "sac-agent-service"\nadapter = "systemd"\nunit = "sac-agent.service"\n'
+    systemd = (
+        '[service]\nname = "sac-agent-service"\nadapter = "systemd"\nunit = "sac-agent.service"\n'
+    )
     systemd += 'health_url = "http://127.0.0.1:8080/health"\n\n'
     text = TEXT.replace(service, systemd) + '\n[notify]\nwebhook_url = "http://127.0.0.1:9/hook"\n'
     manifest = load_manifest(write(tmp_path, text))
@@ -285,15 +429,26 @@ def test_sandbox_manifest_matches_the_sandbox_templates(tmp_path: Path) -> None:
 def test_sandbox_manifest_names_the_models_env_and_the_checks(tmp_path: Path) -> None:
     manifest = load_manifest(write(tmp_path, TEXT))
     assert manifest.models == ModelsSpec(
-        glob="models/sac_*.zip", algo="SAC", env="src.rl.sac.sac_agent:make_env",
-        env_config="configs/sac_config.json", deployed_key="model_path")  # fmt: skip
+        glob="models/sac_*.zip",
+        algo="SAC",
+        env="src.rl.sac.sac_agent:make_env",
+        env_config="configs/sac_config.json",
+        deployed_key="model_path",
+    )
     assert manifest.models_glob == manifest.models.glob
     checks = manifest.checks
     assert checks is not None and checks.trading is not None
-    assert checks.config_argv("/py") == ["/py", "scripts/validate_config.py",
-                                         "configs/sac_config.json"]  # fmt: skip
-    assert checks.trading.argv("/py") == ["/py", "scripts/evaluate_sac.py", "--config",
-                                          "configs/sac_config.json"]  # fmt: skip
+    assert checks.config_argv("/py") == [
+        "/py",
+        "scripts/validate_config.py",
+        "configs/sac_config.json",
+    ]
+    assert checks.trading.argv("/py") == [
+        "/py",
+        "scripts/evaluate_sac.py",
+        "--config",
+        "configs/sac_config.json",
+    ]
     assert checks.trading.bounds == TradingBounds(0.05, 0.5, 0.05, 0.03)
     assert manifest.to_dict()["checks"]["trading"]["bounds"]["max_cost_rise"] == 0.03
 
@@ -317,36 +472,94 @@ def test_models_and_checks_are_optional(tmp_path: Path) -> None:
 
 CHECKS_VARIANTS = [
     # (old, new, line holding the new text, expected substrings)
-    ('algo = "SAC"', 'algo = "SACX"', 'algo = "SACX"',
-     ["models.algo: 'SACX' is not a stable-baselines3 algorithm", "one of: A2C, DDPG"]),
+    (
+        'algo = "SAC"',
+        'algo = "SACX"',
+        'algo = "SACX"',
+        ["models.algo: 'SACX' is not a stable-baselines3 algorithm", "one of: A2C, DDPG"],
+    ),
     ('algo = "SAC"', "algo = 3", "algo = 3", ["models.algo: must be a string"]),
-    ('env = "src.rl.sac.sac_agent:make_env"', 'env = "src/rl/sac/sac_agent.py"',
-     'env = "src/rl/sac/sac_agent.py"', ["models.env: 'src/rl/sac/sac_agent.py' is not an entry point"]),
-    ('env = "src.rl.sac.sac_agent:make_env"\n', "", 'env_config = "configs/sac_config.json"',
-     ["models.env_config: needs 'env'"]),
-    ('env_config = "configs/sac_config.json"\n', "", 'deployed_key = "model_path"',
-     ["models.deployed_key: needs 'env_config'"]),
-    ('env_config = "configs/sac_config.json"', 'env_config = "/etc/sac.json"', "/etc/sac.json",
-     ["models.env_config: '/etc/sac.json' must be a path relative"]),
-    ('deployed_key = "model_path"', 'deployed_key = "model path"', 'deployed_key = "model path"',
-     ["models.deployed_key: 'model path' is not a dotted key"]),
-    ('deployed_key = "model_path"', 'deployd_key = "model_path"', 'deployd_key = "model_path"',
-     ["unknown key 'deployd_key' in [models]", "accepted keys in [models]: glob, algo, env"]),
-    ('config_command = ["{python}"', 'config_comand = ["{python}"', "config_comand",
-     ["unknown key 'config_comand' in [checks]", "accepted keys in [checks]: config_command, trading"]),
-    ('config_command = ["{python}"', 'config_command = ["{py}"', "config_command",
-     ["unknown placeholder {py}", "placeholders here: {python}"]),
-    ('config_command = ["{python}", "scripts/validate_config.py", "configs/sac_config.json"]',
-     'config_command = "scripts/validate_config.py"', "config_command",
-     ["checks.config_command: must be an array"]),
-    ("max_return_drop = 0.05", "max_return_drop = -0.05", "max_return_drop",
-     ["checks.trading.max_return_drop: -0.05 must not be negative"]),
-    ("max_sharpe_drop = 0.5", 'max_sharpe_drop = "0.5"', "max_sharpe_drop",
-     ["checks.trading.max_sharpe_drop: must be a number"]),
-    ("max_cost_rise = 0.03", "max_costs_rise = 0.03", "max_costs_rise",
-     ["unknown key 'max_costs_rise' in [checks.trading]", "max_drawdown_rise, max_cost_rise"]),
-    ('command = ["{python}", "scripts/evaluate_sac.py"', 'command = ["{python}", "{model}"',
-     '"{model}"', ["unknown placeholder {model}"]),
+    (
+        'env = "src.rl.sac.sac_agent:make_env"',
+        'env = "src/rl/sac/sac_agent.py"',
+        'env = "src/rl/sac/sac_agent.py"',
+        ["models.env: 'src/rl/sac/sac_agent.py' is not an entry point"],
+    ),
+    (
+        'env = "src.rl.sac.sac_agent:make_env"\n',
+        "",
+        'env_config = "configs/sac_config.json"',
+        ["models.env_config: needs 'env'"],
+    ),
+    (
+        'env_config = "configs/sac_config.json"\n',
+        "",
+        'deployed_key = "model_path"',
+        ["models.deployed_key: needs 'env_config'"],
+    ),
+    (
+        'env_config = "configs/sac_config.json"',
+        'env_config = "/etc/sac.json"',
+        "/etc/sac.json",
+        ["models.env_config: '/etc/sac.json' must be a path relative"],
+    ),
+    (
+        'deployed_key = "model_path"',
+        'deployed_key = "model path"',
+        'deployed_key = "model path"',
+        ["models.deployed_key: 'model path' is not a dotted key"],
+    ),
+    (
+        'deployed_key = "model_path"',
+        'deployd_key = "model_path"',
+        'deployd_key = "model_path"',
+        ["unknown key 'deployd_key' in [models]", "accepted keys in [models]: glob, algo, env"],
+    ),
+    (
+        'config_command = ["{python}"',
+        'config_comand = ["{python}"',
+        "config_comand",
+        [
+            "unknown key 'config_comand' in [checks]",
+            "accepted keys in [checks]: config_command, trading",
+        ],
+    ),
+    (
+        'config_command = ["{python}"',
+        'config_command = ["{py}"',
+        "config_command",
+        ["unknown placeholder {py}", "placeholders here: {python}"],
+    ),
+    (
+        'config_command = ["{python}", "scripts/validate_config.py", "configs/sac_config.json"]',
+        'config_command = "scripts/validate_config.py"',
+        "config_command",
+        ["checks.config_command: must be an array"],
+    ),
+    (
+        "max_return_drop = 0.05",
+        "max_return_drop = -0.05",
+        "max_return_drop",
+        ["checks.trading.max_return_drop: -0.05 must not be negative"],
+    ),
+    (
+        "max_sharpe_drop = 0.5",
+        'max_sharpe_drop = "0.5"',
+        "max_sharpe_drop",
+        ["checks.trading.max_sharpe_drop: must be a number"],
+    ),
+    (
+        "max_cost_rise = 0.03",
+        "max_costs_rise = 0.03",
+        "max_costs_rise",
+        ["unknown key 'max_costs_rise' in [checks.trading]", "max_drawdown_rise, max_cost_rise"],
+    ),
+    (
+        'command = ["{python}", "scripts/evaluate_sac.py"',
+        'command = ["{python}", "{model}"',
+        '"{model}"',
+        ["unknown placeholder {model}"],
+    ),
 ]
 
 

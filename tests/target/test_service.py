@@ -21,7 +21,7 @@ from runbook_lib.target.systemd import CommandResult, SystemdAdapter
 
 # A small real HTTP service with the same contract as the sandbox's trade-agent:
 # binds port 0 on 127.0.0.1, writes its state file, serves /health, stops on SIGTERM.
-SERVICE = textwrap.dedent('''
+SERVICE = textwrap.dedent("""
     import json, os, signal, sys, threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,7 +56,7 @@ SERVICE = textwrap.dedent('''
     server.shutdown()
     os.unlink(state_file)
     print("stopped cleanly", file=sys.stderr)
-''')
+""")
 
 
 def make_spec(root: Path, mode: str = "ok") -> ProcessSpec:
@@ -102,34 +102,51 @@ def start(service: ProcessAdapter, pids: list[int]) -> int:
     return status.pid
 
 
-def test_start_health_status_stop(adapter: ProcessAdapter, started_pids: list[int], tmp_path: Path) -> None:
+def test_start_health_status_stop(
+    adapter: ProcessAdapter, started_pids: list[int], tmp_path: Path
+) -> None:
     pid = start(adapter, started_pids)
     assert (tmp_path / ".run/demo.pid").read_text().splitlines()[0] == str(pid)
     health = adapter.wait_healthy(timeout=20)
     assert health.healthy, health.error
-    assert health.url is not None and health.url.startswith("http://127.0.0.1:") and health.url.endswith("/health")
+    assert (
+        health.url is not None
+        and health.url.startswith("http://127.0.0.1:")
+        and health.url.endswith("/health")
+    )
     assert health.body["version"] == "9.9" and health.to_check().status == "pass"
     status = adapter.status()
     assert (status.running, status.pid, status.version) == (True, pid, "9.9")
     assert status.port is not None and status.url == f"http://127.0.0.1:{status.port}"
     assert status.uptime_s is not None and status.uptime_s >= 0
     result = adapter.stop(timeout=10)
-    assert (result.was_running, result.pid, result.signal, result.exit_code) == (True, pid, "SIGTERM", 0)
+    assert (result.was_running, result.pid, result.signal, result.exit_code) == (
+        True,
+        pid,
+        "SIGTERM",
+        0,
+    )
     assert not psutil.pid_exists(pid)
     assert not (tmp_path / ".run/demo.pid").exists()
-    assert not (tmp_path / ".run/demo.json").exists(), "the service removes its state file on SIGTERM"
+    assert not (tmp_path / ".run/demo.json").exists(), (
+        "the service removes its state file on SIGTERM"
+    )
     assert "stopped cleanly" in (tmp_path / ".run/demo.log").read_text()
     assert adapter.status().running is False
 
 
-def test_start_refuses_when_already_running(adapter: ProcessAdapter, started_pids: list[int]) -> None:
+def test_start_refuses_when_already_running(
+    adapter: ProcessAdapter, started_pids: list[int]
+) -> None:
     pid = start(adapter, started_pids)
     with pytest.raises(WorkspaceError, match=rf"already running \(pid {pid}\)"):
         adapter.start()
     assert adapter.status().pid == pid
 
 
-def test_a_second_adapter_sees_and_stops_the_service(tmp_path: Path, started_pids: list[int]) -> None:
+def test_a_second_adapter_sees_and_stops_the_service(
+    tmp_path: Path, started_pids: list[int]
+) -> None:
     first, second = ProcessAdapter(make_spec(tmp_path)), ProcessAdapter(make_spec(tmp_path))
     pid = start(first, started_pids)
     assert first.wait_healthy(timeout=20).healthy
@@ -142,7 +159,9 @@ def test_a_second_adapter_sees_and_stops_the_service(tmp_path: Path, started_pid
     assert not psutil.pid_exists(pid)
 
 
-def test_restart_gives_a_new_healthy_process(adapter: ProcessAdapter, started_pids: list[int]) -> None:
+def test_restart_gives_a_new_healthy_process(
+    adapter: ProcessAdapter, started_pids: list[int]
+) -> None:
     old = start(adapter, started_pids)
     assert adapter.wait_healthy(timeout=20).healthy
     status = adapter.restart(timeout=10)
@@ -152,13 +171,17 @@ def test_restart_gives_a_new_healthy_process(adapter: ProcessAdapter, started_pi
     assert adapter.wait_healthy(timeout=20).healthy
 
 
-def test_stale_pidfile_of_a_dead_process_is_replaced(adapter: ProcessAdapter, started_pids: list[int], tmp_path: Path) -> None:
+def test_stale_pidfile_of_a_dead_process_is_replaced(
+    adapter: ProcessAdapter, started_pids: list[int], tmp_path: Path
+) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     pidfile = tmp_path / ".run/demo.pid"
     pidfile.parent.mkdir()
     pidfile.write_text(f"{dead.pid}\n")
-    (tmp_path / ".run/demo.json").write_text(json.dumps({"pid": dead.pid, "url": "http://127.0.0.1:1"}))
+    (tmp_path / ".run/demo.json").write_text(
+        json.dumps({"pid": dead.pid, "url": "http://127.0.0.1:1"})
+    )
     status = adapter.status()
     assert not status.running and "stale pidfile" in status.detail
     pid = start(adapter, started_pids)
@@ -189,7 +212,9 @@ def test_stop_kills_a_service_that_ignores_sigterm(tmp_path: Path, started_pids:
     assert not (tmp_path / ".run/demo.json").exists(), "the dead service's state file is cleared"
 
 
-def test_wait_healthy_fails_fast_when_the_process_exits(tmp_path: Path, started_pids: list[int]) -> None:
+def test_wait_healthy_fails_fast_when_the_process_exits(
+    tmp_path: Path, started_pids: list[int]
+) -> None:
     service = ProcessAdapter(make_spec(tmp_path, mode="exit"))
     start(service, started_pids)
     health = service.wait_healthy(timeout=20)
@@ -199,7 +224,9 @@ def test_wait_healthy_fails_fast_when_the_process_exits(tmp_path: Path, started_
     service.stop()
 
 
-def test_wait_healthy_times_out_on_an_unhealthy_service(tmp_path: Path, started_pids: list[int]) -> None:
+def test_wait_healthy_times_out_on_an_unhealthy_service(
+    tmp_path: Path, started_pids: list[int]
+) -> None:
     service = ProcessAdapter(make_spec(tmp_path, mode="unhealthy"))
     start(service, started_pids)
     try:
@@ -224,7 +251,12 @@ def test_bad_specs_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://localhost:80/health", "http://10.0.0.1:8080/health", "https://127.0.0.1:8443/", "http://127.0.0.1/health"],
+    [
+        "http://localhost:80/health",
+        "http://10.0.0.1:8080/health",
+        "https://127.0.0.1:8443/",
+        "http://127.0.0.1/health",
+    ],
 )
 def test_only_loopback_urls_are_probed(url: str) -> None:
     with pytest.raises(InvalidInputError, match=r"127\.0\.0\.1"):
@@ -273,7 +305,9 @@ def test_systemd_commands() -> None:
 
 def test_systemd_failure_names_the_command() -> None:
     unit = SystemdAdapter("sac-agent.service", runner=Systemctl(fail="start"))
-    with pytest.raises(WorkspaceError, match=r"systemctl start sac-agent\.service failed: .*Access denied"):
+    with pytest.raises(
+        WorkspaceError, match=r"systemctl start sac-agent\.service failed: .*Access denied"
+    ):
         unit.start()
 
 
@@ -281,7 +315,9 @@ def test_systemd_wait_healthy_follows_is_active() -> None:
     runner = Systemctl(states=["activating", "activating", "active"])
     health = SystemdAdapter("sac-agent.service", runner=runner).wait_healthy(timeout=5)
     assert health.healthy and len(runner.commands) == 3
-    failed = SystemdAdapter("sac-agent.service", runner=Systemctl(states=["failed"])).wait_healthy(timeout=5)
+    failed = SystemdAdapter("sac-agent.service", runner=Systemctl(states=["failed"])).wait_healthy(
+        timeout=5
+    )
     assert not failed.healthy and failed.error == "sac-agent.service is failed"
 
 
@@ -293,5 +329,6 @@ def test_systemd_refuses_bad_unit_names(unit: str) -> None:
 
 def test_systemd_health_url_must_be_loopback() -> None:
     with pytest.raises(InvalidInputError, match=r"127\.0\.0\.1"):
-        SystemdAdapter("sac-agent.service", health_url="http://example.com:80/health", runner=Systemctl())
-
+        SystemdAdapter(
+            "sac-agent.service", health_url="http://example.com:80/health", runner=Systemctl()
+        )

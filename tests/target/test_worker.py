@@ -73,12 +73,15 @@ def test_identity_shows_the_unwrapped_class_and_the_wrapper_stack(toy_root: Path
         unified = build_env(worker, FACTORY, "unified", handle="unified")
         _, _, mask = unified.reset(seed=0)
         same = legacy.fingerprint(seed=1) == build_env(
-            worker, FACTORY, "legacy", handle="again").fingerprint(seed=1)
+            worker, FACTORY, "legacy", handle="again"
+        ).fingerprint(seed=1)
         shifted = build_env(worker, FACTORY, "legacy", handle="s", kwargs={"shift": 1.0})
         differs = legacy.fingerprint(seed=1) != shifted.fingerprint(seed=1)
     assert legacy.built["identity"] == {"unwrapped": f"{TOY_PACKAGE}.ToyEnv", "wrappers": []}
-    assert unified.built["identity"] == {"unwrapped": f"{TOY_PACKAGE}.ToyEnv",
-                                         "wrappers": [f"{TOY_PACKAGE}.Masked"]}
+    assert unified.built["identity"] == {
+        "unwrapped": f"{TOY_PACKAGE}.ToyEnv",
+        "wrappers": [f"{TOY_PACKAGE}.Masked"],
+    }
     assert mask.tolist() == [True, False, True]
     space = unified.built["observation_space"]
     assert space["type"] == "Dict"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 TOY_PACKAGE = "toyrl"
 
-_CODE = '''
+_CODE = """
 import os
 import sys
 import time
@@ -66,7 +66,7 @@ def make(config=None, env_type=None, **kwargs):
 
 def load_config(path):
     return {"path": path}
-'''
+"""
 
 
 def write_toy_target(root: Path) -> Path:

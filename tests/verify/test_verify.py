@@ -18,9 +18,9 @@ from runbook_lib.verify.registry import (
     RegisteredCheck,
     resolve_expect,
     rollback_in_effect,
-    run_verify,
     select_checks,
 )
+from runbook_lib.verify.runner import run_verify
 from tests.svcutil import guarded_service
 
 
@@ -36,12 +36,23 @@ def incident_id(archive: Path) -> str:
 
 def test_registry_names_every_check_once() -> None:
     assert list(REGISTRY) == [
-        "integrity", "config", "models", "target-tests", "trading", "service.health",
-        "service.performance", "check_env", "factory_resolution", "determinism",
-        "training_smoke", "monitoring",
-    ]  # fmt: skip
+        "integrity",
+        "config",
+        "models",
+        "target-tests",
+        "trading",
+        "service.health",
+        "service.performance",
+        "check_env",
+        "factory_resolution",
+        "determinism",
+        "training_smoke",
+        "monitoring",
+    ]
     assert [c.name for c in REGISTRY.values() if c.needs_service] == [
-        "service.health", "service.performance"]  # fmt: skip
+        "service.health",
+        "service.performance",
+    ]
 
 
 def test_select_checks_keeps_registry_order_and_refuses_unknown_names() -> None:
@@ -54,9 +65,14 @@ def test_select_checks_keeps_registry_order_and_refuses_unknown_names() -> None:
 
 @pytest.mark.parametrize(
     ("expect", "strategy", "resolved"),
-    [("auto", None, "release"), ("auto", "env-var", "release"), ("auto", "sac-full", "stable"),
-     ("stable", None, "stable"), ("release", "sac-full", "release")],
-)  # fmt: skip
+    [
+        ("auto", None, "release"),
+        ("auto", "env-var", "release"),
+        ("auto", "sac-full", "stable"),
+        ("stable", None, "stable"),
+        ("release", "sac-full", "release"),
+    ],
+)
 def test_resolve_expect(expect: str, strategy: str | None, resolved: str) -> None:
     assert resolve_expect(expect, strategy) == resolved
 
@@ -66,13 +82,20 @@ def test_resolve_expect_refuses_other_words() -> None:
         resolve_expect("latest", "opened")
 
 
-def test_a_passing_run_is_saved_as_strict_json(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_a_passing_run_is_saved_as_strict_json(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     report = run_verify(fresh_sandbox, archive, incident_id, checks=["integrity", "config"])
     assert report.ok and report.expect == "release"
     assert [r.name for r in report.results] == ["integrity", "config"]
-    assert report.path is not None and report.path.parent == incident_dir(archive, incident_id) / "checks"
+    assert (
+        report.path is not None
+        and report.path.parent == incident_dir(archive, incident_id) / "checks"
+    )
     assert report.path.name.startswith("verify-") and report.path.suffix == ".json"
-    saved = json.loads(report.path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    saved = json.loads(
+        report.path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON")
+    )
     assert saved["ok"] is True and saved["failed_blocking"] == []
     assert saved["counts"] == {"pass": 2, "fail": 0, "warn": 0, "skip": 0}
     assert saved["expected_version"] == "1.1.0" and saved["expected_model_sha256"] is None
@@ -81,7 +104,9 @@ def test_a_passing_run_is_saved_as_strict_json(fresh_sandbox: Path, archive: Pat
     assert not list(report.path.parent.glob(".*.tmp")), "no temporary file is left"
 
 
-def test_a_blocking_failure_fails_the_run_and_is_recorded(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_a_blocking_failure_fails_the_run_and_is_recorded(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     inject_defect(fresh_sandbox, "config-out-of-range")
     report = run_verify(fresh_sandbox, archive, incident_id, checks=["config", "integrity"])
     assert not report.ok and report.failed_blocking == ["config"]
@@ -100,7 +125,9 @@ def test_stable_expected_on_request(fresh_sandbox: Path, archive: Path, incident
     assert report.extra["expected_model_sha256"] is not None
 
 
-def test_the_journal_tells_which_rollback_is_in_effect(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_the_journal_tells_which_rollback_is_in_effect(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     directory = incident_dir(archive, incident_id)
     report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory_resolution"])
     assert report.extra["rollback_in_effect"] is None and report.expect == "release"
@@ -117,10 +144,14 @@ def test_the_journal_tells_which_rollback_is_in_effect(fresh_sandbox: Path, arch
     assert rollback_in_effect(directory) is None
 
 
-def test_code_level_rollback_does_not_claim_the_factory(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_code_level_rollback_does_not_claim_the_factory(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "code")
     apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory_resolution", "config"])
+    report = run_verify(
+        fresh_sandbox, archive, incident_id, checks=["factory_resolution", "config"]
+    )
     assert report.ok and report.results[1].status == "skip"
     assert report.results[1].summary.endswith("the rollback in effect is code")
 
@@ -137,7 +168,9 @@ def test_without_names_the_checklist_of_the_rollback_in_effect_runs(
     assert [r.name for r in report.results] == ["integrity", "config"]
 
 
-def test_service_checks_skip_unless_asked_to_start_it(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_service_checks_skip_unless_asked_to_start_it(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     names = ["service.health", "service.performance"]
     report = run_verify(fresh_sandbox, archive, incident_id, checks=names)
     assert report.ok and [r.status for r in report.results] == ["skip", "skip"]
@@ -146,7 +179,10 @@ def test_service_checks_skip_unless_asked_to_start_it(fresh_sandbox: Path, archi
         pid = guard.current_pid()
         assert pid is not None, "--start-service leaves the service running"
         assert [(r.name, r.status) for r in report.results] == [
-            ("service.start", "pass"), ("service.health", "pass"), ("service.performance", "pass")]
+            ("service.start", "pass"),
+            ("service.health", "pass"),
+            ("service.performance", "pass"),
+        ]
         assert report.results[0].summary == f"started trade-agent (pid {pid}), healthy"
 
 
@@ -169,12 +205,17 @@ def test_a_crashing_check_is_a_failure_not_an_abort(
 
     monkeypatch.setitem(REGISTRY, "config", RegisteredCheck("config", "boom", explode))
     report = run_verify(fresh_sandbox, archive, incident_id, checks=["config", "integrity"])
-    assert [(r.name, r.status) for r in report.results] == [("integrity", "pass"), ("config", "fail")]
+    assert [(r.name, r.status) for r in report.results] == [
+        ("integrity", "pass"),
+        ("config", "fail"),
+    ]
     assert report.results[1].summary == "the check crashed: RuntimeError: probe went away"
     assert "probe went away" in report.results[1].evidence["traceback"]
 
 
-def test_bad_input_is_refused_before_anything_runs(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_bad_input_is_refused_before_anything_runs(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     with pytest.raises(InvalidInputError, match="unknown check"):
         run_verify(fresh_sandbox, archive, incident_id, checks=["nope"])
     with pytest.raises(InvalidInputError, match="is not an incident ID"):

@@ -7,6 +7,11 @@ from typing import Any
 
 import click
 
+from runbook_lib.app.cli.archive_offline_cmd import (
+    bundle_command,
+    checkpoint_command,
+    verify_bundle_command,
+)
 from runbook_lib.app.cli.common import OneLineGroup, emit
 from runbook_lib.app.cli.options import archive_option, json_option, optional_target_option
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
@@ -42,18 +47,30 @@ def list_command(archive: Path, as_json: bool) -> None:
     from runbook_lib.evidence.chain import read_chain
     from runbook_lib.incident.store import incident_dir, list_incidents
 
-    seals = {row["incident"]: row["sealed_at"] for row in index.query(
-        archive, "SELECT incident, sealed_at FROM seals")}  # fmt: skip
+    seals = {
+        row["incident"]: row["sealed_at"]
+        for row in index.query(archive, "SELECT incident, sealed_at FROM seals")
+    }
     items: list[dict[str, Any]] = []
     for item in list_incidents(archive):
         runs = read_chain(incident_dir(archive, item.id))
-        items.append({"id": item.id, "state": item.state, "severity": item.severity,
-                      "title": item.title, "runs": len(runs),
-                      "failed_runs": sum(r.get("status") != "ok" for r in runs),
-                      "sealed_at": seals.get(item.id)})  # fmt: skip
+        items.append(
+            {
+                "id": item.id,
+                "state": item.state,
+                "severity": item.severity,
+                "title": item.title,
+                "runs": len(runs),
+                "failed_runs": sum(r.get("status") != "ok" for r in runs),
+                "sealed_at": seals.get(item.id),
+            }
+        )
     rows = [f"{'ID':<22}  {'STATE':<11}  {'RUNS':>4}  {'LAST SEAL':<25}  TITLE"]
-    rows += [f"{i['id']:<22}  {i['state']:<11}  {i['runs']:>4}  {i['sealed_at'] or '-':<25}  "
-             f"{i['title']}" for i in items]  # fmt: skip
+    rows += [
+        f"{i['id']:<22}  {i['state']:<11}  {i['runs']:>4}  {i['sealed_at'] or '-':<25}  "
+        f"{i['title']}"
+        for i in items
+    ]
     text = "\n".join(rows) if items else f"no incidents in {archive}"
     emit({"archive": str(archive), "incidents": items}, as_json=as_json, text=text)
 
@@ -69,16 +86,25 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
     evidence = gather(archive, incident_id)
     item = evidence.incident
     seal = evidence.seal
-    lines = [f"{item.id}  {item.severity} {item.kind}  state {item.state}", f"title: {item.title}",
-             f"sealed: {seal['sealed_at'] if seal else 'never'}", "runs:"]  # fmt: skip
-    lines += [f"  {r['seq']:>2}  {r['status']:<6}  {r['notebook']}  ({r['output']})"
-              for r in evidence.runs] or ["  (none)"]  # fmt: skip
+    lines = [
+        f"{item.id}  {item.severity} {item.kind}  state {item.state}",
+        f"title: {item.title}",
+        f"sealed: {seal['sealed_at'] if seal else 'never'}",
+        "runs:",
+    ]
+    lines += [
+        f"  {r['seq']:>2}  {r['status']:<6}  {r['notebook']}  ({r['output']})"
+        for r in evidence.runs
+    ] or ["  (none)"]
     lines.append("decisions:")
-    lines += [f"  {d['decided_at']}  {d['decision']}  strategy {d['strategy']}"
-              for d in evidence.decisions] or ["  (none)"]  # fmt: skip
+    lines += [
+        f"  {d['decided_at']}  {d['decision']}  strategy {d['strategy']}"
+        for d in evidence.decisions
+    ] or ["  (none)"]
     lines.append("checks:")
-    lines += [f"  {c['status']:<4}  {c['name']}: {c['summary']}  [{c['source']}]"
-              for c in evidence.checks] or ["  (none)"]  # fmt: skip
+    lines += [
+        f"  {c['status']:<4}  {c['name']}: {c['summary']}  [{c['source']}]" for c in evidence.checks
+    ] or ["  (none)"]
     lines.append("timeline:")
     lines += [f"  {e.at}  {e.text}" for e in evidence.timeline()]
     lines += _open_run_lines(evidence.directory)
@@ -91,8 +117,11 @@ def _open_run_lines(directory: Path) -> list[str]:
 
     runs = open_runs(directory)
     state = "in progress" if run_in_progress(directory) else "interrupted"
-    return [f"{state} {run.describe()}: started {run.record['started_at']} by "
-            f"{run.record['started_by']}" for run in runs]  # fmt: skip
+    return [
+        f"{state} {run.describe()}: started {run.record['started_at']} by "
+        f"{run.record['started_by']}"
+        for run in runs
+    ]
 
 
 @archive_group.command("seal")
@@ -112,81 +141,34 @@ def seal_command(incident_id: str, archive: Path, as_json: bool) -> None:
 
     directory = incident_dir(archive, incident_id)
     if not directory.is_dir():
-        raise InvalidInputError(f"no incident {incident_id} in {archive}",
-                                hint="'runbook archive list' shows them")  # fmt: skip
+        raise InvalidInputError(
+            f"no incident {incident_id} in {archive}", hint="'runbook archive list' shows them"
+        )
     who = getpass.getuser()
     adopted = seal_by_hand(archive, directory, who)
     lines = [f"sealed {incident_id} by {who}: {len(adopted)} unrecorded file(s)"]
     lines += [f"  {name}" for name in adopted]
-    emit({"incident": incident_id, "sealed_by": who, "unrecorded_files": adopted},
-         as_json=as_json, text="\n".join(lines))  # fmt: skip
+    emit(
+        {"incident": incident_id, "sealed_by": who, "unrecorded_files": adopted},
+        as_json=as_json,
+        text="\n".join(lines),
+    )
 
 
-@archive_group.command("checkpoint")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Also write the checkpoint to this file.")
-@archive_option
-def checkpoint_command(out: Path | None, archive: Path) -> None:
-    """Print a checkpoint of the transparency log (size, root), signed when a key is set.
-
-    Keep it elsewhere (a ticket, a commit); 'archive verify --checkpoint FILE'
-    later proves the archive still extends it.
-    """
-    from runbook_lib.base.fsutil import atomic_write_bytes
-    from runbook_lib.evidence.attest import configured_key
-    from runbook_lib.evidence.translog import checkpoint
-
-    data = checkpoint(archive, configured_key())
-    if out is not None:
-        atomic_write_bytes(out, data)
-    click.echo(data.decode(), nl=False)
-
-
-@archive_group.command("bundle")
-@incident_argument
-@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The .tar.gz to write.")
-@archive_option
-@json_option
-def bundle_command(incident_id: str, out: Path, archive: Path, as_json: bool) -> None:
-    """Write an offline bundle (a BagIt bag with seal, signature and log proof) of an incident."""
-    from runbook_lib.evidence.attest import configured_key
-    from runbook_lib.evidence.offline import build_bundle
-    from runbook_lib.incident.store import incident_dir
-
-    directory = incident_dir(archive, incident_id)
-    if not directory.is_dir():
-        raise InvalidInputError(f"no incident {incident_id} in {archive}",
-                                hint="'runbook archive list' shows them")  # fmt: skip
-    count = build_bundle(archive, directory, out, configured_key())
-    emit({"incident": incident_id, "bundle": str(out), "files": count}, as_json=as_json,
-         text=f"{out}  {count} files of {incident_id}")  # fmt: skip
-
-
-@archive_group.command("verify-bundle")
-@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              default=None, help="The public key the seal and checkpoint must be signed with.")
-@json_option
-def verify_bundle_command(bundle: Path, pubkey: Path | None, as_json: bool) -> None:
-    """Verify an offline bundle with nothing else (no archive, no index, no network)."""
-    from runbook_lib.evidence.attest import load_public_key
-    from runbook_lib.evidence.offline import verify_bundle
-
-    trusted = load_public_key(pubkey) if pubkey is not None else None
-    problems = verify_bundle(bundle, trusted)
-    lines = [f"{'FAIL' if problems else 'ok  '}  {bundle}"] + [f"  {p}" for p in problems]
-    emit({"bundle": str(bundle), "ok": not problems, "problems": problems}, as_json=as_json,
-         text="\n".join(lines))  # fmt: skip
-    if problems:
-        raise CheckFailedError(f"the bundle does not verify: {problems[0]}")
+for _offline in (checkpoint_command, bundle_command, verify_bundle_command):
+    archive_group.add_command(_offline)
 
 
 @archive_group.command("push")
 @incident_argument
-@click.option("--to", "url", required=True, metavar="URL",
-              help="Destination: s3://bucket/prefix, file://DIR or a directory. The incident "
-              "goes to URL/ID/.")  # fmt: skip
+@click.option(
+    "--to",
+    "url",
+    required=True,
+    metavar="URL",
+    help="Destination: s3://bucket/prefix, file://DIR or a directory. The incident "
+    "goes to URL/ID/.",
+)
 @archive_option
 @json_option
 def push_command(incident_id: str, url: str, archive: Path, as_json: bool) -> None:
@@ -200,56 +182,88 @@ def push_command(incident_id: str, url: str, archive: Path, as_json: bool) -> No
 
     report = push_incident(archive, incident_id, url)
     verify = report.verify
-    lines = [f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} -> {url}",
-             f"  uploaded {len(report.uploaded)} ({report.bytes_uploaded} bytes), "
-             f"skipped {len(report.skipped)} already there, resumed {len(report.resumed)}"]
+    lines = [
+        f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} -> {url}",
+        f"  uploaded {len(report.uploaded)} ({report.bytes_uploaded} bytes), "
+        f"skipped {len(report.skipped)} already there, resumed {len(report.resumed)}",
+    ]
     if verify is not None:
         lines.append(f"  verified {verify.files_checked} files, {verify.runs_checked} runs")
         lines += [f"  {problem}" for problem in verify.problems]
     emit(report.to_dict(), as_json=as_json, text="\n".join(lines))
     if verify is not None and verify.problems:
-        raise CheckFailedError(f"the remote copy of {incident_id} does not verify: "
-                               f"{verify.problems[0]}")  # fmt: skip
+        raise CheckFailedError(
+            f"the remote copy of {incident_id} does not verify: {verify.problems[0]}"
+        )
 
 
 def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bool) -> None:
     from runbook_lib.evidence.remote import verify_remote
 
     if incident_id is None:
-        raise InvalidInputError("--from needs an incident ID",
-                                hint="runbook archive verify ID --from URL")  # fmt: skip
+        raise InvalidInputError(
+            "--from needs an incident ID", hint="runbook archive verify ID --from URL"
+        )
     report = verify_remote(url, incident_id, archive)
-    lines = [f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} at {url}  "
-             f"{report.files_checked} files, {report.runs_checked} runs"
-             + "".join(f"; {n}" for n in report.notes)]  # fmt: skip
+    lines = [
+        f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} at {url}  "
+        f"{report.files_checked} files, {report.runs_checked} runs"
+        + "".join(f"; {n}" for n in report.notes)
+    ]
     lines += [f"  {problem}" for problem in report.problems]
     emit({"url": url, **report.to_dict()}, as_json=as_json, text="\n".join(lines))
     if report.problems:
-        raise CheckFailedError(f"the remote copy of {incident_id} does not verify: "
-                               f"{len(report.problems)} problem(s), first: {report.problems[0]}")
+        raise CheckFailedError(
+            f"the remote copy of {incident_id} does not verify: "
+            f"{len(report.problems)} problem(s), first: {report.problems[0]}"
+        )
 
 
 @archive_group.command("verify")
 @click.argument("incident_id", metavar="[ID]", required=False)
-@click.option("--from", "url", default=None, metavar="URL",
-              help="Verify the copy pushed to URL (s3://bucket/prefix, file://DIR, a "
-              "directory) instead of the local one; its manifest is checked against the "
-              "local index's seal when there is one.")  # fmt: skip
-@click.option("--secret", "secrets", multiple=True, metavar="NAME",
-              help="Also scan for the value of this environment variable (repeatable).")
-@click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              default=None, help="The public key the seals must be signed with (default: "
-              "that of RUNBOOK_SIGNING_KEY).")  # fmt: skip
-@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              default=None, help="A checkpoint kept elsewhere ('archive checkpoint'): prove "
-              "the log still extends it and every incident is at its last logged seal.")
+@click.option(
+    "--from",
+    "url",
+    default=None,
+    metavar="URL",
+    help="Verify the copy pushed to URL (s3://bucket/prefix, file://DIR, a "
+    "directory) instead of the local one; its manifest is checked against the "
+    "local index's seal when there is one.",
+)
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    metavar="NAME",
+    help="Also scan for the value of this environment variable (repeatable).",
+)
+@click.option(
+    "--pubkey",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="The public key the seals must be signed with (default: that of RUNBOOK_SIGNING_KEY).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="A checkpoint kept elsewhere ('archive checkpoint'): prove "
+    "the log still extends it and every incident is at its last logged seal.",
+)
 @optional_target_option
 @archive_option
 @json_option
 def verify_command(
-    *, incident_id: str | None, url: str | None, secrets: tuple[str, ...], pubkey: Path | None,
-    checkpoint: Path | None, target: Path | None, archive: Path, as_json: bool,
-) -> None:  # fmt: skip
+    *,
+    incident_id: str | None,
+    url: str | None,
+    secrets: tuple[str, ...],
+    pubkey: Path | None,
+    checkpoint: Path | None,
+    target: Path | None,
+    archive: Path,
+    as_json: bool,
+) -> None:
     """Recompute every hash and link; exit 1 naming anything modified, missing or added.
 
     Without ID, every incident of the archive is verified. The values of the
@@ -268,8 +282,9 @@ def verify_command(
     if incident_id is not None:
         directory = incident_dir(archive, incident_id)
         if not directory.is_dir():
-            raise InvalidInputError(f"no incident {incident_id} in {archive}",
-                                    hint="'runbook archive list' shows them")  # fmt: skip
+            raise InvalidInputError(
+                f"no incident {incident_id} in {archive}", hint="'runbook archive list' shows them"
+            )
         reports = [verify_or_note(archive, directory, names, trusted)]
     else:
         reports = verify_archive(archive, names, trusted)
@@ -278,12 +293,18 @@ def verify_command(
         from runbook_lib.evidence.translog import verify_checkpoint
 
         problems += verify_checkpoint(archive, checkpoint.read_bytes(), trusted)
-    lines = [f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
-             f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
-             for r in reports]  # fmt: skip
+    lines = [
+        f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
+        f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
+        for r in reports
+    ]
     lines += [f"  {problem}" for problem in problems]
-    data = {"archive": str(archive), "ok": not problems, "secrets_scanned": names,
-            "incidents": [r.to_dict() for r in reports]}  # fmt: skip
+    data = {
+        "archive": str(archive),
+        "ok": not problems,
+        "secrets_scanned": names,
+        "incidents": [r.to_dict() for r in reports],
+    }
     emit(data, as_json=as_json, text="\n".join(lines) or f"no incidents in {archive}")
     if problems:
         raise CheckFailedError(
@@ -293,8 +314,12 @@ def verify_command(
 
 @archive_group.command("report")
 @incident_argument
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to write the .tar.gz (default: ARCHIVE/reports/<ID>.tar.gz).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write the .tar.gz (default: ARCHIVE/reports/<ID>.tar.gz).",
+)
 @archive_option
 @json_option
 def report_command(incident_id: str, out: Path | None, archive: Path, as_json: bool) -> None:

@@ -46,8 +46,9 @@ def one_line(err: click.UsageError, path: str) -> InvalidInputError:
     """
     below = path.partition(" ")[2]
     message = err.format_message()
-    return InvalidInputError(f"{below}: {message}" if below else message,
-                             hint=f"see '{path} --help'")  # fmt: skip
+    return InvalidInputError(
+        f"{below}: {message}" if below else message, hint=f"see '{path} --help'"
+    )
 
 
 def format_summaries(

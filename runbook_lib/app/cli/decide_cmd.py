@@ -40,34 +40,74 @@ def _decision_text(decision: Decision) -> str:
 
 
 def _sac_text(decision: SacDecision) -> str:
-    return "\n".join([
-        f"scenario  {decision.scenario} ({'deployed' if decision.deployed else 'not deployed'})",
-        f"strategy  {decision.strategy}: {decision.summary}",
-        "steps",
-        *(f"  - {step}" for step in decision.steps),
-        f"source    {decision.source}",
-    ])  # fmt: skip
+    deployed = "deployed" if decision.deployed else "not deployed"
+    return "\n".join(
+        [
+            f"scenario  {decision.scenario} ({deployed})",
+            f"strategy  {decision.strategy}: {decision.summary}",
+            "steps",
+            *(f"  - {step}" for step in decision.steps),
+            f"source    {decision.source}",
+        ]
+    )
 
 
 @click.command("decide", cls=OneLineCommand)
 @click.option("--crash/--no-crash", default=False, help="A crash or data loss was seen.")
-@click.option("--regression-pct", type=float, default=None, metavar="PCT",
-              help="How much slower the candidate is, in percent (25 = 25% slower).")
-@click.option("--difference", "difference_pct", type=float, default=None, metavar="PCT",
-              help="Relative difference of the results, in percent.")
-@click.option("--tolerance", "tolerance_pct", type=float, default=DEFAULT_TOLERANCE_PCT,
-              show_default=True, metavar="PCT", help="Largest difference that counts as equal.")
-@click.option("--intentional/--bug", default=None,
-              help="Whether a difference is intended or a bug (default: not known yet).")
-@click.option("--scenario", type=click.Choice(list(SAC_SCENARIOS)), default=None,
-              help="A seed 003 (SAC agent) scenario instead of the seed 000 facts.")
-@click.option("--deployed/--not-deployed", default=True, show_default=True,
-              help="With --scenario: whether the failed release was deployed.")
-@click.option("--incident", "incident_id", default=None,
-              help="Record the decision in this incident (decisions/, index, journal) and "
-              "mark it assessed.")  # fmt: skip
-@click.option("--archive", "given_archive", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help=ARCHIVE_HELP + " Only read with --incident.")  # fmt: skip
+@click.option(
+    "--regression-pct",
+    type=float,
+    default=None,
+    metavar="PCT",
+    help="How much slower the candidate is, in percent (25 = 25% slower).",
+)
+@click.option(
+    "--difference",
+    "difference_pct",
+    type=float,
+    default=None,
+    metavar="PCT",
+    help="Relative difference of the results, in percent.",
+)
+@click.option(
+    "--tolerance",
+    "tolerance_pct",
+    type=float,
+    default=DEFAULT_TOLERANCE_PCT,
+    show_default=True,
+    metavar="PCT",
+    help="Largest difference that counts as equal.",
+)
+@click.option(
+    "--intentional/--bug",
+    default=None,
+    help="Whether a difference is intended or a bug (default: not known yet).",
+)
+@click.option(
+    "--scenario",
+    type=click.Choice(list(SAC_SCENARIOS)),
+    default=None,
+    help="A seed 003 (SAC agent) scenario instead of the seed 000 facts.",
+)
+@click.option(
+    "--deployed/--not-deployed",
+    default=True,
+    show_default=True,
+    help="With --scenario: whether the failed release was deployed.",
+)
+@click.option(
+    "--incident",
+    "incident_id",
+    default=None,
+    help="Record the decision in this incident (decisions/, index, journal) and mark it assessed.",
+)
+@click.option(
+    "--archive",
+    "given_archive",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=ARCHIVE_HELP + " Only read with --incident.",
+)
 @json_option
 @click.pass_context
 def decide_command(
@@ -98,34 +138,56 @@ def decide_command(
         load_incident(archive, incident_id)  # a clear error before deciding anything
     if scenario is not None:
         flags = {param.name: param.opts[0] for param in ctx.command.params}
-        given = [flags[name] for name in _TREE_OPTIONS
-                 if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]  # fmt: skip
+        given = [
+            flags[name]
+            for name in _TREE_OPTIONS
+            if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        ]
         if given:
             raise InvalidInputError(
                 f"--scenario (seed 003) cannot be combined with {', '.join(given)} (seed 000)",
                 hint="decide one of the two: a seed 003 scenario, or the seed 000 facts",
             )
         sac = decide_sac(scenario, deployed=deployed)
-        _emit_recorded(sac.to_dict(), _sac_text(sac), sac.summary, archive,
-                       incident_id=incident_id, as_json=as_json)  # fmt: skip
+        _emit_recorded(
+            sac.to_dict(),
+            _sac_text(sac),
+            sac.summary,
+            archive,
+            incident_id=incident_id,
+            as_json=as_json,
+        )
         return
     facts = Assessment(crash, regression_pct, difference_pct, tolerance_pct, intentional)
     decision = decide(facts)
-    _emit_recorded(decision.to_dict(), _decision_text(decision), decision.summary, archive,
-                   incident_id=incident_id, as_json=as_json)  # fmt: skip
+    _emit_recorded(
+        decision.to_dict(),
+        _decision_text(decision),
+        decision.summary,
+        archive,
+        incident_id=incident_id,
+        as_json=as_json,
+    )
 
 
-def _emit_recorded(data: dict[str, Any], text: str, summary: str, archive: Path | None, *,
-                   incident_id: str | None, as_json: bool) -> None:  # fmt: skip
+def _emit_recorded(
+    data: dict[str, Any],
+    text: str,
+    summary: str,
+    archive: Path | None,
+    *,
+    incident_id: str | None,
+    as_json: bool,
+) -> None:
     """Print the decision; with an incident, keep it there first (the incident is assessed)."""
     if incident_id is not None and archive is not None:
         from runbook_lib.evidence.records import record_decision
 
         if load_incident(archive, incident_id).state in ("opened", "assessed"):
             advance_incident(archive, incident_id, "assessed", note=f"decision: {summary}")
-        path = record_decision(archive, incident_dir(archive, incident_id), data,
-                               source="runbook decide")  # fmt: skip
+        path = record_decision(
+            archive, incident_dir(archive, incident_id), data, source="runbook decide"
+        )
         data = {**data, "recorded": str(path)}
         text += f"\nrecorded  {path}"
     emit(data, as_json=as_json, text=text)
-

@@ -40,9 +40,13 @@ def _scenario_help() -> str:
     default=None,
     help="Cache for the sandbox's trained models.",
 )
-@click.option("--archive", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=f"Archive directory; the drill's sandbox goes to ARCHIVE/drills/. Default: "
-              f"${ARCHIVE_ENV}, else ~/.local/share/runbook/drill.")  # fmt: skip
+@click.option(
+    "--archive",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Archive directory; the drill's sandbox goes to ARCHIVE/drills/. Default: "
+    f"${ARCHIVE_ENV}, else ~/.local/share/runbook/drill.",
+)
 @json_option
 def drill(
     *,

@@ -41,8 +41,9 @@ class NowArgs:
     as_json: bool = False
 
 
-def _options(args: list[str], valued: set[str], flags: dict[str, str], into: NowArgs,
-             values: dict[str, str]) -> bool:  # fmt: skip
+def _options(
+    args: list[str], valued: set[str], flags: dict[str, str], into: NowArgs, values: dict[str, str]
+) -> bool:
     """Read ``args`` into ``values`` and ``into``'s flags; False on anything unknown."""
     index = 0
     while index < len(args):

@@ -98,8 +98,9 @@ def list_command(archive: Path, as_json: bool) -> None:
     rows = [f"{'ID':<22}  {'SEVERITY':<8}  {'STATE':<11}  {'DEADLINES':<36}  TITLE"]
     for item in incidents:
         pending = _pending(due(item))
-        rows.append(f"{item.id:<22}  {item.severity:<8}  {item.state:<11}  {pending:<36}  "
-                    f"{item.title}")  # fmt: skip
+        rows.append(
+            f"{item.id:<22}  {item.severity:<8}  {item.state:<11}  {pending:<36}  {item.title}"
+        )
     text = "\n".join(rows) if incidents else f"no incidents in {archive}"
     data = {"archive": str(archive), "incidents": [_details(archive, i) for i in incidents]}
     emit(data, as_json=as_json, text=text)
@@ -157,5 +158,8 @@ def done_command(
     """
     item = _sealed(archive, record_done(archive, incident_id, obligation, note=note))
     met = item.completions[-1]
-    emit(_details(archive, item), as_json=as_json,
-         text=f"{item.id}: {obligation} met at {iso(met.at)}")  # fmt: skip
+    emit(
+        _details(archive, item),
+        as_json=as_json,
+        text=f"{item.id}: {obligation} met at {iso(met.at)}",
+    )

@@ -16,9 +16,13 @@ def keys_group() -> None:
 
 
 @keys_group.command("generate")
-@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="The private key's path (mode 0600); the public key goes to OUT.pub. "
-              "Never inside the archive.")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The private key's path (mode 0600); the public key goes to OUT.pub. "
+    "Never inside the archive.",
+)
 @archive_option
 @json_option
 def generate_command(out: Path, archive: Path, as_json: bool) -> None:
@@ -27,6 +31,8 @@ def generate_command(out: Path, archive: Path, as_json: bool) -> None:
 
     private, public = generate_keypair(out, archive)
     print_id = fingerprint(load_public_key(public))
-    emit({"private_key": str(private), "public_key": str(public), "fingerprint": print_id},
-         as_json=as_json, text=f"private key {private} (0600)\npublic key  {public}\n"
-         f"fingerprint {print_id}")  # fmt: skip
+    emit(
+        {"private_key": str(private), "public_key": str(public), "fingerprint": print_id},
+        as_json=as_json,
+        text=f"private key {private} (0600)\npublic key  {public}\nfingerprint {print_id}",
+    )

@@ -43,5 +43,8 @@ def copy_command(directory: Path, force: bool, as_json: bool) -> None:
     from runbook_lib.runs.catalog import copy_notebooks
 
     copied = copy_notebooks(directory, force=force)
-    emit({"directory": str(directory), "copied": [str(p) for p in copied]}, as_json=as_json,
-         text=f"copied {len(copied)} notebooks into {directory}")  # fmt: skip
+    emit(
+        {"directory": str(directory), "copied": [str(p) for p in copied]},
+        as_json=as_json,
+        text=f"copied {len(copied)} notebooks into {directory}",
+    )

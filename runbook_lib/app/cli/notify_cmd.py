@@ -8,7 +8,7 @@ import click
 
 from runbook_lib.app.cli.common import OneLineCommand, emit
 from runbook_lib.app.cli.options import archive_option, json_option, optional_target_option
-from runbook_lib.comms.notify import IMPACTS, TEMPLATES
+from runbook_lib.comms.messages import IMPACTS, TEMPLATES
 from runbook_lib.target.manifest import Manifest, load_manifest
 
 _RESOLUTIONS = {"fixed": "Fixed", "documented": "Documented as expected behavior"}
@@ -21,15 +21,31 @@ def _manifest(target: Path | None) -> Manifest | None:
 
 @click.command("notify", cls=OneLineCommand)
 @click.option("--incident", "incident_id", required=True, help="Incident ID.")
-@click.option("--template", required=True, type=click.Choice(list(TEMPLATES)),
-              help="Which message (seed 000 §5, seed 003 Communication Templates).")
-@click.option("--post/--no-post", default=True, show_default=True,
-              help="Post it to the manifest's webhook (if one is configured).")
-@click.option("--impact", multiple=True, type=click.Choice(IMPACTS),
-              help="What the issue affects (repeatable; issue-report, initial).")
+@click.option(
+    "--template",
+    required=True,
+    type=click.Choice(list(TEMPLATES)),
+    help="Which message (seed 000 §5, seed 003 Communication Templates).",
+)
+@click.option(
+    "--post/--no-post",
+    default=True,
+    show_default=True,
+    help="Post it to the manifest's webhook (if one is configured).",
+)
+@click.option(
+    "--impact",
+    multiple=True,
+    type=click.Choice(IMPACTS),
+    help="What the issue affects (repeatable; issue-report, initial).",
+)
 @click.option("--eta", default=None, help="Expected fix or completion time, as text.")
-@click.option("--resolution", type=click.Choice(list(_RESOLUTIONS)), default=None,
-              help="For 'resolution': fixed, or documented as expected behaviour.")
+@click.option(
+    "--resolution",
+    type=click.Choice(list(_RESOLUTIONS)),
+    default=None,
+    help="For 'resolution': fixed, or documented as expected behaviour.",
+)
 @click.option("--note", "notes", default="", help="Notes, or lessons learned for 'completion'.")
 @optional_target_option
 @archive_option
@@ -68,8 +84,9 @@ def notify_command(
         overrides["eta"] = eta
     if resolution:
         overrides["resolution"] = _RESOLUTIONS[resolution]
-    report = notify(archive, incident_id, template, manifest=_manifest(target), post=post,
-                    overrides=overrides)  # fmt: skip
+    report = notify(
+        archive, incident_id, template, manifest=_manifest(target), post=post, overrides=overrides
+    )
     if report.posted:
         status = f"posted to {report.webhook}"
     elif report.failure_note:

@@ -185,10 +185,12 @@ def _outcome_text(data: dict[str, Any]) -> str:
     help="Where --workers run: a fork pool, or Ray (the manifest's [parity] ray_address, "
     "else a local instance with files under ARCHIVE/ray; pip install 'rl-runbook[ray]').",
 )
-@click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=TARGET_HELP)
-@click.option("--archive", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=ARCHIVE_HELP)
+@click.option(
+    "--target", type=click.Path(path_type=Path, file_okay=False), default=None, help=TARGET_HELP
+)
+@click.option(
+    "--archive", type=click.Path(path_type=Path, file_okay=False), default=None, help=ARCHIVE_HELP
+)
 @json_option
 @click.pass_context
 def parity(

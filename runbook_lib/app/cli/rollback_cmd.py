@@ -153,14 +153,16 @@ def resume_command(
 
 
 @rollback.command("status")
-@click.option("--incident", "incident_id", default=None,
-              help="Incident ID (default: scan every incident for interrupted work).")  # fmt: skip
+@click.option(
+    "--incident",
+    "incident_id",
+    default=None,
+    help="Incident ID (default: scan every incident for interrupted work).",
+)
 @target_option
 @archive_option
 @json_option
-def status_command(
-    *, incident_id: str | None, target: Path, archive: Path, as_json: bool
-) -> None:
+def status_command(*, incident_id: str | None, target: Path, archive: Path, as_json: bool) -> None:
     """Show an incident's plans, its last operation, anything interrupted, and the lock.
 
     Without --incident, scan every incident of the archive for an operation
@@ -209,23 +211,29 @@ def status_lines(status: Mapping[str, Any]) -> list[str]:
         "interrupted: " + (_interrupted_text(interrupted) if interrupted else "nothing"),
     ]
     if interrupted:
-        lines.append(f"  resume with: runbook rollback resume --incident {status['incident']}"
-                     " (or --revert to take it back)")  # fmt: skip
+        lines.append(
+            f"  resume with: runbook rollback resume --incident {status['incident']}"
+            " (or --revert to take it back)"
+        )
     return lines + _common_lines(status)
 
 
 def scan_lines(scan: Mapping[str, Any]) -> list[str]:
     """``rollback status`` without an incident: the interrupted work found, or that none was."""
     found = scan["interrupted"]
-    lines = [f"scanned {scan['incidents_scanned']} incident(s) in {scan['archive']} "
-             f"for interrupted work on {scan['target']}"]  # fmt: skip
+    lines = [
+        f"scanned {scan['incidents_scanned']} incident(s) in {scan['archive']} "
+        f"for interrupted work on {scan['target']}"
+    ]
     if not found:
         lines.append("interrupted: nothing")
     for item in found:
         what = _interrupted_text(item)
         lines.append(f"interrupted: {item['incident']} ({item['title']}): {what}")
-        lines.append(f"  resume with: runbook rollback resume --incident {item['incident']}"
-                     " (or --revert to take it back)")  # fmt: skip
+        lines.append(
+            f"  resume with: runbook rollback resume --incident {item['incident']}"
+            " (or --revert to take it back)"
+        )
     return lines + _common_lines(scan)
 
 

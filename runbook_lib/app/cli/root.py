@@ -50,29 +50,46 @@ class Lazy(NamedTuple):
 # (a test keeps them equal), so that the help lists them without importing any.
 COMMANDS: dict[str, Lazy] = {
     "incident": Lazy("incident_cmd:incident", "Open, list, show and advance incidents."),
-    "decide": Lazy("decide_cmd:decide_command",
-                   "Walk the rollback decision tree (seed 000 §2) and print the decision."),
-    "rollback": Lazy("rollback_cmd:rollback", "Plan, apply, undo and resume rollbacks "
-                     "(journaled, one at a time per target)."),
-    "parity": Lazy("parity_cmd:parity", "Run the legacy and the candidate env in lockstep "
-                   "and decide (seed 000 §2, §3.3, §9)."),
-    "verify": Lazy("verify_cmd:verify",
-                   "Run the verification checks; exit 1 when a blocking check fails."),
-    "run": Lazy("run_cmd:run_command", "Execute NOTEBOOK for an incident; keep the executed "
-                "copy, its HTML and a chain record."),
-    "notebooks": Lazy("notebooks_cmd:notebooks",
-                      "List the runbook notebooks, or copy them for JupyterLab."),
-    "archive": Lazy("archive_cmd:archive_group",
-                    "List, show, verify and bundle the evidence archive of incidents."),
-    "keys": Lazy("keys_cmd:keys_group",
-                 "Make the Ed25519 keypair that signs the archive's seals."),
-    "notify": Lazy("notify_cmd:notify_command", "Render a message from the incident's records "
-                   "into ARCHIVE/incidents/<ID>/comms/."),
-    "drill": Lazy("drill_cmd:drill", "Materialize a fresh sandbox, inject a fault, and run "
-                  "the runbook chain headless."),
-    "sandbox": Lazy("sandbox_cmd:sandbox",
-                    "Materialize the sandbox reference system (an RL project to roll back)."),
-}  # fmt: skip
+    "decide": Lazy(
+        "decide_cmd:decide_command",
+        "Walk the rollback decision tree (seed 000 §2) and print the decision.",
+    ),
+    "rollback": Lazy(
+        "rollback_cmd:rollback",
+        "Plan, apply, undo and resume rollbacks (journaled, one at a time per target).",
+    ),
+    "parity": Lazy(
+        "parity_cmd:parity",
+        "Run the legacy and the candidate env in lockstep and decide (seed 000 §2, §3.3, §9).",
+    ),
+    "verify": Lazy(
+        "verify_cmd:verify", "Run the verification checks; exit 1 when a blocking check fails."
+    ),
+    "run": Lazy(
+        "run_cmd:run_command",
+        "Execute NOTEBOOK for an incident; keep the executed copy, its HTML and a chain record.",
+    ),
+    "notebooks": Lazy(
+        "notebooks_cmd:notebooks", "List the runbook notebooks, or copy them for JupyterLab."
+    ),
+    "archive": Lazy(
+        "archive_cmd:archive_group",
+        "List, show, verify and bundle the evidence archive of incidents.",
+    ),
+    "keys": Lazy("keys_cmd:keys_group", "Make the Ed25519 keypair that signs the archive's seals."),
+    "notify": Lazy(
+        "notify_cmd:notify_command",
+        "Render a message from the incident's records into ARCHIVE/incidents/<ID>/comms/.",
+    ),
+    "drill": Lazy(
+        "drill_cmd:drill",
+        "Materialize a fresh sandbox, inject a fault, and run the runbook chain headless.",
+    ),
+    "sandbox": Lazy(
+        "sandbox_cmd:sandbox",
+        "Materialize the sandbox reference system (an RL project to roll back).",
+    ),
+}
 
 
 class LazyGroup(OneLineGroup):
@@ -100,12 +117,13 @@ class LazyGroup(OneLineGroup):
 
 @click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runbook")
-@click.option("--target", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=TARGET_HELP)
-@click.option("--archive", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help=ARCHIVE_HELP)
+@click.option(
+    "--target", type=click.Path(path_type=Path, file_okay=False), default=None, help=TARGET_HELP
+)
+@click.option(
+    "--archive", type=click.Path(path_type=Path, file_okay=False), default=None, help=ARCHIVE_HELP
+)
 @click.pass_context
 def cli(ctx: click.Context, target: Path | None, archive: Path | None) -> None:
     """Roll back an RL system safely and prove afterwards what was done."""
     ctx.obj = Locations(target, archive)
-

@@ -25,13 +25,32 @@ def _failure(error: dict[str, object] | None) -> str:
 @click.command("run", cls=OneLineCommand)
 @click.argument("name", metavar="NOTEBOOK")
 @click.option("--incident", "incident_id", required=True, help="Incident ID.")
-@click.option("-p", "--parameter", "pairs", nargs=2, multiple=True, metavar="NAME VALUE",
-              help="A notebook parameter (repeatable), read like papermill's -p and checked "
-              "against the notebook's parameters cell.")  # fmt: skip
-@click.option("--cell-timeout", type=_SECONDS, default=DEFAULT_CELL_TIMEOUT, show_default=True,
-              metavar="S", help="Longest a single cell may run.")  # fmt: skip
-@click.option("--run-timeout", type=_SECONDS, default=DEFAULT_RUN_TIMEOUT, show_default=True,
-              metavar="S", help="Longest the whole notebook may run; then its kernel is killed.")
+@click.option(
+    "-p",
+    "--parameter",
+    "pairs",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="A notebook parameter (repeatable), read like papermill's -p and checked "
+    "against the notebook's parameters cell.",
+)
+@click.option(
+    "--cell-timeout",
+    type=_SECONDS,
+    default=DEFAULT_CELL_TIMEOUT,
+    show_default=True,
+    metavar="S",
+    help="Longest a single cell may run.",
+)
+@click.option(
+    "--run-timeout",
+    type=_SECONDS,
+    default=DEFAULT_RUN_TIMEOUT,
+    show_default=True,
+    metavar="S",
+    help="Longest the whole notebook may run; then its kernel is killed.",
+)
 @target_option
 @archive_option
 @json_option
@@ -58,7 +77,8 @@ def run_command(
     Runs of one incident queue; a failed run exits 1 and is archived all the same.
     """
     from runbook_lib.runs.catalog import find_notebook
-    from runbook_lib.runs.run import parameters_from_text, run_notebook
+    from runbook_lib.runs.parameters import parameters_from_text
+    from runbook_lib.runs.run import run_notebook
 
     notebook = find_notebook(name)
 
@@ -67,9 +87,17 @@ def run_command(
     def announce(output: Path) -> None:
         click.echo(f"runbook: running {notebook.name} for {incident_id} into {output}", err=True)
 
-    outcome = run_notebook(notebook, incident_id, archive=archive, target=target,
-                           parameters=parameters, cell_timeout=cell_timeout,
-                           run_timeout=run_timeout, progress=True, on_start=announce)  # fmt: skip
+    outcome = run_notebook(
+        notebook,
+        incident_id,
+        archive=archive,
+        target=target,
+        parameters=parameters,
+        cell_timeout=cell_timeout,
+        run_timeout=run_timeout,
+        progress=True,
+        on_start=announce,
+    )
     lines = [
         f"run {outcome.seq:02d} of {outcome.incident}: {outcome.status} "
         f"({outcome.duration_s:.1f} s)",

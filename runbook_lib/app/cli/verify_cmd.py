@@ -9,7 +9,8 @@ import click
 from runbook_lib.app.cli.common import emit
 from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option, target_option
 from runbook_lib.base.errors import CheckFailedError
-from runbook_lib.verify.registry import EXPECT_CHOICES, REGISTRY, VerifyReport
+from runbook_lib.verify.registry import EXPECT_CHOICES, REGISTRY
+from runbook_lib.verify.runner import VerifyReport
 
 
 def _names(value: str | None) -> list[str]:
@@ -22,42 +23,68 @@ def _text(report: VerifyReport) -> str:
     lines = [f"verify {report.incident} on {report.target} (expecting {expecting})"]
     for result in report.results:
         blocking = "" if result.blocking else " (non-blocking)"
-        lines.append(f"  {result.status:<4}  {result.name}{blocking} [{result.duration_s:.1f} s]: "
-                     f"{result.summary}")  # fmt: skip
+        lines.append(
+            f"  {result.status:<4}  {result.name}{blocking} [{result.duration_s:.1f} s]: "
+            f"{result.summary}"
+        )
     verdict = "ok" if report.ok else "FAILED: " + ", ".join(report.failed_blocking)
     lines += [f"result: {verdict}", f"saved: {report.path}"]
     return "\n".join(lines)
 
 
-CHECKS_HELP = ("Comma-separated checks to run (default: the checklist of the rollback in "
-               "effect, or all): " + ", ".join(REGISTRY) + ".")
+CHECKS_HELP = (
+    "Comma-separated checks to run (default: the checklist of the rollback in "
+    "effect, or all): " + ", ".join(REGISTRY) + "."
+)
 
 
 @click.command("verify", cls=OneLineCommand)
 @click.option("--incident", "incident_id", required=True, help="Incident ID.")
 @click.option("--checks", "checks", default=None, metavar="NAME,...", help=CHECKS_HELP)
-@click.option("--expect", type=click.Choice(EXPECT_CHOICES), default="auto", show_default=True,
-              help="What the target should run: 'stable' (after sac-full) or 'release'; "
-                   "'auto' reads the rollback in effect from the incident's journal.")  # fmt: skip
-@click.option("--start-service", is_flag=True,
-              help="Start the service (and leave it running) if a selected check needs it; "
-                   "otherwise those checks skip when it is not running.")  # fmt: skip
+@click.option(
+    "--expect",
+    type=click.Choice(EXPECT_CHOICES),
+    default="auto",
+    show_default=True,
+    help="What the target should run: 'stable' (after sac-full) or 'release'; "
+    "'auto' reads the rollback in effect from the incident's journal.",
+)
+@click.option(
+    "--start-service",
+    is_flag=True,
+    help="Start the service (and leave it running) if a selected check needs it; "
+    "otherwise those checks skip when it is not running.",
+)
 @target_option
 @archive_option
 @json_option
 def verify(
-    *, incident_id: str, checks: str | None, expect: str, start_service: bool, target: Path,
-    archive: Path, as_json: bool,
-) -> None:  # fmt: skip
+    *,
+    incident_id: str,
+    checks: str | None,
+    expect: str,
+    start_service: bool,
+    target: Path,
+    archive: Path,
+    as_json: bool,
+) -> None:
     """Run the verification checks; exit 1 when a blocking check fails.
 
     The results go to ARCHIVE/incidents/<ID>/checks/verify-<timestamp>.json.
     """
-    from runbook_lib.verify.registry import run_verify
+    from runbook_lib.verify.runner import run_verify
 
-    report = run_verify(target, archive, incident_id, checks=_names(checks), expect=expect,
-                        start_service=start_service)  # fmt: skip
+    report = run_verify(
+        target,
+        archive,
+        incident_id,
+        checks=_names(checks),
+        expect=expect,
+        start_service=start_service,
+    )
     emit(report.to_dict(), as_json=as_json, text=_text(report))
     if not report.ok:
-        raise CheckFailedError(f"blocking check(s) failed: {', '.join(report.failed_blocking)}",
-                               hint=f"see {report.path}")  # fmt: skip
+        raise CheckFailedError(
+            f"blocking check(s) failed: {', '.join(report.failed_blocking)}",
+            hint=f"see {report.path}",
+        )

@@ -94,8 +94,9 @@ class BackupRestoreAction(Action):
     def from_params(cls, params: Mapping[str, Any]) -> BackupRestoreAction:
         """Rebuild from a step's params (the backup chosen at plan time)."""
         exclude = tuple(str(glob) for glob in params.get("exclude", ()))
-        return cls(str(params["backups_dir"]), str(params["checksum_file"]), str(params["backup"]),
-                   exclude)  # fmt: skip
+        return cls(
+            str(params["backups_dir"]), str(params["checksum_file"]), str(params["backup"]), exclude
+        )
 
     def params(self) -> dict[str, Any]:
         """What :meth:`from_params` needs."""

@@ -74,10 +74,12 @@ class DifferencesEntryAction(Action):
         change = file_change(root, self.file, new.encode("utf-8"), first_line, blobs)
         title = f"document the difference in {self.file}"
         if change is None:
-            return Step(action=self.name, title=f"{title} (already documented)",
-                        params=self.params())  # fmt: skip
-        return Step(action=self.name, title=title, changes=(change,), params=self.params(),
-                    blobs=blobs)  # fmt: skip
+            return Step(
+                action=self.name, title=f"{title} (already documented)", params=self.params()
+            )
+        return Step(
+            action=self.name, title=title, changes=(change,), params=self.params(), blobs=blobs
+        )
 
     def verify_state(self, step: Step, ctx: Context) -> list[str]:
         """The document holds the entry."""

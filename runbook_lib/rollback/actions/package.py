@@ -95,10 +95,21 @@ def pip_install_command(
 ) -> list[str]:
     """The offline pip command that installs exactly ``package==version``."""
     return [
-        python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheelhouse),
-        "--target", str(target), "--no-compile", "--no-deps", "--disable-pip-version-check",
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        "--target",
+        str(target),
+        "--no-compile",
+        "--no-deps",
+        "--disable-pip-version-check",
         f"{package}=={version}",
-    ]  # fmt: skip
+    ]
 
 
 def _pip(command: list[str]) -> None:
@@ -125,8 +136,12 @@ class PackageAction(Action):
 
     def params(self) -> dict[str, Any]:
         """What :meth:`from_params` needs."""
-        return {"package": self.package, "version": self.version,
-                "wheelhouse": self.wheelhouse, "site": self.site}  # fmt: skip
+        return {
+            "package": self.package,
+            "version": self.version,
+            "wheelhouse": self.wheelhouse,
+            "site": self.site,
+        }
 
     def plan(self, root: Path) -> Step:
         """Install into a scratch dir with pip, then diff it against the site dir."""
@@ -154,8 +169,9 @@ class PackageAction(Action):
             change = file_change(root, f"{self.site}/{relative}", content, summary, blobs)
             if change:
                 changes.append(change)
-        command = pip_install_command("python", Path(self.wheelhouse), Path(self.site),
-                                      self.package, self.version)  # fmt: skip
+        command = pip_install_command(
+            "python", Path(self.wheelhouse), Path(self.site), self.package, self.version
+        )
         return Step(
             action=self.name,
             title=f"install {self.package} {self.version} (was {previous}) into {self.site}",
@@ -183,13 +199,18 @@ class PackageAction(Action):
         """Exactly the pinned version is installed and ``pip check`` finds no conflict."""
         site = ctx.root / self.site
         versions = [dist.version for dist in installed(site, self.package)]
-        problems = [] if versions == [self.version] else [
-            f"{self.package} installed versions in {self.site}: {versions or 'none'}, "
-            f"expected [{self.version}]"
-        ]
+        problems = (
+            []
+            if versions == [self.version]
+            else [
+                f"{self.package} installed versions in {self.site}: {versions or 'none'}, "
+                f"expected [{self.version}]"
+            ]
+        )
         env = {**os.environ, "PYTHONPATH": str(site)}
-        proc = subprocess.run([ctx.python, "-m", "pip", "check"], capture_output=True,
-                              text=True, env=env, check=False)  # fmt: skip
+        proc = subprocess.run(
+            [ctx.python, "-m", "pip", "check"], capture_output=True, text=True, env=env, check=False
+        )
         if proc.returncode != 0:
             problems.append(f"pip check: {proc.stdout.strip() or proc.stderr.strip()}")
         return problems

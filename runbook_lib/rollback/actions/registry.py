@@ -20,18 +20,20 @@ _PACKAGE = "runbook_lib.rollback.actions"
 
 # name -> "module:class" below runbook_lib.rollback.actions (a test imports each one
 # and checks that its class records this name).
-ACTIONS: MappingProxyType[str, str] = MappingProxyType({
-    "env-var": "envflags:EnvVarAction",
-    "config-flag": "envflags:ConfigFlagAction",
-    "force-flag": "envflags:ForceFlagAction",
-    "code-level": "envflags:CodeLevelAction",
-    "git-restore": "gitrestore:GitRestoreAction",
-    "backup-restore": "backup:BackupRestoreAction",
-    "package": "package:PackageAction",
-    "service-stop": "servicectl:ServiceStopAction",
-    "service-start": "servicectl:ServiceStartAction",
-    "differences-entry": "differences:DifferencesEntryAction",
-})  # fmt: skip
+ACTIONS: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "env-var": "envflags:EnvVarAction",
+        "config-flag": "envflags:ConfigFlagAction",
+        "force-flag": "envflags:ForceFlagAction",
+        "code-level": "envflags:CodeLevelAction",
+        "git-restore": "gitrestore:GitRestoreAction",
+        "backup-restore": "backup:BackupRestoreAction",
+        "package": "package:PackageAction",
+        "service-stop": "servicectl:ServiceStopAction",
+        "service-start": "servicectl:ServiceStartAction",
+        "differences-entry": "differences:DifferencesEntryAction",
+    }
+)
 
 
 def action_type(name: str) -> type[Action]:

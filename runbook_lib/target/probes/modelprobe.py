@@ -33,8 +33,10 @@ def _shape(space: Any) -> list[int] | None:
 
 
 def _describe(holder: Any) -> dict[str, Any]:
-    return {name: {"repr": repr(getattr(holder, name)), "shape": _shape(getattr(holder, name))}
-            for name in SPACES}  # fmt: skip
+    return {
+        name: {"repr": repr(getattr(holder, name)), "shape": _shape(getattr(holder, name))}
+        for name in SPACES
+    }
 
 
 def load_config(path: str | None) -> tuple[Any, str | None]:
@@ -81,8 +83,11 @@ def build_env(
 
 def space_mismatches(model: Any, env: Any) -> list[str]:
     """How the model's spaces differ from the env's (empty when they match)."""
-    return [f"model {name} {getattr(model, name)} does not match the env's {getattr(env, name)}"
-            for name in SPACES if getattr(model, name) != getattr(env, name)]  # fmt: skip
+    return [
+        f"model {name} {getattr(model, name)} does not match the env's {getattr(env, name)}"
+        for name in SPACES
+        if getattr(model, name) != getattr(env, name)
+    ]
 
 
 def probe_model(algo: Any, path: str, env: Any) -> dict[str, Any]:
@@ -109,8 +114,13 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     env, env_report = build_env(args.env, config, config_error)
     deployed, deployed_error = deployed_model(config, args.deployed_key)
     models = {path: probe_model(algo, path, env) for path in args.model}
-    return {"algo": args.algo, "env": env_report, "deployed": deployed,
-            "deployed_error": deployed_error, "models": models}  # fmt: skip
+    return {
+        "algo": args.algo,
+        "env": env_report,
+        "deployed": deployed,
+        "deployed_error": deployed_error,
+        "models": models,
+    }
 
 
 def _parser() -> argparse.ArgumentParser:

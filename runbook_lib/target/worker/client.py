@@ -41,8 +41,9 @@ class TargetCallError(RunbookError):
 
     exit_code = EXIT_CHECK_FAILED
 
-    def __init__(self, message: str, *, kind: str, detail: str = "",
-                 hint: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, kind: str, detail: str = "", hint: str | None = None
+    ) -> None:
         """Keep the target's exception type and message for callers that report them."""
         self.kind = kind
         self.detail = detail
@@ -56,8 +57,14 @@ class EnvWorker:
     its own handle, never by name.
     """
 
-    def __init__(self, python: str | Path, root: Path, *, env: Mapping[str, str] | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:  # fmt: skip
+    def __init__(
+        self,
+        python: str | Path,
+        root: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         """Start the worker; nothing is exchanged until the first call."""
         self.python = str(python)
         self.timeout_s = timeout_s
@@ -68,13 +75,21 @@ class EnvWorker:
         environ["PYTHONDONTWRITEBYTECODE"] = "1"
         try:
             self._proc = subprocess.Popen(
-                [self.python, str(WORKER_FILE), str(root)], cwd=root, env=environ,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, encoding="utf-8", bufsize=1,
-            )  # fmt: skip
+                [self.python, str(WORKER_FILE), str(root)],
+                cwd=root,
+                env=environ,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                bufsize=1,
+            )
         except OSError as exc:
-            raise WorkerError(f"cannot start the env worker with {self.python}: {exc.strerror}",
-                              hint="check [target] python in runbook.toml") from exc  # fmt: skip
+            raise WorkerError(
+                f"cannot start the env worker with {self.python}: {exc.strerror}",
+                hint="check [target] python in runbook.toml",
+            ) from exc
         self._pump(self._proc.stdout, self._lines.put)
         self._stderr_pump = self._pump(self._proc.stderr, self._keep_stderr)
 
@@ -102,9 +117,10 @@ class EnvWorker:
         if self._proc.poll() is not None:
             self._stderr_pump.join(timeout=2)  # a dead worker's last words are the useful ones
         tail = " | ".join(self._stderr) or "(nothing)"
-        return WorkerError(f"env worker ({self.python}) {call}: {what}; last stderr: {tail}",
-                           hint="run the call in the target's interpreter to see the whole "
-                                "traceback")  # fmt: skip
+        return WorkerError(
+            f"env worker ({self.python}) {call}: {what}; last stderr: {tail}",
+            hint="run the call in the target's interpreter to see the whole traceback",
+        )
 
     def call(self, op: str, timeout_s: float | None = None, **args: Any) -> Any:
         """Send one request and wait for its reply.
@@ -127,9 +143,12 @@ class EnvWorker:
         if not reply.get("ok"):
             error = reply.get("error") or {}
             kind = str(error.get("type", "Error"))
-            raise TargetCallError(f"{op} in the target's interpreter ({self.python}) raised "
-                                  f"{kind}: {error.get('message', '')}", kind=kind,
-                                  detail=str(error.get("message", "")))  # fmt: skip
+            raise TargetCallError(
+                f"{op} in the target's interpreter ({self.python}) raised "
+                f"{kind}: {error.get('message', '')}",
+                kind=kind,
+                detail=str(error.get("message", "")),
+            )
         return reply.get("result")
 
     def _reply(self, op: str, timeout_s: float) -> dict[str, Any]:
@@ -180,8 +199,12 @@ class EnvWorker:
         """The worker itself."""
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 trace: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         """Stop the worker."""
         self.close()
 
@@ -207,8 +230,14 @@ class RemoteEnv:
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any], Any]:
         """Observation, reward, terminated, truncated, info and mask after one step."""
         out = self.worker.call("step", handle=self.handle, action=encode_action(action))
-        return (decode(out["obs"]), float(out["reward"]), bool(out["terminated"]),
-                bool(out["truncated"]), decode_info(out["info"]), decode(out["mask"]))  # fmt: skip
+        return (
+            decode(out["obs"]),
+            float(out["reward"]),
+            bool(out["terminated"]),
+            bool(out["truncated"]),
+            decode_info(out["info"]),
+            decode(out["mask"]),
+        )
 
     def fingerprint(self, seed: int = 0, steps: int = 20) -> str:
         """sha256 of a fixed-seed trajectory (every leaf's bytes and the rewards)."""
@@ -219,17 +248,31 @@ class RemoteEnv:
         self.worker.call("close", handle=self.handle)
 
 
-def build_env(worker: EnvWorker, factory: str, env_type: str | None, *, handle: str = "env",
-              config: dict[str, Any] | None = None, kwargs: Mapping[str, Any] | None = None,
-              logger: str | None = None) -> RemoteEnv:  # fmt: skip
+def build_env(
+    worker: EnvWorker,
+    factory: str,
+    env_type: str | None,
+    *,
+    handle: str = "env",
+    config: dict[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    logger: str | None = None,
+) -> RemoteEnv:
     """Build an env through the target's factory inside ``worker``.
 
     ``config`` is ``{"loader": "mod:fn", "file": path}``, ``{"builder": "mod:fn"}``
     or ``{"value": settings}`` (passed as they are); ``logger`` names the
     target's logger whose messages during the build come back in ``built["log"]``.
     """
-    built = worker.call("build", handle=handle, factory=factory, env_type=env_type,
-                        config=config, kwargs=dict(kwargs or {}), logger=logger)  # fmt: skip
+    built = worker.call(
+        "build",
+        handle=handle,
+        factory=factory,
+        env_type=env_type,
+        config=config,
+        kwargs=dict(kwargs or {}),
+        logger=logger,
+    )
     return RemoteEnv(worker, handle, built)
 
 

@@ -52,8 +52,14 @@ def _walk(value: Any, path: Path_, leaves: List[Dict[str, Any]]) -> Any:
     if isinstance(value, (tuple, list)):
         return {"tuple": [_walk(item, [*path, i], leaves) for i, item in enumerate(value)]}
     array = _np().asarray(value)  # tobytes() is C order; ascontiguousarray would make 0-d 1-d
-    leaves.append({"path": path, "dtype": array.dtype.str, "shape": list(array.shape),
-                   "b64": base64.b64encode(array.tobytes()).decode("ascii")})
+    leaves.append(
+        {
+            "path": path,
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "b64": base64.b64encode(array.tobytes()).decode("ascii"),
+        }
+    )
     return "leaf"
 
 
@@ -97,8 +103,11 @@ def describe_space(space: Any) -> Dict[str, Any]:
         return {"type": name, "spaces": [[k, describe_space(s)] for k, s in space.spaces.items()]}
     if name == "Tuple":
         return {"type": name, "spaces": [describe_space(s) for s in space.spaces]}
-    found: Dict[str, Any] = {"type": name, "shape": list(space.shape or ()),
-                             "dtype": None if space.dtype is None else _np().dtype(space.dtype).str}
+    found: Dict[str, Any] = {
+        "type": name,
+        "shape": list(space.shape or ()),
+        "dtype": None if space.dtype is None else _np().dtype(space.dtype).str,
+    }
     for attribute in ("low", "high", "nvec", "n", "start"):
         value = getattr(space, attribute, None)
         if value is not None:
@@ -158,9 +167,14 @@ class Worker:
             sb3: Any = stable_baselines3.__version__
         except ImportError:
             sb3 = None
-        return {"protocol": PROTOCOL, "python": sys.version.split()[0],
-                "executable": sys.executable, "gymnasium": gymnasium.__version__,
-                "numpy": np.__version__, "stable_baselines3": sb3}
+        return {
+            "protocol": PROTOCOL,
+            "python": sys.version.split()[0],
+            "executable": sys.executable,
+            "gymnasium": gymnasium.__version__,
+            "numpy": np.__version__,
+            "stable_baselines3": sb3,
+        }
 
     def build(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """Build an env through the factory; its handle, identity and spaces."""
@@ -176,9 +190,13 @@ class Worker:
         if old is not None:
             _close(old)
         self.envs[handle] = env
-        return {"handle": handle, "identity": identity(env), "log": lines,
-                "observation_space": describe_space(env.observation_space),
-                "action_space": describe_space(env.action_space)}
+        return {
+            "handle": handle,
+            "identity": identity(env),
+            "log": lines,
+            "observation_space": describe_space(env.observation_space),
+            "action_space": describe_space(env.action_space),
+        }
 
     def _config(self, spec: Any) -> Any:
         if spec is None:
@@ -200,9 +218,14 @@ class Worker:
         env = self.envs[args["handle"]]
         action = _action_for(env.action_space, decode_tree(args["action"]))
         obs, reward, terminated, truncated, info = env.step(action)
-        return {"obs": encode_tree(obs), "reward": float(reward),
-                "terminated": bool(terminated), "truncated": bool(truncated),
-                "info": jsonable(info), "mask": _mask(env, info)}
+        return {
+            "obs": encode_tree(obs),
+            "reward": float(reward),
+            "terminated": bool(terminated),
+            "truncated": bool(truncated),
+            "info": jsonable(info),
+            "mask": _mask(env, info),
+        }
 
     def digest(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """A fixed-seed trajectory fingerprint: sha256 over every leaf's bytes and reward."""
@@ -278,8 +301,12 @@ def serve(root: str, channel: Any) -> None:
     sys.dont_write_bytecode = True  # the worker leaves nothing behind in the target
     worker = Worker()
     ops: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
-        "hello": worker.hello, "build": worker.build, "reset": worker.reset,
-        "step": worker.step, "digest": worker.digest, "close": worker.close,
+        "hello": worker.hello,
+        "build": worker.build,
+        "reset": worker.reset,
+        "step": worker.step,
+        "digest": worker.digest,
+        "close": worker.close,
     }
     for line in sys.stdin:
         request = json.loads(line)
@@ -294,8 +321,9 @@ def serve(root: str, channel: Any) -> None:
 
 def _answer(ops: Dict[str, Any], request: Dict[str, Any], op: Any) -> Dict[str, Any]:
     if request.get("v") != PROTOCOL:
-        return _failure("ProtocolError", f"protocol {request.get('v')!r}; this worker speaks "
-                        f"{PROTOCOL}")
+        return _failure(
+            "ProtocolError", f"protocol {request.get('v')!r}; this worker speaks {PROTOCOL}"
+        )
     if op not in ops:
         return _failure("ProtocolError", f"unknown call {op!r}")
     try:

@@ -23,8 +23,9 @@ def check_config(manifest: Manifest, *, timeout: float = 120.0) -> CheckResult:
     """Run the manifest's config validator in the target; pass when it exits 0."""
     checks = manifest.checks
     if checks is None or not checks.config_command:
-        return CheckResult(NAME, "skip", "runbook.toml has no [checks] config_command",
-                           blocking=False)  # fmt: skip
+        return CheckResult(
+            NAME, "skip", "runbook.toml has no [checks] config_command", blocking=False
+        )
     with timed() as elapsed:
         run = run_target(manifest, checks.config_argv(sys.executable), timeout=timeout)
     shown = " ".join(checks.config_command).replace("{python}", "python")

@@ -326,8 +326,12 @@ def check_monitoring(
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     chosen_config = MONITOR_CONFIG if config is None else config
-    options = {"--timesteps": timesteps, "--log-every": log_every, "--n-steps": n_steps,
-               "--config": json.dumps(chosen_config)}  # fmt: skip
+    options = {
+        "--timesteps": timesteps,
+        "--log-every": log_every,
+        "--n-steps": n_steps,
+        "--config": json.dumps(chosen_config),
+    }
     args = [str(part) for pair in options.items() for part in pair]
     with timed() as elapsed:
         run, result = run_probe(manifest, manifest.env, "monitor", *args, timeout=timeout)

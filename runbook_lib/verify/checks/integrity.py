@@ -46,8 +46,9 @@ def find_backup(manifest: Manifest, backup: str | None = None) -> BackupListing:
             backup, or none named ``backup``.
     """
     if manifest.backups is None:
-        raise InvalidInputError(f"{manifest.path} has no [backups] table",
-                                hint="describe the backups directory there")  # fmt: skip
+        raise InvalidInputError(
+            f"{manifest.path} has no [backups] table", hint="describe the backups directory there"
+        )
     backups = manifest.resolve(manifest.backups.dir)
     if backup is not None:
         directory = backups / backup
@@ -74,8 +75,11 @@ def stable_models(manifest: Manifest) -> dict[str, str]:
         listing = find_backup(manifest)
     except InvalidInputError:
         return {}
-    return {path: sha for path, sha in listing.entries.items()
-            if fnmatch.fnmatch(path, manifest.models_glob)}  # fmt: skip
+    return {
+        path: sha
+        for path, sha in listing.entries.items()
+        if fnmatch.fnmatch(path, manifest.models_glob)
+    }
 
 
 def compare_workspace(root: Path, entries: dict[str, str]) -> list[dict[str, Any]]:
@@ -89,8 +93,9 @@ def compare_workspace(root: Path, entries: dict[str, str]) -> list[dict[str, Any
         target = root / path
         actual = sha256_file(target) if target.is_file() else None
         status = "missing" if actual is None else "match" if actual == expected else "differs"
-        rows.append({"path": path, "status": status, "backup_sha256": expected,
-                     "workspace_sha256": actual})  # fmt: skip
+        rows.append(
+            {"path": path, "status": status, "backup_sha256": expected, "workspace_sha256": actual}
+        )
     return rows
 
 
@@ -115,25 +120,30 @@ def check_integrity(
         try:
             listing = find_backup(manifest, backup)
         except InvalidInputError as err:
-            return CheckResult(NAME, "fail", str(err), {"backups_dir": manifest.backups.dir},
-                               elapsed())  # fmt: skip
+            return CheckResult(
+                NAME, "fail", str(err), {"backups_dir": manifest.backups.dir}, elapsed()
+            )
         report = verify_directory(listing.directory, manifest.backups.checksum_file)
         rows = compare_workspace(manifest.root, listing.entries)
     label = listing.directory.relative_to(manifest.root).as_posix()
-    evidence = {"backup": label, "backup_verification": report.to_dict(), "workspace": rows,
-                "expect_restored": expect_restored}  # fmt: skip
+    evidence = {
+        "backup": label,
+        "backup_verification": report.to_dict(),
+        "workspace": rows,
+        "expect_restored": expect_restored,
+    }
     differing = [row for row in rows if row["status"] != "match"]
     status: Status = "pass"
     if not report.passed:
         status, summary = "fail", f"backup {label} is corrupted: " + "; ".join(report.problems())
     elif differing and expect_restored:
         status = "fail"
-        summary = (f"the workspace does not hold what {label} restores: "
-                   f"{_mismatch_text(rows)}")  # fmt: skip
+        summary = f"the workspace does not hold what {label} restores: {_mismatch_text(rows)}"
     elif differing:
-        summary = (f"backup {label} verifies ({len(report.ok)} files); the workspace differs in "
-                   f"{_mismatch_text(rows)} (expected before a rollback)")  # fmt: skip
+        summary = (
+            f"backup {label} verifies ({len(report.ok)} files); the workspace differs in "
+            f"{_mismatch_text(rows)} (expected before a rollback)"
+        )
     else:
-        summary = (f"backup {label} verifies and the workspace matches all "
-                   f"{len(rows)} of its files")  # fmt: skip
+        summary = f"backup {label} verifies and the workspace matches all {len(rows)} of its files"
     return CheckResult(NAME, status, summary, evidence, elapsed())

@@ -33,8 +33,11 @@ NAME = "models"
 
 def model_files(manifest: Manifest, spec: ModelsSpec) -> list[str]:
     """The model files the glob matches, relative to the root, sorted."""
-    return sorted(p.relative_to(manifest.root).as_posix()
-                  for p in manifest.root.glob(spec.glob) if p.is_file())  # fmt: skip
+    return sorted(
+        p.relative_to(manifest.root).as_posix()
+        for p in manifest.root.glob(spec.glob)
+        if p.is_file()
+    )
 
 
 def probe_models(
@@ -43,10 +46,21 @@ def probe_models(
     """Run :mod:`~runbook_lib.target.probes.modelprobe` in the target; its run and JSON (if any)."""
     with tempfile.TemporaryDirectory(prefix="runbook-models-") as tmp:
         out = Path(tmp) / "models.json"
-        argv = [sys.executable, "-m", "runbook_lib.target.probes.modelprobe", "--out", str(out),
-                "--algo", spec.algo, *(a for m in models for a in ("--model", m))]  # fmt: skip
-        for flag, value in (("--env", spec.env), ("--env-config", spec.env_config),
-                            ("--deployed-key", spec.deployed_key)):  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "runbook_lib.target.probes.modelprobe",
+            "--out",
+            str(out),
+            "--algo",
+            spec.algo,
+            *(a for m in models for a in ("--model", m)),
+        ]
+        for flag, value in (
+            ("--env", spec.env),
+            ("--env-config", spec.env_config),
+            ("--deployed-key", spec.deployed_key),
+        ):
             if value is not None:
                 argv += [flag, value]
         run = run_target(manifest, argv, timeout=timeout)
@@ -75,17 +89,26 @@ def _findings(
         elif entry["fits_env"] is False and (deployed is None or path == deployed):
             problems.append(f"{path}: " + "; ".join(entry["mismatches"]))
         if path in backed_up and hashes[path] != backed_up[path]:
-            problems.append(f"{path} sha256 {hashes[path][:12]} differs from the backup's "
-                            f"{backed_up[path][:12]}")  # fmt: skip
+            problems.append(
+                f"{path} sha256 {hashes[path][:12]} differs from the backup's "
+                f"{backed_up[path][:12]}"
+            )
     return problems
 
 
-def _evidence(result: dict[str, Any], backed_up: dict[str, str],
-              hashes: dict[str, str]) -> dict[str, Any]:  # fmt: skip
-    models = {path: {**entry, "sha256": hashes[path], "backup_sha256": backed_up.get(path)}
-              for path, entry in result["models"].items()}  # fmt: skip
-    return {"algo": result["algo"], "env": result["env"], "deployed": result["deployed"],
-            "models": models}  # fmt: skip
+def _evidence(
+    result: dict[str, Any], backed_up: dict[str, str], hashes: dict[str, str]
+) -> dict[str, Any]:
+    models = {
+        path: {**entry, "sha256": hashes[path], "backup_sha256": backed_up.get(path)}
+        for path, entry in result["models"].items()
+    }
+    return {
+        "algo": result["algo"],
+        "env": result["env"],
+        "deployed": result["deployed"],
+        "models": models,
+    }
 
 
 def check_models(manifest: Manifest, *, timeout: float = 180.0) -> CheckResult:
@@ -96,18 +119,23 @@ def check_models(manifest: Manifest, *, timeout: float = 180.0) -> CheckResult:
     with timed() as elapsed:
         models = model_files(manifest, spec)
         if not models:
-            return CheckResult(NAME, "fail", f"no model file matches {spec.glob}",
-                               {"glob": spec.glob}, elapsed())  # fmt: skip
+            return CheckResult(
+                NAME, "fail", f"no model file matches {spec.glob}", {"glob": spec.glob}, elapsed()
+            )
         hashes = {path: sha256_file(manifest.resolve(path)) for path in models}
         backed_up = stable_models(manifest)
         run, result = probe_models(manifest, spec, models, timeout=timeout)
     if result is None:
         why = run.failure() or "it wrote no result"
-        return CheckResult(NAME, "fail", f"the model probe failed: {why}", run.evidence(),
-                           elapsed())  # fmt: skip
+        return CheckResult(
+            NAME, "fail", f"the model probe failed: {why}", run.evidence(), elapsed()
+        )
     problems = _findings(result, backed_up, hashes)
-    evidence = {**_evidence(result, backed_up, hashes), "problems": problems,
-                "probe": run.evidence()}  # fmt: skip
+    evidence = {
+        **_evidence(result, backed_up, hashes),
+        "problems": problems,
+        "probe": run.evidence(),
+    }
     if problems:
         return CheckResult(NAME, "fail", "; ".join(problems), evidence, elapsed())
     fitting = result["deployed"] or f"all {len(models)} models"

@@ -132,8 +132,9 @@ def observation_size(manifest: Manifest, body: dict[str, Any]) -> tuple[int | No
     return int(math.prod(shape)), f"observation space of {deployed}"
 
 
-def _measure(process: psutil.Process | None, url: str, size: int, requests: int,
-             idle_s: float) -> dict[str, Any]:  # fmt: skip
+def _measure(
+    process: psutil.Process | None, url: str, size: int, requests: int, idle_s: float
+) -> dict[str, Any]:
     """Idle CPU, then the load, then CPU and memory; no process (systemd): latency only."""
     idle_cpu = None
     if process is not None:
@@ -145,40 +146,54 @@ def _measure(process: psutil.Process | None, url: str, size: int, requests: int,
     load = send_predictions(url, "/predict", size, requests)
     seconds = time.perf_counter() - started
     return {
-        "requests": requests, "observation_size": size, "seconds": round(seconds, 3),
+        "requests": requests,
+        "observation_size": size,
+        "seconds": round(seconds, 3),
         "p50_ms": round(percentile(load.latencies_ms, 0.50), 3),
         "p95_ms": round(percentile(load.latencies_ms, 0.95), 3),
         "max_ms": round(max(load.latencies_ms), 3),
-        "error_rate": len(load.errors) / requests, "errors": load.errors[:10],
+        "error_rate": len(load.errors) / requests,
+        "errors": load.errors[:10],
         "idle_cpu_percent": idle_cpu,
         "load_cpu_percent": process.cpu_percent(None) if process else None,
         "rss_mb": round(_rss_mb(process), 1) if process else None,
-    }  # fmt: skip
+    }
 
 
 def _over_limits(measured: dict[str, Any], limits: PerformanceLimits) -> list[str]:
-    pairs = (("p50_ms", limits.max_p50_ms, "p50 latency {:.1f} ms > {} ms"),
-             ("p95_ms", limits.max_p95_ms, "p95 latency {:.1f} ms > {} ms"),
-             ("error_rate", limits.max_error_rate, "error rate {:.1%} > {:.1%}"),
-             ("idle_cpu_percent", limits.max_idle_cpu_percent, "idle CPU {:.0f}% > {}%"),
-             ("rss_mb", limits.max_rss_mb, "memory {:.0f} MB > {} MB"))  # fmt: skip
-    return [text.format(measured[key], limit) for key, limit, text in pairs
-            if measured[key] is not None and measured[key] > limit]  # fmt: skip
+    pairs = (
+        ("p50_ms", limits.max_p50_ms, "p50 latency {:.1f} ms > {} ms"),
+        ("p95_ms", limits.max_p95_ms, "p95 latency {:.1f} ms > {} ms"),
+        ("error_rate", limits.max_error_rate, "error rate {:.1%} > {:.1%}"),
+        ("idle_cpu_percent", limits.max_idle_cpu_percent, "idle CPU {:.0f}% > {}%"),
+        ("rss_mb", limits.max_rss_mb, "memory {:.0f} MB > {} MB"),
+    )
+    return [
+        text.format(measured[key], limit)
+        for key, limit, text in pairs
+        if measured[key] is not None and measured[key] > limit
+    ]
 
 
 def _shown(measured: dict[str, Any]) -> str:
-    text = (f"{measured['requests']} /predict: p50 {measured['p50_ms']:.1f} ms, p95 "
-            f"{measured['p95_ms']:.1f} ms, errors {measured['error_rate']:.1%}")  # fmt: skip
+    text = (
+        f"{measured['requests']} /predict: p50 {measured['p50_ms']:.1f} ms, p95 "
+        f"{measured['p95_ms']:.1f} ms, errors {measured['error_rate']:.1%}"
+    )
     if measured["rss_mb"] is None:
         return text + "; CPU and memory not measured (no pid)"
-    return (text + f"; idle CPU {measured['idle_cpu_percent']:.0f}%, memory "
-            f"{measured['rss_mb']:.0f} MB")  # fmt: skip
+    return (
+        text + f"; idle CPU {measured['idle_cpu_percent']:.0f}%, memory {measured['rss_mb']:.0f} MB"
+    )
 
 
 def check_service_performance(
-    manifest: Manifest, *, requests: int = 200, limits: PerformanceLimits | None = None,
+    manifest: Manifest,
+    *,
+    requests: int = 200,
+    limits: PerformanceLimits | None = None,
     idle_s: float = 0.5,
-) -> CheckResult:  # fmt: skip
+) -> CheckResult:
     """CPU and memory of the service, and ``/predict`` latency and errors, within ``limits``.
 
     Raises:
@@ -194,23 +209,23 @@ def check_service_performance(
         _, body, error = get_health(manifest, found.url)
         size, source = observation_size(manifest, body) if error is None else (None, error)
         evidence: dict[str, Any] = {
-            "url": found.url, "pid": found.status.pid, "limits": asdict(limits),
+            "url": found.url,
+            "pid": found.status.pid,
+            "limits": asdict(limits),
             "payload_shape_from": source,
-        }  # fmt: skip
+        }
         if size is None:
             return CheckResult(NAME, "fail", source, evidence, elapsed())
         try:
             process = psutil.Process(found.status.pid) if found.status.pid else None
             measured = _measure(process, found.url, size, requests, idle_s)
         except psutil.Error as err:
-            return CheckResult(NAME, "fail", f"the service process vanished: {err}",
-                               evidence, elapsed())  # fmt: skip
+            return CheckResult(
+                NAME, "fail", f"the service process vanished: {err}", evidence, elapsed()
+            )
     evidence.update(measured)
     problems = _over_limits(measured, limits)
     shown = _shown(measured)
     if problems:
-        return CheckResult(NAME, "fail", "; ".join(problems) + f" ({shown})", evidence,
-                           elapsed())  # fmt: skip
+        return CheckResult(NAME, "fail", "; ".join(problems) + f" ({shown})", evidence, elapsed())
     return CheckResult(NAME, "pass", shown, evidence, elapsed())
-
-

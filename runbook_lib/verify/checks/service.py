@@ -44,8 +44,9 @@ def locate(manifest: Manifest, name: str) -> Located:
     """Find the running service; a ``skip`` or ``fail`` result when there is nothing to check."""
     spec = manifest.service
     if spec is None:
-        return Located(None, None, CheckResult(name, "skip", "runbook.toml has no [service]",
-                                               blocking=False))  # fmt: skip
+        return Located(
+            None, None, CheckResult(name, "skip", "runbook.toml has no [service]", blocking=False)
+        )
     status = adapter_for(spec, manifest.root).status()
     if not status.running:
         # No pidfile (or an inactive unit): it was not meant to run. A pidfile whose
@@ -53,8 +54,9 @@ def locate(manifest: Manifest, name: str) -> Located:
         stopped = status.pid is None if spec.adapter == "process" else status.detail == "inactive"
         if stopped:
             why = f"{spec.name}: {status.detail}; 'runbook verify --start-service' starts it"
-            return Located(status, None, CheckResult(name, "skip", why, status.to_dict(),
-                                                     blocking=False))  # fmt: skip
+            return Located(
+                status, None, CheckResult(name, "skip", why, status.to_dict(), blocking=False)
+            )
         why = f"{spec.name} is down: {status.detail} (it was started and died or was killed)"
         return Located(status, None, CheckResult(name, "fail", why, status.to_dict()))
     url = status.url or spec.health_url
@@ -90,9 +92,12 @@ def _served_model_problem(manifest: Manifest, body: dict[str, Any]) -> str | Non
 
 
 def _health_findings(
-    manifest: Manifest, code: int | None, body: dict[str, Any],
-    expected_version: str | None, expected_model_sha256: str | None,
-) -> list[str]:  # fmt: skip
+    manifest: Manifest,
+    code: int | None,
+    body: dict[str, Any],
+    expected_version: str | None,
+    expected_model_sha256: str | None,
+) -> list[str]:
     problems: list[str] = []
     if code is not None and not is_healthy(code, body):
         problems.append(f"/health answered {code} with status {body.get('status')!r}")
@@ -110,9 +115,11 @@ def _health_findings(
 
 
 def check_service_health(
-    manifest: Manifest, *, expected_version: str | None = None,
+    manifest: Manifest,
+    *,
+    expected_version: str | None = None,
     expected_model_sha256: str | None = None,
-) -> CheckResult:  # fmt: skip
+) -> CheckResult:
     """``/health`` is 200 and ``ok``, with the expected version and model (when given).
 
     Args:
@@ -127,19 +134,30 @@ def check_service_health(
         if found.early is not None or found.url is None or found.status is None:
             return found.early or CheckResult(HEALTH, "fail", "the service was not found")
         code, body, error = get_health(manifest, found.url)
-        problems = [error] if error else _health_findings(
-            manifest, code, body, expected_version, expected_model_sha256
+        problems = (
+            [error]
+            if error
+            else _health_findings(manifest, code, body, expected_version, expected_model_sha256)
         )
-    evidence = {"status": found.status.to_dict(), "url": found.url, "status_code": code,
-                "body": body, "expected_version": expected_version,
-                "expected_model_sha256": expected_model_sha256, "problems": problems}  # fmt: skip
+    evidence = {
+        "status": found.status.to_dict(),
+        "url": found.url,
+        "status_code": code,
+        "body": body,
+        "expected_version": expected_version,
+        "expected_model_sha256": expected_model_sha256,
+        "problems": problems,
+    }
     name = manifest.service.name if manifest.service else "service"
     if problems:
-        return CheckResult(HEALTH, "fail", f"{name} unhealthy: " + "; ".join(problems), evidence,
-                           elapsed())  # fmt: skip
-    summary = (f"{name} healthy at {found.url} (pid {found.status.pid}): version "
-               f"{body.get('version')}, model {body.get('model')} "
-               f"{str(body.get('model_sha256'))[:12]}")  # fmt: skip
+        return CheckResult(
+            HEALTH, "fail", f"{name} unhealthy: " + "; ".join(problems), evidence, elapsed()
+        )
+    summary = (
+        f"{name} healthy at {found.url} (pid {found.status.pid}): version "
+        f"{body.get('version')}, model {body.get('model')} "
+        f"{str(body.get('model_sha256'))[:12]}"
+    )
     return CheckResult(HEALTH, "pass", summary, evidence, elapsed())
 
 
@@ -160,18 +178,33 @@ def start_service(manifest: Manifest, *, timeout: float = 60.0) -> CheckResult:
     with timed() as elapsed:
         before = adapter.status()
         if before.running:
-            return CheckResult(START, "pass", f"{spec.name} already runs (pid {before.pid})",
-                               before.to_dict(), elapsed())  # fmt: skip
+            return CheckResult(
+                START,
+                "pass",
+                f"{spec.name} already runs (pid {before.pid})",
+                before.to_dict(),
+                elapsed(),
+            )
         try:
             started = adapter.start()
         except RunbookError as err:
-            return CheckResult(START, "fail", f"cannot start {spec.name}: {err}", before.to_dict(),
-                               elapsed())  # fmt: skip
+            return CheckResult(
+                START, "fail", f"cannot start {spec.name}: {err}", before.to_dict(), elapsed()
+            )
         health = adapter.wait_healthy(timeout)
-    evidence = {"before": before.to_dict(), "started": started.to_dict(),
-                "health": health.to_dict()}  # fmt: skip
+    evidence = {
+        "before": before.to_dict(),
+        "started": started.to_dict(),
+        "health": health.to_dict(),
+    }
     if not health.healthy:
-        return CheckResult(START, "fail", f"{spec.name} started (pid {started.pid}) but is not "
-                           f"healthy: {health.error}", evidence, elapsed())  # fmt: skip
-    return CheckResult(START, "pass", f"started {spec.name} (pid {started.pid}), healthy",
-                       evidence, elapsed())  # fmt: skip
+        return CheckResult(
+            START,
+            "fail",
+            f"{spec.name} started (pid {started.pid}) but is not healthy: {health.error}",
+            evidence,
+            elapsed(),
+        )
+    return CheckResult(
+        START, "pass", f"started {spec.name} (pid {started.pid}), healthy", evidence, elapsed()
+    )

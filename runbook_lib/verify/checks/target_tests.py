@@ -40,8 +40,12 @@ class TestCase:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"id": self.id, "status": self.status, "message": self.message,
-                "seconds": self.seconds}  # fmt: skip
+        return {
+            "id": self.id,
+            "status": self.status,
+            "message": self.message,
+            "seconds": self.seconds,
+        }
 
 
 def node_id(root: Path, classname: str, name: str) -> str:
@@ -88,8 +92,10 @@ def parse_junit(path: Path, root: Path) -> list[TestCase]:
 def _summary(returncode: int | None, cases: list[TestCase]) -> str:
     counts = Counter(case.status for case in cases)
     head = f"exit {returncode}" if returncode is not None else "killed at the timeout"
-    text = (f"{head}: {counts['pass']} passed, {counts['fail']} failed, "
-            f"{counts['error']} errors, {counts['skip']} skipped")  # fmt: skip
+    text = (
+        f"{head}: {counts['pass']} passed, {counts['fail']} failed, "
+        f"{counts['error']} errors, {counts['skip']} skipped"
+    )
     bad = [case.id for case in cases if case.status in ("fail", "error")]
     if bad:
         more = f" (+{len(bad) - _NAMED_FAILURES} more)" if len(bad) > _NAMED_FAILURES else ""
@@ -122,12 +128,17 @@ def check_target_tests(
             except InvalidInputError as err:
                 cases, junit_error = [], str(err)
     counts = dict(Counter(case.status for case in cases))
-    evidence = {**run.evidence(), "junit": str(junit_path) if junit_path else None,
-                "counts": counts, "tests": [case.to_dict() for case in cases]}  # fmt: skip
+    evidence = {
+        **run.evidence(),
+        "junit": str(junit_path) if junit_path else None,
+        "counts": counts,
+        "tests": [case.to_dict() for case in cases],
+    }
     if junit_error is not None:
         why = run.failure() or "exited 0"
-        return CheckResult(NAME, "fail", f"the test command {why}; {junit_error}", evidence,
-                           elapsed())  # fmt: skip
+        return CheckResult(
+            NAME, "fail", f"the test command {why}; {junit_error}", evidence, elapsed()
+        )
     failed = any(case.status in ("fail", "error") for case in cases)
     status: Status = "pass" if run.ok and cases and not failed else "fail"
     summary = _summary(run.returncode, cases)

@@ -71,9 +71,14 @@ class TargetRun:
 
     def evidence(self) -> dict[str, Any]:
         """JSON-ready: the command, where it ran, its exit, time and output tail."""
-        return {"argv": self.argv, "cwd": self.cwd, "returncode": self.returncode,
-                "seconds": round(self.seconds, 3), "output_tail": self.tail(),
-                **self.environment}  # fmt: skip
+        return {
+            "argv": self.argv,
+            "cwd": self.cwd,
+            "returncode": self.returncode,
+            "seconds": round(self.seconds, 3),
+            "output_tail": self.tail(),
+            **self.environment,
+        }
 
 
 def _text(data: bytes | str | None) -> str:
@@ -83,25 +88,58 @@ def _text(data: bytes | str | None) -> str:
 
 
 def run_target(
-    manifest: Manifest, argv: Sequence[str], *, timeout: float, cwd: Path | None = None,
+    manifest: Manifest,
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
     extra_env: dict[str, str] | None = None,
-) -> TargetRun:  # fmt: skip
+) -> TargetRun:
     """Run ``argv`` in the target (see the module docstring); past ``timeout`` it is killed."""
     env, evidence = target_env(manifest)
     env.update(extra_env or {})
     where = cwd or manifest.root
     started = time.perf_counter()
     try:
-        proc = subprocess.run(list(argv), cwd=where, env=env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)  # fmt: skip
+        proc = subprocess.run(
+            list(argv),
+            cwd=where,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        return TargetRun(list(argv), str(where), None, _text(exc.stdout), _text(exc.stderr),
-                         time.perf_counter() - started, evidence)  # fmt: skip
+        return TargetRun(
+            list(argv),
+            str(where),
+            None,
+            _text(exc.stdout),
+            _text(exc.stderr),
+            time.perf_counter() - started,
+            evidence,
+        )
     except OSError as err:
-        return TargetRun(list(argv), str(where), 127, "", f"cannot run {argv[0]}: {err}",
-                         time.perf_counter() - started, evidence)  # fmt: skip
-    return TargetRun(list(argv), str(where), proc.returncode, proc.stdout, proc.stderr,
-                     time.perf_counter() - started, evidence)  # fmt: skip
+        return TargetRun(
+            list(argv),
+            str(where),
+            127,
+            "",
+            f"cannot run {argv[0]}: {err}",
+            time.perf_counter() - started,
+            evidence,
+        )
+    return TargetRun(
+        list(argv),
+        str(where),
+        proc.returncode,
+        proc.stdout,
+        proc.stderr,
+        time.perf_counter() - started,
+        evidence,
+    )
 
 
 def json_safe(value: Any) -> Any:

@@ -58,12 +58,21 @@ def _compare(metric: str, now: float, then: float, bounds: TradingBounds) -> dic
     allowed = float(getattr(bounds, bound))
     limit = then - direction * allowed
     ok = now >= limit if direction > 0 else now <= limit
-    row: dict[str, Any] = {"current": now, "baseline": then, "bound": bound, "allowed": allowed,
-                           "limit": limit, "delta": now - then, "ok": ok}  # fmt: skip
+    row: dict[str, Any] = {
+        "current": now,
+        "baseline": then,
+        "bound": bound,
+        "allowed": allowed,
+        "limit": limit,
+        "delta": now - then,
+        "ok": ok,
+    }
     if not ok:
         word = "below" if direction > 0 else "above"
-        row["problem"] = (f"{metric} {now:.4g} is {word} the limit {limit:.4g} "
-                          f"(baseline {then:.4g}, {bound} {allowed})")  # fmt: skip
+        row["problem"] = (
+            f"{metric} {now:.4g} is {word} the limit {limit:.4g} "
+            f"(baseline {then:.4g}, {bound} {allowed})"
+        )
     return row
 
 
@@ -95,8 +104,11 @@ def export_stable(manifest: Manifest, dest: Path) -> dict[str, Any]:
         InvalidInputError: there is no backup, or it does not verify.
     """
     ref = manifest.git.stable_ref
-    proc = subprocess.run(["git", "-C", str(manifest.root), "archive", "--format=tar", ref],
-                          capture_output=True, check=False)  # fmt: skip
+    proc = subprocess.run(
+        ["git", "-C", str(manifest.root), "archive", "--format=tar", ref],
+        capture_output=True,
+        check=False,
+    )
     if proc.returncode != 0:
         reason = proc.stderr.decode(errors="replace").strip()
         raise WorkspaceError(f"git archive {ref} failed in {manifest.root}: {reason}")
@@ -108,8 +120,10 @@ def export_stable(manifest: Manifest, dest: Path) -> dict[str, Any]:
     listing = find_backup(manifest)
     report = verify_directory(listing.directory, manifest.backups.checksum_file)
     if not report.passed:
-        raise InvalidInputError(f"the backup the baseline needs is corrupted: {report.summary()}",
-                                hint="restore an intact backup first")  # fmt: skip
+        raise InvalidInputError(
+            f"the backup the baseline needs is corrupted: {report.summary()}",
+            hint="restore an intact backup first",
+        )
     for relative in listing.entries:
         (dest / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(listing.directory / relative, dest / relative)
@@ -125,13 +139,15 @@ def _metrics(run: TargetRun) -> dict[str, Any] | None:
     return mean if isinstance(mean, dict) else data
 
 
-def _evaluate_both(manifest: Manifest, spec: TradingSpec, stable: Path,
-                   timeout: float) -> tuple[TargetRun, TargetRun]:  # fmt: skip
+def _evaluate_both(
+    manifest: Manifest, spec: TradingSpec, stable: Path, timeout: float
+) -> tuple[TargetRun, TargetRun]:
     argv = spec.argv(sys.executable)
     single = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # two evaluations share the cores
     with ThreadPoolExecutor(max_workers=2) as pool:
-        base = pool.submit(run_target, manifest, argv, timeout=timeout, cwd=stable,
-                           extra_env=single)  # fmt: skip
+        base = pool.submit(
+            run_target, manifest, argv, timeout=timeout, cwd=stable, extra_env=single
+        )
         now = pool.submit(run_target, manifest, argv, timeout=timeout, extra_env=single)
         return base.result(), now.result()
 
@@ -140,8 +156,10 @@ def _verdict(rows: dict[str, dict[str, Any]], used: dict[str, Any]) -> tuple[Sta
     problems = [row["problem"] for row in rows.values() if not row["ok"]]
     if problems:
         return "fail", "; ".join(problems)
-    shown = ", ".join(f"{metric} {row['current']:.4g} (baseline {row['baseline']:.4g})"
-                      for metric, row in rows.items())  # fmt: skip
+    shown = ", ".join(
+        f"{metric} {row['current']:.4g} (baseline {row['baseline']:.4g})"
+        for metric, row in rows.items()
+    )
     return "pass", f"within bounds of the stable {used['stable_ref']}: {shown}"
 
 
@@ -154,12 +172,21 @@ def check_trading(manifest: Manifest, *, timeout: float = 300.0) -> CheckResult:
         try:
             used = export_stable(manifest, Path(tmp))
         except (InvalidInputError, WorkspaceError) as err:
-            return CheckResult(NAME, "fail", f"no trusted stable baseline: {err}",
-                               {"stable_ref": manifest.git.stable_ref}, elapsed())  # fmt: skip
+            return CheckResult(
+                NAME,
+                "fail",
+                f"no trusted stable baseline: {err}",
+                {"stable_ref": manifest.git.stable_ref},
+                elapsed(),
+            )
         base_run, now_run = _evaluate_both(manifest, spec, Path(tmp), timeout)
     baseline, current = _metrics(base_run), _metrics(now_run)
-    evidence: dict[str, Any] = {**used, "bounds": asdict(spec.bounds), "baseline_run":
-                                base_run.evidence(), "current_run": now_run.evidence()}  # fmt: skip
+    evidence: dict[str, Any] = {
+        **used,
+        "bounds": asdict(spec.bounds),
+        "baseline_run": base_run.evidence(),
+        "current_run": now_run.evidence(),
+    }
     if baseline is None or current is None:
         label, run = ("baseline", base_run) if baseline is None else ("current", now_run)
         why = run.failure() or "printed no JSON object"

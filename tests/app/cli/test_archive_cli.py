@@ -36,14 +36,24 @@ def built(tmp_path_factory: pytest.TempPathFactory, sandbox: Path) -> tuple[Path
     incident = open_incident(store, "reward differs by 3%", "medium", "result-difference").id
     directory = incident_dir(store, incident)
     nb = make_notebook(root / "01_assess.ipynb", PLOT_CELL)
-    run_notebook(nb, incident, archive=store, target=sandbox, parameters={"episodes": 2}, progress=False)
+    run_notebook(
+        nb, incident, archive=store, target=sandbox, parameters={"episodes": 2}, progress=False
+    )
     bad = make_notebook(root / "02_fails.ipynb", "raise RuntimeError('boom')")
     run_notebook(bad, incident, archive=store, target=sandbox, progress=False)
     advance_incident(store, incident, "assessed", note="parity within tolerance")
-    record_decision(store, directory, decide(Assessment(difference_pct=3.0)).to_dict(), source="test")
-    record_checks(store, directory, "verify", [
-        {"name": "factory.legacy", "status": "pass", "summary": "legacy env chosen"},
-        {"name": "smoke.train", "status": "fail", "summary": "exit 1", "blocking": True}])
+    record_decision(
+        store, directory, decide(Assessment(difference_pct=3.0)).to_dict(), source="test"
+    )
+    record_checks(
+        store,
+        directory,
+        "verify",
+        [
+            {"name": "factory.legacy", "status": "pass", "summary": "legacy env chosen"},
+            {"name": "smoke.train", "status": "fail", "summary": "exit 1", "blocking": True},
+        ],
+    )
     return store, incident
 
 
@@ -68,7 +78,12 @@ def verify(store: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple
 def test_list_and_show(store: Path, incident: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["archive", "list", "--archive", str(store)]) == 0
     line = capsys.readouterr().out.splitlines()[1]
-    assert line.startswith(incident) and " assessed " in line and "   2  " in line and "reward differs" in line
+    assert (
+        line.startswith(incident)
+        and " assessed " in line
+        and "   2  " in line
+        and "reward differs" in line
+    )
     assert main(["archive", "list", "--archive", str(store), "--json"]) == 0
     [item] = json.loads(capsys.readouterr().out)["incidents"]
     assert item["runs"] == 2 and item["failed_runs"] == 1 and item["sealed_at"]
@@ -76,8 +91,14 @@ def test_list_and_show(store: Path, incident: str, capsys: pytest.CaptureFixture
     shown = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in shown["runs"]] == ["ok", "failed"]
     assert [d["decision"] for d in shown["decisions"]] == ["document-within-tolerance"]
-    assert [(c["name"], c["status"]) for c in shown["checks"]] == [("factory.legacy", "pass"), ("smoke.train", "fail")]
-    assert "runs/01-01_assess.html" in shown["files"] and "decisions/01-document-within-tolerance.json" in shown["files"]
+    assert [(c["name"], c["status"]) for c in shown["checks"]] == [
+        ("factory.legacy", "pass"),
+        ("smoke.train", "fail"),
+    ]
+    assert (
+        "runs/01-01_assess.html" in shown["files"]
+        and "decisions/01-document-within-tolerance.json" in shown["files"]
+    )
     kinds = [event["kind"] for event in shown["timeline"]]
     assert kinds[0] == "state" and "run" in kinds and "decision" in kinds and "checks" in kinds
     assert main(["archive", "show", incident, "--archive", str(store)]) == 0
@@ -85,7 +106,9 @@ def test_list_and_show(store: Path, incident: str, capsys: pytest.CaptureFixture
     assert " 2  failed  02_fails.ipynb" in text and "fail  smoke.train: exit 1  [verify]" in text
 
 
-def test_a_clean_archive_verifies(store: Path, incident: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_clean_archive_verifies(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = verify(store, capsys, "--json")
     assert code == 0, out
     data = json.loads(out)
@@ -95,8 +118,9 @@ def test_a_clean_archive_verifies(store: Path, incident: str, capsys: pytest.Cap
     assert code == 0 and out.startswith(f"ok    {incident}")
 
 
-def test_changing_one_byte_of_any_archived_file_is_named(store: Path, incident: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_changing_one_byte_of_any_archived_file_is_named(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     directory = incident_dir(store, incident)
     names = [*sorted(inventory(directory)), MANIFEST]
     assert len(names) >= 10
@@ -110,11 +134,15 @@ def test_changing_one_byte_of_any_archived_file_is_named(store: Path, incident: 
         path.write_bytes(original)
         assert code == 1, name
         assert f"modified: {name}" in out, (name, out)
-        assert err.startswith("runbook: error: archive verification failed") and err.count("\n") == 1
+        assert (
+            err.startswith("runbook: error: archive verification failed") and err.count("\n") == 1
+        )
     assert verify(store, capsys)[0] == 0
 
 
-def test_deleted_and_added_files_are_named(store: Path, incident: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deleted_and_added_files_are_named(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     directory = incident_dir(store, incident)
     (directory / "runs" / "01-01_assess.html").unlink()
     (directory / "comms").mkdir()
@@ -125,7 +153,9 @@ def test_deleted_and_added_files_are_named(store: Path, incident: str, capsys: p
     assert f"{incident}: added: comms/planted.md" in out
 
 
-def test_an_edited_run_record_breaks_the_chain(store: Path, incident: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_edited_run_record_breaks_the_chain(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     chain = incident_dir(store, incident) / CHAIN
     lines = chain.read_text().splitlines()
     second = json.loads(lines[1])
@@ -137,18 +167,24 @@ def test_an_edited_run_record_breaks_the_chain(store: Path, incident: str, capsy
     assert "modified: runs/chain.jsonl" in out
 
 
-def test_a_lost_index_row_and_a_lost_incident_are_named(store: Path, incident: str,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_lost_index_row_and_a_lost_incident_are_named(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with sqlite3.connect(index.index_path(store)) as conn:
         conn.execute("DELETE FROM runs WHERE seq = 2")
     code, out, _ = verify(store, capsys)
     assert code == 1 and "index: run 2 (02_fails.ipynb) is missing from the index" in out
     shutil.rmtree(incident_dir(store, incident))
     code, out, _ = verify(store, capsys)
-    assert code == 1 and f"missing: the whole incident directory {incident} (sealed in the index)" in out
+    assert (
+        code == 1
+        and f"missing: the whole incident directory {incident} (sealed in the index)" in out
+    )
 
 
-def test_an_incident_never_sealed_is_only_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_incident_never_sealed_is_only_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = tmp_path / "archive"
     open_incident(store, "fresh", "low", "other")
     code, out, _ = verify(store, capsys)
@@ -156,13 +192,21 @@ def test_an_incident_never_sealed_is_only_noted(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.slow
-def test_a_secret_leaked_by_a_kernel_is_found(tmp_path: Path, sandbox: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_secret_leaked_by_a_kernel_is_found(
+    tmp_path: Path,
+    sandbox: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     store = tmp_path / "archive"
     incident = open_incident(store, "leak drill", "low", "other").id
-    monkeypatch.setenv("TRADE_API_TOKEN", "tok-0123456789-drill")  # reaches the kernel by its environment
+    monkeypatch.setenv(
+        "TRADE_API_TOKEN", "tok-0123456789-drill"
+    )  # reaches the kernel by its environment
     # The whole value would be redacted as it is written; a fragment is still found.
-    nb = make_notebook(tmp_path / "leaks.ipynb", "import os; print(os.environ['TRADE_API_TOKEN'][:12])")
+    nb = make_notebook(
+        tmp_path / "leaks.ipynb", "import os; print(os.environ['TRADE_API_TOKEN'][:12])"
+    )
     assert run_notebook(nb, incident, archive=store, target=sandbox, progress=False).ok
     leak = "secret: the value of $TRADE_API_TOKEN appears in runs/01-leaks.ipynb"
     code, out, _ = verify(store, capsys, "--target", str(sandbox))  # the manifest declares it
@@ -173,7 +217,9 @@ def test_a_secret_leaked_by_a_kernel_is_found(tmp_path: Path, sandbox: Path, mon
     assert verify(store, capsys)[0] == 0
 
 
-def test_the_report_bundle(store: Path, incident: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_report_bundle(
+    store: Path, incident: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out" / "postmortem.tar.gz"
     assert main(["archive", "report", incident, "--out", str(out), "--archive", str(store)]) == 0
     assert capsys.readouterr().out.strip() == str(out.resolve())
@@ -196,8 +242,9 @@ def test_the_report_bundle(store: Path, incident: str, tmp_path: Path, capsys: p
     assert verify(store, capsys)[0] == 0  # the bundle changed nothing in the incident
 
 
-def test_report_refuses_to_write_into_the_incident(store: Path, incident: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_refuses_to_write_into_the_incident(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     inside = incident_dir(store, incident) / "report.tar.gz"
     assert main(["archive", "report", incident, "--out", str(inside), "--archive", str(store)]) == 2
     assert "lies inside the incident directory" in capsys.readouterr().err
@@ -205,15 +252,34 @@ def test_report_refuses_to_write_into_the_incident(store: Path, incident: str,
     assert (store / "reports" / f"{incident}.tar.gz").is_file()
 
 
-def test_checks_saved_by_another_writer_are_shown(store: Path, incident: str,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_checks_saved_by_another_writer_are_shown(
+    store: Path, incident: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     checks = incident_dir(store, incident) / "checks"
-    (checks / "verify-20261123T101500Z.json").write_text(json.dumps(
-        {"started_at": "2026-11-23T10:15:00+00:00", "checks": [
-            {"name": "config.valid", "status": "pass", "summary": "sac_config.json is valid"}]}))
+    (checks / "verify-20261123T101500Z.json").write_text(
+        json.dumps(
+            {
+                "started_at": "2026-11-23T10:15:00+00:00",
+                "checks": [
+                    {
+                        "name": "config.valid",
+                        "status": "pass",
+                        "summary": "sac_config.json is valid",
+                    }
+                ],
+            }
+        )
+    )
     assert main(["archive", "show", incident, "--archive", str(store), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert {"source": "verify-20261123T101500Z", "name": "config.valid", "status": "pass",
-            "summary": "sac_config.json is valid", "blocking": True,
-            "recorded_at": "2026-11-23T10:15:00+00:00"} in shown["checks"]
-    assert sum(c["source"] == "verify" for c in shown["checks"]) == 2  # indexed ones are not doubled
+    assert {
+        "source": "verify-20261123T101500Z",
+        "name": "config.valid",
+        "status": "pass",
+        "summary": "sac_config.json is valid",
+        "blocking": True,
+        "recorded_at": "2026-11-23T10:15:00+00:00",
+    } in shown["checks"]
+    assert (
+        sum(c["source"] == "verify" for c in shown["checks"]) == 2
+    )  # indexed ones are not doubled

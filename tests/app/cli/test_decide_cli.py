@@ -11,8 +11,9 @@ from tests.runutil import runbook_executable
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([runbook_executable(), *args], capture_output=True,
-                          text=True, check=False, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [runbook_executable(), *args], capture_output=True, text=True, check=False, timeout=60
+    )
 
 
 def decide_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
@@ -57,7 +58,11 @@ def test_mistakes_print_one_line_and_exit_2(args: list[str], expected: str) -> N
         (["--difference", "5.5"], "investigate", "investigate"),
         (["--difference", "5.5", "--bug"], "rollback-and-fix", "config"),
         (["--difference", "5.5", "--intentional"], "document-intentional", "document-difference"),
-        (["--difference", "8", "--tolerance", "10", "--bug"], "document-within-tolerance", "document-difference"),
+        (
+            ["--difference", "8", "--tolerance", "10", "--bug"],
+            "document-within-tolerance",
+            "document-difference",
+        ),
     ],
 )
 def test_decide_json(
@@ -69,14 +74,29 @@ def test_decide_json(
 
 
 def test_decide_records_the_facts(capsys: pytest.CaptureFixture[str]) -> None:
-    data = decide_json(capsys, "--regression-pct", "25", "--difference", "-3", "--tolerance", "2",
-                       "--intentional")  # fmt: skip
-    assert data["assessment"] == {"crash_or_data_loss": False, "regression_pct": 25.0,
-                                  "difference_pct": -3.0, "tolerance_pct": 2.0,
-                                  "intentional": True}  # fmt: skip
-    assert data["also"] == [{"outcome": "document-intentional", "path": [
-        "Issue Detected", "Different results?", "Outside tolerance", "Investigate", "Intentional",
-        "Document"]}]  # fmt: skip
+    data = decide_json(
+        capsys, "--regression-pct", "25", "--difference", "-3", "--tolerance", "2", "--intentional"
+    )
+    assert data["assessment"] == {
+        "crash_or_data_loss": False,
+        "regression_pct": 25.0,
+        "difference_pct": -3.0,
+        "tolerance_pct": 2.0,
+        "intentional": True,
+    }
+    assert data["also"] == [
+        {
+            "outcome": "document-intentional",
+            "path": [
+                "Issue Detected",
+                "Different results?",
+                "Outside tolerance",
+                "Investigate",
+                "Intentional",
+                "Document",
+            ],
+        }
+    ]
 
 
 def test_decide_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,9 +16,19 @@ def test_drill_reports_each_step_and_ends_with_the_next_commands(
     tmp_path: Path, model_cache: Path, as_json: bool
 ) -> None:
     archive = tmp_path / "archive"
-    done = cli("drill", "--scenario", "minor-slowdown", "--episodes", "2", "--archive",
-               str(archive), "--cache-dir", str(model_cache), *(["--json"] if as_json else []),
-               timeout=600)  # fmt: skip
+    done = cli(
+        "drill",
+        "--scenario",
+        "minor-slowdown",
+        "--episodes",
+        "2",
+        "--archive",
+        str(archive),
+        "--cache-dir",
+        str(model_cache),
+        *(["--json"] if as_json else []),
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     progress = done.stderr.splitlines()
     assert "run 03_parity ..." in progress, done.stderr  # not a terminal: plain lines
@@ -27,8 +37,9 @@ def test_drill_reports_each_step_and_ends_with_the_next_commands(
         report = json.loads(done.stdout)  # nothing but the JSON object on stdout
         assert report["ok"] and report["scenario"] == "minor-slowdown"
         return
-    incident = next(line.split()[1] for line in done.stdout.splitlines()
-                    if line.startswith("incident "))  # fmt: skip
+    incident = next(
+        line.split()[1] for line in done.stdout.splitlines() if line.startswith("incident ")
+    )
     tail = done.stdout.strip().splitlines()[-4:]
     assert tail[0] == "next:"
     assert tail[1] == f"  runbook archive show {incident} --archive {archive.resolve()}"

@@ -12,27 +12,40 @@ import pytest
 from runbook_lib.app.cli.fastnow import parse
 from tests.runutil import cli
 
-HEAVY = ("click", "psutil", "importlib.metadata", "runbook_lib.rollback.actions.servicectl",
-         "runbook_lib.rollback.actions.pyedit", "runbook_lib.target.inifile")  # fmt: skip
+HEAVY = (
+    "click",
+    "psutil",
+    "importlib.metadata",
+    "runbook_lib.rollback.actions.servicectl",
+    "runbook_lib.rollback.actions.pyedit",
+    "runbook_lib.target.inifile",
+)
 
 
 def porcelain(root: Path) -> list[str]:
-    out = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.splitlines()
 
 
-@pytest.mark.parametrize(("argv", "known"), [
-    (["rollback", "now", "--yes"], True),
-    (["--target", "ws", "--archive=ar", "rollback", "now", "-y", "--json", "--title=t"], True),
-    (["rollback", "now", "--dry-run", "--title", "a title", "--target", "ws"], True),
-    (["rollback", "now", "--yes", "--help"], False),
-    (["rollback", "now", "--yes", "--title"], False),
-    (["rollback", "now", "--yes", "--force"], False),
-    (["--json", "rollback", "now", "--yes"], False),
-    (["rollback", "status", "now"], False),
-    (["rollback", "now", "--yes", "--target", ""], False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("argv", "known"),
+    [
+        (["rollback", "now", "--yes"], True),
+        (["--target", "ws", "--archive=ar", "rollback", "now", "-y", "--json", "--title=t"], True),
+        (["rollback", "now", "--dry-run", "--title", "a title", "--target", "ws"], True),
+        (["rollback", "now", "--yes", "--help"], False),
+        (["rollback", "now", "--yes", "--title"], False),
+        (["rollback", "now", "--yes", "--force"], False),
+        (["--json", "rollback", "now", "--yes"], False),
+        (["rollback", "status", "now"], False),
+        (["rollback", "now", "--yes", "--target", ""], False),
+    ],
+)
 def test_parse_takes_only_what_rollback_now_documents(argv: list[str], known: bool) -> None:
     assert (parse(argv) is not None) is known
 
@@ -45,10 +58,20 @@ def test_a_path_that_is_a_file_is_left_to_click(tmp_path: Path) -> None:
 
 
 def test_now_runs_without_click_or_the_heavy_actions(fresh_sandbox: Path, tmp_path: Path) -> None:
-    args = ["rollback", "now", "--yes", "--json", "--target", str(fresh_sandbox),
-            "--archive", str(tmp_path / "archive")]  # fmt: skip
-    code = (f"import sys; from runbook_lib.app.cli import main; code = main({args!r}); "
-            f"print(code, sorted(m for m in {HEAVY!r} if m in sys.modules))")  # fmt: skip
+    args = [
+        "rollback",
+        "now",
+        "--yes",
+        "--json",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "archive"),
+    ]
+    code = (
+        f"import sys; from runbook_lib.app.cli import main; code = main({args!r}); "
+        f"print(code, sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
     result = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
@@ -56,8 +79,17 @@ def test_now_runs_without_click_or_the_heavy_actions(fresh_sandbox: Path, tmp_pa
     assert result["report"]["ok"] is True
     env = (fresh_sandbox / ".runbook" / "rollback.env").read_text()
     assert "USE_UNIFIED_ENV=0" in env and "RL_ENV_TYPE=legacy" in env
-    status = cli("rollback", "status", "--incident", result["incident"], "--json",
-                 "--target", str(fresh_sandbox), "--archive", str(tmp_path / "archive"))  # fmt: skip
+    status = cli(
+        "rollback",
+        "status",
+        "--incident",
+        result["incident"],
+        "--json",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "archive"),
+    )
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert data["state"] == "rolled-back" and data["interrupted"] is None
@@ -68,9 +100,11 @@ def test_now_runs_without_click_or_the_heavy_actions(fresh_sandbox: Path, tmp_pa
 def test_now_text_is_the_same_through_click(fresh_sandbox: Path, tmp_path: Path) -> None:
     where = ["--target", str(fresh_sandbox), "--archive", str(tmp_path / "archive")]
     fast = cli("rollback", "now", "--dry-run", *where)
-    code = ("import sys; from runbook_lib.app.cli.common import run_guarded; "
-            "from runbook_lib.app.cli.root import cli; "
-            f"sys.exit(run_guarded(cli, ['rollback', 'now', '--dry-run', *{where!r}]))")  # fmt: skip
+    code = (
+        "import sys; from runbook_lib.app.cli.common import run_guarded; "
+        "from runbook_lib.app.cli.root import cli; "
+        f"sys.exit(run_guarded(cli, ['rollback', 'now', '--dry-run', *{where!r}]))"
+    )
     slow = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert fast.returncode == slow.returncode == 0, fast.stderr + slow.stderr
 
@@ -81,10 +115,14 @@ def test_now_text_is_the_same_through_click(fresh_sandbox: Path, tmp_path: Path)
     assert "in your own shell:" in fast.stdout and "export USE_UNIFIED_ENV=0" in fast.stdout
 
 
-def test_without_yes_click_asks_and_refuses_off_a_terminal(fresh_sandbox: Path, tmp_path: Path) -> None:
+def test_without_yes_click_asks_and_refuses_off_a_terminal(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     proc = cli("rollback", "now", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "ar"))
     assert proc.returncode == 2
-    assert proc.stderr.startswith("runbook: error: refusing to change the target without confirmation")
+    assert proc.stderr.startswith(
+        "runbook: error: refusing to change the target without confirmation"
+    )
     assert porcelain(fresh_sandbox) == []
 
 
@@ -97,14 +135,27 @@ def test_status_is_clean_even_where_the_target_does_not_ignore_runbook_dir(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:
     ignore = fresh_sandbox / ".gitignore"
-    ignore.write_text("".join(line for line in ignore.read_text().splitlines(keepends=True)
-                              if line.strip() != ".runbook/"))  # fmt: skip
+    ignore.write_text(
+        "".join(
+            line
+            for line in ignore.read_text().splitlines(keepends=True)
+            if line.strip() != ".runbook/"
+        )
+    )
     git = ["git", "-C", str(fresh_sandbox)]
-    subprocess.run([*git, "commit", "-qam", "track .runbook", "--no-verify"], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*git, "commit", "-qam", "track .runbook", "--no-verify"], check=True, capture_output=True
+    )
     assert porcelain(fresh_sandbox) == []
-    proc = cli("rollback", "now", "--yes", "--target", str(fresh_sandbox), "--archive",
-               str(tmp_path / "archive"))  # fmt: skip
+    proc = cli(
+        "rollback",
+        "now",
+        "--yes",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "archive"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert (fresh_sandbox / ".runbook" / "rollback.env").is_file()
     assert porcelain(fresh_sandbox) == []

@@ -17,8 +17,14 @@ from tests.runutil import runbook_executable
 
 def run_cli(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
-    return subprocess.run([runbook_executable(), *args], capture_output=True,
-                          text=True, env=env, check=False, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [runbook_executable(), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -29,13 +35,32 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_open_in_a_subprocess_prints_the_id(tmp_path: Path) -> None:
-    proc = run_cli(tmp_path, "incident", "open", "--title", "unified env crashes",
-                   "--severity", "critical", "--kind", "crash")  # fmt: skip
+    proc = run_cli(
+        tmp_path,
+        "incident",
+        "open",
+        "--title",
+        "unified env crashes",
+        "--severity",
+        "critical",
+        "--kind",
+        "crash",
+    )
     assert proc.returncode == 0, proc.stderr
     incident_id = proc.stdout.strip()
     assert load_incident(tmp_path, incident_id).title == "unified env crashes"
-    proc = run_cli(tmp_path, "incident", "open", "--title", "t", "--severity", "low",
-                   "--kind", "other", "--json")  # fmt: skip
+    proc = run_cli(
+        tmp_path,
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--severity",
+        "low",
+        "--kind",
+        "other",
+        "--json",
+    )
     assert proc.returncode == 0
     data = json.loads(proc.stdout)
     assert data["id"].startswith("INC-") and data["state"] == "opened"
@@ -45,19 +70,25 @@ def test_open_in_a_subprocess_prints_the_id(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["incident", "open", "--title", "t", "--severity", "urgent", "--kind", "crash"],
-         "Invalid value for '--severity'"),
+        (
+            ["incident", "open", "--title", "t", "--severity", "urgent", "--kind", "crash"],
+            "Invalid value for '--severity'",
+        ),
         (["incident", "open", "--severity", "low", "--kind", "crash"], "Missing option '--title'"),
-        (["incident", "open", "--title", "", "--severity", "low", "--kind", "crash"],
-         "title must be one non-empty line"),
+        (
+            ["incident", "open", "--title", "", "--severity", "low", "--kind", "crash"],
+            "title must be one non-empty line",
+        ),
         (["incident", "show", "../x"], "'../x' is not an incident ID"),
         (["incident", "show", "INC-../.."], "is not an incident ID"),
         (["incident", "show", "/etc/passwd"], "is not an incident ID"),
         (["incident", "show", "INC-20261123-0612-3fa2"], "no incident INC-20261123-0612-3fa2"),
         (["incident", "advance", "../x", "assessed"], "is not an incident ID"),
         (["incident", "advance", "INC-20261123-0612-3fa2", "fixed"], "Invalid value for 'STATE'"),
-        (["incident", "done", "INC-20261123-0612-3fa2", "coffee"],
-         "Invalid value for 'OBLIGATION'"),
+        (
+            ["incident", "done", "INC-20261123-0612-3fa2", "coffee"],
+            "Invalid value for 'OBLIGATION'",
+        ),
         (["incident", "frobnicate"], "No such command 'frobnicate'"),
     ],
 )
@@ -69,23 +100,40 @@ def test_user_mistakes_print_one_line_and_exit_2(
 
 
 def test_illegal_transition_in_a_subprocess(tmp_path: Path) -> None:
-    incident_id = run_cli(tmp_path, "incident", "open", "--title", "t", "--severity", "low",
-                          "--kind", "other").stdout.strip()  # fmt: skip
+    incident_id = run_cli(
+        tmp_path, "incident", "open", "--title", "t", "--severity", "low", "--kind", "other"
+    ).stdout.strip()
     message = one_line_error(run_cli(tmp_path, "incident", "advance", incident_id, "verified"))
     assert "cannot go from opened to verified (from opened: assessed)" in message
 
 
 def test_lifecycle_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     archive = ["--archive", str(tmp_path)]
-    assert main(["incident", "open", "--title", "env crash", "--severity", "critical",
-                 "--kind", "crash", *archive]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "incident",
+                "open",
+                "--title",
+                "env crash",
+                "--severity",
+                "critical",
+                "--kind",
+                "crash",
+                *archive,
+            ]
+        )
+        == 0
+    )
     incident_id = capsys.readouterr().out.strip()
 
     assert main(["incident", "list", *archive]) == 0
     listing = capsys.readouterr().out
     assert incident_id in listing and "tracking-issue due" in listing and "env crash" in listing
 
-    assert main(["incident", "advance", incident_id, "assessed", "--note", "decided", *archive]) == 0
+    assert (
+        main(["incident", "advance", incident_id, "assessed", "--note", "decided", *archive]) == 0
+    )
     assert capsys.readouterr().out.strip() == f"{incident_id}: opened -> assessed"
     assert main(["incident", "advance", incident_id, "rolled-back", *archive]) == 0
     capsys.readouterr()
@@ -103,7 +151,10 @@ def test_lifecycle_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     data = json.loads(capsys.readouterr().out)
     assert data["id"] == incident_id and data["state"] == "rolled-back"
     assert [d["obligation"] for d in data["deadlines"]] == [
-        "tracking-issue", "stakeholder-update", "root-cause-analysis"]  # fmt: skip
+        "tracking-issue",
+        "stakeholder-update",
+        "root-cause-analysis",
+    ]
     assert data["open_obligations"] == ["root-cause-analysis", "stakeholder-update"]
     assert data["completions"][0]["note"] == "#7"
 
@@ -112,7 +163,9 @@ def test_lifecycle_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert [i["id"] for i in listed["incidents"]] == [incident_id]
 
     assert main(["incident", "done", incident_id, "management-report", *archive]) == 2
-    assert "open obligations now: root-cause-analysis, stakeholder-update" in capsys.readouterr().err
+    assert (
+        "open obligations now: root-cause-analysis, stakeholder-update" in capsys.readouterr().err
+    )
 
 
 def test_archive_defaults_to_env_then_the_targets(
@@ -123,7 +176,10 @@ def test_archive_defaults_to_env_then_the_targets(
     monkeypatch.delenv("RUNBOOK_ARCHIVE", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert main(["incident", "list"]) == 0
-    assert f"no incidents in {tmp_path / 'data' / 'runbook' / 'archives'}/t-" in capsys.readouterr().out
+    assert (
+        f"no incidents in {tmp_path / 'data' / 'runbook' / 'archives'}/t-"
+        in capsys.readouterr().out
+    )
     monkeypatch.setenv("RUNBOOK_ARCHIVE", str(tmp_path / "elsewhere"))
     assert main(["incident", "open", "--title", "t", "--severity", "low", "--kind", "other"]) == 0
     incident_id = capsys.readouterr().out.strip()

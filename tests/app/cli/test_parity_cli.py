@@ -21,8 +21,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:Depr
 
 def runbook(archive: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
-    return subprocess.run([runbook_executable(), *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, check=False, timeout=300)
+    return subprocess.run(
+        [runbook_executable(), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+        timeout=300,
+    )
 
 
 def incident(archive: Path) -> str:
@@ -32,15 +39,29 @@ def incident(archive: Path) -> str:
 def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_path: Path) -> None:
     set_faults(fresh_sandbox, reward_bias=-0.05)
     inc = incident(tmp_path)
-    proc = runbook(tmp_path, "parity", "--incident", inc, "--target", str(fresh_sandbox),
-                   "--episodes", "3", "--json")
+    proc = runbook(
+        tmp_path,
+        "parity",
+        "--incident",
+        inc,
+        "--target",
+        str(fresh_sandbox),
+        "--episodes",
+        "3",
+        "--json",
+    )
     assert proc.returncode == EXIT_CHECK_FAILED, proc.stderr
     assert proc.stderr.startswith("runbook: error: parity verdict FAIL: outside the margin")
     assert proc.stderr.count("\n") == 1
     data = json.loads(proc.stdout)
     assert data["verdict"] == "FAIL"
-    assert data["first_divergence"] == {"episode": 0, "step": 1, "field": "reward",
-                                        "legacy": 1.0, "candidate": 0.95}
+    assert data["first_divergence"] == {
+        "episode": 0,
+        "step": 1,
+        "field": "reward",
+        "legacy": 1.0,
+        "candidate": 0.95,
+    }
     assert data["step_agreement"] == 0.0
     assert isinstance(data["throughput_regression_pct"], float)
     assert data["metrics"]["total_reward"]["verdict"] == "FAIL"
@@ -53,12 +74,24 @@ def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_pa
 
 
 def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_path: Path) -> None:
-    proc = runbook(tmp_path, "parity", "--incident", incident(tmp_path), "--seeds", "0-2,7",
-                   "--workers", "2", cwd=sandbox)
+    proc = runbook(
+        tmp_path,
+        "parity",
+        "--incident",
+        incident(tmp_path),
+        "--seeds",
+        "0-2,7",
+        "--workers",
+        "2",
+        cwd=sandbox,
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert out.startswith("parity    PASS: every metric is equivalent within its margin\n")
-    assert "GeneralSimEnv (legacy) vs UnifiedSimEnv (unified); 4 episodes, 4000 steps, 2 worker(s)" in out
+    assert (
+        "GeneralSimEnv (legacy) vs UnifiedSimEnv (unified); 4 episodes, 4000 steps, 2 worker(s)"
+        in out
+    )
     assert "agreement 100.00% of steps identical" in out
     assert "first divergence" not in out
     assert "\n     3      7   1000: " in out  # episode 3 ran seed 7
@@ -66,8 +99,18 @@ def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_pa
     assert proc.stderr == ""
 
 
-def test_inconclusive_prints_the_episode_count_that_would_decide(fresh_sandbox: Path, tmp_path: Path) -> None:
-    args = ["parity", "--incident", incident(tmp_path), "--target", str(fresh_sandbox), "--episodes", "3"]
+def test_inconclusive_prints_the_episode_count_that_would_decide(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    args = [
+        "parity",
+        "--incident",
+        incident(tmp_path),
+        "--target",
+        str(fresh_sandbox),
+        "--episodes",
+        "3",
+    ]
     clean = json.loads(runbook(tmp_path, *args, "--json").stdout)["records"]
     rewards = [r["legacy_reward"] for r in clean]
     mean = sum(rewards) / len(rewards)
@@ -84,15 +127,33 @@ def test_inconclusive_prints_the_episode_count_that_would_decide(fresh_sandbox: 
 
 def test_record_then_compare_a_crashing_candidate(fresh_sandbox: Path, tmp_path: Path) -> None:
     out = tmp_path / "legacy.json"
-    proc = runbook(tmp_path, "parity", "record", "--out", str(out), "--episodes", "2",
-                   "--target", str(fresh_sandbox))
+    proc = runbook(
+        tmp_path,
+        "parity",
+        "record",
+        "--out",
+        str(out),
+        "--episodes",
+        "2",
+        "--target",
+        str(fresh_sandbox),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"recorded 2 episodes of GeneralSimEnv (legacy) into {out}")
     again = runbook(tmp_path, "parity", "record", "--out", str(out), "--target", str(fresh_sandbox))
     assert again.returncode == EXIT_INVALID_INPUT and "exists" in again.stderr
     set_faults(fresh_sandbox, crash_at_step=40)
-    proc = runbook(tmp_path, "parity", "--incident", incident(tmp_path), "--baseline", str(out),
-                   "--target", str(fresh_sandbox), "--json")
+    proc = runbook(
+        tmp_path,
+        "parity",
+        "--incident",
+        incident(tmp_path),
+        "--baseline",
+        str(out),
+        "--target",
+        str(fresh_sandbox),
+        "--json",
+    )
     assert proc.returncode == EXIT_CHECK_FAILED
     data = json.loads(proc.stdout)
     assert data["reference"] == "baseline" and data["baseline"] == str(out)
@@ -111,9 +172,14 @@ def test_record_then_compare_a_crashing_candidate(fresh_sandbox: Path, tmp_path:
         (["parity", "--policy", "greedy"], "Invalid value for '--policy'"),
     ],
 )
-def test_usage_errors_are_one_line(args: list[str], message: str, tmp_path: Path,
-                                   sandbox: Path, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_errors_are_one_line(
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    sandbox: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("RUNBOOK_ARCHIVE", str(tmp_path))
     monkeypatch.chdir(sandbox)
     assert main(args) == EXIT_INVALID_INPUT
@@ -134,11 +200,29 @@ def test_policy_model_runs_an_sb3_model(sandbox: Path, tmp_path: Path) -> None:
         f".learn(64).save({str(model)!r})\n"
     )
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run([sys.executable, "-c", train], cwd=sandbox, env=env, capture_output=True,
-                          text=True, check=False, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", train],
+        cwd=sandbox,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    proc = runbook(tmp_path, "parity", "--incident", incident(tmp_path), "--target", str(sandbox),
-                   "--episodes", "2", "--model", str(model), "--json")
+    proc = runbook(
+        tmp_path,
+        "parity",
+        "--incident",
+        incident(tmp_path),
+        "--target",
+        str(sandbox),
+        "--episodes",
+        "2",
+        "--model",
+        str(model),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["spec"]["policy"] == "model" and data["spec"]["model_path"] == str(model)

@@ -20,8 +20,9 @@ def _where(target: Path, archive: Path) -> tuple[str, ...]:
 
 
 def _plan(target: Path, archive: Path, incident: str, strategy: str) -> tuple[str, str]:
-    planned = cli("rollback", "plan", "--incident", incident, "--strategy", strategy,
-                  *_where(target, archive))  # fmt: skip
+    planned = cli(
+        "rollback", "plan", "--incident", incident, "--strategy", strategy, *_where(target, archive)
+    )
     assert planned.returncode == 0, planned.stderr
     sha = re.search(r"--plan ([0-9a-f]{12})", planned.stdout)
     assert sha, planned.stdout
@@ -29,8 +30,9 @@ def _plan(target: Path, archive: Path, incident: str, strategy: str) -> tuple[st
 
 
 @pytest.mark.slow
-def test_plan_hashes_dry_run_would_apply_and_undo_reverted(fresh_sandbox: Path,
-                                                           tmp_path: Path) -> None:
+def test_plan_hashes_dry_run_would_apply_and_undo_reverted(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     archive = tmp_path / "archive"
     incident = open_incident(archive, "unified env slow", "high", "perf-regression").id
     common = ("--incident", incident, *_where(fresh_sandbox, archive))
@@ -59,8 +61,9 @@ def test_plan_hashes_dry_run_would_apply_and_undo_reverted(fresh_sandbox: Path,
 
 
 @pytest.mark.slow
-def test_now_separates_what_it_did_from_what_the_user_must_do(fresh_sandbox: Path,
-                                                              tmp_path: Path) -> None:
+def test_now_separates_what_it_did_from_what_the_user_must_do(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     now = cli("rollback", "now", "--yes", *_where(fresh_sandbox, tmp_path / "archive"))
     assert now.returncode == 0, now.stderr
     did, _, todo = now.stdout.partition("what you must still do")
@@ -70,8 +73,9 @@ def test_now_separates_what_it_did_from_what_the_user_must_do(fresh_sandbox: Pat
 
 
 @pytest.mark.slow
-def test_status_without_incident_scans_for_interrupted_work(fresh_sandbox: Path,
-                                                            tmp_path: Path) -> None:
+def test_status_without_incident_scans_for_interrupted_work(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     archive = tmp_path / "archive"
     where = _where(fresh_sandbox, archive)
     quiet = cli("rollback", "status", *where)
@@ -82,8 +86,17 @@ def test_status_without_incident_scans_for_interrupted_work(fresh_sandbox: Path,
     _, sha = _plan(fresh_sandbox, archive, incident, "now")
     (fresh_sandbox / ".runbook").mkdir(exist_ok=True)
     (fresh_sandbox / crashpoints.MARKER).touch()
-    killed = cli("rollback", "apply", "--incident", incident, "--plan", sha, "--yes", *where,
-                 env={"RUNBOOK_CRASH_AT": "4"})  # fmt: skip
+    killed = cli(
+        "rollback",
+        "apply",
+        "--incident",
+        incident,
+        "--plan",
+        sha,
+        "--yes",
+        *where,
+        env={"RUNBOOK_CRASH_AT": "4"},
+    )
     assert killed.returncode == -9, killed.stderr
 
     scan = cli("rollback", "status", *where)

@@ -17,9 +17,14 @@ from tests.svcutil import guarded_service
 
 def run_verify_cli(archive: Path, target: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RUNBOOK_ARCHIVE": str(archive)}
-    return subprocess.run([runbook_executable(), "verify", "--target", str(target),
-                           *args], capture_output=True, text=True, env=env, check=False,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [runbook_executable(), "verify", "--target", str(target), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -37,8 +42,9 @@ def saved_runs(archive: Path, incident_id: str) -> list[Path]:
 
 
 def test_json_output_of_a_passing_run(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
-    proc = run_verify_cli(archive, fresh_sandbox, "--incident", incident_id,
-                          "--checks", "integrity, config", "--json")  # fmt: skip
+    proc = run_verify_cli(
+        archive, fresh_sandbox, "--incident", incident_id, "--checks", "integrity, config", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] is True and data["expect"] == "release"
@@ -46,12 +52,16 @@ def test_json_output_of_a_passing_run(fresh_sandbox: Path, archive: Path, incide
     assert [Path(data["path"])] == saved_runs(archive, incident_id)
 
 
-def test_text_output_and_exit_1_on_a_blocking_failure(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_text_output_and_exit_1_on_a_blocking_failure(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     inject_defect(fresh_sandbox, "config-corrupt")
     proc = run_verify_cli(archive, fresh_sandbox, "--incident", incident_id, "--checks", "config")
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert lines[0] == f"verify {incident_id} on {fresh_sandbox} (expecting the release version 1.1.0)"
+    assert (
+        lines[0] == f"verify {incident_id} on {fresh_sandbox} (expecting the release version 1.1.0)"
+    )
     assert lines[1].startswith("  fail  config [") and "invalid JSON at line" in lines[1]
     assert lines[2] == "result: FAILED: config"
     assert proc.stderr.startswith("runbook: error: blocking check(s) failed: config (see ")
@@ -80,17 +90,23 @@ def test_unknown_incident_exits_2(fresh_sandbox: Path, archive: Path) -> None:
     assert proc.returncode == 2 and "no incident INC-20260101-0000-abcd" in proc.stderr
 
 
-def test_start_service_starts_it_for_the_service_checks(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
+def test_start_service_starts_it_for_the_service_checks(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
     names = "--checks", "service.health,service.performance"
     proc = run_verify_cli(archive, fresh_sandbox, "--incident", incident_id, *names, "--json")
     assert proc.returncode == 0, proc.stderr
     assert [c["status"] for c in json.loads(proc.stdout)["checks"]] == ["skip", "skip"]
     with guarded_service(fresh_sandbox, start=False) as guard:
-        proc = run_verify_cli(archive, fresh_sandbox, "--incident", incident_id, *names,
-                              "--start-service", "--json")  # fmt: skip
+        proc = run_verify_cli(
+            archive, fresh_sandbox, "--incident", incident_id, *names, "--start-service", "--json"
+        )
         pid = guard.current_pid()
         assert proc.returncode == 0, proc.stdout + proc.stderr
         checks = json.loads(proc.stdout)["checks"]
         assert [(c["name"], c["status"]) for c in checks] == [
-            ("service.start", "pass"), ("service.health", "pass"), ("service.performance", "pass")]
+            ("service.start", "pass"),
+            ("service.health", "pass"),
+            ("service.performance", "pass"),
+        ]
         assert checks[1]["evidence"]["status"]["pid"] == pid

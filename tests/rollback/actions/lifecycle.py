@@ -14,7 +14,9 @@ from runbook_lib.rollback.actions.registry import action_for
 
 def make_context(root: Path, incident_dir: Path) -> Context:
     return Context(
-        root=root, incident_dir=incident_dir, store=BlobStore(incident_dir / "blobs"),
+        root=root,
+        incident_dir=incident_dir,
+        store=BlobStore(incident_dir / "blobs"),
         python=sys.executable,
     )
 

@@ -102,6 +102,8 @@ def test_config_undo_refuses_when_the_key_itself_was_changed(target: Path, tmp_p
     save_blobs(step, ctx)
     action.apply(step, ctx)
     config = target / "config.ini"
-    config.write_text(config.read_text().replace("use_unified_env = false", "use_unified_env = maybe"))
+    config.write_text(
+        config.read_text().replace("use_unified_env = false", "use_unified_env = maybe")
+    )
     with pytest.raises(WorkspaceError, match="changed after the rollback"):
         action.undo(step, ctx)

@@ -23,14 +23,28 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     git(root, ["init", "-q", "-b", "main"], isolated=True)
-    write(root, {"src/rl/sac/__init__.py": "v1\n", "src/rl/sac/sac_agent.py": "agent v1\n",
-                 "docs/agents/sac_agent.md": "# v1\n", "README.md": "readme\n"})
+    write(
+        root,
+        {
+            "src/rl/sac/__init__.py": "v1\n",
+            "src/rl/sac/sac_agent.py": "agent v1\n",
+            "docs/agents/sac_agent.md": "# v1\n",
+            "README.md": "readme\n",
+        },
+    )
     git(root, ["add", "-A"], isolated=True)
     git(root, ["commit", "-qm", "v1"], isolated=True)
     git(root, ["tag", "v1.0"], isolated=True)
-    write(root, {"src/rl/sac/sac_agent.py": "agent v2\n", "src/rl/sac/sac_features.py": "new\n",
-                 "docs/agents/sac_agent.md": "# v2\n", "docs/agents/new_doc.md": "v2 only\n",
-                 "README.md": "readme v2\n"})
+    write(
+        root,
+        {
+            "src/rl/sac/sac_agent.py": "agent v2\n",
+            "src/rl/sac/sac_features.py": "new\n",
+            "docs/agents/sac_agent.md": "# v2\n",
+            "docs/agents/new_doc.md": "v2 only\n",
+            "README.md": "readme v2\n",
+        },
+    )
     git(root, ["add", "-A"], isolated=True)
     git(root, ["commit", "-qm", "v2"], isolated=True)
     return root
@@ -71,7 +85,9 @@ def test_applied_state_matches_the_stable_ref(repo: Path, tmp_path: Path) -> Non
 
 def test_missing_ref_is_refused_before_anything_changes(repo: Path) -> None:
     before = tree_hash(repo)
-    with pytest.raises(InvalidInputError, match=r"stable ref 'v0.9' does not exist.*tags there: v1.0"):
+    with pytest.raises(
+        InvalidInputError, match=r"stable ref 'v0.9' does not exist.*tags there: v1.0"
+    ):
         GitRestoreAction(ref="v0.9", paths=("src/rl/sac/",)).plan(repo)
     assert tree_hash(repo) == before
 

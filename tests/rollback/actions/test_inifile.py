@@ -28,7 +28,10 @@ def test_changes_one_value_and_nothing_else() -> None:
     old_lines, new_lines = CONFIG.splitlines(), new.splitlines()
     changed = [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
     assert changed == [
-        ("use_unified_env = true  # new env by default", "use_unified_env = false  # new env by default")
+        (
+            "use_unified_env = true  # new env by default",
+            "use_unified_env = false  # new env by default",
+        )
     ]
     parser = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
     parser.read_string(new)
@@ -63,7 +66,9 @@ def test_adds_missing_section() -> None:
 
 def test_keeps_crlf_line_endings() -> None:
     text = "[rl]\r\nuse_unified_env = true\r\n"
-    assert set_value(text, "rl", "use_unified_env", "false") == "[rl]\r\nuse_unified_env = false\r\n"
+    assert (
+        set_value(text, "rl", "use_unified_env", "false") == "[rl]\r\nuse_unified_env = false\r\n"
+    )
 
 
 def test_rejects_multiline_value() -> None:

@@ -18,8 +18,12 @@ def make_wheel(wheelhouse: Path, version: str, modules: dict[str, str]) -> Path:
     """A minimal, valid PEP 427 wheel of the 'demo-pkg' project."""
     dist = f"demo_pkg-{version}.dist-info"
     files = {f"demo_pkg/{name}": text.encode() for name, text in modules.items()}
-    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: demo-pkg\nVersion: {version}\n".encode()
-    files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{dist}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: demo-pkg\nVersion: {version}\n".encode()
+    )
+    files[f"{dist}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
     record = []
     for name, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
@@ -39,7 +43,9 @@ def target(tmp_path: Path) -> Path:
     wheelhouse = root / "wheelhouse"
     wheelhouse.mkdir(parents=True)
     make_wheel(wheelhouse, "1.0.0", {"__init__.py": "__version__ = '1.0.0'\n"})
-    make_wheel(wheelhouse, "1.1.0", {"__init__.py": "__version__ = '1.1.0'\n", "features.py": "X = 1\n"})
+    make_wheel(
+        wheelhouse, "1.1.0", {"__init__.py": "__version__ = '1.1.0'\n", "features.py": "X = 1\n"}
+    )
     command = pip_install_command(sys.executable, wheelhouse, root / ".site", "demo-pkg", "1.1.0")
     subprocess.run(command, check=True)
     return root
@@ -65,7 +71,10 @@ def test_applied_version_imports(target: Path, tmp_path: Path) -> None:
     action.apply(step, ctx)
     out = subprocess.run(
         [sys.executable, "-c", "import demo_pkg, pathlib; print(demo_pkg.__version__)"],
-        env={"PYTHONPATH": str(target / ".site")}, capture_output=True, text=True, check=True,
+        env={"PYTHONPATH": str(target / ".site")},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "1.0.0"
     assert [d.version for d in installed(target / ".site", "demo-pkg")] == ["1.0.0"]
@@ -73,5 +82,7 @@ def test_applied_version_imports(target: Path, tmp_path: Path) -> None:
 
 
 def test_missing_version_is_refused(target: Path) -> None:
-    with pytest.raises(InvalidInputError, match=r"no wheel of demo-pkg==0\.9\.0.*wheels there: demo_pkg-1\.0\.0"):
+    with pytest.raises(
+        InvalidInputError, match=r"no wheel of demo-pkg==0\.9\.0.*wheels there: demo_pkg-1\.0\.0"
+    ):
         PackageAction("demo-pkg", "0.9.0", "wheelhouse", ".site").plan(target)

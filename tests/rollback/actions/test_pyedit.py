@@ -17,7 +17,7 @@ def f() -> None:
     _FORCE_LEGACY_ENV = "shadow"
 '''
 
-SCRIPT = '''from src.rl.envs.factory import EnvType, create_sim_env
+SCRIPT = """from src.rl.envs.factory import EnvType, create_sim_env
 
 
 def main(config):
@@ -25,7 +25,7 @@ def main(config):
         config,
     )
     return env
-'''
+"""
 
 
 def test_constant_edit_changes_only_the_value() -> None:
@@ -50,8 +50,9 @@ def test_syntax_error_names_file_and_line() -> None:
 
 
 def test_keyword_is_added_after_trailing_comma() -> None:
-    edit = pyedit.keyword_edit(SCRIPT, "create_sim_env", "env_type", "EnvType.LEGACY",
-                               filename="s.py")
+    edit = pyedit.keyword_edit(
+        SCRIPT, "create_sim_env", "env_type", "EnvType.LEGACY", filename="s.py"
+    )
     new = pyedit.apply_edit(SCRIPT, edit)
     call = pyedit.find_calls(new, "create_sim_env", filename="s.py")[0]
     assert [ast.unparse(k.value) for k in call.keywords] == ["EnvType.LEGACY"]
@@ -63,8 +64,14 @@ def test_keyword_is_added_after_trailing_comma() -> None:
     [
         ("env = create_sim_env(config)\n", "env = create_sim_env(config, env_type='legacy')\n"),
         ("env = create_sim_env()\n", "env = create_sim_env(env_type='legacy')\n"),
-        ("env = f.create_sim_env(c, env_type='unified')\n", "env = f.create_sim_env(c, env_type='legacy')\n"),
-        ("env = create_sim_env(c, seed=(1, 2))  # why\n", "env = create_sim_env(c, seed=(1, 2), env_type='legacy')  # why\n"),
+        (
+            "env = f.create_sim_env(c, env_type='unified')\n",
+            "env = f.create_sim_env(c, env_type='legacy')\n",
+        ),
+        (
+            "env = create_sim_env(c, seed=(1, 2))  # why\n",
+            "env = create_sim_env(c, seed=(1, 2), env_type='legacy')  # why\n",
+        ),
     ],
 )
 def test_keyword_edit_forms(source: str, expected: str) -> None:

@@ -39,8 +39,9 @@ def apply_env_var_rollback(root: Path, incident: Path) -> None:
     """Seed 000 §1.1 as the runbook applies it: .runbook/rollback.env."""
     action = EnvVarAction({"USE_UNIFIED_ENV": "0", "RL_ENV_TYPE": "legacy"}, note="test")
     step = action.plan(root)
-    ctx = Context(root=root, incident_dir=incident, store=BlobStore(incident / "blobs"),
-                  python=sys.executable)
+    ctx = Context(
+        root=root, incident_dir=incident, store=BlobStore(incident / "blobs"), python=sys.executable
+    )
     for data in step.blobs.values():
         ctx.store.put(data)
     action.apply(step, ctx)
@@ -55,8 +56,10 @@ def test_check_env_passes_on_both_envs_and_leaves_nothing_behind(sandbox: Path) 
     result = checks.check_env_api(manifest(sandbox))
     assert result.status == "pass", result.summary
     envs = result.evidence["envs"]
-    assert {t: e["class"] for t, e in envs.items()} == {"legacy": "GeneralSimEnv",
-                                                        "unified": "UnifiedSimEnv"}
+    assert {t: e["class"] for t, e in envs.items()} == {
+        "legacy": "GeneralSimEnv",
+        "unified": "UnifiedSimEnv",
+    }
     assert all(e["error"] is None and e["warnings"] == [] for e in envs.values())
     assert any("deprecated" in w for w in envs["legacy"]["construction_warnings"])
     assert result.blocking and result.duration_s > 0
@@ -66,14 +69,21 @@ def test_check_env_passes_on_both_envs_and_leaves_nothing_behind(sandbox: Path) 
 
 def test_check_env_fails_on_an_observation_space_that_lies(fresh_sandbox: Path) -> None:
     # A real regression: the declared Box no longer matches what reset() returns.
-    edit(fresh_sandbox, UNIFIED, "shape=(self.adapter.obs_size,)", "shape=(self.adapter.obs_size + 1,)")
+    edit(
+        fresh_sandbox,
+        UNIFIED,
+        "shape=(self.adapter.obs_size,)",
+        "shape=(self.adapter.obs_size + 1,)",
+    )
     result = checks.check_env_api(manifest(fresh_sandbox))
     assert result.status == "fail"
     assert result.summary.startswith("unified: ")
     assert result.evidence["envs"]["legacy"]["error"] is None
     unified = result.evidence["envs"]["unified"]
-    assert unified["error"] == ("AssertionError: The first element returned by `env.reset()` "
-                                "is not within the observation space.")
+    assert unified["error"] == (
+        "AssertionError: The first element returned by `env.reset()` "
+        "is not within the observation space."
+    )
 
 
 def test_check_env_fails_when_the_env_crashes(fresh_sandbox: Path) -> None:
@@ -86,7 +96,9 @@ def test_check_env_fails_when_the_env_crashes(fresh_sandbox: Path) -> None:
 # --- factory resolution -------------------------------------------------------------------
 
 
-def test_factory_resolution_fails_on_a_healthy_target(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_factory_resolution_fails_on_a_healthy_target(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The operator's shell may say USE_UNIFIED_ENV=0; the check proves the recorded rollback only.
     monkeypatch.setenv("USE_UNIFIED_ENV", "0")
     result = checks.check_factory_resolution(manifest(sandbox))
@@ -97,7 +109,9 @@ def test_factory_resolution_fails_on_a_healthy_target(sandbox: Path, monkeypatch
     assert "using UnifiedSimEnv (unified)" in result.evidence["default"]["log"][-1]
 
 
-def test_factory_resolution_passes_after_the_env_var_rollback(fresh_sandbox: Path, tmp_path: Path) -> None:
+def test_factory_resolution_passes_after_the_env_var_rollback(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     apply_env_var_rollback(fresh_sandbox, tmp_path / "incident")
     result = checks.check_factory_resolution(manifest(fresh_sandbox))
     assert result.status == "pass", result.summary
@@ -107,12 +121,17 @@ def test_factory_resolution_passes_after_the_env_var_rollback(fresh_sandbox: Pat
     assert result.evidence["rollback_env"] == {"USE_UNIFIED_ENV": "0", "RL_ENV_TYPE": "legacy"}
 
 
-def test_factory_resolution_warns_when_the_choice_is_not_logged(fresh_sandbox: Path, tmp_path: Path) -> None:
+def test_factory_resolution_warns_when_the_choice_is_not_logged(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     apply_env_var_rollback(fresh_sandbox, tmp_path / "incident")
     edit(fresh_sandbox, "src/rl/envs/factory.py", "    logger.info(", "    logger.debug(")
     result = checks.check_factory_resolution(manifest(fresh_sandbox))
     assert result.status == "warn"
-    assert result.summary == "GeneralSimEnv (legacy) is built, but no factory log line names it to prove it"
+    assert (
+        result.summary
+        == "GeneralSimEnv (legacy) is built, but no factory log line names it to prove it"
+    )
     assert result.evidence["default"]["log"] == []
 
 
@@ -137,23 +156,40 @@ def test_determinism_passes_with_and_without_seeded_noise(fresh_sandbox: Path) -
 
 def test_determinism_fails_when_the_noise_generator_is_unseeded(fresh_sandbox: Path) -> None:
     set_faults(fresh_sandbox, obs_noise=0.05)
-    edit(fresh_sandbox, UNIFIED, "entropy = [seed, _NOISE_STREAM] if seed >= 0 else None",
-         "entropy = None")
+    edit(
+        fresh_sandbox,
+        UNIFIED,
+        "entropy = [seed, _NOISE_STREAM] if seed >= 0 else None",
+        "entropy = None",
+    )
     result = checks.check_determinism(manifest(fresh_sandbox), steps=200)
     assert result.status == "fail"
     unified = result.evidence["envs"]["unified"]["differences"]
     assert set(unified) == {"reset again in one process", "a second process"}
     assert {(d["step"], d["field"]) for d in unified.values()} == {(0, "obs")}
     assert result.evidence["envs"]["legacy"]["differences"] == {}
-    assert "unified (UnifiedSimEnv) differs after reset again in one process at step 0 (obs)" in result.summary
+    assert (
+        "unified (UnifiedSimEnv) differs after reset again in one process at step 0 (obs)"
+        in result.summary
+    )
 
 
 def test_first_difference_names_step_and_field() -> None:
     a: list[list[Any]] = [["o0", None, None, None], ["o1", 1.0, False, False]]
     assert checks.first_difference(a, a) is None
     b: list[list[Any]] = [["o0", None, None, None], ["o1", -1.0, False, False]]
-    assert checks.first_difference(a, b) == {"step": 1, "field": "reward", "first": 1.0, "second": -1.0}
-    assert checks.first_difference(a, a[:1]) == {"step": 1, "field": "length", "first": 2, "second": 1}
+    assert checks.first_difference(a, b) == {
+        "step": 1,
+        "field": "reward",
+        "first": 1.0,
+        "second": -1.0,
+    }
+    assert checks.first_difference(a, a[:1]) == {
+        "step": 1,
+        "field": "length",
+        "first": 2,
+        "second": 1,
+    }
 
 
 # --- training smoke run ---------------------------------------------------------------------
@@ -167,7 +203,9 @@ def test_training_smoke_passes_and_names_the_env(sandbox: Path) -> None:
     assert any("blocking_probability=" in line for line in result.evidence["stdout_tail"])
 
 
-def test_training_smoke_fails_on_a_crash_and_passes_after_the_rollback(fresh_sandbox: Path, tmp_path: Path) -> None:
+def test_training_smoke_fails_on_a_crash_and_passes_after_the_rollback(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
     set_faults(fresh_sandbox, crash_at_step=50)
     result = checks.check_training_smoke(manifest(fresh_sandbox))
     assert result.status == "fail"
@@ -176,7 +214,8 @@ def test_training_smoke_fails_on_a_crash_and_passes_after_the_rollback(fresh_san
     result = checks.check_training_smoke(manifest(fresh_sandbox))
     assert result.status == "pass", result.summary
     assert result.evidence["env_chosen"] == {
-        "class": "GeneralSimEnv", "env_type": "legacy",
+        "class": "GeneralSimEnv",
+        "env_type": "legacy",
         "log": "INFO src.rl.envs.factory: create_sim_env: using GeneralSimEnv (legacy) decided by RL_ENV_TYPE=legacy",
     }
 
@@ -184,8 +223,13 @@ def test_training_smoke_fails_on_a_crash_and_passes_after_the_rollback(fresh_san
 def test_checks_skip_a_target_without_env_section(tmp_path: Path) -> None:
     (tmp_path / "runbook.toml").write_text('[target]\nname = "bare"\n\n[git]\nstable_ref = "v1"\n')
     bare = manifest(tmp_path)
-    for check in (checks.check_env_api, checks.check_factory_resolution, checks.check_determinism,
-                  checks.check_training_smoke, checks.check_monitoring):
+    for check in (
+        checks.check_env_api,
+        checks.check_factory_resolution,
+        checks.check_determinism,
+        checks.check_training_smoke,
+        checks.check_monitoring,
+    ):
         result = check(bare)
         assert result.status == "skip" and not result.blocking
 
@@ -204,14 +248,18 @@ def test_repeated_episode_steps() -> None:
 
 
 @pytest.mark.slow
-def test_monitoring_warns_and_shows_the_empty_mask_fault(sandbox: Path, fresh_sandbox: Path) -> None:
+def test_monitoring_warns_and_shows_the_empty_mask_fault(
+    sandbox: Path, fresh_sandbox: Path
+) -> None:
     healthy = checks.check_monitoring(manifest(sandbox))
     assert healthy.status == "warn", healthy.summary  # a full network empties masks now and then
     assert healthy.evidence["env_class"] == "UnifiedSimEnv"
     assert healthy.evidence["progress_lines"] == 6  # 600 steps, one line per 100
     assert 0 < healthy.evidence["empty_mask_rate"] < 0.10
     assert healthy.evidence["repeated_episode_steps"] == []
-    assert "INFO runbook.monitoring: Step 100: reward=" in "\n".join(healthy.evidence["first_lines"])
+    assert "INFO runbook.monitoring: Step 100: reward=" in "\n".join(
+        healthy.evidence["first_lines"]
+    )
 
     set_faults(fresh_sandbox, empty_mask_at_step=20)
     faulty = checks.check_monitoring(manifest(fresh_sandbox))
@@ -222,7 +270,8 @@ def test_monitoring_warns_and_shows_the_empty_mask_fault(sandbox: Path, fresh_sa
     assert faulty.evidence["warnings"] == healthy.evidence["warnings"] + episodes
     assert faulty.evidence["repeated_episode_steps"] == [20]
     assert faulty.evidence["repeated_warnings"] == [
-        f"Step {200 * e + 20}: No valid actions available (step 20 of its episode)" for e in range(3)
+        f"Step {200 * e + 20}: No valid actions available (step 20 of its episode)"
+        for e in range(3)
     ]
     assert "every one of the 3 episodes had an empty mask at episode step 20" in faulty.summary
 
@@ -250,7 +299,9 @@ class Recorder(MonitoringCallback):
 
 
 @pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
-def test_callback_logs_the_seed_lines_during_learn(fresh_sandbox: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_callback_logs_the_seed_lines_during_learn(
+    fresh_sandbox: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from stable_baselines3 import PPO
 
     set_faults(fresh_sandbox, empty_mask_at_step=7)
@@ -259,7 +310,9 @@ def test_callback_logs_the_seed_lines_during_learn(fresh_sandbox: Path, caplog: 
         env = factory.create_sim_env({"num_requests": 50}, env_type="unified")
         callback = Recorder(log_every=40)
         with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
-            model = PPO("MlpPolicy", env, n_steps=50, batch_size=25, n_epochs=1, seed=1, device="cpu")
+            model = PPO(
+                "MlpPolicy", env, n_steps=50, batch_size=25, n_epochs=1, seed=1, device="cpu"
+            )
             model.learn(total_timesteps=150, callback=callback)
     messages = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
     progress = [m for m in messages if "reward=" in m]

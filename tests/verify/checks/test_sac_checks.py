@@ -71,7 +71,10 @@ def test_a_changed_backed_up_model_and_a_broken_zip_fail(fresh_sandbox: Path) ->
     result = check_models(load_manifest(fresh_sandbox))
     assert result.status == "fail"
     assert "models/sac_v1.zip does not load with SAC" in result.summary
-    assert "models/sac_v1.zip sha256" in result.summary and "differs from the backup's" in result.summary
+    assert (
+        "models/sac_v1.zip sha256" in result.summary
+        and "differs from the backup's" in result.summary
+    )
 
 
 def test_an_env_that_cannot_be_built_fails(fresh_sandbox: Path) -> None:
@@ -80,7 +83,10 @@ def test_an_env_that_cannot_be_built_fails(fresh_sandbox: Path) -> None:
     edit_manifest(fresh_sandbox, 'deployed_key = "model_path"\n', "")
     result = check_models(load_manifest(fresh_sandbox))
     assert result.status == "fail"
-    assert "the env could not be built: src.rl.sac.sac_agent:make_env failed: TypeError" in result.summary
+    assert (
+        "the env could not be built: src.rl.sac.sac_agent:make_env failed: TypeError"
+        in result.summary
+    )
 
 
 # --- config ------------------------------------------------------------------------------
@@ -100,7 +106,9 @@ def test_config_passes_on_the_release(fresh_sandbox: Path) -> None:
         ("config-out-of-range", "key 'env.transaction_cost' = 1.5 is out of range"),
     ],
 )
-def test_a_bad_config_fails_naming_the_problem(fresh_sandbox: Path, defect: str, expected: str) -> None:
+def test_a_bad_config_fails_naming_the_problem(
+    fresh_sandbox: Path, defect: str, expected: str
+) -> None:
     inject_defect(fresh_sandbox, defect)
     result = check_config(load_manifest(fresh_sandbox))
     assert result.status == "fail" and result.blocking
@@ -109,8 +117,11 @@ def test_a_bad_config_fails_naming_the_problem(fresh_sandbox: Path, defect: str,
 
 
 def test_config_check_skips_without_a_validator(fresh_sandbox: Path) -> None:
-    edit_manifest(fresh_sandbox, 'config_command = ["{python}", "scripts/validate_config.py", '
-                  '"configs/sac_config.json"]\n', "")  # fmt: skip
+    edit_manifest(
+        fresh_sandbox,
+        'config_command = ["{python}", "scripts/validate_config.py", "configs/sac_config.json"]\n',
+        "",
+    )
     result = check_config(load_manifest(fresh_sandbox))
     assert (result.status, result.blocking) == ("skip", False)
 
@@ -127,14 +138,18 @@ def test_integrity_before_a_rollback_reports_the_differences(fresh_sandbox: Path
     strict_json(result)
 
 
-def test_integrity_fails_when_the_restore_is_missing_and_passes_once_restored(fresh_sandbox: Path) -> None:
+def test_integrity_fails_when_the_restore_is_missing_and_passes_once_restored(
+    fresh_sandbox: Path,
+) -> None:
     manifest = load_manifest(fresh_sandbox)
     result = check_integrity(manifest)
     assert result.status == "fail"
     assert "does not hold what backups/" in result.summary
     assert "configs/sac_config.json (differs)" in result.summary
-    shutil.copy2(fresh_sandbox / BACKUP / "configs/sac_config.json",
-                 fresh_sandbox / "configs/sac_config.json")  # fmt: skip
+    shutil.copy2(
+        fresh_sandbox / BACKUP / "configs/sac_config.json",
+        fresh_sandbox / "configs/sac_config.json",
+    )
     result = check_integrity(manifest)
     assert result.status == "pass", result.summary
     assert result.summary.endswith("the workspace matches all 2 of its files")
@@ -148,7 +163,9 @@ def test_integrity_fails_when_the_restore_is_missing_and_passes_once_restored(fr
         ("backup-missing-file", "configs/sac_config.json: FAILED open or read (missing)"),
     ],
 )
-def test_a_corrupted_backup_fails_naming_the_file(fresh_sandbox: Path, defect: str, expected: str) -> None:
+def test_a_corrupted_backup_fails_naming_the_file(
+    fresh_sandbox: Path, defect: str, expected: str
+) -> None:
     inject_defect(fresh_sandbox, defect)
     result = check_integrity(load_manifest(fresh_sandbox), expect_restored=False)
     assert result.status == "fail" and result.blocking
@@ -181,9 +198,15 @@ def test_stable_models_come_from_the_backup(sandbox: Path) -> None:
 
 
 def test_compare_metrics_holds_each_bound() -> None:
-    baseline = {"total_return": 0.30, "sharpe": 1.5, "max_drawdown": 0.06, "transaction_costs": 0.02}
-    bounds = TradingBounds(max_return_drop=0.05, max_sharpe_drop=0.5, max_drawdown_rise=0.05,
-                           max_cost_rise=0.03)  # fmt: skip
+    baseline = {
+        "total_return": 0.30,
+        "sharpe": 1.5,
+        "max_drawdown": 0.06,
+        "transaction_costs": 0.02,
+    }
+    bounds = TradingBounds(
+        max_return_drop=0.05, max_sharpe_drop=0.5, max_drawdown_rise=0.05, max_cost_rise=0.03
+    )
     inside = {"total_return": 0.26, "sharpe": 1.1, "max_drawdown": 0.10, "transaction_costs": 0.045}
     assert all(row["ok"] for row in compare_metrics(inside, baseline, bounds).values())
     outside = {"total_return": 0.24, "sharpe": 0.9, "max_drawdown": 0.12, "transaction_costs": 0.06}
@@ -205,7 +228,12 @@ def test_trading_passes_on_the_release_against_the_stable_baseline(fresh_sandbox
     evidence = strict_json(result)["evidence"]
     assert isinstance(evidence, dict)
     assert evidence["stable_ref"] == "v1.0" and evidence["backup"] == BACKUP
-    assert set(evidence["metrics"]) == {"total_return", "sharpe", "max_drawdown", "transaction_costs"}
+    assert set(evidence["metrics"]) == {
+        "total_return",
+        "sharpe",
+        "max_drawdown",
+        "transaction_costs",
+    }
     # The baseline ran the stable code on the backed-up config and model: different numbers.
     assert evidence["baseline"] != evidence["current"]
     assert evidence["baseline_run"]["cwd"] != str(fresh_sandbox)

@@ -28,7 +28,9 @@ from tests.svcutil import ServiceGuard, guarded_service
 
 
 @pytest.fixture(scope="module")
-def served(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Manifest, ServiceGuard]]:
+def served(
+    sandbox: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Manifest, ServiceGuard]]:
     """A copy of the sandbox whose release service runs for the whole module."""
     root = tmp_path_factory.mktemp("served") / "ws"
     shutil.copytree(sandbox, root, symlinks=True)
@@ -36,10 +38,14 @@ def served(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield load_manifest(root), guard
 
 
-def test_health_passes_with_the_release_version_and_model(served: tuple[Manifest, ServiceGuard]) -> None:
+def test_health_passes_with_the_release_version_and_model(
+    served: tuple[Manifest, ServiceGuard],
+) -> None:
     manifest, guard = served
     release_sha = sha256_file(manifest.root / "models" / "sac_v2.zip")
-    result = check_service_health(manifest, expected_version="1.1.0", expected_model_sha256=release_sha)
+    result = check_service_health(
+        manifest, expected_version="1.1.0", expected_model_sha256=release_sha
+    )
     assert result.status == "pass", result.summary
     evidence = json.loads(json.dumps(result.evidence, allow_nan=False))
     assert evidence["status_code"] == 200 and evidence["body"]["version"] == "1.1.0"
@@ -51,19 +57,26 @@ def test_health_passes_with_the_release_version_and_model(served: tuple[Manifest
 def test_health_fails_on_the_wrong_version_and_model(served: tuple[Manifest, ServiceGuard]) -> None:
     manifest, _ = served
     stable_sha = stable_models(manifest)["models/sac_v1.zip"]
-    result = check_service_health(manifest, expected_version="1.0.0", expected_model_sha256=stable_sha)
+    result = check_service_health(
+        manifest, expected_version="1.0.0", expected_model_sha256=stable_sha
+    )
     assert result.status == "fail" and result.blocking
     assert "version '1.1.0', expected '1.0.0'" in result.summary
     assert f"expected {stable_sha[:12]}" in result.summary
 
 
-def test_performance_passes_within_the_default_limits(served: tuple[Manifest, ServiceGuard]) -> None:
+def test_performance_passes_within_the_default_limits(
+    served: tuple[Manifest, ServiceGuard],
+) -> None:
     manifest, guard = served
     result = check_service_performance(manifest, requests=100)
     assert result.status == "pass", result.summary
     evidence = json.loads(json.dumps(result.evidence, allow_nan=False))
     assert evidence["requests"] == 100 and evidence["error_rate"] == 0.0
-    assert evidence["observation_size"] == 20 and evidence["payload_shape_from"] == "/health observation_size"
+    assert (
+        evidence["observation_size"] == 20
+        and evidence["payload_shape_from"] == "/health observation_size"
+    )
     assert 0 < evidence["p50_ms"] <= evidence["p95_ms"] <= evidence["max_ms"]
     assert evidence["rss_mb"] > 50 and evidence["pid"] == guard.pids[0]
     assert evidence["limits"] == PerformanceLimits().__dict__
@@ -81,7 +94,9 @@ def test_performance_fails_beyond_its_limits(served: tuple[Manifest, ServiceGuar
 
 
 @pytest.mark.slow
-def test_the_payload_shape_falls_back_to_the_deployed_model(served: tuple[Manifest, ServiceGuard]) -> None:
+def test_the_payload_shape_falls_back_to_the_deployed_model(
+    served: tuple[Manifest, ServiceGuard],
+) -> None:
     manifest, _ = served
     assert observation_size(manifest, {}) == (20, "observation space of models/sac_v2.zip")
 
@@ -120,7 +135,9 @@ def test_start_service_starts_once_and_reports_it(fresh_sandbox: Path) -> None:
     with guarded_service(fresh_sandbox, start=False) as guard:
         first = start_service(manifest)
         pid = guard.current_pid()
-        assert first.status == "pass" and first.summary == f"started trade-agent (pid {pid}), healthy"
+        assert (
+            first.status == "pass" and first.summary == f"started trade-agent (pid {pid}), healthy"
+        )
         assert first.evidence["health"]["healthy"] is True
         again = start_service(manifest)
         assert again.status == "pass" and again.summary == f"trade-agent already runs (pid {pid})"
@@ -128,4 +145,8 @@ def test_start_service_starts_once_and_reports_it(fresh_sandbox: Path) -> None:
 
 def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert (percentile(values, 0.5), percentile(values, 0.95), percentile([7.0], 0.95)) == (50.0, 95.0, 7.0)
+    assert (percentile(values, 0.5), percentile(values, 0.95), percentile([7.0], 0.95)) == (
+        50.0,
+        95.0,
+        7.0,
+    )

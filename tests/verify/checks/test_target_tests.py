@@ -97,11 +97,16 @@ def test_the_rollback_env_is_applied_and_the_callers_switches_dropped(
     fresh_sandbox: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     probe = fresh_sandbox / "tests" / "test_rollback_env_seen.py"
-    probe.write_text("import os\n\n\ndef test_env():\n"
-                     "    assert os.environ.get('USE_UNIFIED_ENV') == '0', os.environ.get('USE_UNIFIED_ENV')\n"
-                     "    assert 'RL_ENV_TYPE' not in os.environ\n")  # fmt: skip
-    set_tests_command(fresh_sandbox, 'command = ["{python}", "-m", "pytest", "-q", '
-                      '"tests/test_rollback_env_seen.py", "--junitxml", "{junit}"]')  # fmt: skip
+    probe.write_text(
+        "import os\n\n\ndef test_env():\n"
+        "    assert os.environ.get('USE_UNIFIED_ENV') == '0', os.environ.get('USE_UNIFIED_ENV')\n"
+        "    assert 'RL_ENV_TYPE' not in os.environ\n"
+    )
+    set_tests_command(
+        fresh_sandbox,
+        'command = ["{python}", "-m", "pytest", "-q", '
+        '"tests/test_rollback_env_seen.py", "--junitxml", "{junit}"]',
+    )
     monkeypatch.setenv("USE_UNIFIED_ENV", "1")
     monkeypatch.setenv("RL_ENV_TYPE", "unified")
     manifest = load_manifest(fresh_sandbox)
@@ -116,8 +121,11 @@ def test_the_rollback_env_is_applied_and_the_callers_switches_dropped(
 
 
 def test_a_command_that_writes_no_junit_fails_with_its_output(fresh_sandbox: Path) -> None:
-    set_tests_command(fresh_sandbox, 'command = ["{python}", "-c", "import sys; '
-                      'print(\'collection broke\', file=sys.stderr); sys.exit(3)"]')  # fmt: skip
+    set_tests_command(
+        fresh_sandbox,
+        'command = ["{python}", "-c", "import sys; '
+        "print('collection broke', file=sys.stderr); sys.exit(3)\"]",
+    )
     result = check_target_tests(load_manifest(fresh_sandbox))
     assert result.status == "fail"
     assert result.summary.startswith("the test command exited with 3: collection broke")

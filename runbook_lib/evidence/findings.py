@@ -1,0 +1,113 @@
+"""What a verification found, and which files of an incident its recorded writers account for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.base.errors import WorkspaceError
+from runbook_lib.evidence.layout import (
+    BLOBS_DIR,
+    CHAIN,
+    CHECKS_DIR,
+    COMMS_DIR,
+    DECISION_FILE,
+    DECISIONS_DIR,
+    INCIDENT_FILE,
+    JOURNAL_FILE,
+    PARITY_FILE,
+    PLANS_DIR,
+    PLOTS_DIR,
+    RUNS_DIR,
+)
+from runbook_lib.evidence.started import OpenRun, open_runs
+from runbook_lib.incident.journal import read_journal
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_incident` found."""
+
+    incident: str
+    problems: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    runs_checked: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "ok": self.ok}
+
+
+# Written by the runbook's own commands, which journal or chain what they write.
+_KNOWN_FILES = frozenset(
+    {INCIDENT_FILE, JOURNAL_FILE, DECISION_FILE, PARITY_FILE, CHAIN.as_posix()}
+)
+
+
+_KNOWN_DIRS = tuple(
+    f"{name}/" for name in (PLANS_DIR, BLOBS_DIR, COMMS_DIR, DECISIONS_DIR, CHECKS_DIR, PLOTS_DIR)
+)
+
+
+def _journal_paths(incident_dir: Path) -> set[str]:
+    """Every file a journal record names (``path``, ``output``, ``files``)."""
+    try:
+        records = read_journal(incident_dir / JOURNAL_FILE).records
+    except WorkspaceError:
+        return set()
+    named: set[str] = set()
+    for record in records:
+        named.update(str(record[key]) for key in ("path", "output") if record.get(key))
+        files = record.get("files")
+        if isinstance(files, list):
+            named.update(str(name) for name in files)
+    return named
+
+
+def _run_stems(chain: Iterable[Mapping[str, Any]], runs: Iterable[OpenRun]) -> set[str]:
+    """``runs/NN-stem`` of every run the chain or a started record accounts for."""
+    outputs = [record.get("output") for record in chain] + [run.record["output"] for run in runs]
+    return {name.rsplit(".", 1)[0] for name in outputs if isinstance(name, str)}
+
+
+def recorded_by_a_writer(name: str, stems: set[str], named: set[str]) -> bool:
+    """Whether a file of the incident was written by one of the runbook's recorded writers."""
+    if name in _KNOWN_FILES or name in named or name.startswith(_KNOWN_DIRS):
+        return True
+    if name.startswith(f"{RUNS_DIR}/"):
+        base = name.split(".", 1)[0]
+        return base in stems
+    return False
+
+
+# What a writing run changes before it reseals: not failures while it writes.
+_GROWTH = (
+    "added: ",
+    "unrecorded file: ",
+    "interrupted run ",
+    f"modified: {JOURNAL_FILE}",
+    f"modified: {INCIDENT_FILE}",
+    f"modified: {CHAIN.as_posix()}",
+    "chain: the last run",
+    "index: run ",
+    f"modified: {PARITY_FILE}",
+)
+
+
+def _in_progress(incident_dir: Path, report: VerifyReport) -> VerifyReport:
+    """The report of an incident a run is writing: its growth is noted, not failed."""
+    runs = open_runs(incident_dir)
+    names = ", ".join(run.describe() for run in runs) or "a run"
+    report.notes.append(
+        f"{names.replace('run ', 'run ', 1)} in progress; its files are checked at its seal"
+    )
+    report.problems = [p for p in report.problems if not p.startswith(_GROWTH)]
+    return report

@@ -1,0 +1,194 @@
+"""Run the selected verification checks for an incident and save their report."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.report import CheckResult, timed
+from runbook_lib.evidence.layout import CHECKS_DIR
+from runbook_lib.incident.store import incident_dir, load_incident
+from runbook_lib.rollback.lock import TargetLock
+from runbook_lib.target.manifest import load_manifest
+from runbook_lib.verify.registry import (
+    LEGACY_ENV_STRATEGIES,
+    Expect,
+    RegisteredCheck,
+    VerifyContext,
+    resolve_expect,
+    rollback_in_effect,
+    select_checks,
+)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """One ``runbook verify`` run."""
+
+    incident: str
+    target: str
+    expect: Expect
+    started_at: str
+    results: tuple[CheckResult, ...]
+    duration_s: float
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed_blocking(self) -> list[str]:
+        """Names of the blocking checks that failed."""
+        return [r.name for r in self.results if r.status == "fail" and r.blocking]
+
+    @property
+    def ok(self) -> bool:
+        """No blocking check failed."""
+        return not self.failed_blocking
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what is saved)."""
+        from runbook_lib.verify.checks.targetproc import json_safe
+
+        counts = {
+            s: sum(r.status == s for r in self.results) for s in ("pass", "fail", "warn", "skip")
+        }
+        data: dict[str, Any] = json_safe(
+            {
+                "incident": self.incident,
+                "target": self.target,
+                "expect": self.expect,
+                "started_at": self.started_at,
+                "duration_s": round(self.duration_s, 3),
+                "ok": self.ok,
+                "failed_blocking": self.failed_blocking,
+                "counts": counts,
+                "checks": [r.to_dict() for r in self.results],
+                "path": str(self.path) if self.path else None,
+                **self.extra,
+            }
+        )
+        return data
+
+
+def _run_one(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
+    """Run a check; a crash of the check itself is a failed result, not an aborted run."""
+    if check.legacy_env_only and ctx.strategy not in LEGACY_ENV_STRATEGIES:
+        why = (
+            f"proves a seed 000 rollback ({', '.join(LEGACY_ENV_STRATEGIES)}); the rollback "
+            f"in effect is {ctx.strategy or 'none'}"
+        )
+        return CheckResult(f"env.{check.name}", "skip", why, blocking=False)
+    with timed() as elapsed:
+        try:
+            return check.run(ctx)
+        except Exception as err:
+            lines = traceback.format_exception(err)[-6:]
+            return CheckResult(
+                check.name,
+                "fail",
+                f"the check crashed: {type(err).__name__}: {err}",
+                {"traceback": "".join(lines)},
+                elapsed(),
+            )
+
+
+def _run_checks(selected: Sequence[RegisteredCheck], ctx: VerifyContext) -> list[CheckResult]:
+    """Run the checks; results in ``selected`` order.
+
+    Checks marked ``beside`` run in a second thread next to the other checks that do
+    not need the service; the service's checks (which measure latency and CPU) run
+    only after them, with the machine as quiet as before.
+    """
+    beside = [check for check in selected if check.beside]
+    if not beside or len(selected) == 1:
+        return [_run_one(check, ctx) for check in selected]
+    done: dict[str, CheckResult] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix="runbook-check") as pool:
+        futures = [(check.name, pool.submit(_run_one, check, ctx)) for check in beside]
+        for check in selected:
+            if not check.beside and not check.needs_service:
+                done[check.name] = _run_one(check, ctx)
+        done.update((name, future.result()) for name, future in futures)
+    for check in selected:
+        if check.needs_service:
+            done[check.name] = _run_one(check, ctx)
+    return [done[check.name] for check in selected]
+
+
+def _save(report: VerifyReport, checks_dir: Path, stamp: str) -> VerifyReport:
+    """Write the run (strict JSON, atomically) and return it with its path."""
+    checks_dir.mkdir(parents=True, exist_ok=True)
+    saved = replace(report, path=checks_dir / f"verify-{stamp}.json")
+    # default=str: a check's odd value (a Path, say) must not lose the whole run.
+    text = json.dumps(saved.to_dict(), indent=2, allow_nan=False, default=str) + "\n"
+    atomic_write_text(checks_dir / f"verify-{stamp}.json", text)
+    return saved
+
+
+def run_verify(
+    target: Path,
+    archive: Path,
+    incident_id: str,
+    *,
+    checks: Sequence[str] | None = None,
+    expect: str = "auto",
+    start_service: bool = False,
+) -> VerifyReport:
+    """Run the checklist on ``target`` for an incident, under the target's lock, and save it.
+
+    Args:
+        target: The target's root (or its ``runbook.toml``).
+        archive: The archive holding the incident.
+        incident_id: The incident the run belongs to.
+        checks: Names from :data:`REGISTRY` (default: the checklist of the
+            rollback in effect, :func:`runbook_lib.rollback.strategies.checklist`, or all).
+        expect: ``auto``, ``stable`` or ``release`` (see the module docstring).
+        start_service: Start the service first if a selected check needs it and
+            it is not running (it is left running); otherwise those checks skip.
+
+    Raises:
+        InvalidInputError: bad manifest, incident, check name or expectation
+            (before anything runs).
+        LockHeldError: another runbook process is changing the target.
+    """
+    from runbook_lib.rollback.strategies import checklist
+
+    select_checks(checks)  # unknown names are refused before anything is read
+    manifest = load_manifest(target)
+    incident = load_incident(archive, incident_id)
+    directory = incident_dir(archive, incident.id)
+    strategy = rollback_in_effect(directory)
+    selected = select_checks(checks or checklist(strategy))
+    resolved = resolve_expect(expect, strategy)
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    checks_dir = directory / CHECKS_DIR
+    ctx = VerifyContext(manifest, resolved, checks_dir, stamp, strategy)
+    results: list[CheckResult] = []
+    with timed() as elapsed, TargetLock(manifest.root, incident=incident.id, command="verify"):
+        checks_dir.mkdir(parents=True, exist_ok=True)
+        if start_service and any(check.needs_service for check in selected):
+            from runbook_lib.verify.checks.service import start_service as start
+
+            results.append(start(manifest))
+        results += _run_checks(selected, ctx)
+    report = VerifyReport(
+        incident.id,
+        str(manifest.root),
+        resolved,
+        now.isoformat(timespec="seconds"),
+        tuple(results),
+        elapsed(),
+        extra={
+            "rollback_in_effect": strategy,
+            "expected_version": ctx.expected_version,
+            "expected_model_sha256": ctx.expected_model_sha256(),
+        },
+    )
+    return _save(report, checks_dir, stamp)
