@@ -249,7 +249,8 @@ def test_messages_follow_the_seeds_from_the_incidents_records(
     assert progress.startswith("Subject: SAC Agent Rollback Progress Update\n")
     assert "Rollback status: Implementation" in progress
     assert (
-        "Completed steps:\n- select the legacy env by environment variables\n- set [rl] use_unified_env"
+        # 'rollback now' is the env-var switch alone (seed 000 §3.1)
+        "Completed steps:\n- select the legacy env by environment variables\nRemaining steps:"
         in progress
     )
     assert "Remaining steps:\n- none" in progress and "Current issues:\n- none" in progress
