@@ -259,7 +259,7 @@ def test_messages_follow_the_seeds_from_the_incidents_records(
     assert "Impact: training affected, production affected" in initial
     completion = texts["completion"]
     assert "has ended, but it is not verified yet" in completion
-    assert "Verification results: 2 of 2 checks passed" in completion
+    assert "Verification results: 1 of 1 checks passed" in completion  # the env-var step's check
     assert "Lessons learned: flag flips are instant" in completion
     assert (
         "Next steps: schedule the root-cause analysis; plan the re-implementation timeline"

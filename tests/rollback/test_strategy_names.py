@@ -11,8 +11,9 @@ from runbook_lib.rollback.strategies import STRATEGIES, Strategy, checklist
 
 def test_every_builder_is_keyed_by_a_member_and_documenting_is_not_a_rollback() -> None:
     assert all(isinstance(name, Strategy) for name in STRATEGIES)
-    assert set(STRATEGIES) | {Strategy.DOCUMENT_DIFFERENCE} == set(Strategy)
-    assert DOCUMENTING is Strategy.DOCUMENT_DIFFERENCE and DOCUMENTING in NOT_ROLLBACKS
+    not_built = {Strategy.DOCUMENT_DIFFERENCE, Strategy.INVESTIGATE}  # planned from the incident
+    assert set(STRATEGIES) | not_built == set(Strategy)
+    assert DOCUMENTING is Strategy.DOCUMENT_DIFFERENCE and not_built <= NOT_ROLLBACKS
 
 
 def test_members_are_their_plain_names_in_json_and_lookups() -> None:
