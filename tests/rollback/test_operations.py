@@ -23,20 +23,7 @@ from runbook_lib.rollback.operations import (
 )
 from runbook_lib.rollback.strategies import build_actions
 from runbook_lib.target.manifest import load_manifest
-from tests.runutil import runbook_executable
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [runbook_executable(), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
+from tests.runutil import cli, runbook_executable
 
 
 @pytest.fixture
