@@ -36,12 +36,9 @@ from runbook_lib.rollback.engine import (
 )
 from runbook_lib.rollback.lock import TargetLock, lock_status
 from runbook_lib.rollback.plans import load_plan
-from runbook_lib.rollback.strategies import Strategy, build_actions, step_labels
+from runbook_lib.rollback.strategies import NOT_ROLLBACKS, Strategy, build_actions, step_labels
 from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest, load_manifest
-
-# Plans that change the target without rolling anything back (undo skips them).
-NOT_ROLLBACKS = frozenset({Strategy.DOCUMENT_DIFFERENCE, Strategy.INVESTIGATE})
 
 
 def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:

@@ -198,8 +198,10 @@ def sac_data(manifest: Manifest, incident: str) -> list[Action]:
     return _bracketed(manifest, [restore])
 
 
-# Planned by the rollback operations themselves (they read the incident's records).
-_NOT_BUILT = (Strategy.DOCUMENT_DIFFERENCE, Strategy.INVESTIGATE)
+# The strategies that roll nothing back (seed 000 §2: investigate, or document the
+# difference). They have no builder: the rollback operations plan them from the
+# incident's records, and undo skips their plans.
+NOT_ROLLBACKS = frozenset({Strategy.DOCUMENT_DIFFERENCE, Strategy.INVESTIGATE})
 
 STRATEGIES: dict[str, Builder] = {
     Strategy.ENV_VAR: env_var,
@@ -251,7 +253,7 @@ def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Acti
     try:
         builder = STRATEGIES[strategy]
     except KeyError:
-        known = ", ".join([*STRATEGIES, *_NOT_BUILT])
+        known = ", ".join([*STRATEGIES, *sorted(NOT_ROLLBACKS)])
         hint = f"choose one of: {known}"
         raise InvalidInputError(f"unknown strategy {strategy!r}", hint=hint) from None
     return builder(manifest, incident)
