@@ -237,17 +237,42 @@ def difference_actions(
         recorded = json.loads(parity.read_text(encoding="utf-8"))
         evidence = {k: v for k, v in recorded.items() if k in _SHOWN or k in _PARITY_KEYS}
         evidence.pop("decision", None)  # the parity's own advice, not the incident's decision
+    action = _entry_action(
+        evidence,
+        archive_dir=archive_dir,
+        directory=directory,
+        root=root,
+        incident_id=incident_id,
+        title=title,
+        doc=doc,
+        now=None,
+    )
+    return [action]
+
+
+def _entry_action(
+    evidence: Mapping[str, Any],
+    *,
+    archive_dir: Path,
+    directory: Path,
+    root: Path,
+    incident_id: str,
+    title: str,
+    doc: str,
+    now: datetime | None,
+) -> DifferencesEntryAction:
+    """The step that appends the dated entry for ``evidence`` and the decision to document."""
     decision = _decision(evidence, archive_dir, incident_id)
     entry = render_entry(
         evidence,
         decision,
         incident=incident_id,
         title=title,
-        day=utc(None).date().isoformat(),
+        day=utc(now).date().isoformat(),
         base=directory,
         doc_dir=(root / doc).parent,
     )
-    return [DifferencesEntryAction(doc, entry)]
+    return DifferencesEntryAction(doc, entry)
 
 
 def document_difference(
@@ -275,18 +300,16 @@ def document_difference(
     incident = load_incident(archive_dir, incident_id)
     directory = incident_dir(archive_dir, incident.id)
     _check_evidence(evidence)
-    decision = _decision(evidence, archive_dir, incident.id)
-    doc_dir = (manifest.root / doc).parent
-    entry = render_entry(
+    action = _entry_action(
         evidence,
-        decision,
-        incident=incident.id,
+        archive_dir=archive_dir,
+        directory=directory,
+        root=manifest.root,
+        incident_id=incident.id,
         title=incident.title,
-        day=utc(now).date().isoformat(),
-        base=directory,
-        doc_dir=doc_dir,
+        doc=doc,
+        now=now,
     )
-    action = DifferencesEntryAction(doc, entry)
     with TargetLock(manifest.root, incident=incident.id, command="document difference"):
         plan = make_plan(manifest.root, incident.id, STRATEGY, [action], directory)
         journal = Journal.for_incident(directory)
@@ -300,7 +323,7 @@ def document_difference(
         )
         report = apply_plan(plan, context_for(manifest.root, directory), journal)
     record_checks(archive_dir, directory, STRATEGY, [c.to_dict() for c in report.checks])
-    return DocumentReport(entry, str(manifest.root / doc), plan, report)
+    return DocumentReport(action.entry, str(manifest.root / doc), plan, report)
 
 
 def undo_difference(
