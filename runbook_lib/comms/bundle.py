@@ -1,20 +1,26 @@
 """The post-mortem bundle: one ``.tar.gz`` with the incident and an ``index.html``.
 
 The archive holds ``<ID>/index.html`` (incident, timeline, runs with their
-status and links to their HTML, decisions, checks, messages, file hashes and
-the verification result at the time the bundle was made) and the incident
-directory itself as ``<ID>/incident/``. The page reads offline: no script, no
-remote resource. The bundle is written to a temporary file and renamed, so a
-crash never leaves half of one.
+status and links to their HTML, decisions, parity numbers with the plots
+inlined, the change each rollback applied as a diff (:mod:`.changes`), the
+checks, the seal's signature status, messages, file hashes and the
+verification result at the time the bundle was made) and the incident
+directory itself as ``<ID>/incident/``. The page reads offline and prints to
+PDF: no script, no remote resource, print styles that keep rows whole. The
+bundle is written to a temporary file and renamed, so a crash never leaves
+half of one.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
+import json
 import os
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +29,9 @@ import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import fsync_dir, iter_files
+from runbook_lib.comms.changes import applied_changes
 from runbook_lib.evidence.findings import VerifyReport
+from runbook_lib.evidence.layout import ENVELOPE
 from runbook_lib.evidence.seal import verify_or_note
 from runbook_lib.evidence.summary import IncidentEvidence, gather
 
@@ -53,9 +61,11 @@ def parity_view(evidence: IncidentEvidence) -> dict[str, Any] | None:
         }
         for name, m in (parity.get("metrics") or {}).items()
     ]
-    plots = sorted(
-        name for name in evidence.files if name.startswith("parity/") and name.endswith(".png")
+    names = sorted(
+        (n for n in evidence.files if n.startswith("parity/") and n.endswith(".png")),
+        key=lambda name: (not name.endswith("throughput.png"), name),  # the speed verdict first
     )
+    plots = [{"name": name, "src": _data_uri(evidence.directory / name)} for name in names]
     return {
         "results": parity.get("verdict", ""),
         "reason": parity.get("reason", ""),
@@ -66,6 +76,55 @@ def parity_view(evidence: IncidentEvidence) -> dict[str, Any] | None:
         "metrics": metrics,
         "plots": plots,
     }
+
+
+def _data_uri(path: Path) -> str:
+    """The PNG inlined, so the page shows it printed, mailed or opened outside the bundle."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _envelope_keys(incident_dir: Path) -> list[str]:
+    try:
+        envelope = json.loads((incident_dir / ENVELOPE).read_bytes())
+        return [str(s.get("keyid")) for s in envelope.get("signatures", [])]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    """The seal's signature as verification found it.
+
+    ``good`` is True when signed by the trusted key, False when verification
+    found a signature problem, None when nothing is proven (unsigned, or no
+    key to check against). ``key_ids`` are the keys the envelope names.
+    """
+
+    text: str
+    good: bool | None
+    key_ids: tuple[str, ...]
+
+
+def signature_view(verify: VerifyReport, incident_dir: Path) -> SignatureStatus:
+    """The seal's signature status, in verification's own words."""
+    words = [p for p in verify.problems if p.startswith(("signature", "unsigned"))]
+    good: bool | None = False if words else None
+    if not words:
+        words = [n for n in verify.notes if n.startswith(("signed", "unsigned", "not sealed"))]
+        good = True if any(n.startswith("signed by") for n in words) else None
+    text = "; ".join(words) or "no signature status (see verification)"
+    return SignatureStatus(text, good, tuple(_envelope_keys(incident_dir)))
+
+
+def _when(text: Any) -> str:
+    """An ISO time as ``2026-12-02 11:26:22`` in UTC (the page says UTC once per column)."""
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        return str(text or "-")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _parameters_text(parameters: Any) -> str:
@@ -80,6 +139,7 @@ def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.filters["params"] = _parameters_text
+    env.filters["when"] = _when
     return env.get_template("report.html.j2").render(
         incident=evidence.incident,
         seal=evidence.seal,
@@ -92,6 +152,8 @@ def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
         files=evidence.files,
         prefix="incident",
         parity=parity_view(evidence),
+        changes=applied_changes(evidence.directory, evidence.journal),
+        signature=signature_view(verify, evidence.directory),
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
