@@ -52,6 +52,11 @@ class StepProgress:
 
         return cls(write, live=out.isatty(), stream=out)
 
+    @classmethod
+    def for_command(cls, *, as_json: bool) -> StepProgress:
+        """A command's progress: on stderr (:meth:`for_stream`), silent under ``--json``."""
+        return cls(lambda _line: None) if as_json else cls.for_stream()
+
     def __call__(self, message: str) -> None:
         """Print one plain message line."""
         self._write(message)

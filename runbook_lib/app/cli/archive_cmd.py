@@ -15,6 +15,7 @@ from runbook_lib.app.cli.archive_offline_cmd import (
 from runbook_lib.app.cli.common import OneLineGroup, emit
 from runbook_lib.app.cli.options import archive_option, json_option, optional_target_option
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
+from runbook_lib.base.progress import StepProgress
 from runbook_lib.target.manifest import load_manifest
 
 incident_argument = click.argument("incident_id", metavar="ID")
@@ -180,7 +181,8 @@ def push_command(incident_id: str, url: str, archive: Path, as_json: bool) -> No
     """
     from runbook_lib.evidence.remote import push_incident
 
-    report = push_incident(archive, incident_id, url)
+    with StepProgress.for_command(as_json=as_json).step(f"push: {incident_id} to {url}"):
+        report = push_incident(archive, incident_id, url)
     verify = report.verify
     lines = [
         f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} -> {url}",

@@ -19,6 +19,7 @@ from runbook_lib.app.cli.options import (
     target_option,
 )
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
+from runbook_lib.base.progress import StepProgress
 from runbook_lib.target.manifest import load_manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -241,17 +242,18 @@ def parity(
     # Resolved here, not in option wrappers, so that 'parity record' never needs them.
     root = locations().resolve_target(target)
     manifest = load_manifest(root)
-    outcome = run_incident_parity(
-        manifest,
-        locations().resolve_archive(archive, root),
-        incident_id,
-        episodes=episodes,
-        seeds=_seeds(seeds),
-        workers=workers,
-        policy=_policy(policy, model_path, algo),
-        baseline=baseline,
-        backend=backend,
-    )
+    with StepProgress.for_command(as_json=as_json).step("parity: running the paired episodes"):
+        outcome = run_incident_parity(
+            manifest,
+            locations().resolve_archive(archive, root),
+            incident_id,
+            episodes=episodes,
+            seeds=_seeds(seeds),
+            workers=workers,
+            policy=_policy(policy, model_path, algo),
+            baseline=baseline,
+            backend=backend,
+        )
     data = outcome.to_dict()
     emit(data, as_json=as_json, text=_outcome_text(data))
     if data["verdict"] == "FAIL":

@@ -9,6 +9,7 @@ import click
 from runbook_lib.app.cli.common import emit
 from runbook_lib.app.cli.options import OneLineCommand, archive_option, json_option, target_option
 from runbook_lib.base.errors import CheckFailedError
+from runbook_lib.base.progress import StepProgress
 from runbook_lib.verify.registry import EXPECT_CHOICES, REGISTRY
 from runbook_lib.verify.runner import VerifyReport
 
@@ -74,14 +75,15 @@ def verify(
     """
     from runbook_lib.verify.runner import run_verify
 
-    report = run_verify(
-        target,
-        archive,
-        incident_id,
-        checks=_names(checks),
-        expect=expect,
-        start_service=start_service,
-    )
+    with StepProgress.for_command(as_json=as_json).step("verify: running the checks"):
+        report = run_verify(
+            target,
+            archive,
+            incident_id,
+            checks=_names(checks),
+            expect=expect,
+            start_service=start_service,
+        )
     emit(report.to_dict(), as_json=as_json, text=_text(report))
     if not report.ok:
         raise CheckFailedError(

@@ -96,7 +96,10 @@ def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_pa
     assert "first divergence" not in out
     assert "\n     3      7   1000: " in out  # episode 3 ran seed 7
     assert "throughput  candidate" in out and "decision  " in out
-    assert proc.stderr == ""
+    # off a terminal, progress is two plain lines on stderr, nothing else
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "parity: running the paired episodes ..." and len(lines) == 2
+    assert lines[1].startswith("parity: running the paired episodes: done (")
 
 
 def test_inconclusive_prints_the_episode_count_that_would_decide(
@@ -227,3 +230,39 @@ def test_policy_model_runs_an_sb3_model(sandbox: Path, tmp_path: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["spec"]["policy"] == "model" and data["spec"]["model_path"] == str(model)
     assert data["verdict"] == "PASS" and data["step_agreement"] == 1.0
+
+
+def _on_a_terminal_stderr(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run with stderr on a pseudo-terminal and stdout on a pipe; return code, stdout, stderr."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the follower closed: the process is gone
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out = proc.stdout.read() if proc.stdout else b""
+    os.close(leader)
+    return proc.wait(timeout=300), out.decode(), seen.decode(errors="replace")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_progress_on_a_terminal_and_none_in_json(
+    sandbox: Path, tmp_path: Path, as_json: bool
+) -> None:
+    args = [runbook_executable(), "parity", "--incident", incident(tmp_path)]
+    args += ["--target", str(sandbox), "--episodes", "2", *(["--json"] if as_json else [])]
+    code, out, err = _on_a_terminal_stderr(args, {**os.environ, "RUNBOOK_ARCHIVE": str(tmp_path)})
+    assert code == 0, err
+    if as_json:
+        assert json.loads(out)["verdict"] == "PASS" and "parity: running" not in err
+    else:
+        assert "parity: running the paired episodes: done (" in err
+        assert out.startswith("parity    PASS")
