@@ -320,6 +320,29 @@ def parity_table(outcome: Any) -> Table:
     )
 
 
+def metrics_table(report: Any) -> Table:
+    """The parity metrics with labelled units: means in their own unit, the rest in percent."""
+    rows = []
+    for m in report.metrics.values():
+        fraction = m.metric.endswith("probability")  # a share of requests, read in percent
+        mean = "{:.2%}" if fraction else "{:.2f}"
+        rows.append(
+            {
+                "metric": m.metric,
+                "unit of the means": "% of requests" if fraction else "per episode",
+                "legacy mean": mean.format(m.legacy_mean),
+                "candidate mean": mean.format(m.candidate_mean),
+                "difference (%)": f"{m.relative_difference:+.2%}",
+                "95% CI (%)": f"{m.ci_low:+.2%} .. {m.ci_high:+.2%}",
+                "margin (%)": f"±{m.margin:.0%}",
+                "verdict": str(m.verdict),
+                "episodes": m.episodes,
+                "episodes to decide": m.episodes_to_decide or "-",
+            }
+        )
+    return Table(rows, "Metrics (relative difference, bootstrap 95% CI)")
+
+
 def resolution_table(state: Any, strategy: str | None) -> Table:
     """Which env the factory builds now, as a fact.
 

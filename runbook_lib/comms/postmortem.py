@@ -156,6 +156,22 @@ def _duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
+def phase_rows(pm: Postmortem) -> list[dict[str, str]]:
+    """The phases as people read them: estimate and actual in one duration format."""
+    within = {True: "yes", False: "no", None: "-"}
+    return [
+        {
+            "phase": phase.name,
+            "estimate": _duration(phase.estimate_h * 3600),
+            "actual": _duration(phase.actual_s),
+            "within estimate": within[phase.within_estimate],
+            "started (UTC)": (phase.started_at or "-")[:19].replace("T", " "),
+            "ended (UTC)": (phase.ended_at or "-")[:19].replace("T", " "),
+        }
+        for phase in pm.phases
+    ]
+
+
 def render_markdown(pm: Postmortem) -> str:
     """The post-mortem document: facts first, then seed 003's templates to fill in."""
     inc = pm.incident

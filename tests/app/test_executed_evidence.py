@@ -61,6 +61,18 @@ def _output_table_cells(notebook: Path) -> list[str]:
     return cells
 
 
+def _output_table_headers(notebook: Path) -> list[str]:
+    headers = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html", "")
+            headers += [
+                re.sub(r"<[^>]+>", "", th).strip()
+                for th in re.findall(r"<th[^>]*>(.*?)</th>", html, re.S)
+            ]
+    return headers
+
+
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> tuple[Path, str]:
     archive = tmp_path_factory.mktemp("evidence") / "archive"
@@ -131,3 +143,19 @@ def test_report_embeds_parity_verdicts_numbers_and_plots(
         re.sub(r"<[^>]+>", "", td).strip() for td in re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)
     ]
     assert not [c for c in cells if c in REPRS]
+
+
+@pytest.mark.slow
+def test_tables_label_their_units_and_speak_in_percent(drill: tuple[Path, str]) -> None:
+    archive, incident_id = drill
+    runs = incident_dir(archive, incident_id) / "runs"
+    for notebook in sorted(runs.glob("*.ipynb")):
+        raw = [h for h in _output_table_headers(notebook) if re.search(r"_(s|h|pct)$", h)]
+        assert not raw, (notebook.name, raw)  # a unit as a field-name suffix, not a label
+    parity = next(runs.glob("*-03_parity.ipynb"))
+    assert {"difference (%)", "95% CI (%)", "margin (%)"} <= set(_output_table_headers(parity))
+    assert "±5%" in _output_table_cells(parity) and "0.05" not in _output_table_cells(parity)
+    postmortem = next(runs.glob("*-06_postmortem.ipynb"))
+    headers = _output_table_headers(postmortem)
+    assert "estimate" in headers and "actual" in headers
+    assert "1 h 00 min" in _output_table_cells(postmortem)  # the estimate, as the actual reads
