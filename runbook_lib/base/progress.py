@@ -5,7 +5,10 @@ sandbox, a notebook run) is wrapped in :meth:`StepProgress.step`. On a
 terminal, tqdm shows the step's name with its elapsed time ticking, then
 leaves one line with its outcome; in a log (not a terminal) the step's start
 and its outcome are one plain line each. Progress goes to stderr, so a
-``--json`` object on stdout never carries any of it.
+``--json`` object on stdout never carries any of it; a step refused for bad
+input (:class:`InvalidInputError`) adds no line to the error's one line.
+A single command's step (:meth:`StepProgress.for_command`) shows only on a
+terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
+
+from runbook_lib.base.errors import InvalidInputError
 
 # How often the live timer redraws; often enough to look alive, rarely enough to cost nothing.
 _REFRESH_S = 0.5
@@ -54,8 +59,14 @@ class StepProgress:
 
     @classmethod
     def for_command(cls, *, as_json: bool) -> StepProgress:
-        """A command's progress: on stderr (:meth:`for_stream`), silent under ``--json``."""
-        return cls(lambda _line: None) if as_json else cls.for_stream()
+        """A command's progress: live when stderr is a terminal, else (and under ``--json``) none.
+
+        Off a terminal the command's own output is the record, and its stderr
+        stays the one error line a refusal prints.
+        """
+        if as_json or not sys.stderr.isatty():
+            return cls(lambda _line: None)
+        return cls.for_stream()
 
     def __call__(self, message: str) -> None:
         """Print one plain message line."""
@@ -72,11 +83,15 @@ class StepProgress:
         try:
             with timer:
                 yield step
+        except InvalidInputError:
+            step.outcome = ""  # refused before it ran: the error's one line says it all
+            raise
         except BaseException:
             step.outcome = "failed"
             raise
         finally:
-            self._write(f"{label}: {step.outcome} ({time.perf_counter() - began:.1f} s)")
+            if step.outcome:
+                self._write(f"{label}: {step.outcome} ({time.perf_counter() - began:.1f} s)")
 
     @contextlib.contextmanager
     def _timer(self, label: str) -> Iterator[None]:

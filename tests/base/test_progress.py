@@ -45,3 +45,30 @@ def test_a_step_that_raises_ends_failed() -> None:
     with pytest.raises(RuntimeError), StepProgress.for_stream(out).step("push"):
         raise RuntimeError("boom")
     assert "push: failed (" in out.getvalue()
+
+
+def test_a_step_refused_for_bad_input_adds_no_line() -> None:
+    from runbook_lib.base.errors import InvalidInputError
+
+    out = Terminal()
+    with pytest.raises(InvalidInputError), StepProgress.for_stream(out).step("verify"):
+        raise InvalidInputError("unknown check(s): modles")
+    assert "verify: " not in out.getvalue().split("\r")[-1]
+
+
+def test_a_command_shows_progress_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = io.StringIO()
+    monkeypatch.setattr("sys.stderr", plain)
+    with StepProgress.for_command(as_json=False).step("push"):
+        pass
+    with StepProgress.for_command(as_json=True).step("push"):
+        pass
+    assert plain.getvalue() == ""
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    with StepProgress.for_command(as_json=True).step("push"):
+        pass
+    assert term.getvalue() == ""
+    with StepProgress.for_command(as_json=False).step("push"):
+        pass
+    assert "push: done (" in term.getvalue()
