@@ -1,0 +1,242 @@
+"""Rollback readiness (seed 000 §4: "Before rollback is needed, verify rollback works").
+
+:func:`rehearse` takes a temporary git worktree of the target at HEAD
+(:mod:`.rehearsal`) and, for every env strategy the manifest declares, plans,
+applies, proves the effect (:mod:`.checks.effect`), runs the target's rollback
+tests (``[tests] rollback_command``), undoes, and proves the worktree
+byte-identical to before. The user's working tree is never touched; its hash
+before and after is part of the report.
+
+The rehearsal runs in an incident of its own, opened for it: its plans and
+journal hold rollbacks that were applied and undone on purpose, which must
+never mix with a real incident's (``rollback undo`` takes the last applied
+plan). With ``--incident ID`` the matrix is also recorded into that incident.
+The rollback operations are called through their public functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from runbook_lib.base.errors import InvalidInputError, RunbookError
+from runbook_lib.base.progress import StepProgress
+from runbook_lib.evidence.amend import seal_changes
+from runbook_lib.evidence.seal import now_iso
+from runbook_lib.incident.store import incident_dir, load_incident, open_incident
+from runbook_lib.rollback import operations
+from runbook_lib.rollback.strategies import STRATEGIES, Strategy, build_actions
+from runbook_lib.target.interpreter import target_interpreter
+from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.verify.checks.effect import check_effect
+from runbook_lib.verify.checks.target_tests import check_target_tests
+from runbook_lib.verify.readiness_matrix import (
+    Cell,
+    CellStatus,
+    Phase,
+    ReadinessReport,
+    StrategyRow,
+    record_readiness,
+)
+from runbook_lib.verify.rehearsal import TreeState, rehearsal_worktree, tree_state
+
+# The strategies a rehearsal proves: seed 000 §1's switches, each undone in the copy.
+REHEARSED = (Strategy.ENV_VAR, Strategy.CONFIG, Strategy.CODE, Strategy.FORCE, Strategy.NOW)
+NOT_REHEARSED_NOTE = (
+    "seed 003's strategies stop and start the service and restore untracked backups and "
+    "packages; a worktree of HEAD has neither, so readiness does not rehearse them"
+)
+
+Progress = StepProgress | None
+
+
+def declared_strategies(manifest: Manifest) -> tuple[list[str], dict[str, str]]:
+    """The strategies the manifest can express, and why each other one cannot be."""
+    declared: list[str] = []
+    missing: dict[str, str] = {}
+    for strategy in STRATEGIES:
+        try:
+            build_actions(strategy, manifest, "readiness")
+        except InvalidInputError as exc:
+            missing[strategy] = exc.message
+        else:
+            declared.append(strategy)
+    return declared, missing
+
+
+def _fail(row: StrategyRow, phase: Phase, reason: str) -> None:
+    row.cells[phase] = Cell(CellStatus.FAIL, reason)
+
+
+def _passed(row: StrategyRow, phase: Phase, summary: str = "") -> None:
+    row.cells[phase] = Cell(CellStatus.PASS, summary)
+
+
+class _Rehearsal:
+    """One worktree, one rehearsal incident, and the strategies rehearsed in turn."""
+
+    def __init__(self, root: Path, archive: Path, incident: str) -> None:
+        self.root = root
+        self.archive = archive
+        self.incident = incident
+        self.manifest = load_manifest(root)
+        self.python = str(target_interpreter(self.manifest).path)
+
+    def run(self, strategy: str) -> tuple[StrategyRow, bool]:
+        """The strategy's row, and whether the worktree is as before (the next may run)."""
+        row = StrategyRow(strategy)
+        before = tree_state(self.root)
+        applied = self._plan_and_apply(row)
+        if applied:
+            self._effect_and_tests(row)
+            self._undo(row)
+        after = tree_state(self.root)
+        return row, self._identical(row, before, after, applied)
+
+    def _plan_and_apply(self, row: StrategyRow) -> bool:
+        try:
+            plan = operations.plan_rollback(self.root, self.archive, self.incident, row.strategy)
+        except RunbookError as exc:
+            _fail(row, Phase.PLAN, str(exc))
+            return False
+        _passed(row, Phase.PLAN, f"plan {plan.sha256[:12]}: {len(plan.steps)} step(s)")
+        try:
+            report = operations.apply_rollback(self.root, self.archive, self.incident, plan.sha256)
+        except RunbookError as exc:
+            _fail(row, Phase.APPLY, str(exc))
+            return False
+        failed = [check for check in report.checks if not check.ok]
+        if failed:
+            _fail(row, Phase.APPLY, f"{failed[0].name}: {failed[0].summary}")
+        else:
+            _passed(row, Phase.APPLY, f"{len(report.steps_done)} step(s) applied")
+        return True
+
+    def _effect_and_tests(self, row: StrategyRow) -> None:
+        effect = check_effect(self.manifest, row.strategy)
+        if effect.ok:
+            _passed(row, Phase.EFFECT, effect.summary)
+        else:
+            _fail(row, Phase.EFFECT, effect.summary)
+        if not self.manifest.rollback_test_command:
+            _fail(row, Phase.TESTS, "runbook.toml has no [tests] command to prove the rollback")
+            return
+        tests = check_target_tests(self.manifest, rollback=True, python=self.python)
+        if tests.status == "pass":
+            _passed(row, Phase.TESTS, tests.summary)
+        else:
+            _fail(row, Phase.TESTS, tests.summary)
+
+    def _undo(self, row: StrategyRow) -> None:
+        try:
+            operations.undo_rollback(self.root, self.archive, self.incident)
+        except RunbookError as exc:
+            _fail(row, Phase.UNDO, str(exc))
+
+    @staticmethod
+    def _identical(row: StrategyRow, before: TreeState, after: TreeState, applied: bool) -> bool:
+        difference = before.difference(after)
+        if not applied:
+            return not difference
+        if Phase.UNDO in row.cells:
+            return not difference
+        if difference:
+            _fail(row, Phase.UNDO, f"the worktree is not as before: {difference}")
+        else:
+            _passed(row, Phase.UNDO, f"byte-identical to before ({after.sha256[:12]})")
+        return not difference
+
+
+def _open_rehearsal_incident(archive: Path, manifest: Manifest, head: str) -> str:
+    title = f"Rollback readiness rehearsal of {manifest.name} at {head[:12]}"
+    incident = open_incident(archive, title, "low", "other")
+    seal_changes(archive, incident_dir(archive, incident.id))
+    return incident.id
+
+
+@contextlib.contextmanager
+def _step(progress: Progress, label: str) -> Iterator[list[str]]:
+    outcome: list[str] = []
+    if progress is None:
+        yield outcome
+        return
+    with progress.step(label) as step:
+        yield outcome
+        step.outcome = outcome[0] if outcome else "done"
+
+
+def rehearse(
+    target: Path,
+    archive: Path,
+    *,
+    incident: str | None = None,
+    strategies: list[str] | None = None,
+    progress: Progress = None,
+    on_row: Callable[[StrategyRow], None] | None = None,
+) -> ReadinessReport:
+    """Rehearse every declared env strategy in a worktree of HEAD; record and return the matrix.
+
+    Args:
+        target: The target's root (or its manifest).
+        archive: The evidence archive.
+        incident: Also record the matrix into this incident.
+        strategies: Only these (default: every strategy the manifest declares).
+        progress: One line per strategy (a live timer on a terminal).
+        on_row: Called with each finished row.
+
+    Raises:
+        InvalidInputError: bad manifest, unknown incident or strategy, no git HEAD.
+    """
+    manifest = load_manifest(target)
+    if incident is not None:
+        load_incident(archive, incident)  # an unknown incident fails before anything runs
+    declared, missing = declared_strategies(manifest)
+    chosen = _chosen(strategies, declared, missing)
+    user_before = tree_state(manifest.root)
+    with rehearsal_worktree(manifest) as worktree:
+        rehearsal_id = _open_rehearsal_incident(archive, manifest, worktree.head)
+        report = ReadinessReport(str(manifest.root), worktree.head, rehearsal_id)
+        report.not_declared = {k: v for k, v in missing.items() if strategies is None}
+        rehearsal = _Rehearsal(worktree.root, archive, rehearsal_id)
+        clean = True
+        for strategy in chosen:
+            row = _one(rehearsal, strategy, clean, progress)
+            clean = clean and not (row.rehearsed and row.cell(Phase.UNDO).status != "pass")
+            report.rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    user_after = tree_state(manifest.root)
+    report.target_tree = {"before": user_before.sha256, "after": user_after.sha256}
+    report.rehearsed_at = now_iso()
+    data = report.to_dict()
+    record_readiness(archive, incident_dir(archive, rehearsal_id), data)
+    if incident is not None:
+        record_readiness(archive, incident_dir(archive, incident), data)
+    return report
+
+
+def _chosen(asked: list[str] | None, declared: list[str], missing: dict[str, str]) -> list[str]:
+    if asked is None:
+        return declared
+    for name in asked:
+        if name in missing:
+            raise InvalidInputError(f"strategy {name!r}: {missing[name]}")
+        if name not in declared:
+            raise InvalidInputError(
+                f"unknown strategy {name!r}", hint=f"choose among: {', '.join(declared)}"
+            )
+    return list(asked)
+
+
+def _one(rehearsal: _Rehearsal, strategy: str, clean: bool, progress: Progress) -> StrategyRow:
+    if strategy not in REHEARSED:
+        return StrategyRow(strategy, rehearsed=False, note=NOT_REHEARSED_NOTE)
+    if not clean:
+        row = StrategyRow(strategy)
+        _fail(row, Phase.PLAN, "not rehearsed: an earlier strategy left the worktree changed")
+        return row
+    with _step(progress, f"readiness: {strategy}") as outcome:
+        row, _ = rehearsal.run(strategy)
+        outcome.append(str(row.readiness) + (f" ({row.reason})" if row.reason else ""))
+    return row

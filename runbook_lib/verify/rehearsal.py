@@ -1,0 +1,106 @@
+"""A rehearsal copy of the target: a temporary git worktree at HEAD, and its tree's state.
+
+``runbook readiness`` rolls back and undoes every strategy in such a copy,
+never in the user's working tree: :func:`rehearsal_worktree` adds a detached
+worktree of the target's HEAD in a temporary directory outside the target and
+always removes it (``git worktree remove``, then ``git worktree prune``), even
+when the rehearsal fails. :func:`tree_state` is what "byte-identical" means
+there: ``git status --porcelain`` and a content hash of every file, tracked or
+not (:func:`~runbook_lib.base.fsutil.workspace_hash`: runtime state such as
+the lock file and bytecode caches does not count).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import workspace_hash
+from runbook_lib.target.gitutil import git
+from runbook_lib.target.manifest import MANIFEST_NAME, Manifest
+
+
+@dataclass(frozen=True)
+class TreeState:
+    """A working tree's content hash and its ``git status --porcelain`` lines."""
+
+    sha256: str
+    status: tuple[str, ...]
+
+    def difference(self, later: TreeState) -> str:
+        """What changed from this state to ``later`` in one line (empty: byte-identical)."""
+        if later == self:
+            return ""
+        changed = sorted(set(later.status) ^ set(self.status))
+        if changed:
+            shown = ", ".join(line.strip() for line in changed[:3])
+            more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
+            return f"git status differs: {shown}{more}"
+        return f"content hash {self.sha256[:12]} became {later.sha256[:12]}"
+
+
+def tree_state(root: Path) -> TreeState:
+    """The state of the working tree at ``root`` (see the module docstring)."""
+    status = git(root, ["status", "--porcelain", "--untracked-files=all"])
+    return TreeState(workspace_hash(root), tuple(line for line in status.splitlines() if line))
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """The rehearsal copy: where it is and the commit it holds."""
+
+    root: Path
+    head: str
+
+
+def _head(target: Path) -> str:
+    head = git(target, ["rev-parse", "--verify", "--quiet", "HEAD"], check=False).strip()
+    if not head:
+        raise InvalidInputError(
+            f"{target} has no commit to rehearse on",
+            hint="readiness rehearses the rollbacks in a worktree of the target's HEAD",
+        )
+    return head
+
+
+def _remove(target: Path, root: Path) -> None:
+    git(target, ["worktree", "remove", "--force", str(root)], check=False)
+    shutil.rmtree(root, ignore_errors=True)
+    git(target, ["worktree", "prune"], check=False)
+
+
+@contextlib.contextmanager
+def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
+    """A detached worktree of the target's HEAD outside the target, removed on exit.
+
+    The manifest is copied in when HEAD does not track it, so the copy is
+    described as the target is.
+
+    Raises:
+        InvalidInputError: the target is not a git repository with a commit.
+        WorkspaceError: git cannot add the worktree (git's own message).
+    """
+    target = manifest.root
+    if not (target / ".git").exists():
+        git(target, ["rev-parse", "--git-dir"])  # raises, naming the target, when not a repo
+    head = _head(target)
+    parent = Path(tempfile.mkdtemp(prefix="runbook-readiness-"))
+    root = parent / target.name
+    try:
+        git(target, ["worktree", "add", "--detach", str(root), head])
+        relative = (
+            manifest.path.relative_to(target) if manifest.path.is_relative_to(target) else None
+        )
+        copied = root / (relative or Path(MANIFEST_NAME))
+        if not copied.is_file():
+            copied.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(manifest.path, copied)
+        yield Worktree(root, head)
+    finally:
+        _remove(target, root)
+        shutil.rmtree(parent, ignore_errors=True)
