@@ -201,8 +201,7 @@ def rehearse(
         rehearsal = _Rehearsal(worktree.root, archive, rehearsal_id)
         clean = True
         for strategy in chosen:
-            row = _one(rehearsal, strategy, clean, progress)
-            clean = clean and not (row.rehearsed and row.cell(Phase.UNDO).status != "pass")
+            row, clean = _one(rehearsal, strategy, clean, progress)
             report.rows.append(row)
             if on_row is not None:
                 on_row(row)
@@ -229,14 +228,17 @@ def _chosen(asked: list[str] | None, declared: list[str], missing: dict[str, str
     return list(asked)
 
 
-def _one(rehearsal: _Rehearsal, strategy: str, clean: bool, progress: Progress) -> StrategyRow:
+def _one(
+    rehearsal: _Rehearsal, strategy: str, clean: bool, progress: Progress
+) -> tuple[StrategyRow, bool]:
+    """The strategy's row, and whether the worktree is still as it was at the start."""
     if strategy not in REHEARSED:
-        return StrategyRow(strategy, rehearsed=False, note=NOT_REHEARSED_NOTE)
+        return StrategyRow(strategy, rehearsed=False, note=NOT_REHEARSED_NOTE), clean
     if not clean:
         row = StrategyRow(strategy)
         _fail(row, Phase.PLAN, "not rehearsed: an earlier strategy left the worktree changed")
-        return row
+        return row, clean
     with _step(progress, f"readiness: {strategy}") as outcome:
-        row, _ = rehearsal.run(strategy)
+        row, clean = rehearsal.run(strategy)
         outcome.append(str(row.readiness) + (f" ({row.reason})" if row.reason else ""))
-    return row
+    return row, clean

@@ -248,9 +248,9 @@ BAD_VARIANTS = [
         ["unknown placeholder {pyhton}", "placeholders here: {python}"],
     ),
     (
-        '"--junitxml", "{junit}"',
-        '"--junitxml", "{out}"',
-        "--junitxml",
+        '"tests", "--junitxml", "{junit}"',
+        '"tests", "--junitxml", "{out}"',
+        '"tests", "--junitxml"',
         ["unknown placeholder {out}", "{python}, {junit}"],
     ),
     (
@@ -572,3 +572,19 @@ def test_bad_models_or_checks_name_key_file_and_line(
     assert f"{tmp_path / MANIFEST_NAME}:{line_of(text, line_text)}:" in message, message
     for part in expected:
         assert part in message, message
+
+
+def test_rollback_tests_default_to_the_tests_command(tmp_path: Path) -> None:
+    start = TEXT.index("rollback_command = ")
+    without = TEXT[:start] + TEXT[TEXT.index("\n", start) + 1 :]
+    manifest = load_manifest(write(tmp_path, without))
+    assert manifest.rollback_test_command == manifest.test_command
+    assert load_manifest(write(tmp_path, TEXT)).test_argv("py", Path("/j.xml"), rollback=True)[
+        :5
+    ] == ["py", "-m", "pytest", "-q", "tests/rl/test_rollback.py"]
+
+
+def test_a_bad_rollback_tests_placeholder_is_named(tmp_path: Path) -> None:
+    text = variant('"tests/rl/test_rollback.py", "--junitxml", "{junit}"', '"{tests}"')
+    message = load_error(tmp_path, text)
+    assert "rollback_command" in message and "unknown placeholder {tests}" in message
