@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from runbook_lib.base.errors import InvalidInputError, RunbookError
+from runbook_lib.base.errors import CheckFailedError, InvalidInputError, RunbookError
 from runbook_lib.base.progress import StepProgress
 from runbook_lib.evidence.amend import seal_changes
 from runbook_lib.evidence.seal import now_iso
@@ -242,3 +242,26 @@ def _one(
         row, clean = rehearsal.run(strategy)
         outcome.append(str(row.readiness) + (f" ({row.reason})" if row.reason else ""))
     return row, clean
+
+
+def require_ready(report: ReadinessReport) -> None:
+    """Raise when a declared strategy is not ready (a notebook's run then fails).
+
+    Raises:
+        CheckFailedError: naming each strategy that is not ready and why.
+    """
+    if not report.ready:
+        names = ", ".join(f"{row.strategy} ({row.reason})" for row in report.not_ready)
+        raise CheckFailedError(f"not ready: {names}")
+
+
+def matrix_rows(report: ReadinessReport) -> list[dict[str, str]]:
+    """The matrix as table rows: a strategy, each phase's mark or reason, the verdict."""
+    rows = []
+    for row in report.rows:
+        cells = {}
+        for phase in Phase:
+            cell = row.cell(phase)
+            cells[str(phase)] = cell.reason if cell.status == "fail" else str(cell.status)
+        rows.append({"strategy": row.strategy, **cells, "verdict": str(row.readiness)})
+    return rows

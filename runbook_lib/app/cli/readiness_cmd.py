@@ -8,7 +8,6 @@ import click
 
 from runbook_lib.app.cli.common import OneLineCommand, emit
 from runbook_lib.app.cli.options import archive_option, json_option, target_option
-from runbook_lib.base.errors import CheckFailedError
 
 
 @click.command("readiness", cls=OneLineCommand)
@@ -42,7 +41,7 @@ def readiness_command(
     touched. The matrix is recorded in a rehearsal incident of its own.
     """
     from runbook_lib.base.progress import StepProgress
-    from runbook_lib.verify.readiness import rehearse
+    from runbook_lib.verify.readiness import rehearse, require_ready
     from runbook_lib.verify.readiness_matrix import render_text
 
     report = rehearse(
@@ -54,6 +53,4 @@ def readiness_command(
     )
     data = report.to_dict()
     emit(data, as_json=as_json, text=render_text(data))
-    if not report.ready:
-        names = ", ".join(f"{row.strategy} ({row.reason})" for row in report.not_ready)
-        raise CheckFailedError(f"not ready: {names}")
+    require_ready(report)
