@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
 
 from runbook_lib.base.fsutil import workspace_hash
@@ -59,6 +60,18 @@ def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
         assert (incident_dir(archive, recorded) / READINESS_DIR / "01-readiness.json").is_file()
     verified = cli("archive", "verify", "--archive", str(archive))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    out = tmp_path / "report.tar.gz"
+    made = cli("archive", "report", incident, "--out", str(out), "--archive", str(archive))
+    assert made.returncode == 0, made.stderr
+    with tarfile.open(out) as tar:
+        member = tar.extractfile(f"{incident}/index.html")
+        assert member is not None
+        page = member.read().decode()
+    section = page[page.index("<h2>Rollback readiness</h2>") :]
+    assert f"Rehearsed at {data['head'][:12]}" in section and "unchanged" in section
+    assert '<td>env-var</td><td class="pass">pass</td>' in section
+    assert '<td class="pass">ready</td>' in section and "not rehearsed" in section
 
 
 def test_text_matrix_and_a_strategy_that_is_not_ready_exits_1_naming_the_reason(
