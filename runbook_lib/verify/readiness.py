@@ -29,7 +29,7 @@ from runbook_lib.rollback import operations
 from runbook_lib.rollback.strategies import STRATEGIES, Strategy, build_actions
 from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest, load_manifest
-from runbook_lib.verify.checks.effect import check_effect
+from runbook_lib.verify.checks.effect import check_code_restored, check_effect
 from runbook_lib.verify.checks.target_tests import check_target_tests
 from runbook_lib.verify.readiness_matrix import (
     Cell,
@@ -41,11 +41,19 @@ from runbook_lib.verify.readiness_matrix import (
 )
 from runbook_lib.verify.rehearsal import TreeState, rehearsal_worktree, tree_state
 
-# The strategies a rehearsal proves: seed 000 §1's switches, each undone in the copy.
-REHEARSED = (Strategy.ENV_VAR, Strategy.CONFIG, Strategy.CODE, Strategy.FORCE, Strategy.NOW)
+# The strategies a rehearsal proves, each undone in the copy: seed 000 §1's switches,
+# and seed 003 phase 2 (code from the stable ref, configuration from a backup).
+REHEARSED = (
+    Strategy.ENV_VAR,
+    Strategy.CONFIG,
+    Strategy.CODE,
+    Strategy.FORCE,
+    Strategy.NOW,
+    Strategy.SAC_CODE,
+)
 NOT_REHEARSED_NOTE = (
-    "seed 003's strategies stop and start the service and restore untracked backups and "
-    "packages; a worktree of HEAD has neither, so readiness does not rehearse them"
+    "it stops and starts the service (and may install a package): a rehearsal copy must "
+    "not start a second service on the real one's port and pidfile"
 )
 
 Progress = StepProgress | None
@@ -114,7 +122,10 @@ class _Rehearsal:
         return True
 
     def _effect_and_tests(self, row: StrategyRow) -> None:
-        effect = check_effect(self.manifest, row.strategy)
+        if row.strategy == Strategy.SAC_CODE:
+            effect = check_code_restored(self.manifest)
+        else:
+            effect = check_effect(self.manifest, row.strategy)
         if effect.ok:
             _passed(row, Phase.EFFECT, effect.summary)
         else:

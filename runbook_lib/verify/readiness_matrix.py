@@ -159,8 +159,11 @@ def render_text(data: Mapping[str, Any]) -> str:
             cell = row["cells"][phase]
             if cell["status"] == "fail":
                 lines.append(f"{'':<{width}}    {phase}: {cell['reason']}")
-    notes = sorted({row["reason"] for row in rows if row["readiness"] == "not rehearsed"})
-    lines += [f"not rehearsed: {note}" for note in notes]
+    skipped: dict[str, list[str]] = {}
+    for row in rows:
+        if row["readiness"] == "not rehearsed":
+            skipped.setdefault(row["reason"], []).append(row["strategy"])
+    lines += [f"not rehearsed: {', '.join(names)}: {why}" for why, names in skipped.items()]
     for name, why in dict(data.get("not_declared") or {}).items():
         lines.append(f"not declared: {name} ({why})")
     tree = dict(data.get("target_tree") or {})

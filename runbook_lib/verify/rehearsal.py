@@ -74,12 +74,23 @@ def _remove(target: Path, root: Path) -> None:
     git(target, ["worktree", "prune"], check=False)
 
 
+def _copy_backups(manifest: Manifest, root: Path) -> None:
+    """The target's backups, which git does not track, copied for a restore to read."""
+    if manifest.backups is None:
+        return
+    source = manifest.resolve(manifest.backups.dir)
+    copy = root / source.relative_to(manifest.root)
+    if source.is_dir() and not copy.exists():
+        shutil.copytree(source, copy, symlinks=True)
+
+
 @contextlib.contextmanager
 def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
     """A detached worktree of the target's HEAD outside the target, removed on exit.
 
     The manifest is copied in when HEAD does not track it, so the copy is
-    described as the target is.
+    described as the target is, and so are the backups (``[backups] dir``,
+    which git does not track), so that a restore from them can be rehearsed.
 
     Raises:
         InvalidInputError: the target is not a git repository with a commit.
@@ -100,6 +111,7 @@ def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
         if not copied.is_file():
             copied.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(manifest.path, copied)
+        _copy_backups(manifest, root)
         yield Worktree(root, head)
     finally:
         _remove(target, root)

@@ -45,4 +45,4 @@ def test_the_report_is_ready_unless_a_rehearsed_strategy_is_not() -> None:
     assert lines[1].split() == ["strategy", *map(str, Phase), "verdict"]
     assert lines[2].split() == ["env-var", "ok", "ok", "ok", "ok", "ok", "ready"]
     assert "    plan: no _FORCE_LEGACY_ENV in factory.py" in text
-    assert "not rehearsed: why" in text
+    assert "not rehearsed: sac-full: why" in text

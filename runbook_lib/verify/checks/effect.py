@@ -113,3 +113,18 @@ def _call_site_effect(manifest: Manifest, envs: dict[str, Any], elapsed: float) 
         return CheckResult(NAME, "fail", summary, evidence, elapsed)
     summary = f"the call site builds the legacy {legacy}: {chosen['log']}"
     return CheckResult(NAME, "pass", summary, evidence, elapsed + smoke.duration_s)
+
+
+def check_code_restored(manifest: Manifest) -> CheckResult:
+    """Seed 003 step 4's effect: every ``[git] code_paths`` entry equals the stable ref's."""
+    from runbook_lib.target.gitutil import git
+
+    ref, paths = manifest.git.stable_ref, list(manifest.git.code_paths)
+    changed = git(manifest.root, ["diff", "--name-only", ref, "--", *paths], check=False)
+    names = [line for line in changed.splitlines() if line]
+    evidence: dict[str, Any] = {"stable_ref": ref, "code_paths": paths, "differing": names[:20]}
+    if names:
+        more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+        summary = f"{', '.join(names[:3])}{more} still differ from {ref}"
+        return CheckResult(NAME, "fail", summary, evidence)
+    return CheckResult(NAME, "pass", f"{', '.join(paths)} equal {ref}", evidence)

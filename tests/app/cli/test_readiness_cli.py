@@ -16,7 +16,7 @@ from runbook_lib.incident.store import incident_dir
 from runbook_lib.target.gitutil import git
 from tests.runutil import cli
 
-ENV_STRATEGIES = ["env-var", "config", "code", "force", "now"]
+REHEARSED = ["env-var", "config", "code", "force", "now", "sac-code"]
 PHASES = ["plan", "apply", "effect", "tests", "undo"]
 
 
@@ -45,12 +45,14 @@ def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
     assert proc.stderr == ""  # nothing but the JSON object with --json
     data = json.loads(proc.stdout)
     rows = {row["strategy"]: row for row in data["strategies"]}
-    assert [name for name in rows if rows[name]["readiness"] == "ready"] == ENV_STRATEGIES
-    for name in ENV_STRATEGIES:
+    assert [name for name in rows if rows[name]["readiness"] == "ready"] == REHEARSED
+    for name in REHEARSED:
         assert [rows[name]["cells"][p]["status"] for p in PHASES] == ["pass"] * 5, rows[name]
     assert "GeneralSimEnv" in rows["config"]["cells"]["effect"]["reason"]
     assert "byte-identical" in rows["force"]["cells"]["undo"]["reason"]
-    assert {rows[n]["readiness"] for n in rows if n.startswith("sac-")} == {"not rehearsed"}
+    assert "v1.0" in rows["sac-code"]["cells"]["effect"]["reason"]
+    skipped = [n for n in rows if rows[n]["readiness"] == "not rehearsed"]
+    assert skipped == ["sac-full", "sac-deploy", "sac-data"]
     assert data["ready"] is True
     assert data["target_tree"]["before"] == data["target_tree"]["after"] == before
     assert workspace_hash(fresh_sandbox) == before
