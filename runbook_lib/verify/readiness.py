@@ -149,6 +149,8 @@ class _Rehearsal:
     def _identical(row: StrategyRow, before: TreeState, after: TreeState, applied: bool) -> bool:
         difference = before.difference(after)
         if not applied:
+            if difference:
+                _fail(row, Phase.UNDO, f"the failed apply left the worktree changed: {difference}")
             return not difference
         if Phase.UNDO in row.cells:
             return not difference
@@ -204,6 +206,7 @@ def rehearse(
         load_incident(archive, incident)  # an unknown incident fails before anything runs
     declared, missing = declared_strategies(manifest)
     chosen = _chosen(strategies, declared, missing)
+    target_interpreter(manifest)  # a [target] python that is missing fails before anything runs
     user_before = tree_state(manifest.root)
     with rehearsal_worktree(manifest) as worktree:
         rehearsal_id = _open_rehearsal_incident(archive, manifest, worktree.head)

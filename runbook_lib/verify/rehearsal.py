@@ -13,6 +13,7 @@ the lock file and bytecode caches does not count).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from pathlib import Path
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.target.gitutil import git
+from runbook_lib.target.interpreter import DEFAULT_VENV_PYTHON
 from runbook_lib.target.manifest import MANIFEST_NAME, Manifest
 
 
@@ -84,13 +86,23 @@ def _copy_backups(manifest: Manifest, root: Path) -> None:
         shutil.copytree(source, copy, symlinks=True)
 
 
+def _link_interpreter(manifest: Manifest, root: Path) -> None:
+    """The target's venv (untracked, so not in a worktree), linked in: the copy runs in it too."""
+    relative = Path(manifest.python or DEFAULT_VENV_PYTHON)
+    top = relative.parts[0]
+    if (manifest.root / relative).exists() and not os.path.lexists(root / top):
+        (root / top).symlink_to(manifest.root / top, target_is_directory=True)
+
+
 @contextlib.contextmanager
 def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
     """A detached worktree of the target's HEAD outside the target, removed on exit.
 
     The manifest is copied in when HEAD does not track it, so the copy is
     described as the target is, and so are the backups (``[backups] dir``,
-    which git does not track), so that a restore from them can be rehearsed.
+    which git does not track), so that a restore from them can be rehearsed; the
+    target's interpreter (``[target] python`` or ``.venv``) is linked in, so the
+    copy's code runs where the target's does.
 
     Raises:
         InvalidInputError: the target is not a git repository with a commit.
@@ -112,6 +124,7 @@ def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
             copied.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(manifest.path, copied)
         _copy_backups(manifest, root)
+        _link_interpreter(manifest, root)
         yield Worktree(root, head)
     finally:
         _remove(target, root)
