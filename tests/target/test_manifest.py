@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,12 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
         "configs/sac_config.json",
         "--state-file",
         ".run/trade-agent.json",
+        "--port",
+        "0",
+    ]
+    assert service.relocatable and replace(service, port=8123).argv("/py")[-2:] == [
+        "--port",
+        "8123",
     ]
     assert dict(service.env) == {"PYTHONPATH": ".site:."}
     assert (service.pidfile, service.state_file, service.health_path) == (
@@ -245,7 +252,13 @@ BAD_VARIANTS = [
         '"{python}", "-m", "trade_agent_sac.server",',
         '"{pyhton}", "-m", "trade_agent_sac.server",',
         'command = [\n    "{pyhton}"',
-        ["unknown placeholder {pyhton}", "placeholders here: {python}"],
+        ["unknown placeholder {pyhton}", "placeholders here: {python}, {port}"],
+    ),
+    (
+        "port = 0",
+        "port = 70000",
+        "port = 70000",
+        ["service.port: 70000 is not a port (0..65535"],
     ),
     (
         '"tests", "--junitxml", "{junit}"',
@@ -386,6 +399,7 @@ def test_webhook_and_systemd_variants_load(tmp_path: Path) -> None:
     manifest = load_manifest(write(tmp_path, text))
     assert manifest.service is not None and manifest.service.unit == "sac-agent.service"
     assert manifest.service.command == () and manifest.webhook_url == "http://127.0.0.1:9/hook"
+    assert not manifest.service.relocatable  # a unit's port is fixed by its unit file
 
 
 @pytest.mark.parametrize(
