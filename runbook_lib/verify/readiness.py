@@ -5,7 +5,15 @@
 applies, proves the effect (:mod:`.checks.effect`), runs the target's rollback
 tests (``[tests] rollback_command``), undoes, and proves the worktree
 byte-identical to before. The user's working tree is never touched; its hash
-before and after is part of the report.
+before and after is part of the report. An apply that raises is reverted from
+the journal (``rollback resume --revert``) before the worktree is compared.
+
+The strategies that stop and start the service run the copy's own service: its
+pidfile and state file are the manifest's relative paths inside the copy, and
+its port a free loopback port chosen at run time, given to the command's
+``{port}`` (the plan records it). A service whose port cannot be moved (no
+``{port}`` in ``[service] command``, or a systemd unit) is "not rehearsed",
+with that reason: the real service is never stopped, started or probed.
 
 The rehearsal runs in an incident of its own, opened for it: its plans and
 journal hold rollbacks that were applied and undone on purpose, which must
@@ -17,19 +25,25 @@ The rollback operations are called through their public functions.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError, RunbookError
 from runbook_lib.base.progress import StepProgress
+from runbook_lib.base.report import CheckResult
 from runbook_lib.evidence.amend import seal_changes
 from runbook_lib.evidence.seal import now_iso
 from runbook_lib.incident.store import incident_dir, load_incident, open_incident
 from runbook_lib.rollback import operations
 from runbook_lib.rollback.strategies import STRATEGIES, Strategy, build_actions
+from runbook_lib.target.health import free_loopback_port
 from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.target.specs import ServiceSpec
+from runbook_lib.verify.checks.effect import NAME as EFFECT
 from runbook_lib.verify.checks.effect import check_code_restored, check_effect
+from runbook_lib.verify.checks.service import check_service_health
 from runbook_lib.verify.checks.target_tests import check_target_tests
 from runbook_lib.verify.readiness_matrix import (
     Cell,
@@ -41,20 +55,10 @@ from runbook_lib.verify.readiness_matrix import (
 )
 from runbook_lib.verify.rehearsal import TreeState, rehearsal_worktree, tree_state
 
-# The strategies a rehearsal proves, each undone in the copy: seed 000 §1's switches,
-# and seed 003 phase 2 (code from the stable ref, configuration from a backup).
-REHEARSED = (
-    Strategy.ENV_VAR,
-    Strategy.CONFIG,
-    Strategy.CODE,
-    Strategy.FORCE,
-    Strategy.NOW,
-    Strategy.SAC_CODE,
-)
-NOT_REHEARSED_NOTE = (
-    "it stops and starts the service (and may install a package): a rehearsal copy must "
-    "not start a second service on the real one's port and pidfile"
-)
+# The strategies that stop and start the service: the copy runs its own, on a free
+# loopback port given through the command's '{port}', with its pidfile and state in
+# the copy (the manifest's paths are relative to the root), so the real one is untouched.
+WITH_SERVICE = frozenset({Strategy.SAC_FULL, Strategy.SAC_DEPLOY, Strategy.SAC_DATA})
 
 Progress = StepProgress | None
 
@@ -90,6 +94,7 @@ class _Rehearsal:
         self.incident = incident
         self.manifest = load_manifest(root)
         self.python = str(target_interpreter(self.manifest).path)
+        self.service, self.fixed = _relocated(self.manifest.service)
 
     def run(self, strategy: str) -> tuple[StrategyRow, bool]:
         """The strategy's row, and whether the worktree is as before (the next may run)."""
@@ -103,8 +108,11 @@ class _Rehearsal:
         return row, self._identical(row, before, after, applied)
 
     def _plan_and_apply(self, row: StrategyRow) -> bool:
+        service = self.service if row.strategy in WITH_SERVICE else None
         try:
-            plan = operations.plan_rollback(self.root, self.archive, self.incident, row.strategy)
+            plan = operations.plan_rollback(
+                self.root, self.archive, self.incident, row.strategy, service=service
+            )
         except RunbookError as exc:
             _fail(row, Phase.PLAN, str(exc))
             return False
@@ -113,6 +121,7 @@ class _Rehearsal:
             report = operations.apply_rollback(self.root, self.archive, self.incident, plan.sha256)
         except RunbookError as exc:
             _fail(row, Phase.APPLY, str(exc))
+            self._revert(row)
             return False
         failed = [check for check in report.checks if not check.ok]
         if failed:
@@ -121,11 +130,41 @@ class _Rehearsal:
             _passed(row, Phase.APPLY, f"{len(report.steps_done)} step(s) applied")
         return True
 
+    def _revert(self, row: StrategyRow) -> None:
+        """Take back the steps of an apply that raised (the journal shows where it stopped)."""
+        try:
+            operations.resume_rollback(self.root, self.archive, self.incident, revert=True)
+        except RunbookError as exc:
+            _fail(row, Phase.UNDO, f"reverting the failed apply failed: {exc}")
+
+    def _effect(self, strategy: str) -> CheckResult:
+        if strategy == Strategy.SAC_CODE:
+            return check_code_restored(self.manifest)
+        if strategy not in WITH_SERVICE:
+            return check_effect(self.manifest, strategy)
+        if strategy == Strategy.SAC_FULL:
+            code = check_code_restored(self.manifest)
+            if not code.ok:
+                return code
+        return self._service_effect(strategy)
+
+    def _service_effect(self, strategy: str) -> CheckResult:
+        """The copy's service answers on its own port, at the stable version after a downgrade."""
+        if self.service is None:
+            return CheckResult(EFFECT, "pass", "runbook.toml has no [service] to restart")
+        package = self.manifest.package
+        expected = package.stable_version if package and strategy != Strategy.SAC_DATA else None
+        manifest = dataclasses.replace(self.manifest, service=self.service)
+        health = check_service_health(manifest, expected_version=expected)
+        port = health.evidence.get("status", {}).get("port")
+        if health.ok and port != self.service.port:
+            summary = f"the copy's service listens on {port}, not its own {self.service.port}"
+            return CheckResult(EFFECT, "fail", summary, health.evidence)
+        summary = f"copy on its own port {self.service.port}: {health.summary}"
+        return CheckResult(EFFECT, health.status, summary, health.evidence)
+
     def _effect_and_tests(self, row: StrategyRow) -> None:
-        if row.strategy == Strategy.SAC_CODE:
-            effect = check_code_restored(self.manifest)
-        else:
-            effect = check_effect(self.manifest, row.strategy)
+        effect = self._effect(row.strategy)
         if effect.ok:
             _passed(row, Phase.EFFECT, effect.summary)
         else:
@@ -149,8 +188,15 @@ class _Rehearsal:
     def _identical(row: StrategyRow, before: TreeState, after: TreeState, applied: bool) -> bool:
         difference = before.difference(after)
         if not applied:
+            if Phase.APPLY not in row.cells or Phase.UNDO in row.cells:
+                return not difference  # never applied, or its revert failed (the cell says so)
             if difference:
-                _fail(row, Phase.UNDO, f"the failed apply left the worktree changed: {difference}")
+                left = f"the failed apply, reverted, still left the worktree changed: {difference}"
+                _fail(row, Phase.UNDO, left)
+            else:
+                _passed(
+                    row, Phase.UNDO, f"failed apply reverted: byte-identical ({after.sha256[:12]})"
+                )
             return not difference
         if Phase.UNDO in row.cells:
             return not difference
@@ -159,6 +205,21 @@ class _Rehearsal:
         else:
             _passed(row, Phase.UNDO, f"byte-identical to before ({after.sha256[:12]})")
         return not difference
+
+
+def _relocated(spec: ServiceSpec | None) -> tuple[ServiceSpec | None, str]:
+    """The copy's service on a free loopback port, or why its port cannot be moved."""
+    if spec is None:
+        return None, ""
+    if spec.adapter == "systemd":
+        unit = spec.unit or spec.name
+        return None, f"the service's port is fixed by the systemd unit {unit}"
+    if not spec.relocatable:
+        return None, (
+            "the service's port is fixed by runbook.toml "
+            "([service] command has no {port} for a copy's own port)"
+        )
+    return dataclasses.replace(spec, port=free_loopback_port()), ""
 
 
 def _open_rehearsal_incident(archive: Path, manifest: Manifest, head: str) -> str:
@@ -188,7 +249,7 @@ def rehearse(
     progress: Progress = None,
     on_row: Callable[[StrategyRow], None] | None = None,
 ) -> ReadinessReport:
-    """Rehearse every declared env strategy in a worktree of HEAD; record and return the matrix.
+    """Rehearse every declared strategy in a worktree of HEAD; record and return the matrix.
 
     Args:
         target: The target's root (or its manifest).
@@ -246,8 +307,8 @@ def _one(
     rehearsal: _Rehearsal, strategy: str, clean: bool, progress: Progress
 ) -> tuple[StrategyRow, bool]:
     """The strategy's row, and whether the worktree is still as it was at the start."""
-    if strategy not in REHEARSED:
-        return StrategyRow(strategy, rehearsed=False, note=NOT_REHEARSED_NOTE), clean
+    if strategy in WITH_SERVICE and rehearsal.fixed:
+        return StrategyRow(strategy, rehearsed=False, note=rehearsal.fixed), clean
     if not clean:
         row = StrategyRow(strategy)
         _fail(row, Phase.PLAN, "not rehearsed: an earlier strategy left the worktree changed")

@@ -76,14 +76,27 @@ def _remove(target: Path, root: Path) -> None:
     git(target, ["worktree", "prune"], check=False)
 
 
-def _copy_backups(manifest: Manifest, root: Path) -> None:
-    """The target's backups, which git does not track, copied for a restore to read."""
-    if manifest.backups is None:
-        return
-    source = manifest.resolve(manifest.backups.dir)
-    copy = root / source.relative_to(manifest.root)
-    if source.is_dir() and not copy.exists():
-        shutil.copytree(source, copy, symlinks=True)
+def _untracked_inputs(manifest: Manifest) -> list[str]:
+    """What the rollbacks read or rewrite that git does not track: backups, models, packages."""
+    paths = [manifest.backups.dir] if manifest.backups is not None else []
+    if manifest.models is not None:
+        parts = Path(manifest.models.glob).parts
+        fixed = [part for part in parts[:-1] if not any(c in part for c in "*?[")]
+        paths += [str(Path(*fixed))] if len(fixed) == len(parts) - 1 and fixed else []
+    if manifest.package is not None:
+        paths += [manifest.package.site_dir, manifest.package.wheelhouse]
+    return paths
+
+
+def _copy_untracked(manifest: Manifest, root: Path) -> None:
+    """The target's untracked inputs, copied (never linked: a rollback may rewrite them)."""
+    for relative in _untracked_inputs(manifest):
+        source = manifest.resolve(relative)
+        if not source.is_relative_to(manifest.root):
+            continue
+        copy = root / source.relative_to(manifest.root)
+        if source.is_dir() and not copy.exists():
+            shutil.copytree(source, copy, symlinks=True)
 
 
 def _link_interpreter(manifest: Manifest, root: Path) -> None:
@@ -99,8 +112,9 @@ def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
     """A detached worktree of the target's HEAD outside the target, removed on exit.
 
     The manifest is copied in when HEAD does not track it, so the copy is
-    described as the target is, and so are the backups (``[backups] dir``,
-    which git does not track), so that a restore from them can be rehearsed; the
+    described as the target is, and so are the inputs git does not track (the
+    ``[backups] dir``, the ``[models]`` directory, the ``[package]`` site and
+    wheelhouse), so that restoring and reinstalling can be rehearsed; the
     target's interpreter (``[target] python`` or ``.venv``) is linked in, so the
     copy's code runs where the target's does.
 
@@ -123,7 +137,7 @@ def rehearsal_worktree(manifest: Manifest) -> Iterator[Worktree]:
         if not copied.is_file():
             copied.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(manifest.path, copied)
-        _copy_backups(manifest, root)
+        _copy_untracked(manifest, root)
         _link_interpreter(manifest, root)
         yield Worktree(root, head)
     finally:

@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tarfile
 from pathlib import Path
 
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.evidence.layout import READINESS_DIR
 from runbook_lib.incident.store import incident_dir
+from runbook_lib.rollback.actions.servicectl import adapter_for
 from runbook_lib.target.gitutil import git
+from runbook_lib.target.manifest import load_manifest
+from runbook_lib.target.service import ServiceAdapter
 from tests.runutil import cli
 
-REHEARSED = ["env-var", "config", "code", "force", "now", "sac-code"]
+REHEARSED = [
+    "env-var", "config", "code", "force", "now",
+    "sac-full", "sac-code", "sac-deploy", "sac-data",
+]  # fmt: skip
 PHASES = ["plan", "apply", "effect", "tests", "undo"]
 
 
@@ -38,7 +45,7 @@ def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
 
     proc = cli(
         "readiness", "--target", str(fresh_sandbox), "--archive", str(archive),
-        "--incident", incident, "--json",
+        "--incident", incident, "--json", timeout=900,
     )  # fmt: skip
 
     assert proc.returncode == 0, proc.stderr
@@ -51,8 +58,9 @@ def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
     assert "GeneralSimEnv" in rows["config"]["cells"]["effect"]["reason"]
     assert "byte-identical" in rows["force"]["cells"]["undo"]["reason"]
     assert "v1.0" in rows["sac-code"]["cells"]["effect"]["reason"]
-    skipped = [n for n in rows if rows[n]["readiness"] == "not rehearsed"]
-    assert skipped == ["sac-full", "sac-deploy", "sac-data"]
+    for name, version in (("sac-full", "1.0.0"), ("sac-deploy", "1.0.0"), ("sac-data", "1.1.0")):
+        effect = rows[name]["cells"]["effect"]["reason"]
+        assert "copy on its own port" in effect and f"version {version}" in effect, effect
     assert data["ready"] is True
     assert data["target_tree"]["before"] == data["target_tree"]["after"] == before
     assert workspace_hash(fresh_sandbox) == before
@@ -73,7 +81,7 @@ def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
     section = page[page.index("<h2>Rollback readiness</h2>") :]
     assert f"Rehearsed at {data['head'][:12]}" in section and "unchanged" in section
     assert '<td>env-var</td><td class="pass">pass</td>' in section
-    assert '<td class="pass">ready</td>' in section and "not rehearsed" in section
+    assert '<td class="pass">ready</td>' in section
 
 
 def test_text_matrix_and_a_strategy_that_is_not_ready_exits_1_naming_the_reason(
@@ -108,3 +116,82 @@ def test_an_unknown_strategy_is_one_line_exit_2(fresh_sandbox: Path, tmp_path: P
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "nope" in proc.stderr
     assert not (tmp_path / "a").exists()
+
+
+def _service(root: Path) -> ServiceAdapter:
+    spec = load_manifest(root).service
+    assert spec is not None
+    return adapter_for(spec, root, sys.executable)
+
+
+def test_a_running_service_is_untouched_while_its_copy_is_rehearsed_on_another_port(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    real = _service(fresh_sandbox)
+    started = real.start()
+    try:
+        assert real.wait_healthy(60).healthy
+        running = real.status()
+        pidfile = (fresh_sandbox / ".run" / "trade-agent.pid").read_bytes()
+
+        proc = cli(
+            "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
+            "--strategy", "sac-data", "--json", timeout=600,
+        )  # fmt: skip
+
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        row = json.loads(proc.stdout)["strategies"][0]
+        assert row["readiness"] == "ready", row
+        port = re.search(r"own port (\d+)", row["cells"]["effect"]["reason"])
+        assert port is not None and int(port.group(1)) != running.port
+        after = real.status()
+        assert (after.pid, after.port) == (started.pid, running.port)
+        assert real.wait_healthy(10).healthy
+        assert (fresh_sandbox / ".run" / "trade-agent.pid").read_bytes() == pidfile
+    finally:
+        stopped = real.stop()
+    assert stopped.pid == started.pid
+
+
+def test_a_failing_apply_is_reverted_and_the_copy_ends_byte_identical(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    manifest = fresh_sandbox / "runbook.toml"
+    manifest.write_text(
+        manifest.read_text().replace("trade_agent_sac.server", "trade_agent_sac.no_such_server")
+    )
+    git(fresh_sandbox, ["commit", "-qam", "a service that cannot start"], isolated=True)
+    before = workspace_hash(fresh_sandbox)
+
+    proc = cli(
+        "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
+        "--strategy", "sac-data", "--strategy", "env-var", "--json", timeout=600,
+    )  # fmt: skip
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = {row["strategy"]: row for row in json.loads(proc.stdout)["strategies"]}
+    cells = rows["sac-data"]["cells"]
+    assert cells["apply"]["status"] == "fail" and "no_such_server" in cells["apply"]["reason"]
+    assert cells["undo"]["status"] == "pass", cells["undo"]
+    assert "failed apply reverted: byte-identical" in cells["undo"]["reason"]
+    assert rows["env-var"]["readiness"] == "ready"  # the copy was clean again for the next one
+    assert workspace_hash(fresh_sandbox) == before
+
+
+def test_a_service_whose_port_cannot_move_is_not_rehearsed_naming_why(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    manifest = fresh_sandbox / "runbook.toml"
+    manifest.write_text(manifest.read_text().replace('"--port", "{port}",', '"--port", "8123",'))
+    git(fresh_sandbox, ["commit", "-qam", "a service on a fixed port"], isolated=True)
+
+    proc = cli(
+        "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
+        "--strategy", "sac-deploy", "--json",
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = json.loads(proc.stdout)["strategies"][0]
+    assert row["readiness"] == "not rehearsed"
+    assert "the service's port is fixed by runbook.toml" in row["reason"], row
+    assert not (fresh_sandbox / ".run").exists()
