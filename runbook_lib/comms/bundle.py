@@ -127,6 +127,47 @@ def _when(text: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+_CELL_CSS = {"pass": "pass", "fail": "fail"}
+_VERDICT_CSS = {"ready": "pass", "not ready": "fail"}
+
+
+def readiness_view(evidence: IncidentEvidence) -> dict[str, Any] | None:
+    """The latest readiness matrix recorded in the incident, as the report shows it."""
+    from runbook_lib.verify.readiness_matrix import latest_readiness
+
+    data = latest_readiness(evidence.directory)
+    if not data:
+        return None
+    phases = [str(phase) for phase in data.get("phases", [])]
+    rows = []
+    for row in data.get("strategies", []):
+        cells = []
+        for phase in phases:
+            cell = row["cells"].get(phase, {})
+            status = str(cell.get("status", ""))
+            text = str(cell.get("reason") or status) if status == "fail" else status
+            cells.append({"text": text, "css": _CELL_CSS.get(status, "")})
+        verdict = str(row.get("readiness", ""))
+        rows.append(
+            {
+                "strategy": row.get("strategy", ""),
+                "cells": cells,
+                "readiness": verdict,
+                "css": _VERDICT_CSS.get(verdict, "warn"),
+            }
+        )
+    tree = data.get("target_tree") or {}
+    return {
+        "head": str(data.get("head", ""))[:12],
+        "rehearsed_at": data.get("rehearsed_at", ""),
+        "incident": data.get("incident", ""),
+        "ready": bool(data.get("ready")),
+        "tree_unchanged": tree.get("before") == tree.get("after"),
+        "phases": phases,
+        "rows": rows,
+    }
+
+
 def _parameters_text(parameters: Any) -> str:
     if not parameters:
         return "defaults"
@@ -154,6 +195,7 @@ def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
         parity=parity_view(evidence),
         changes=applied_changes(evidence.directory, evidence.journal),
         signature=signature_view(verify, evidence.directory),
+        readiness=readiness_view(evidence),
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 

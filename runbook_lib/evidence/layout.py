@@ -11,6 +11,7 @@ An incident folder (``<archive>/incidents/<ID>/``) holds::
     runs/chain.jsonl     the hash chain of notebook runs (:mod:`.chain`)
     runs/NN-*.started.json  a run's "started" record, written before its kernel starts
     runs/ plans/ blobs/ comms/ decisions/ checks/   records written once
+    readiness/NN-readiness.json                     rollback-readiness matrices, written once
     archive.lock, run.lock                          coordination, not evidence
 
 Those two are named in :mod:`runbook_lib.incident`, below this package (the
@@ -39,6 +40,7 @@ BLOBS_DIR = "blobs"
 COMMS_DIR = "comms"
 DECISIONS_DIR = "decisions"
 CHECKS_DIR = "checks"
+READINESS_DIR = "readiness"
 DECISION_FILE = "decision.json"
 PARITY_FILE = "parity.json"
 PLOTS_DIR = "parity"
@@ -51,6 +53,15 @@ IGNORED_SUFFIXES = (".lock",)
 # working files, parity.json) may be rewritten between seals.
 APPEND_ONLY = (JOURNAL_FILE, CHAIN.as_posix())
 WRITE_ONCE = tuple(
-    f"{name}/" for name in (RUNS_DIR, PLANS_DIR, BLOBS_DIR, COMMS_DIR, DECISIONS_DIR, CHECKS_DIR)
+    f"{name}/"
+    for name in (
+        RUNS_DIR,
+        PLANS_DIR,
+        BLOBS_DIR,
+        COMMS_DIR,
+        DECISIONS_DIR,
+        CHECKS_DIR,
+        READINESS_DIR,
+    )
 )
 REWRITABLE = (f"{PLANS_DIR}/latest",)

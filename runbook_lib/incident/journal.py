@@ -46,6 +46,7 @@ class JournalEvent(StrEnum):
     RUN_INTERRUPTED = "run-interrupted"
     DECISION = "decision"
     CHECKS = "checks"
+    READINESS = "readiness"
     NOTIFY = "notify"
     NOTIFY_FAILED = "notify-failed"
     SEALED_BY_HAND = "sealed-by-hand"

@@ -8,6 +8,7 @@ that changes the target, journals every step, and moves the incident's state.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from runbook_lib.rollback.plans import load_plan
 from runbook_lib.rollback.strategies import NOT_ROLLBACKS, Strategy, build_actions, step_labels
 from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest, load_manifest
+from runbook_lib.target.specs import ServiceSpec
 
 
 def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:
@@ -62,9 +64,22 @@ def _advance(archive: Path, incident: Incident, state: str, note: str) -> None:
     advance_incident(archive, incident.id, state, note=note)
 
 
-def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) -> Plan:
-    """Compute and save the plan of ``strategy``; the target is not touched."""
+def plan_rollback(
+    target: Path,
+    archive: Path,
+    incident_id: str,
+    strategy: str,
+    *,
+    service: ServiceSpec | None = None,
+) -> Plan:
+    """Compute and save the plan of ``strategy``; the target is not touched.
+
+    ``service`` replaces the manifest's ``[service]`` in the plan's steps (a
+    readiness rehearsal's copy of the service, on a port of its own).
+    """
     manifest, incident, directory = _setup(target, archive, incident_id)
+    if service is not None:
+        manifest = dataclasses.replace(manifest, service=service)
     actions = _actions(strategy, manifest, archive, directory, incident)
     with amending(archive, directory):
         plan = make_plan(

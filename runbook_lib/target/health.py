@@ -63,6 +63,15 @@ class HealthReport:
         return CheckResult(name, "fail", summary, self.to_dict(), self.waited_s)
 
 
+def free_loopback_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
 def check_loopback_url(url: str) -> str:
     """Return ``url`` if it is ``http://127.0.0.1:<port>/...``.
 

@@ -27,6 +27,7 @@ from runbook_lib.target.sections import (
     git_section,
     models_section,
     package_section,
+    rollback_tests_command,
     secret_names,
     target_name,
     target_python,
@@ -86,6 +87,7 @@ class Manifest:
     package: PackageSpec | None = None
     service: ServiceSpec | None = None
     test_command: tuple[str, ...] = ()
+    rollback_test_command: tuple[str, ...] = ()
     default_margin: float = DEFAULT_MARGIN
     margins: Mapping[str, float] = field(default_factory=dict)
     ray_address: str | None = None
@@ -106,11 +108,10 @@ class Manifest:
         """The parity margin of ``metric`` (relative, e.g. 0.05), or the default one."""
         return self.margins.get(metric, self.default_margin)
 
-    def test_argv(self, python: str, junit: Path) -> list[str]:
-        """The target's test command with ``{python}`` and ``{junit}`` filled in."""
-        return [
-            a.replace("{python}", python).replace("{junit}", str(junit)) for a in self.test_command
-        ]
+    def test_argv(self, python: str, junit: Path, *, rollback: bool = False) -> list[str]:
+        """The target's test command (``rollback``: its rollback tests), placeholders filled in."""
+        command = self.rollback_test_command if rollback else self.test_command
+        return [a.replace("{python}", python).replace("{junit}", str(junit)) for a in command]
 
     def missing_secrets(self, environ: Mapping[str, str]) -> list[str]:
         """Names in :attr:`secrets` that ``environ`` does not set."""
@@ -132,7 +133,7 @@ def parse_manifest(source: Source) -> Manifest:
     target = top.table("target", ("name", "root", "python"))
     name = target_name(target)
     models = models_section(top)
-    tests = top.opt_table("tests", ("command",))
+    tests = top.opt_table("tests", ("command", "rollback_command"))
     default_margin, margins = parity_margins(top)
     webhook_url, webhook_env = notify_section(top)
     return Manifest(
@@ -146,6 +147,7 @@ def parse_manifest(source: Source) -> Manifest:
         package=package_section(top),
         service=service_section(top),
         test_command=tests_command(tests) if tests is not None else (),
+        rollback_test_command=rollback_tests_command(tests) if tests is not None else (),
         default_margin=default_margin,
         margins=margins,
         ray_address=ray_address(top),

@@ -272,3 +272,14 @@ def target_name(target: Table) -> str:
 def tests_command(tests: Table) -> tuple[str, ...]:
     """The ``[tests]`` command; it may use ``{python}`` and ``{junit}``."""
     return argv_of(tests, "command", ("python", "junit"))
+
+
+def rollback_tests_command(tests: Table) -> tuple[str, ...]:
+    """``[tests] rollback_command``: the target's rollback tests (default the ``[tests]`` command).
+
+    Seed 000 §4's "verify rollback works" suite, which ``runbook readiness`` runs
+    after each rehearsed rollback; the same placeholders as ``command``.
+    """
+    if not tests.has("rollback_command"):
+        return tests_command(tests)
+    return argv_of(tests, "rollback_command", ("python", "junit"))

@@ -27,10 +27,11 @@ _SERVICE_KEYS = (
     "health_path",
     "unit",
     "health_url",
+    "port",
 )
 
 
-_PROCESS_ONLY = ("command", "env", "pidfile", "state_file")
+_PROCESS_ONLY = ("command", "env", "pidfile", "state_file", "port")
 
 
 _RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$")
@@ -91,15 +92,19 @@ def service_section(top: Table) -> ServiceSpec | None:
         )
     if table.has("unit"):
         table.fail("unit", "applies only to adapter 'systemd'")
+    port = table.number("port", 0)
+    if port != int(port) or not 0 <= port <= 65535:
+        table.fail("port", f"{port:g} is not a port (0..65535; 0: the service picks a free one)")
     return ServiceSpec(
         name,
         "process",
-        argv_of(table, "command", ("python",)),
+        argv_of(table, "command", ("python", "port")),
         _service_env(table),
         rel_path(table, "pidfile"),
         rel_path(table, "state_file"),
         health_path,
         health_url=health_url,
+        port=int(port),
     )
 
 

@@ -95,7 +95,13 @@ class PackageSpec:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How the target's service is run: a local ``process`` or a ``systemd`` unit."""
+    """How the target's service is run: a local ``process`` or a ``systemd`` unit.
+
+    ``port`` is the ``[service] port`` the command's ``{port}`` placeholder
+    receives (0, the default: the service binds a free port of its own and
+    publishes it in its state file). A command with the placeholder can be
+    given another port, which is how a rehearsal runs a second copy beside it.
+    """
 
     name: str
     adapter: Literal["process", "systemd"]
@@ -106,10 +112,19 @@ class ServiceSpec:
     health_path: str = "/health"
     unit: str | None = None
     health_url: str | None = None
+    port: int = 0
 
     def argv(self, python: str) -> list[str]:
-        """The command with ``{python}`` replaced by the interpreter to use."""
-        return [arg.replace("{python}", python) for arg in self.command]
+        """The command with ``{python}`` and ``{port}`` replaced (the interpreter, the port)."""
+        return [
+            arg.replace("{python}", python).replace("{port}", str(self.port))
+            for arg in self.command
+        ]
+
+    @property
+    def relocatable(self) -> bool:
+        """Whether the command takes its port from ``{port}`` (a copy can get its own)."""
+        return self.adapter == "process" and any("{port}" in arg for arg in self.command)
 
 
 @dataclass(frozen=True)

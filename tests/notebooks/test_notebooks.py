@@ -15,7 +15,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.i
 PARAM_LINE = re.compile(r"^[a-z_][a-z0-9_]*: [\w| ]+ = .+  # .+$")
 
 
-def test_the_seven_runbooks_exist() -> None:
+def test_the_eight_runbooks_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == [
         "00_triage",
         "01_assessment",
@@ -24,6 +24,7 @@ def test_the_seven_runbooks_exist() -> None:
         "04_verification",
         "05_recovery",
         "06_postmortem",
+        "07_readiness",
     ]
 
 
@@ -123,3 +124,25 @@ def test_the_triage_button_chain_runs_every_notebook_with_the_triage_facts(
     decision = (session.directory / "decision.json").read_text()
     assert '"outcome": "code-rollback"' in decision
     assert session.incident().state == "verified"
+
+
+@pytest.mark.slow
+def test_readiness_runs_through_runbook_run_and_keeps_the_matrix(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    from runbook_lib.base.fsutil import workspace_hash
+    from tests.runutil import cli
+
+    archive = tmp_path / "archive"
+    incident = open_incident(archive, "nightly readiness", "low", "other").id
+    before = workspace_hash(fresh_sandbox)
+    proc = cli(
+        "run", "readiness", "--incident", incident, "--target", str(fresh_sandbox),
+        "--archive", str(archive), "-p", "strategies", "env-var,force",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    directory = archive / "incidents" / incident
+    text = outputs_text(next((directory / "runs").glob("*07_readiness.ipynb")))
+    assert "every declared strategy is ready" in text
+    assert (directory / "readiness" / "01-readiness.json").is_file()
+    assert workspace_hash(fresh_sandbox) == before

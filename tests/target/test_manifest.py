@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,12 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
         "configs/sac_config.json",
         "--state-file",
         ".run/trade-agent.json",
+        "--port",
+        "0",
+    ]
+    assert service.relocatable and replace(service, port=8123).argv("/py")[-2:] == [
+        "--port",
+        "8123",
     ]
     assert dict(service.env) == {"PYTHONPATH": ".site:."}
     assert (service.pidfile, service.state_file, service.health_path) == (
@@ -245,12 +252,18 @@ BAD_VARIANTS = [
         '"{python}", "-m", "trade_agent_sac.server",',
         '"{pyhton}", "-m", "trade_agent_sac.server",',
         'command = [\n    "{pyhton}"',
-        ["unknown placeholder {pyhton}", "placeholders here: {python}"],
+        ["unknown placeholder {pyhton}", "placeholders here: {python}, {port}"],
     ),
     (
-        '"--junitxml", "{junit}"',
-        '"--junitxml", "{out}"',
-        "--junitxml",
+        "port = 0",
+        "port = 70000",
+        "port = 70000",
+        ["service.port: 70000 is not a port (0..65535"],
+    ),
+    (
+        '"tests", "--junitxml", "{junit}"',
+        '"tests", "--junitxml", "{out}"',
+        '"tests", "--junitxml"',
         ["unknown placeholder {out}", "{python}, {junit}"],
     ),
     (
@@ -386,6 +399,7 @@ def test_webhook_and_systemd_variants_load(tmp_path: Path) -> None:
     manifest = load_manifest(write(tmp_path, text))
     assert manifest.service is not None and manifest.service.unit == "sac-agent.service"
     assert manifest.service.command == () and manifest.webhook_url == "http://127.0.0.1:9/hook"
+    assert not manifest.service.relocatable  # a unit's port is fixed by its unit file
 
 
 @pytest.mark.parametrize(
@@ -572,3 +586,19 @@ def test_bad_models_or_checks_name_key_file_and_line(
     assert f"{tmp_path / MANIFEST_NAME}:{line_of(text, line_text)}:" in message, message
     for part in expected:
         assert part in message, message
+
+
+def test_rollback_tests_default_to_the_tests_command(tmp_path: Path) -> None:
+    start = TEXT.index("rollback_command = ")
+    without = TEXT[:start] + TEXT[TEXT.index("\n", start) + 1 :]
+    manifest = load_manifest(write(tmp_path, without))
+    assert manifest.rollback_test_command == manifest.test_command
+    assert load_manifest(write(tmp_path, TEXT)).test_argv("py", Path("/j.xml"), rollback=True)[
+        :5
+    ] == ["py", "-m", "pytest", "-q", "tests/rl/test_rollback.py"]
+
+
+def test_a_bad_rollback_tests_placeholder_is_named(tmp_path: Path) -> None:
+    text = variant('"tests/rl/test_rollback.py", "--junitxml", "{junit}"', '"{tests}"')
+    message = load_error(tmp_path, text)
+    assert "rollback_command" in message and "unknown placeholder {tests}" in message

@@ -81,6 +81,10 @@ COMMANDS: dict[str, Lazy] = {
         "notify_cmd:notify_command",
         "Render a message from the incident's records into ARCHIVE/incidents/<ID>/comms/.",
     ),
+    "readiness": Lazy(
+        "readiness_cmd:readiness_command",
+        "Rehearse each rollback in a worktree of HEAD; exit 1 when a declared one is not ready.",
+    ),
     "drill": Lazy(
         "drill_cmd:drill",
         "Materialize a fresh sandbox, inject a fault, and run the runbook chain headless.",

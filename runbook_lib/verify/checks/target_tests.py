@@ -104,7 +104,12 @@ def _summary(returncode: int | None, cases: list[TestCase]) -> str:
 
 
 def check_target_tests(
-    manifest: Manifest, *, junit_path: Path | None = None, timeout: float = 900.0
+    manifest: Manifest,
+    *,
+    junit_path: Path | None = None,
+    timeout: float = 900.0,
+    rollback: bool = False,
+    python: str | None = None,
 ) -> CheckResult:
     """Run the target's test command and report every test case.
 
@@ -113,6 +118,9 @@ def check_target_tests(
         junit_path: Where the JUnit XML goes (kept as evidence); default a
             temporary file, removed afterwards.
         timeout: Seconds before the run is killed (and the check fails).
+        rollback: Run ``[tests] rollback_command`` (seed 000 §4's rollback
+            tests) instead of ``[tests] command``.
+        python: What ``{python}`` stands for (default: runbook's interpreter).
     """
     if not manifest.test_command:
         return CheckResult(NAME, "skip", "runbook.toml has no [tests] command", blocking=False)
@@ -121,7 +129,8 @@ def check_target_tests(
         junit.parent.mkdir(parents=True, exist_ok=True)
         junit.unlink(missing_ok=True)  # a stale report must not pass for this run's
         with timed() as elapsed:
-            run = run_target(manifest, manifest.test_argv(sys.executable, junit), timeout=timeout)
+            argv = manifest.test_argv(python or sys.executable, junit, rollback=rollback)
+            run = run_target(manifest, argv, timeout=timeout)
             try:
                 cases = parse_junit(junit, manifest.root)
                 junit_error = None

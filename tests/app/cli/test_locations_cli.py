@@ -36,6 +36,7 @@ ARCHIVE_COMMANDS = [
     ("archive", "verify", MISSING),
     ("archive", "report", MISSING),
     ("notify", "--incident", MISSING, "--template", "initial", "--no-post"),
+    ("readiness", "--incident", MISSING),
 ]
 # Every command that needs the target, with the arguments it needs to reach it.
 TARGET_COMMANDS = [
@@ -45,6 +46,7 @@ TARGET_COMMANDS = [
     ("parity", "record", "--out", "x.json"),
     ("verify", "--incident", MISSING),
     ("run", "parity", "--incident", MISSING),
+    ("readiness", "--incident", MISSING),
 ]
 
 
