@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import amending
 from runbook_lib.incident.journal import Journal, find_interrupted, last_completed
 from runbook_lib.incident.model import Incident
@@ -67,17 +68,28 @@ def plan_rollback(target: Path, archive: Path, incident_id: str, strategy: str) 
     manifest, incident, directory = _setup(target, archive, incident_id)
     actions = _actions(strategy, manifest, archive, directory, incident)
     with amending(archive, directory):
-        plan = make_plan(
-            manifest.root, incident.id, strategy, actions, directory, labels=step_labels(strategy)
-        )
-        Journal.for_incident(directory)(
-            {
-                "event": "plan",
-                "plan": plan.sha256,
-                "strategy": strategy,
-                "steps": [s.title for s in plan.steps],
-            }
-        )
+        return _save_plan(manifest, directory, incident, strategy, actions)
+
+
+def _save_plan(
+    manifest: Manifest,
+    directory: Path,
+    incident: Incident,
+    strategy: str,
+    actions: Sequence[Action],
+) -> Plan:
+    """Save the plan and journal it (under :func:`amending`)."""
+    plan = make_plan(
+        manifest.root, incident.id, strategy, actions, directory, labels=step_labels(strategy)
+    )
+    Journal.for_incident(directory)(
+        {
+            "event": "plan",
+            "plan": plan.sha256,
+            "strategy": strategy,
+            "steps": [s.title for s in plan.steps],
+        }
+    )
     return plan
 
 
@@ -110,14 +122,27 @@ def apply_rollback(
     plan = load_plan(directory, plan_sha)
     _check_target(plan, manifest)
     with _changing(manifest, archive, directory, "rollback apply"):
-        report = apply_plan(
-            plan,
-            context_for(manifest.root, directory),
-            Journal.for_incident(directory),
-            dry_run=dry_run,
-        )
-        if not dry_run and plan.strategy not in NOT_ROLLBACKS:
-            _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
+        return _apply(manifest, archive, directory, incident, plan, dry_run=dry_run)
+
+
+def _apply(
+    manifest: Manifest,
+    archive: Path,
+    directory: Path,
+    incident: Incident,
+    plan: Plan,
+    *,
+    dry_run: bool,
+) -> OperationReport:
+    """Apply ``plan`` and move the incident (under :func:`_changing`)."""
+    report = apply_plan(
+        plan,
+        context_for(manifest.root, directory),
+        Journal.for_incident(directory),
+        dry_run=dry_run,
+    )
+    if not dry_run and plan.strategy not in NOT_ROLLBACKS:
+        _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
     return report
 
 
@@ -248,16 +273,20 @@ class NowReport:
 
 
 def rollback_now(target: Path, archive: Path, title: str, *, dry_run: bool = False) -> NowReport:
-    """Seed 000 §1.1 and §3.1: a critical incident, then env-var and config rollback at once."""
+    """Seed 000 §1.1 and §3.1: a critical incident, then env-var and config rollback at once.
+
+    The same records as ``incident open``, ``rollback plan --strategy now`` and
+    ``rollback apply`` one after the other, but planned and applied under one
+    hold of the target's lock and sealed once, when the rollback is done.
+    """
     manifest = load_manifest(target)
-    incident = open_incident(archive, title, "critical", "crash")
-    advance_incident(
-        archive,
-        incident.id,
-        "assessed",
-        note="decision: immediate rollback (env var) + critical issue",
-    )
-    plan = plan_rollback(manifest.root, archive, incident.id, Strategy.NOW)
-    report = apply_rollback(manifest.root, archive, incident.id, plan.sha256, dry_run=dry_run)
+    with index.session(archive):
+        note = "decision: immediate rollback (env var) + critical issue"
+        incident = open_incident(archive, title, "critical", "crash", assessed=note)
+        directory = incident_dir(archive, incident.id)
+        actions = build_actions(Strategy.NOW, manifest, incident.id)
+        with _changing(manifest, archive, directory, "rollback now"):
+            plan = _save_plan(manifest, directory, incident, Strategy.NOW, actions)
+            report = _apply(manifest, archive, directory, incident, plan, dry_run=dry_run)
     exports = export_lines({s.name: s.legacy for s in manifest.env.vars} if manifest.env else {})
     return NowReport(incident.id, plan, report, exports)
