@@ -16,7 +16,7 @@ from typing import Any
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import amending
-from runbook_lib.incident.journal import Journal, find_interrupted, last_completed
+from runbook_lib.incident.journal import Journal, JournalEvent, find_interrupted, last_completed
 from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import (
     advance_incident,
@@ -84,7 +84,7 @@ def _save_plan(
     )
     Journal.for_incident(directory)(
         {
-            "event": "plan",
+            "event": JournalEvent.PLAN,
             "plan": plan.sha256,
             "strategy": strategy,
             "steps": [s.title for s in plan.steps],
@@ -211,7 +211,7 @@ def rollback_status(target: Path, archive: Path, incident_id: str) -> dict[str, 
         "incident": incident.id,
         "state": incident.state,
         "target": str(manifest.root),
-        "plans": [r["plan"] for r in records if r.get("event") == "plan"],
+        "plans": [r["plan"] for r in records if r.get("event") == JournalEvent.PLAN],
         "last_completed": {"operation": last[0], "plan": last[1]} if last else None,
         "interrupted": interrupted.__dict__ if interrupted else None,
         "torn_line": contents.torn.to_dict() if contents.torn else None,
