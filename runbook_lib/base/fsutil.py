@@ -94,7 +94,12 @@ def fsync_dir(path: Path) -> None:
 
 
 def atomic_write_bytes(
-    path: Path, data: bytes, *, mode: int | None = None, within: Path | None = None
+    path: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    within: Path | None = None,
+    durable: bool = True,
 ) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
@@ -107,6 +112,9 @@ def atomic_write_bytes(
             being replaced, or 0o644 for a new file.
         within: When given, refuse (see :func:`confined`) a ``path`` whose
             parent directories lead outside this root through a link.
+        durable: Flush the file and its directory to disk (the default). Only
+            runtime state that means nothing after a reboot (a lock's holder,
+            whose process a reboot ends) skips it; the rename stays atomic.
     """
     if within is not None:
         confined(within, path)
@@ -118,21 +126,28 @@ def atomic_write_bytes(
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def atomic_write_text(
-    path: Path, text: str, *, mode: int | None = None, within: Path | None = None
+    path: Path,
+    text: str,
+    *,
+    mode: int | None = None,
+    within: Path | None = None,
+    durable: bool = True,
 ) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"), mode=mode, within=within)
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode, within=within, durable=durable)
 
 
 def iter_files(root: Path, *, skip_dirs: frozenset[str] = frozenset()) -> Iterator[Path]:

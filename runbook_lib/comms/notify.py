@@ -41,7 +41,7 @@ from runbook_lib.evidence.layout import COMMS_DIR
 from runbook_lib.evidence.records import next_numbered
 from runbook_lib.evidence.summary import IncidentEvidence, gather
 from runbook_lib.incident.deadlines import iso
-from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.journal import Journal, JournalEvent
 from runbook_lib.incident.model import open_obligations, utc
 from runbook_lib.incident.store import record_done
 from runbook_lib.target.manifest import Manifest
@@ -113,7 +113,11 @@ def _record_failure(directory: Path, template: str, delivery: _Delivery) -> Path
     }
     atomic_write_text(note, json.dumps(body, indent=2, sort_keys=True) + "\n")
     Journal.for_incident(directory)(
-        {"event": "notify-failed", **body, "note": note.relative_to(directory).as_posix()}
+        {
+            "event": JournalEvent.NOTIFY_FAILED,
+            **body,
+            "note": note.relative_to(directory).as_posix(),
+        }
     )
     return note
 
@@ -162,7 +166,7 @@ def _deliver(
     delivery = _Delivery(path, redact_url(url) if url else None, result, reason)
     Journal.for_incident(directory)(
         {
-            "event": "notify",
+            "event": JournalEvent.NOTIFY,
             "template": template,
             "path": path.relative_to(directory).as_posix(),
             "webhook": delivery.webhook,

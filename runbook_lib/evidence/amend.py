@@ -16,10 +16,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from runbook_lib.base.errors import LockHeldError
 from runbook_lib.base.fsutil import sha256_bytes
+from runbook_lib.base.oslock import FileLock, Timeout
 from runbook_lib.evidence import index
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import (

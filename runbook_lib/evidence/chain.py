@@ -12,10 +12,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from filelock import FileLock
-
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
+from runbook_lib.base.oslock import FileLock
 from runbook_lib.evidence.layout import ARCHIVE_LOCK, CHAIN
 
 GENESIS = "0" * 64

@@ -9,7 +9,9 @@ incident directories, which stay the source of truth.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from _thread import get_ident
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -45,20 +47,57 @@ def index_path(archive: Path) -> Path:
     return archive / "index.sqlite"
 
 
+# Connections kept open by session(), per process, thread and index file.
+_SESSIONS: dict[tuple[int, int, str], sqlite3.Connection] = {}
+
+
+def _session_key(archive: Path) -> tuple[int, int, str]:
+    return os.getpid(), get_ident(), os.path.abspath(index_path(archive))
+
+
+def _open(archive: Path) -> sqlite3.Connection:
+    archive.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(index_path(archive), timeout=60.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return conn
+
+
+@contextmanager
+def session(archive: Path) -> Iterator[None]:
+    """Use one connection for every index write of a command, closed once at its end.
+
+    Each write is still its own committed transaction; what the session saves is
+    opening the file and, at each close, checkpointing its write-ahead log, which
+    a command of a dozen writes (``runbook rollback now``) would otherwise do a
+    dozen times. The index file is complete again when the session ends.
+    """
+    key = _session_key(archive)
+    if key in _SESSIONS:
+        yield
+        return
+    _SESSIONS[key] = _open(archive)
+    try:
+        yield
+    finally:
+        _SESSIONS.pop(key).close()
+
+
 @contextmanager
 def connect(archive: Path) -> Iterator[sqlite3.Connection]:
     """A connection to the archive's index in WAL mode; commits on success."""
-    archive.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(index_path(archive), timeout=60.0)) as conn:
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        with conn:
-            yield conn
+    kept = _SESSIONS.get(_session_key(archive))
+    if kept is not None:
+        with kept:
+            yield kept
+        return
+    with closing(_open(archive)) as conn, conn:
+        yield conn
 
 
 def upsert_incident(archive: Path, incident: Mapping[str, Any]) -> None:

@@ -17,13 +17,11 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
-from runbook_lib.evidence import attest, index, translog
+from runbook_lib.evidence import index, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.findings import (
@@ -41,8 +39,16 @@ from runbook_lib.evidence.layout import (
     SEAL_FILES,
 )
 from runbook_lib.evidence.started import OpenRun, open_runs, run_in_progress
-from runbook_lib.target.secrets import find_secret
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
+# Signing imports the cryptography package (tens of milliseconds): a seal without
+# a key, as in every 'runbook rollback now' with none set, needs none of it.
+_SIGNING_KEY_ENV = "RUNBOOK_SIGNING_KEY"  # attest.SIGNING_KEY_ENV; a test keeps them equal
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -112,15 +118,25 @@ def _tool_version() -> str:
         return "unknown"
 
 
+def _signing_key() -> Ed25519PrivateKey | None:
+    if not os.environ.get(_SIGNING_KEY_ENV):
+        return None
+    from runbook_lib.evidence import attest
+
+    return attest.configured_key()
+
+
 def _sign(
     incident_dir: Path, data: bytes, manifest: Mapping[str, Any], previous: str | None
 ) -> None:
     """Write the seal's signed statement, or drop a stale one when no key is set."""
-    key = attest.configured_key()
+    key = _signing_key()
     path = incident_dir / ENVELOPE
     if key is None:
         path.unlink(missing_ok=True)  # it would sign an older manifest
         return
+    from runbook_lib.evidence import attest
+
     body = attest.statement(data, manifest, previous, key.public_key(), _tool_version())
     attest.write_envelope(path, attest.sign(body, key))
 
@@ -129,7 +145,7 @@ def _check_signature(
     incident_dir: Path, data: bytes, report: VerifyReport, trusted: Ed25519PublicKey | None
 ) -> None:
     if trusted is None:
-        key = attest.configured_key()
+        key = _signing_key()
         trusted = key.public_key() if key is not None else None
     path = incident_dir / ENVELOPE
     if not path.is_file():
@@ -140,12 +156,18 @@ def _check_signature(
         else:
             report.notes.append("unsigned: cannot prove")
         return
+    from runbook_lib.evidence import attest
+
     problems, notes = attest.check_envelope(path.read_bytes(), data, trusted, ENVELOPE)
     report.problems += problems
     report.notes += notes
 
 
 def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
+    if not secrets:
+        return []
+    from runbook_lib.target.secrets import find_secret
+
     hits: list[str] = []
     for path in iter_files(incident_dir):
         data = path.read_bytes()

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from runbook_lib.base.fsutil import atomic_write_text, sha256_bytes, sha256_file
+from runbook_lib.base.oslock import FileLock, Timeout
 from runbook_lib.evidence.chain import RunRecord, RunStatus, StartedRecord, append_run, read_chain
 from runbook_lib.evidence.layout import RUN_LOCK, RUNS_DIR, STARTED_SUFFIX
 from runbook_lib.incident.journal import Journal, JournalEvent

@@ -15,14 +15,18 @@ import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
-from runbook_lib.evidence import attest, merkle
+from runbook_lib.base.oslock import FileLock
+from runbook_lib.evidence import merkle
 from runbook_lib.evidence.layout import INCIDENTS_DIR, MANIFEST
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 LOG_DIR = "transparency"
 LOG_FILE = "log.jsonl"
@@ -102,6 +106,8 @@ def checkpoint(archive: Path, key: Ed25519PrivateKey | None) -> bytes:
             "signatures": [],
         }
     else:
+        from runbook_lib.evidence import attest
+
         envelope = dict(attest.sign(body, key, CHECKPOINT_TYPE))
     return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
 
@@ -115,6 +121,8 @@ def verify_checkpoint(archive: Path, data: bytes, trusted: Ed25519PublicKey | No
     except (ValueError, KeyError, TypeError):
         return ["checkpoint: the file is not a checkpoint"]
     problems: list[str] = []
+    from runbook_lib.evidence import attest
+
     if trusted is not None and not attest.signed_by(envelope, trusted):
         problems.append(f"checkpoint: not signed by {attest.fingerprint(trusted)}")
     entries = read_log(archive)

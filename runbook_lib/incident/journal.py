@@ -3,7 +3,11 @@
 Every step of a rollback appends an ``intent`` record before it changes
 anything and an ``outcome`` record after, with the hashes of its files before
 and after where the caller gives them. A record counts once :meth:`Journal.append`
-returns: the line and its newline are on disk.
+returns: the line and its newline are on disk. Only a ``begin`` or an ``outcome``
+record waits for the record that always follows it (an ``intent`` or the
+``end``), whose fsync puts both on disk: nothing changes between the two, and
+losing them in a power cut leaves what a crash just before them leaves, which a
+resume already handles.
 
 A crash in the middle of an append leaves a torn last line (bytes after the
 last newline). :func:`read_journal` reports it instead of failing, and the next
@@ -23,10 +27,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from filelock import FileLock
-
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import fsync_dir, sha256_file
+from runbook_lib.base.oslock import FileLock
 
 JOURNAL_FILE = "journal.jsonl"
 Record = dict[str, Any]
@@ -51,6 +54,10 @@ class JournalEvent(StrEnum):
     NOTIFY_FAILED = "notify-failed"
     SEALED_BY_HAND = "sealed-by-hand"
     TORN_LINE_DROPPED = "torn-line-dropped"
+
+
+# Always followed by an intent or the end record, before anything changes (see above).
+_SYNCED_BY_NEXT = frozenset({JournalEvent.BEGIN, JournalEvent.OUTCOME})
 
 
 class JournalRecord(TypedDict):
@@ -172,16 +179,17 @@ class Journal:
         with self._lock:
             created = not self.path.exists()
             self._drop_torn_tail()
-            self._write_line(line)
+            self._write_line(line, sync=written["event"] not in _SYNCED_BY_NEXT)
         if created:
             fsync_dir(self.path.parent)
         return written
 
-    def _write_line(self, line: bytes) -> None:
+    def _write_line(self, line: bytes, *, sync: bool = True) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             _write_all(fd, line)
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
 

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.oslock import FileLock, Timeout
 from runbook_lib.incident.model import (
     KINDS,
     SEVERITIES,
@@ -67,9 +66,19 @@ def _read(directory: Path) -> Incident:
 
 
 def open_incident(
-    archive: Path, title: str, severity: str, kind: str, now: datetime | None = None
+    archive: Path,
+    title: str,
+    severity: str,
+    kind: str,
+    now: datetime | None = None,
+    *,
+    assessed: str | None = None,
 ) -> Incident:
     """Create ``<archive>/incidents/<ID>/incident.json`` in state ``opened``.
+
+    With ``assessed`` (the note of an assessment made as it opens, as by
+    ``rollback now``), the record is written once, already moved to ``assessed``:
+    the same history as opening it and then advancing it.
 
     Raises:
         InvalidInputError: the title, severity or kind is not acceptable; nothing is written.
@@ -93,6 +102,8 @@ def open_incident(
         except FileExistsError:
             continue
     incident = Incident(directory.name, title, severity, kind, (Transition("opened", moment),))
+    if assessed is not None:
+        incident = transition(incident, "assessed", moment, assessed)
     with _lock(directory):
         _write(directory, incident)
     return incident

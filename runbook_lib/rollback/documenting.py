@@ -24,7 +24,7 @@ from runbook_lib.evidence.amend import amending
 from runbook_lib.evidence.layout import PARITY_FILE
 from runbook_lib.evidence.records import record_checks
 from runbook_lib.evidence.summary import gather
-from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.journal import Journal, JournalEvent
 from runbook_lib.incident.model import utc
 from runbook_lib.incident.store import incident_dir, load_incident
 from runbook_lib.rollback.actions.differences import DEFAULT_DOC, DifferencesEntryAction
@@ -315,7 +315,7 @@ def document_difference(
         journal = Journal.for_incident(directory)
         journal(
             {
-                "event": "plan",
+                "event": JournalEvent.PLAN,
                 "plan": plan.sha256,
                 "strategy": STRATEGY,
                 "steps": [s.title for s in plan.steps],

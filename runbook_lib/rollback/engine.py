@@ -20,7 +20,7 @@ from typing import Any
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.base.report import CheckResult
-from runbook_lib.incident.journal import Interrupted, find_interrupted
+from runbook_lib.incident.journal import Interrupted, JournalEvent, find_interrupted
 from runbook_lib.rollback.actions.base import Action, Context
 from runbook_lib.rollback.actions.files import state_of
 from runbook_lib.rollback.actions.model import Plan, Step
@@ -135,7 +135,7 @@ def _run_step(
     action = action_for(step)
     journal(
         {
-            "event": "intent",
+            "event": JournalEvent.INTENT,
             "operation": operation,
             "plan": plan.sha256,
             "step": index,
@@ -154,7 +154,7 @@ def _run_step(
     states = {c.path: state_of(ctx.root, c) for c in step.changes}
     journal(
         {
-            "event": "outcome",
+            "event": JournalEvent.OUTCOME,
             "operation": operation,
             "plan": plan.sha256,
             "step": index,
@@ -178,14 +178,14 @@ def apply_plan(
 
 def _apply_all(plan: Plan, ctx: Context, journal: Journal, label: str) -> OperationReport:
     """Run every step forward (finished ones are no-ops), journaled as one ``apply``."""
-    journal({"event": "begin", "operation": "apply", "plan": plan.sha256})
+    journal({"event": JournalEvent.BEGIN, "operation": "apply", "plan": plan.sha256})
     report = OperationReport(label, plan.sha256)
     for index, step in enumerate(plan.steps):
         result = _run_step(plan, index, "apply", ctx, journal)
         report.steps_done.append(step.title)
         if result is not None:
             report.checks.append(result)
-    journal({"event": "end", "operation": "apply", "plan": plan.sha256, "ok": report.ok})
+    journal({"event": JournalEvent.END, "operation": "apply", "plan": plan.sha256, "ok": report.ok})
     return report
 
 
@@ -199,12 +199,12 @@ def undo_plan(
         titles = [plan.steps[i].title for i in indices]
         return OperationReport("undo", plan.sha256, titles, dry_run=True)
     journal = _journaled(journal)
-    journal({"event": "begin", "operation": "undo", "plan": plan.sha256})
+    journal({"event": JournalEvent.BEGIN, "operation": "undo", "plan": plan.sha256})
     report = OperationReport("undo", plan.sha256)
     for index in indices:
         _run_step(plan, index, "undo", ctx, journal)
         report.steps_done.append(plan.steps[index].title)
-    journal({"event": "end", "operation": "undo", "plan": plan.sha256, "ok": True})
+    journal({"event": JournalEvent.END, "operation": "undo", "plan": plan.sha256, "ok": True})
     return report
 
 
@@ -230,7 +230,7 @@ def resume(
     plan = load_plan(incident_dir, interrupted.plan)
     journal(
         {
-            "event": "resume",
+            "event": JournalEvent.RESUME,
             "operation": interrupted.operation,
             "plan": plan.sha256,
             "revert": revert,
@@ -239,7 +239,7 @@ def resume(
     )
     journal(
         {
-            "event": "end",
+            "event": JournalEvent.END,
             "operation": interrupted.operation,
             "plan": plan.sha256,
             "ok": False,

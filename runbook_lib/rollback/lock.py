@@ -1,10 +1,11 @@
 """One lock per target, so that only one runbook process changes a target at a time.
 
-The lock is an OS file lock (``filelock``) on ``<target>/.runbook/lock``, taken
-without waiting: a second process fails at once with :class:`LockHeldError`
-(exit code 3), which names the holder. The holder is described by a sidecar,
-``<target>/.runbook/lock.json`` (pid, incident, command, start time), written
-after the lock is taken and removed before it is released.
+The lock is an OS file lock (``flock``, :mod:`runbook_lib.base.oslock`) on
+``<target>/.runbook/lock``, taken without waiting: a second process fails at
+once with :class:`LockHeldError` (exit code 3), which names the holder. The
+holder is described by a sidecar, ``<target>/.runbook/lock.json`` (pid,
+incident, command, start time), written after the lock is taken and removed
+before it is released.
 
 The kernel releases the OS lock when its holder dies, even by SIGKILL, so a
 dead holder never blocks anyone; its sidecar is left behind, though. The next
@@ -24,11 +25,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, LockHeldError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.oslock import FileLock, Timeout
 
 LOCK_DIR = ".runbook"
 LOCK_FILE = "lock"
@@ -186,7 +186,8 @@ class TargetLock:
         previous = read_holder(self.target)
         holder = LockHolder.current(self.incident, self.command)
         text = json.dumps(holder.to_dict(), indent=2, sort_keys=True) + "\n"
-        atomic_write_text(self.target / LOCK_DIR / HOLDER_FILE, text)
+        # Not flushed to disk: a reboot ends the holder, and the kernel's lock with it.
+        atomic_write_text(self.target / LOCK_DIR / HOLDER_FILE, text, durable=False)
         crashpoints.arm(self.target)
         alive = previous.is_alive() if previous is not None else False
         return Acquired(self.target, holder, previous, alive)

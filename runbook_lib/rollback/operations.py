@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import amending
-from runbook_lib.incident.journal import Journal, find_interrupted, last_completed
+from runbook_lib.incident.journal import Journal, JournalEvent, find_interrupted, last_completed
 from runbook_lib.incident.model import Incident
 from runbook_lib.incident.store import (
     advance_incident,
@@ -82,17 +83,28 @@ def plan_rollback(
         manifest = dataclasses.replace(manifest, service=service)
     actions = _actions(strategy, manifest, archive, directory, incident)
     with amending(archive, directory):
-        plan = make_plan(
-            manifest.root, incident.id, strategy, actions, directory, labels=step_labels(strategy)
-        )
-        Journal.for_incident(directory)(
-            {
-                "event": "plan",
-                "plan": plan.sha256,
-                "strategy": strategy,
-                "steps": [s.title for s in plan.steps],
-            }
-        )
+        return _save_plan(manifest, directory, incident, strategy, actions)
+
+
+def _save_plan(
+    manifest: Manifest,
+    directory: Path,
+    incident: Incident,
+    strategy: str,
+    actions: Sequence[Action],
+) -> Plan:
+    """Save the plan and journal it (under :func:`amending`)."""
+    plan = make_plan(
+        manifest.root, incident.id, strategy, actions, directory, labels=step_labels(strategy)
+    )
+    Journal.for_incident(directory)(
+        {
+            "event": JournalEvent.PLAN,
+            "plan": plan.sha256,
+            "strategy": strategy,
+            "steps": [s.title for s in plan.steps],
+        }
+    )
     return plan
 
 
@@ -125,14 +137,27 @@ def apply_rollback(
     plan = load_plan(directory, plan_sha)
     _check_target(plan, manifest)
     with _changing(manifest, archive, directory, "rollback apply"):
-        report = apply_plan(
-            plan,
-            context_for(manifest.root, directory),
-            Journal.for_incident(directory),
-            dry_run=dry_run,
-        )
-        if not dry_run and plan.strategy not in NOT_ROLLBACKS:
-            _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
+        return _apply(manifest, archive, directory, incident, plan, dry_run=dry_run)
+
+
+def _apply(
+    manifest: Manifest,
+    archive: Path,
+    directory: Path,
+    incident: Incident,
+    plan: Plan,
+    *,
+    dry_run: bool,
+) -> OperationReport:
+    """Apply ``plan`` and move the incident (under :func:`_changing`)."""
+    report = apply_plan(
+        plan,
+        context_for(manifest.root, directory),
+        Journal.for_incident(directory),
+        dry_run=dry_run,
+    )
+    if not dry_run and plan.strategy not in NOT_ROLLBACKS:
+        _advance(archive, incident, "rolled-back", f"rollback apply {plan.sha256[:12]}")
     return report
 
 
@@ -201,7 +226,7 @@ def rollback_status(target: Path, archive: Path, incident_id: str) -> dict[str, 
         "incident": incident.id,
         "state": incident.state,
         "target": str(manifest.root),
-        "plans": [r["plan"] for r in records if r.get("event") == "plan"],
+        "plans": [r["plan"] for r in records if r.get("event") == JournalEvent.PLAN],
         "last_completed": {"operation": last[0], "plan": last[1]} if last else None,
         "interrupted": interrupted.__dict__ if interrupted else None,
         "torn_line": contents.torn.to_dict() if contents.torn else None,
@@ -263,16 +288,20 @@ class NowReport:
 
 
 def rollback_now(target: Path, archive: Path, title: str, *, dry_run: bool = False) -> NowReport:
-    """Seed 000 §1.1 and §3.1: a critical incident, then env-var and config rollback at once."""
+    """Seed 000 §1.1 and §3.1: a critical incident, then env-var and config rollback at once.
+
+    The same records as ``incident open``, ``rollback plan --strategy now`` and
+    ``rollback apply`` one after the other, but planned and applied under one
+    hold of the target's lock and sealed once, when the rollback is done.
+    """
     manifest = load_manifest(target)
-    incident = open_incident(archive, title, "critical", "crash")
-    advance_incident(
-        archive,
-        incident.id,
-        "assessed",
-        note="decision: immediate rollback (env var) + critical issue",
-    )
-    plan = plan_rollback(manifest.root, archive, incident.id, Strategy.NOW)
-    report = apply_rollback(manifest.root, archive, incident.id, plan.sha256, dry_run=dry_run)
+    with index.session(archive):
+        note = "decision: immediate rollback (env var) + critical issue"
+        incident = open_incident(archive, title, "critical", "crash", assessed=note)
+        directory = incident_dir(archive, incident.id)
+        actions = build_actions(Strategy.NOW, manifest, incident.id)
+        with _changing(manifest, archive, directory, "rollback now"):
+            plan = _save_plan(manifest, directory, incident, Strategy.NOW, actions)
+            report = _apply(manifest, archive, directory, incident, plan, dry_run=dry_run)
     exports = export_lines({s.name: s.legacy for s in manifest.env.vars} if manifest.env else {})
     return NowReport(incident.id, plan, report, exports)

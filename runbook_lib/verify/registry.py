@@ -225,11 +225,11 @@ def rollback_in_effect(directory: Path) -> str | None:
     That is the plan of the journal's last completed operation when it was an
     ``apply`` that was not cut short.
     """
-    from runbook_lib.incident.journal import Journal
+    from runbook_lib.incident.journal import Journal, JournalEvent
     from runbook_lib.rollback.plans import load_plan
 
     records = list(Journal.for_incident(directory).read().records)
-    ends = [r for r in records if r.get("event") == "end"]
+    ends = [r for r in records if r.get("event") == JournalEvent.END]
     if not ends or ends[-1].get("operation") != "apply" or ends[-1].get("interrupted"):
         return None
     return load_plan(directory, str(ends[-1]["plan"]), with_blobs=False).strategy

@@ -6,7 +6,8 @@
 import click at all (:mod:`runbook_lib.app.cli.fastnow`), so that the immediate
 rollback starts at once. Anything else that path does not know (``--help``, a
 question to confirm, a bad option) goes to click, which answers as for any
-other command.
+other command. ``runbook --help`` prints the group's help without click too
+(:mod:`runbook_lib.app.cli.fasthelp`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``runbook`` console script; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if "-h" in args or "--help" in args:
+        from runbook_lib.app.cli.fasthelp import print_root_help
+
+        if print_root_help(args):
+            return 0
     if "rollback" in args and "now" in args:
         from runbook_lib.app.cli.fastnow import run_now
 
