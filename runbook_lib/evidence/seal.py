@@ -27,6 +27,7 @@ from runbook_lib.evidence import attest, index, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.findings import (
+    UNSIGNED,
     VerifyReport,
     _in_progress,
     _journal_paths,
@@ -134,11 +135,9 @@ def _check_signature(
     path = incident_dir / ENVELOPE
     if not path.is_file():
         if trusted is not None:
-            report.problems.append(
-                f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)"
-            )
+            report.problems.append(f"{UNSIGNED} {MANIFEST} (no {ENVELOPE}, a key was given)")
         else:
-            report.notes.append("unsigned: cannot prove")
+            report.notes.append(f"{UNSIGNED} who sealed it (no {ENVELOPE}; no signing key set)")
         return
     problems, notes = attest.check_envelope(path.read_bytes(), data, trusted, ENVELOPE)
     report.problems += problems
