@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 
 from runbook_lib.base.errors import LockHeldError
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.evidence import index
+from runbook_lib.evidence import attest, index
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import (
     APPEND_ONLY,
@@ -181,6 +181,7 @@ def amending(archive: Path, incident_dir: Path, *, timeout: float = 600.0) -> It
     if inside_run(incident_dir):
         yield []
         return
+    attest.configured_key(archive)  # a bad signing key stops the change before it writes
     with run_lock(incident_dir, timeout):
         close_interrupted(archive, incident_dir)
         found = suspicious_changes(archive, incident_dir)  # before this change adds its own

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
@@ -71,6 +71,7 @@ def seal(
     facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``manifest.json`` for the incident and anchor its hash in the index."""
+    key = attest.configured_key(archive)  # a bad key stops the seal before it writes
     with archive_lock(incident_dir):
         manifest = {
             "incident": incident_dir.name,
@@ -85,7 +86,9 @@ def seal(
             archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_dir.name,)
         )
         atomic_write_bytes(incident_dir / MANIFEST, data)
-        _sign(incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None)
+        _sign(
+            incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None, key
+        )
         index.record_seal(
             archive,
             incident_dir.name,
@@ -114,10 +117,13 @@ def _tool_version() -> str:
 
 
 def _sign(
-    incident_dir: Path, data: bytes, manifest: Mapping[str, Any], previous: str | None
+    incident_dir: Path,
+    data: bytes,
+    manifest: Mapping[str, Any],
+    previous: str | None,
+    key: Ed25519PrivateKey | None,
 ) -> None:
     """Write the seal's signed statement, or drop a stale one when no key is set."""
-    key = attest.configured_key()
     path = incident_dir / ENVELOPE
     if key is None:
         path.unlink(missing_ok=True)  # it would sign an older manifest
