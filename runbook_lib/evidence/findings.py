@@ -91,6 +91,9 @@ _KNOWN_FILES = frozenset(
 )
 
 
+_APPEND_FILES = frozenset({INCIDENT_FILE, JOURNAL_FILE, CHAIN.as_posix()})
+
+
 _KNOWN_DIRS = tuple(
     f"{name}/" for name in (PLANS_DIR, BLOBS_DIR, COMMS_DIR, DECISIONS_DIR, CHECKS_DIR, PLOTS_DIR)
 )
@@ -117,9 +120,19 @@ def _run_stems(chain: Iterable[Mapping[str, Any]], runs: Iterable[OpenRun]) -> s
     return {name.rsplit(".", 1)[0] for name in outputs if isinstance(name, str)}
 
 
-def recorded_by_a_writer(name: str, stems: set[str], named: set[str]) -> bool:
-    """Whether a file of the incident was written by one of the runbook's recorded writers."""
-    if name in _KNOWN_FILES or name in named or name.startswith(_KNOWN_DIRS):
+def recorded_by_a_writer(
+    name: str, stems: set[str], named: set[str], *, strict: bool = False
+) -> bool:
+    """Whether a file of the incident was written by one of the runbook's recorded writers.
+
+    ``strict`` is the check a writer makes before it writes: every writer seals
+    what it writes, so a file added since the last seal in a directory the
+    runbook writes to (``checks/``, ``decisions/``...) that no journal record
+    names was written by none of them, and is an unrecorded file.
+    """
+    if name in named or name in _APPEND_FILES:
+        return True
+    if not strict and (name in _KNOWN_FILES or name.startswith(_KNOWN_DIRS)):
         return True
     if name.startswith(f"{RUNS_DIR}/"):
         base = name.split(".", 1)[0]

@@ -206,6 +206,8 @@ def _compare_files(
     report: VerifyReport,
     chain: list[dict[str, Any]],
     runs: list[OpenRun],
+    *,
+    strict: bool,
 ) -> None:
     actual = inventory(incident_dir)
     report.files_checked = len(actual)
@@ -213,7 +215,8 @@ def _compare_files(
         report.problems.append(f"missing: {name}")
     stems, named = _run_stems(chain, runs), _journal_paths(incident_dir)
     for name in sorted(actual.keys() - recorded.keys()):
-        kind = "added" if recorded_by_a_writer(name, stems, named) else "unrecorded file"
+        recorded_file = recorded_by_a_writer(name, stems, named, strict=strict)
+        kind = "added" if recorded_file else "unrecorded file"
         report.problems.append(f"{kind}: {name}")
     for name in sorted(recorded.keys() & actual.keys()):
         if recorded[name].get("sha256") != actual[name]["sha256"]:
@@ -225,8 +228,13 @@ def verify_incident(
     incident_dir: Path,
     secret_names: Iterable[str] = (),
     trusted: Ed25519PublicKey | None = None,
+    *,
+    strict: bool = False,
 ) -> VerifyReport:
-    """Recompute every hash of an incident and compare it with its seal (and signature)."""
+    """Recompute every hash of an incident and compare it with its seal (and signature).
+
+    ``strict`` (a writer's check before it writes): see :func:`recorded_by_a_writer`.
+    """
     report = VerifyReport(incident=incident_dir.name)
     manifest = _sealed_manifest(archive, incident_dir, report, trusted)
     if manifest is None:
@@ -241,7 +249,7 @@ def verify_incident(
         if manifest.get("chain_head") != head:
             report.problems.append("chain: the last run does not match the sealed chain head")
     runs = open_runs(incident_dir, chain)  # type: ignore[arg-type]
-    _compare_files(manifest["files"], incident_dir, report, chain, runs)
+    _compare_files(manifest["files"], incident_dir, report, chain, runs, strict=strict)
     report.problems += [
         f"interrupted {run.describe()}: started {run.record['started_at']} by "
         f"{run.record['started_by']}, never finished ({run.path})"

@@ -241,17 +241,21 @@ def parity(
     # Resolved here, not in option wrappers, so that 'parity record' never needs them.
     root = locations().resolve_target(target)
     manifest = load_manifest(root)
-    outcome = run_incident_parity(
-        manifest,
-        locations().resolve_archive(archive, root),
-        incident_id,
-        episodes=episodes,
-        seeds=_seeds(seeds),
-        workers=workers,
-        policy=_policy(policy, model_path, algo),
-        baseline=baseline,
-        backend=backend,
-    )
+    from runbook_lib.evidence.amend import sealing
+
+    resolved = locations().resolve_archive(archive, root)
+    with sealing(resolved, incident_id):  # parity.json and its plots are sealed with it
+        outcome = run_incident_parity(
+            manifest,
+            resolved,
+            incident_id,
+            episodes=episodes,
+            seeds=_seeds(seeds),
+            workers=workers,
+            policy=_policy(policy, model_path, algo),
+            baseline=baseline,
+            backend=backend,
+        )
     data = outcome.to_dict()
     emit(data, as_json=as_json, text=_outcome_text(data))
     if data["verdict"] == "FAIL":

@@ -72,16 +72,18 @@ def verify(
 
     The results go to ARCHIVE/incidents/<ID>/checks/verify-<timestamp>.json.
     """
+    from runbook_lib.evidence.amend import sealing
     from runbook_lib.verify.runner import run_verify
 
-    report = run_verify(
-        target,
-        archive,
-        incident_id,
-        checks=_names(checks),
-        expect=expect,
-        start_service=start_service,
-    )
+    with sealing(archive, incident_id):  # the results are sealed with the incident
+        report = run_verify(
+            target,
+            archive,
+            incident_id,
+            checks=_names(checks),
+            expect=expect,
+            start_service=start_service,
+        )
     emit(report.to_dict(), as_json=as_json, text=_text(report))
     if not report.ok:
         raise CheckFailedError(
