@@ -24,12 +24,20 @@ from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import (
     APPEND_ONLY,
     INCIDENT_FILE,
+    INCIDENTS_DIR,
     MANIFEST,
     REWRITABLE,
     RUN_LOCK,
     WRITE_ONCE,
 )
-from runbook_lib.evidence.seal import now_iso, read_manifest, seal, verify_incident, was_sealed
+from runbook_lib.evidence.seal import (
+    now_iso,
+    read_manifest,
+    seal,
+    signing_key,
+    verify_incident,
+    was_sealed,
+)
 from runbook_lib.evidence.started import record_interrupted
 from runbook_lib.incident.journal import Journal, JournalEvent
 
@@ -77,7 +85,7 @@ def _legitimate(problem: str, incident_dir: Path, manifest: Mapping[str, Any]) -
     return rest in REWRITABLE or not rest.startswith(WRITE_ONCE)
 
 
-def suspicious_changes(archive: Path, incident_dir: Path) -> list[str]:
+def suspicious_changes(archive: Path, incident_dir: Path, *, strict: bool = False) -> list[str]:
     """What changed since the last seal in a way that adding evidence never does.
 
     New files, lines appended to the journal or the chain, history appended to
@@ -93,7 +101,7 @@ def suspicious_changes(archive: Path, incident_dir: Path) -> list[str]:
             if was_sealed(archive, incident_dir)
             else []
         )
-    report = verify_incident(archive, incident_dir)
+    report = verify_incident(archive, incident_dir, strict=strict)
     return [p for p in report.problems if not _legitimate(p, incident_dir, manifest)]
 
 
@@ -180,11 +188,31 @@ def amending(archive: Path, incident_dir: Path, *, timeout: float = 600.0) -> It
     if inside_run(incident_dir):
         yield []
         return
+    signing_key(archive)  # a bad signing key stops the change before it writes
     with run_lock(incident_dir, timeout):
         close_interrupted(archive, incident_dir)
-        found = suspicious_changes(archive, incident_dir)  # before this change adds its own
+        # Before this change adds its own files: what is new now, no recorded writer wrote.
+        found = suspicious_changes(archive, incident_dir, strict=True)
         yield found
         reseal(archive, incident_dir, suspicious=found)
+
+
+@contextlib.contextmanager
+def sealing(archive: Path, incident_id: str) -> Iterator[None]:
+    """:func:`amending` of the incident ``incident_id`` when it exists (a command's write).
+
+    A command that writes into an incident (``verify``, ``parity``) runs its
+    write inside this, so what it wrote is sealed with it, and what was there
+    before it started, written by no recorded writer, stays a finding.
+    """
+    from runbook_lib.incident.model import validate_incident_id
+
+    directory = archive / INCIDENTS_DIR / validate_incident_id(incident_id)
+    if not directory.is_dir():
+        yield  # the command itself names the unknown incident
+        return
+    with amending(archive, directory):
+        yield
 
 
 def seal_changes(archive: Path, incident_dir: Path) -> list[str]:

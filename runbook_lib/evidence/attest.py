@@ -4,7 +4,8 @@ The statement's subjects are ``manifest.json`` and every file it lists, each
 with its sha256; its predicate names the incident, the run-chain head, the
 previous seal's digest and the signer's public-key fingerprint. The envelope
 is ``seal.dsse.json`` next to the manifest. The key is an Ed25519 private key
-in PEM, found through ``RUNBOOK_SIGNING_KEY``; without one, seals are unsigned
+in PEM, found through ``RUNBOOK_SIGNING_KEY`` or else the target manifest's
+``[evidence] signing_key`` (:func:`key_path`); without one, seals are unsigned
 and verify says so. The crypto is the ``cryptography`` package's.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
@@ -23,8 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
+from runbook_lib.evidence import keyconfig
+from runbook_lib.evidence.keyconfig import key_path
 
-SIGNING_KEY_ENV = "RUNBOOK_SIGNING_KEY"
+SIGNING_KEY_ENV = keyconfig.SIGNING_KEY_ENV
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://rl-runbook.dev/seal/v1"
@@ -67,12 +69,16 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         InvalidInputError: the file is missing or holds no Ed25519 private key.
     """
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as err:
+        data = path.read_bytes()
+    except OSError as err:
         raise InvalidInputError(
-            f"cannot read the signing key {path}: {err}",
+            f"cannot read the signing key {path}: {err.strerror}",
             hint="make one with 'runbook keys generate --out PATH'",
         ) from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        key = None
     if not isinstance(key, Ed25519PrivateKey):
         raise InvalidInputError(
             f"{path} is not an Ed25519 private key",
@@ -102,10 +108,36 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def configured_key() -> Ed25519PrivateKey | None:
-    """The signing key named by ``RUNBOOK_SIGNING_KEY``, or ``None`` when it is unset."""
-    name = os.environ.get(SIGNING_KEY_ENV)
-    return load_private_key(Path(name)) if name else None
+def configured_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
+    """The configured signing key (:func:`key_path`), or ``None`` when none is set.
+
+    Raises:
+        InvalidInputError: the key is missing, not an Ed25519 private key in PEM,
+            readable by others than its owner, or inside ``archive``.
+    """
+    found = key_path()
+    if found is None:
+        return None
+    path, named_by = found
+    if archive is not None and path.resolve().is_relative_to(archive.resolve()):
+        raise InvalidInputError(
+            f"the signing key {path} ({named_by}) is inside the archive {archive}; a private "
+            "key must never be kept with the evidence it signs",
+            hint="move it outside the archive and point to it there",
+        )
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError as err:
+        raise InvalidInputError(
+            f"cannot read the signing key {path} ({named_by}): {err.strerror}",
+            hint="make one with 'runbook keys generate --out PATH'",
+        ) from None
+    if mode & 0o077:
+        raise InvalidInputError(
+            f"the signing key {path} ({named_by}) has mode {mode:04o}: others may read it",
+            hint=f"chmod 600 {path}",
+        )
+    return load_private_key(path)
 
 
 def generate_keypair(out: Path, archive: Path | None) -> tuple[Path, Path]:

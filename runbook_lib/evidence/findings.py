@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,16 @@ from runbook_lib.evidence.layout import (
 from runbook_lib.evidence.started import OpenRun, open_runs
 from runbook_lib.incident.journal import read_journal
 
+UNSIGNED = "unsigned: cannot prove"
+
+
+class Verdict(StrEnum):
+    """What verifying an incident concluded."""
+
+    OK = "ok"
+    UNSIGNED = UNSIGNED
+    FAILED = "failed"
+
 
 @dataclass
 class VerifyReport:
@@ -38,18 +49,49 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """True when nothing is wrong."""
+        """True when nothing is wrong (an unsigned incident too: see :attr:`verdict`)."""
         return not self.problems
 
+    @property
+    def unsigned(self) -> bool:
+        """True when no signature proves the seal (its hashes alone cannot prove who sealed it)."""
+        return any(note.startswith(UNSIGNED) for note in self.notes)
+
+    @property
+    def verdict(self) -> Verdict:
+        """What a reader is told: failed, unsigned (cannot prove) or ok."""
+        if self.problems:
+            return Verdict.FAILED
+        return Verdict.UNSIGNED if self.unsigned else Verdict.OK
+
+    def line(self, where: str = "") -> str:
+        """The one-line summary of the CLI: never "ok" for an unsigned incident."""
+        counts = f"{self.files_checked} files, {self.runs_checked} runs"
+        notes = "".join(f"; {n}" for n in self.notes if not n.startswith(UNSIGNED))
+        if self.verdict is Verdict.UNSIGNED:
+            return (
+                f"{UNSIGNED} {self.incident}{where}  {counts} match the seal, no signature{notes}"
+            )
+        head = "ok  " if self.verdict is Verdict.OK else "FAIL"
+        return f"{head}  {self.incident}{where}  {counts}{notes}"
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {**asdict(self), "ok": self.ok}
+        """JSON-ready form: ``ok`` only when signed and clean; ``consistent`` when clean."""
+        return {
+            **asdict(self),
+            "ok": self.verdict is Verdict.OK,
+            "consistent": self.ok,
+            "verdict": str(self.verdict),
+        }
 
 
 # Written by the runbook's own commands, which journal or chain what they write.
 _KNOWN_FILES = frozenset(
     {INCIDENT_FILE, JOURNAL_FILE, DECISION_FILE, PARITY_FILE, CHAIN.as_posix()}
 )
+
+
+_APPEND_FILES = frozenset({INCIDENT_FILE, JOURNAL_FILE, CHAIN.as_posix()})
 
 
 _KNOWN_DIRS = tuple(
@@ -78,9 +120,19 @@ def _run_stems(chain: Iterable[Mapping[str, Any]], runs: Iterable[OpenRun]) -> s
     return {name.rsplit(".", 1)[0] for name in outputs if isinstance(name, str)}
 
 
-def recorded_by_a_writer(name: str, stems: set[str], named: set[str]) -> bool:
-    """Whether a file of the incident was written by one of the runbook's recorded writers."""
-    if name in _KNOWN_FILES or name in named or name.startswith(_KNOWN_DIRS):
+def recorded_by_a_writer(
+    name: str, stems: set[str], named: set[str], *, strict: bool = False
+) -> bool:
+    """Whether a file of the incident was written by one of the runbook's recorded writers.
+
+    ``strict`` is the check a writer makes before it writes: every writer seals
+    what it writes, so a file added since the last seal in a directory the
+    runbook writes to (``checks/``, ``decisions/``...) that no journal record
+    names was written by none of them, and is an unrecorded file.
+    """
+    if name in named or name in _APPEND_FILES:
+        return True
+    if not strict and (name in _KNOWN_FILES or name.startswith(_KNOWN_DIRS)):
         return True
     if name.startswith(f"{RUNS_DIR}/"):
         base = name.split(".", 1)[0]

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes
 from runbook_lib.evidence import attest, merkle, translog
+from runbook_lib.evidence.findings import UNSIGNED
 from runbook_lib.evidence.layout import ENVELOPE, IGNORED_SUFFIXES, MANIFEST
 
 PAYLOAD = "data/"
@@ -129,7 +130,7 @@ def verify_bundle(path: Path, trusted: Ed25519PublicKey | None) -> list[str]:
             problems.append(f"modified: {PAYLOAD}{name} (differs from the seal)")
     envelope = files.get(PAYLOAD + ENVELOPE)
     if envelope is None:
-        problems.append("unsigned: cannot prove")
+        problems.append(f"{UNSIGNED} {PAYLOAD}{MANIFEST} (no {ENVELOPE} in the bundle)")
     else:
         problems += attest.check_envelope(envelope, manifest_bytes, trusted, ENVELOPE)[0]
     problems += _check_log(files, manifest_bytes, trusted)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
-from runbook_lib.evidence import index, translog
+from runbook_lib.evidence import index, keyconfig, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.findings import (
+    UNSIGNED,
     VerifyReport,
     _in_progress,
     _journal_paths,
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
-# Signing imports the cryptography package (tens of milliseconds): a seal without
-# a key, as in every 'runbook rollback now' with none set, needs none of it.
-_SIGNING_KEY_ENV = "RUNBOOK_SIGNING_KEY"  # attest.SIGNING_KEY_ENV; a test keeps them equal
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -76,6 +74,7 @@ def seal(
     facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``manifest.json`` for the incident and anchor its hash in the index."""
+    key = signing_key(archive)  # a bad key stops the seal before it writes
     with archive_lock(incident_dir):
         manifest = {
             "incident": incident_dir.name,
@@ -90,7 +89,9 @@ def seal(
             archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_dir.name,)
         )
         atomic_write_bytes(incident_dir / MANIFEST, data)
-        _sign(incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None)
+        _sign(
+            incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None, key
+        )
         index.record_seal(
             archive,
             incident_dir.name,
@@ -118,19 +119,28 @@ def _tool_version() -> str:
         return "unknown"
 
 
-def _signing_key() -> Ed25519PrivateKey | None:
-    if not os.environ.get(_SIGNING_KEY_ENV):
+def signing_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
+    """The configured signing key, checked (:func:`attest.configured_key`), or ``None``.
+
+    Signing imports the cryptography package (tens of milliseconds): without a
+    configured key, as in every ``runbook rollback now`` with none set, this
+    imports none of it.
+    """
+    if keyconfig.key_path() is None:
         return None
     from runbook_lib.evidence import attest
 
-    return attest.configured_key()
+    return attest.configured_key(archive)
 
 
 def _sign(
-    incident_dir: Path, data: bytes, manifest: Mapping[str, Any], previous: str | None
+    incident_dir: Path,
+    data: bytes,
+    manifest: Mapping[str, Any],
+    previous: str | None,
+    key: Ed25519PrivateKey | None,
 ) -> None:
     """Write the seal's signed statement, or drop a stale one when no key is set."""
-    key = _signing_key()
     path = incident_dir / ENVELOPE
     if key is None:
         path.unlink(missing_ok=True)  # it would sign an older manifest
@@ -145,16 +155,14 @@ def _check_signature(
     incident_dir: Path, data: bytes, report: VerifyReport, trusted: Ed25519PublicKey | None
 ) -> None:
     if trusted is None:
-        key = _signing_key()
+        key = signing_key()
         trusted = key.public_key() if key is not None else None
     path = incident_dir / ENVELOPE
     if not path.is_file():
         if trusted is not None:
-            report.problems.append(
-                f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)"
-            )
+            report.problems.append(f"{UNSIGNED} {MANIFEST} (no {ENVELOPE}, a key was given)")
         else:
-            report.notes.append("unsigned: cannot prove")
+            report.notes.append(f"{UNSIGNED} who sealed it (no {ENVELOPE}; no signing key set)")
         return
     from runbook_lib.evidence import attest
 
@@ -223,6 +231,8 @@ def _compare_files(
     report: VerifyReport,
     chain: list[dict[str, Any]],
     runs: list[OpenRun],
+    *,
+    strict: bool,
 ) -> None:
     actual = inventory(incident_dir)
     report.files_checked = len(actual)
@@ -230,7 +240,8 @@ def _compare_files(
         report.problems.append(f"missing: {name}")
     stems, named = _run_stems(chain, runs), _journal_paths(incident_dir)
     for name in sorted(actual.keys() - recorded.keys()):
-        kind = "added" if recorded_by_a_writer(name, stems, named) else "unrecorded file"
+        recorded_file = recorded_by_a_writer(name, stems, named, strict=strict)
+        kind = "added" if recorded_file else "unrecorded file"
         report.problems.append(f"{kind}: {name}")
     for name in sorted(recorded.keys() & actual.keys()):
         if recorded[name].get("sha256") != actual[name]["sha256"]:
@@ -242,8 +253,13 @@ def verify_incident(
     incident_dir: Path,
     secret_names: Iterable[str] = (),
     trusted: Ed25519PublicKey | None = None,
+    *,
+    strict: bool = False,
 ) -> VerifyReport:
-    """Recompute every hash of an incident and compare it with its seal (and signature)."""
+    """Recompute every hash of an incident and compare it with its seal (and signature).
+
+    ``strict`` (a writer's check before it writes): see :func:`recorded_by_a_writer`.
+    """
     report = VerifyReport(incident=incident_dir.name)
     manifest = _sealed_manifest(archive, incident_dir, report, trusted)
     if manifest is None:
@@ -258,7 +274,7 @@ def verify_incident(
         if manifest.get("chain_head") != head:
             report.problems.append("chain: the last run does not match the sealed chain head")
     runs = open_runs(incident_dir, chain)  # type: ignore[arg-type]
-    _compare_files(manifest["files"], incident_dir, report, chain, runs)
+    _compare_files(manifest["files"], incident_dir, report, chain, runs, strict=strict)
     report.problems += [
         f"interrupted {run.describe()}: started {run.record['started_at']} by "
         f"{run.record['started_by']}, never finished ({run.path})"

@@ -192,7 +192,7 @@ def run_notebook(
         )  # the run lock is held by our parent: waiting for it would never end
     with run_lock(directory, lock_timeout), ThreadPoolExecutor(1) as pool:
         close_interrupted(archive, directory)
-        suspicious = suspicious_changes(archive, directory)
+        suspicious = suspicious_changes(archive, directory, strict=True)
         facts = pool.submit(environment_facts)  # ~1 s of imports, done meanwhile
         output = next_run_path(directory / RUNS_DIR, notebook)
         started = record_start(directory, output, notebook, params)

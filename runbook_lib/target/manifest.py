@@ -24,6 +24,7 @@ from runbook_lib.target.sections import (
     backups_section,
     checks_section,
     env_section,
+    evidence_section,
     git_section,
     models_section,
     package_section,
@@ -70,6 +71,7 @@ _TOP = (
     "notify",
     "checks",
     "archive",
+    "evidence",
 )
 
 
@@ -98,6 +100,7 @@ class Manifest:
     models: ModelsSpec | None = None
     checks: ChecksSpec | None = None
     archive_dir: str | None = None
+    signing_key: str | None = None
     python: str | None = None
 
     def resolve(self, relative: str) -> Path:
@@ -157,6 +160,7 @@ def parse_manifest(source: Source) -> Manifest:
         models=models,
         checks=checks_section(top),
         archive_dir=archive_section(top),
+        signing_key=evidence_section(top),
         webhook_deadline_s=notify_deadline(top),
         python=target_python(target),
     )

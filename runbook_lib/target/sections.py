@@ -230,6 +230,15 @@ def archive_section(top: Table) -> str | None:
     return table.opt_text("dir") if table is not None else None
 
 
+def evidence_section(top: Table) -> str | None:
+    """The ``[evidence] signing_key``: the Ed25519 private key's path, if set.
+
+    Relative to the target's root, or absolute; ``$RUNBOOK_SIGNING_KEY`` wins over it.
+    """
+    table = top.opt_table("evidence", ("signing_key",))
+    return table.opt_text("signing_key") if table is not None else None
+
+
 def secret_names(top: Table) -> tuple[str, ...]:
     """The top-level ``secrets``: names of the environment variables holding secrets."""
     names = top.texts("secrets", required=False)

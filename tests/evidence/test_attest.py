@@ -123,7 +123,10 @@ def test_unsigned_archive_says_it_cannot_prove(tmp_path: Path) -> None:
     (incident / "incident.json").write_text("{}")
     seal(store, incident, facts={"versions": {}})
     report = verify_incident(store, incident)
-    assert report.ok and report.notes == ["unsigned: cannot prove"]
+    assert report.ok and report.verdict == "unsigned: cannot prove"
+    assert report.notes == [
+        "unsigned: cannot prove who sealed it (no seal.dsse.json; no signing key set)"
+    ]
 
 
 def test_keys_generate_command(tmp_path: Path) -> None:

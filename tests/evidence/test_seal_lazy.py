@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runbook_lib.evidence import attest, seal
+from runbook_lib.evidence import attest, keyconfig
 
 
 def test_seal_reads_the_same_signing_key_variable_as_attest() -> None:
-    assert seal._SIGNING_KEY_ENV == attest.SIGNING_KEY_ENV
+    assert keyconfig.SIGNING_KEY_ENV == attest.SIGNING_KEY_ENV

@@ -158,4 +158,6 @@ def test_deleted_incident_with_its_index_rows_is_named(case: dict[str, object]) 
 def test_unsigned_archive_never_says_it_is_proven(case: dict[str, object]) -> None:
     store, directory = Path(str(case["store"])), Path(str(case["dir"]))
     (directory / ENVELOPE).unlink()
-    assert "unsigned: cannot prove" in verify_or_note(store, directory).notes
+    report = verify_or_note(store, directory)
+    assert report.verdict == "unsigned: cannot prove" and not report.to_dict()["ok"]
+    assert report.line().startswith(f"unsigned: cannot prove {INCIDENT} ")

@@ -207,11 +207,7 @@ def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bo
             "--from needs an incident ID", hint="runbook archive verify ID --from URL"
         )
     report = verify_remote(url, incident_id, archive)
-    lines = [
-        f"{'ok  ' if report.ok else 'FAIL'}  {incident_id} at {url}  "
-        f"{report.files_checked} files, {report.runs_checked} runs"
-        + "".join(f"; {n}" for n in report.notes)
-    ]
+    lines = [report.line(f" at {url}")]
     lines += [f"  {problem}" for problem in report.problems]
     emit({"url": url, **report.to_dict()}, as_json=as_json, text="\n".join(lines))
     if report.problems:
@@ -276,6 +272,7 @@ def verify_command(
         _verify_remote(incident_id, url, archive, as_json)
         return
     from runbook_lib.evidence.attest import load_public_key
+    from runbook_lib.evidence.findings import UNSIGNED
     from runbook_lib.evidence.seal import verify_archive, verify_or_note
     from runbook_lib.incident.store import incident_dir
 
@@ -295,15 +292,14 @@ def verify_command(
         from runbook_lib.evidence.translog import verify_checkpoint
 
         problems += verify_checkpoint(archive, checkpoint.read_bytes(), trusted)
-    lines = [
-        f"{'ok  ' if r.ok else 'FAIL'}  {r.incident}  {r.files_checked} files, "
-        f"{r.runs_checked} runs" + "".join(f"; {n}" for n in r.notes)
-        for r in reports
-    ]
+    lines = [r.line() for r in reports]
     lines += [f"  {problem}" for problem in problems]
+    unsigned = [r.incident for r in reports if r.unsigned]
     data = {
         "archive": str(archive),
-        "ok": not problems,
+        "ok": not problems and not unsigned,
+        "consistent": not problems,
+        "verdict": "failed" if problems else UNSIGNED if unsigned else "ok",
         "secrets_scanned": names,
         "incidents": [r.to_dict() for r in reports],
     }

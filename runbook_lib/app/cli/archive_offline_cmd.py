@@ -29,7 +29,7 @@ def checkpoint_command(out: Path | None, archive: Path) -> None:
     from runbook_lib.evidence.attest import configured_key
     from runbook_lib.evidence.translog import checkpoint
 
-    data = checkpoint(archive, configured_key())
+    data = checkpoint(archive, configured_key(archive))
     if out is not None:
         atomic_write_bytes(out, data)
     click.echo(data.decode(), nl=False)
@@ -56,7 +56,7 @@ def bundle_command(incident_id: str, out: Path, archive: Path, as_json: bool) ->
         raise InvalidInputError(
             f"no incident {incident_id} in {archive}", hint="'runbook archive list' shows them"
         )
-    count = build_bundle(archive, directory, out, configured_key())
+    count = build_bundle(archive, directory, out, configured_key(archive))
     emit(
         {"incident": incident_id, "bundle": str(out), "files": count},
         as_json=as_json,

@@ -29,6 +29,14 @@ from runbook_lib.incident.store import (
 )
 
 
+def _key_usable(archive: Path) -> Path:
+    """``archive``, once the configured signing key loads: a bad key stops before any write."""
+    from runbook_lib.evidence.attest import configured_key
+
+    configured_key(archive)
+    return archive
+
+
 def _sealed(archive: Path, incident: Incident) -> Incident:
     """Seal the incident's evidence again, so that 'archive verify' covers this change."""
     from runbook_lib.evidence.amend import seal_changes
@@ -85,7 +93,7 @@ def incident() -> None:
 @json_option
 def open_command(title: str, severity: str, kind: str, archive: Path, as_json: bool) -> None:
     """Open a new incident and print its ID."""
-    opened = _sealed(archive, open_incident(archive, title, severity, kind))
+    opened = _sealed(archive, open_incident(_key_usable(archive), title, severity, kind))
     emit(_details(archive, opened), as_json=as_json, text=opened.id)
 
 
@@ -137,7 +145,7 @@ def advance_command(incident_id: str, state: str, note: str, archive: Path, as_j
 
     STATE is one of: opened, assessed, rolled-back, verified, recovered, closed.
     """
-    after = _sealed(archive, advance_incident(archive, incident_id, state, note=note))
+    after = _sealed(archive, advance_incident(_key_usable(archive), incident_id, state, note=note))
     text = f"{after.id}: {after.history[-2].state} -> {after.state}"
     emit(_details(archive, after), as_json=as_json, text=text)
 
@@ -156,7 +164,7 @@ def done_command(
     OBLIGATION is one of: tracking-issue, root-cause-analysis, stakeholder-update,
     management-report; 'runbook incident show ID' lists those open now.
     """
-    item = _sealed(archive, record_done(archive, incident_id, obligation, note=note))
+    item = _sealed(archive, record_done(_key_usable(archive), incident_id, obligation, note=note))
     met = item.completions[-1]
     emit(
         _details(archive, item),

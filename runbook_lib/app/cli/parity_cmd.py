@@ -242,10 +242,14 @@ def parity(
     # Resolved here, not in option wrappers, so that 'parity record' never needs them.
     root = locations().resolve_target(target)
     manifest = load_manifest(root)
-    with StepProgress.for_command(as_json=as_json).step("parity: running the paired episodes"):
+    from runbook_lib.evidence.amend import sealing
+
+    resolved = locations().resolve_archive(archive, root)
+    progress = StepProgress.for_command(as_json=as_json).step("parity: running the paired episodes")
+    with sealing(resolved, incident_id), progress:  # parity.json and its plots are sealed with it
         outcome = run_incident_parity(
             manifest,
-            locations().resolve_archive(archive, root),
+            resolved,
             incident_id,
             episodes=episodes,
             seeds=_seeds(seeds),

@@ -73,9 +73,11 @@ def verify(
 
     The results go to ARCHIVE/incidents/<ID>/checks/verify-<timestamp>.json.
     """
+    from runbook_lib.evidence.amend import sealing
     from runbook_lib.verify.runner import run_verify
 
-    with StepProgress.for_command(as_json=as_json).step("verify: running the checks"):
+    progress = StepProgress.for_command(as_json=as_json).step("verify: running the checks")
+    with sealing(archive, incident_id), progress:  # the results are sealed with the incident
         report = run_verify(
             target,
             archive,

@@ -112,10 +112,10 @@ def test_a_clean_archive_verifies(
     code, out, _ = verify(store, capsys, "--json")
     assert code == 0, out
     data = json.loads(out)
-    assert data["ok"] is True and data["incidents"][0]["runs_checked"] == 2
+    assert data["consistent"] is True and data["incidents"][0]["runs_checked"] == 2
     assert data["incidents"][0]["files_checked"] >= 9
     code, out, _ = verify(store, capsys, incident)
-    assert code == 0 and out.startswith(f"ok    {incident}")
+    assert code == 0 and out.startswith(f"unsigned: cannot prove {incident} ")
 
 
 def test_changing_one_byte_of_any_archived_file_is_named(

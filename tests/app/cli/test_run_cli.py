@@ -193,4 +193,4 @@ def test_ten_concurrent_runs_lose_nothing(tmp_path: Path, sandbox: Path, store: 
         assert sorted(r["parameters"]["label"] for r in chain) == [f"{inc}-0", f"{inc}-1"]
     verify = cli("archive", "verify", "--archive", str(store), "--json", cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout
-    assert json.loads(verify.stdout)["ok"] is True
+    assert json.loads(verify.stdout)["consistent"] is True
