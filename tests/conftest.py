@@ -48,10 +48,12 @@ def fresh_sandbox(sandbox: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """A directory every xdist worker of this session sees (the session's own without xdist)."""
     base = tmp_path_factory.getbasetemp()
-    root = base if worker_id == "master" else base.parent
+    # An xdist worker's base is popen-gwN inside the session's directory; without
+    # xdist (or with -p no:xdist) the base is the session's own.
+    root = base.parent if hasattr(request.config, "workerinput") else base
     shared = root / "shared"
     shared.mkdir(exist_ok=True)
     return shared
