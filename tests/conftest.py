@@ -1,13 +1,16 @@
-"""Shared fixtures: one materialized sandbox per session, fresh copies per test."""
+"""Shared fixtures: one materialized sandbox per session, fresh copies per test, shared drills."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from runbook_lib.app.drill import DrillReport
 from runbook_lib.sandbox import WorkspaceInfo, create_workspace
+from tests.drillutil import DrillRunner, ExecutedDrill
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,3 +45,46 @@ def fresh_sandbox(sandbox: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "ws"
     shutil.copytree(sandbox, dest, symlinks=True)
     return dest
+
+
+@pytest.fixture(scope="session")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A directory every xdist worker of this session sees (the session's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    # An xdist worker's base is popen-gwN inside the session's directory; without
+    # xdist (or with -p no:xdist) the base is the session's own.
+    root = base.parent if hasattr(request.config, "workerinput") else base
+    shared = root / "shared"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+@pytest.fixture(scope="session")
+def executed_drill(shared_dir: Path, model_cache: Path) -> DrillRunner:
+    """``executed_drill(scenario, episodes=4)``: that drill, run once for the whole session.
+
+    Tests that only read a drill's outcome share one run of it (across xdist
+    workers too: the first to ask runs it under a file lock, the others wait
+    and read its saved report). The archive is shared: a test that would
+    change it copies it first (``shutil.copytree``).
+    """
+    from filelock import FileLock
+
+    from runbook_lib.app.drill import run_drill
+
+    def run(scenario: str, episodes: int = 4) -> ExecutedDrill:
+        home = shared_dir / f"drill-{scenario}-{episodes}"
+        saved = home / "report.json"
+        with FileLock(str(home) + ".lock"):
+            if not saved.is_file():
+                shutil.rmtree(home, ignore_errors=True)  # a drill interrupted before its report
+                report = run_drill(
+                    home / "archive", scenario, cache_dir=model_cache, episodes=episodes
+                )
+                fields = {k: v for k, v in report.to_dict().items() if k != "ok"}
+                partial = saved.with_suffix(".partial")
+                partial.write_text(json.dumps(fields), encoding="utf-8")
+                partial.replace(saved)
+        return ExecutedDrill(home / "archive", DrillReport(**json.loads(saved.read_text("utf-8"))))
+
+    return run

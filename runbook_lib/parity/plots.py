@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from runbook_lib.parity.engine import ParityReport
 
 _COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#9a6700"}
 LEGACY_COLOR, CANDIDATE_COLOR = "#0969da", "#bc4c00"
+_DPI = 110
 
 
 def _stamp(fig: Figure, report: ParityReport) -> None:
@@ -277,6 +282,21 @@ PLOTS: dict[str, Callable[[ParityReport], Figure]] = {
 }
 
 
+def _write(fig: Figure, png: Path, svg: Path) -> None:
+    """Write ``fig`` as PNG then SVG (each atomically), laying it out only once."""
+    fig.set_dpi(_DPI)
+    canvas: Any = FigureCanvasAgg(fig)  # the backends have no type hints
+    canvas.draw()  # the constrained layout, then the pixels
+    png_tmp, svg_tmp = (path.with_name(f".{path.name}.tmp") for path in (png, svg))
+    imsave(png_tmp, canvas.buffer_rgba(), format="png", origin="upper", dpi=_DPI)
+    png_tmp.replace(png)
+    # Keep the positions just computed; savefig would lay the figure out again (one more draw).
+    fig.set_layout_engine("none")
+    vector: Any = FigureCanvasSVG(fig)
+    vector.print_svg(svg_tmp)
+    svg_tmp.replace(svg)
+
+
 def save_all(
     report: ParityReport, directory: Path, *, skip: frozenset[str] = frozenset()
 ) -> dict[str, list[Path]]:
@@ -290,11 +310,7 @@ def save_all(
     for name, make in PLOTS.items():
         if name in skip:
             continue
-        fig = make(report)
         paths = [directory / f"parity_{name}.{ext}" for ext in ("png", "svg")]
-        for path in paths:
-            tmp = path.with_name(f".{path.name}.tmp")
-            fig.savefig(tmp, format=path.suffix[1:], dpi=110)
-            tmp.replace(path)
+        _write(make(report), *paths)
         written[name] = paths
     return written

@@ -11,25 +11,27 @@ from runbook_lib.app.drill import SCENARIOS, run_drill
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.tree import rolls_back
 from runbook_lib.incident.store import load_incident
+from tests.drillutil import DrillRunner
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario_ends_with_its_decision_and_a_verified_archive(
-    name: str, tmp_path: Path, model_cache: Path
+    name: str, executed_drill: DrillRunner
 ) -> None:
-    report = run_drill(tmp_path / "archive", name, cache_dir=model_cache, episodes=4)
+    drill = executed_drill(name)
+    report, archive = drill.report, drill.archive
     assert report.decision == SCENARIOS[name].expected
     failed = [r for r in report.runs if r["status"] != "ok"]
     assert not failed, failed
     assert report.archive_ok, report.archive_problems
     assert report.ok
-    state = load_incident(tmp_path / "archive", report.incident).state
+    state = load_incident(archive, report.incident).state
     if SCENARIOS[name].fix:
         assert state == "recovered"
     elif rolls_back(report.strategy):
         assert state == "verified"
-    postmortem = tmp_path / "archive" / "incidents" / report.incident / "postmortem.md"
+    postmortem = archive / "incidents" / report.incident / "postmortem.md"
     assert "## Phases against seed 003's estimates" in postmortem.read_text()
     json.dumps(report.to_dict())
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from runbook_lib.app.drill import run_drill
+from runbook_lib.app.drill import DrillReport
+from tests.drillutil import DrillRunner
 
 GOLDEN = Path(__file__).parent / "data" / "drill_outcomes.json"
 SCENARIOS = ("perf-regression", "result-bug")
@@ -37,9 +38,8 @@ def _evidence_shape(directory: Path) -> list[str]:
     )
 
 
-def outcome_of(archive: Path, scenario: str, cache: Path) -> dict[str, Any]:
+def outcome_of(archive: Path, report: DrillReport) -> dict[str, Any]:
     """The structured outcome of one drill (what the golden file records)."""
-    report = run_drill(archive, scenario, cache_dir=cache, episodes=4)
     directory = archive / "incidents" / report.incident
     decision = _read(directory / "decision.json")
     parity = _read(directory / "parity.json")
@@ -66,6 +66,7 @@ def outcome_of(archive: Path, scenario: str, cache: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_drill_outcome_is_unchanged(scenario: str, tmp_path: Path, model_cache: Path) -> None:
+def test_drill_outcome_is_unchanged(scenario: str, executed_drill: DrillRunner) -> None:
     expected = json.loads(GOLDEN.read_text(encoding="utf-8"))[scenario]
-    assert outcome_of(tmp_path / "archive", scenario, model_cache) == expected
+    drill = executed_drill(scenario, episodes=4)  # the same run test_drill.py reads
+    assert outcome_of(drill.archive, drill.report) == expected

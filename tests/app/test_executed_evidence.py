@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from runbook_lib.app.drill import run_drill
 from runbook_lib.incident.store import incident_dir, load_incident
+from tests.drillutil import DrillRunner
 
 REPRS = {"None", "{}", "[]", "()"}
 
@@ -74,11 +74,11 @@ def _output_table_headers(notebook: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def drill(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> tuple[Path, str]:
-    archive = tmp_path_factory.mktemp("evidence") / "archive"
-    report = run_drill(archive, "result-bug", cache_dir=model_cache, episodes=4)
-    assert [r["status"] for r in report.runs] == ["ok"] * 6, report.runs
-    return archive, report.incident
+def drill(executed_drill: DrillRunner) -> tuple[Path, str]:
+    """The session's result-bug drill (shared with test_drill.py; these tests only read it)."""
+    executed = executed_drill("result-bug", episodes=4)
+    assert [r["status"] for r in executed.report.runs] == ["ok"] * 6, executed.report.runs
+    return executed.archive, executed.report.incident
 
 
 @pytest.mark.slow

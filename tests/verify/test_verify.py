@@ -168,6 +168,7 @@ def test_without_names_the_checklist_of_the_rollback_in_effect_runs(
     assert [r.name for r in report.results] == ["integrity", "config"]
 
 
+@pytest.mark.slow
 def test_service_checks_skip_unless_asked_to_start_it(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:

@@ -36,6 +36,7 @@ def incident(archive: Path) -> str:
     return open_incident(archive, "unified env differs", "high", "result-difference").id
 
 
+@pytest.mark.slow
 def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_path: Path) -> None:
     set_faults(fresh_sandbox, reward_bias=-0.05)
     inc = incident(tmp_path)
@@ -73,6 +74,7 @@ def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_pa
     assert saved == data
 
 
+@pytest.mark.slow
 def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_path: Path) -> None:
     proc = runbook(
         tmp_path,
@@ -99,6 +101,7 @@ def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_pa
     assert proc.stderr == ""  # progress shows on a terminal only
 
 
+@pytest.mark.slow
 def test_inconclusive_prints_the_episode_count_that_would_decide(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:
@@ -125,6 +128,7 @@ def test_inconclusive_prints_the_episode_count_that_would_decide(
     assert line == f"undecided run again with --episodes {count} to decide"
 
 
+@pytest.mark.slow
 def test_record_then_compare_a_crashing_candidate(fresh_sandbox: Path, tmp_path: Path) -> None:
     out = tmp_path / "legacy.json"
     proc = runbook(

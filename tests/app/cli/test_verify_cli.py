@@ -90,6 +90,7 @@ def test_unknown_incident_exits_2(fresh_sandbox: Path, archive: Path) -> None:
     assert proc.returncode == 2 and "no incident INC-20260101-0000-abcd" in proc.stderr
 
 
+@pytest.mark.slow
 def test_start_service_starts_it_for_the_service_checks(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:

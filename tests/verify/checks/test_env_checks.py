@@ -276,6 +276,7 @@ def test_monitoring_warns_and_shows_the_empty_mask_fault(
     assert "every one of the 3 episodes had an empty mask at episode step 20" in faulty.summary
 
 
+@pytest.mark.slow
 def test_monitoring_fails_when_learning_crashes(fresh_sandbox: Path) -> None:
     set_faults(fresh_sandbox, crash_at_step=30)
     result = checks.check_monitoring(manifest(fresh_sandbox), timesteps=200, n_steps=100)

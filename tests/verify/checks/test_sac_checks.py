@@ -38,6 +38,7 @@ def edit_manifest(root: Path, old: str, new: str) -> None:
 # --- models ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_models_pass_on_the_release(fresh_sandbox: Path) -> None:
     result = check_models(load_manifest(fresh_sandbox))
     assert result.status == "pass", result.summary
@@ -55,6 +56,7 @@ def test_models_pass_on_the_release(fresh_sandbox: Path) -> None:
     assert "models/sac_v1.zip matches the backup" in result.summary
 
 
+@pytest.mark.slow
 def test_model_obs_mismatch_fails_naming_the_spaces(fresh_sandbox: Path) -> None:
     inject_defect(fresh_sandbox, "model-obs-mismatch")
     result = check_models(load_manifest(fresh_sandbox))
@@ -65,6 +67,7 @@ def test_model_obs_mismatch_fails_naming_the_spaces(fresh_sandbox: Path) -> None
     assert deployed["observation_space"]["shape"] == [17]
 
 
+@pytest.mark.slow
 def test_a_changed_backed_up_model_and_a_broken_zip_fail(fresh_sandbox: Path) -> None:
     stable = fresh_sandbox / "models" / "sac_v1.zip"
     stable.write_bytes(stable.read_bytes()[:1000])
@@ -77,6 +80,7 @@ def test_a_changed_backed_up_model_and_a_broken_zip_fail(fresh_sandbox: Path) ->
     )
 
 
+@pytest.mark.slow
 def test_an_env_that_cannot_be_built_fails(fresh_sandbox: Path) -> None:
     # Without env_config the entry point is called with no argument: make_env needs one.
     edit_manifest(fresh_sandbox, 'env_config = "configs/sac_config.json"\n', "")

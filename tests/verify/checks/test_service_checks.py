@@ -120,6 +120,7 @@ def test_a_killed_service_fails_both_checks(fresh_sandbox: Path) -> None:
             assert f"trade-agent is down: stale pidfile: pid {guard.pids[0]}" in result.summary
 
 
+@pytest.mark.slow
 def test_a_model_swapped_under_the_running_service_fails_health(fresh_sandbox: Path) -> None:
     manifest = load_manifest(fresh_sandbox)
     with guarded_service(fresh_sandbox):
@@ -130,6 +131,7 @@ def test_a_model_swapped_under_the_running_service_fails_health(fresh_sandbox: P
         assert "but the file on disk is" in result.summary
 
 
+@pytest.mark.slow
 def test_start_service_starts_once_and_reports_it(fresh_sandbox: Path) -> None:
     manifest = load_manifest(fresh_sandbox)
     with guarded_service(fresh_sandbox, start=False) as guard:
