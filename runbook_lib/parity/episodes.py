@@ -19,7 +19,8 @@ import numpy as np
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, _final_metrics, _jsonable
-from runbook_lib.target.worker.client import EnvWorker, build_env, decode_tree
+from runbook_lib.target.worker.client import EnvWorker, build_env
+from runbook_lib.target.worker.envworker import decode_tree
 
 ROLES = ("legacy", "candidate")
 

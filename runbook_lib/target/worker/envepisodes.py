@@ -71,21 +71,39 @@ class Trajectory:
         }
 
 
+_HEADERS: Dict[Any, bytes] = {}
+_NDARRAY: List[Any] = [None]
+
+
+def _ndarray(tools: Any) -> Any:
+    _NDARRAY[0] = tools._np().ndarray
+    return _NDARRAY[0]
+
+
+def _header(path: Any, dtype: str, shape: Any) -> bytes:
+    key = (tuple(path), dtype, tuple(shape))
+    found = _HEADERS.get(key)
+    if found is None:
+        found = _HEADERS[key] = json.dumps([list(path), dtype, list(shape)]).encode()
+    return found
+
+
 def _digest(leaves: List[Dict[str, Any]], raw: List[bytes]) -> str:
     hasher = hashlib.sha1()
     for leaf, data in zip(leaves, raw):
-        hasher.update(json.dumps([leaf["path"], leaf["dtype"], leaf["shape"]]).encode())
+        hasher.update(_header(leaf["path"], leaf["dtype"], leaf["shape"]))
         hasher.update(data)
     return hasher.hexdigest()
 
 
 def _flatten(tools: Any, value: Any) -> Any:
     """(digest, leaves with their bytes) of an observation or mask; fast for one array."""
-    np = tools._np()
-    if isinstance(value, np.ndarray):
+    if isinstance(value, _NDARRAY[0] or _ndarray(tools)):
         data = value.tobytes()
-        leaf = {"path": [], "dtype": value.dtype.str, "shape": list(value.shape)}
-        return _digest([leaf], [data]), [(leaf, data)]
+        dtype, shape = value.dtype.str, value.shape
+        hasher = hashlib.sha1(_header((), dtype, shape))
+        hasher.update(data)
+        return hasher.hexdigest(), [({"path": [], "dtype": dtype, "shape": list(shape)}, data)]
     tree = tools.encode_tree(value)
     import base64
 
@@ -222,9 +240,10 @@ class Episodes:
             side.mask_valid.append(-1)
             side.kept.append((leaves, None))
             return
-        mask_digest, mask_leaves = _flatten(self.tools, self.tools._np().asarray(mask))
+        np = self.tools._np()
+        mask_digest, mask_leaves = _flatten(self.tools, np.asarray(mask))
         side.masks.append(mask_digest)
-        side.mask_valid.append(int(self.tools._np().count_nonzero(mask)))
+        side.mask_valid.append(int(np.count_nonzero(mask)))
         side.kept.append((leaves, mask_leaves))
 
     def leaves(self, args: Dict[str, Any]) -> Dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 if __package__:  # imported as part of runbook (the client reads PROTOCOL and the codecs)
     from runbook_lib.target.worker import envepisodes
 else:  # started by path: this file's directory is on sys.path, runbook is not imported
-    import envepisodes  # type: ignore[no-redef]
+    import envepisodes  # type: ignore[no-redef,import-not-found]
 
 PROTOCOL = 1
 
