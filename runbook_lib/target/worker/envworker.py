@@ -29,7 +29,7 @@ import traceback
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 if __package__:  # imported as part of runbook (the client reads PROTOCOL and the codecs)
-    from runbook_lib.target.worker import envepisodes
+    from . import envepisodes
 else:  # started by path: this file's directory is on sys.path, runbook is not imported
     import envepisodes  # type: ignore[no-redef,import-not-found]
 
