@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from runbook_lib.decide.tree import Assessment, decide
 from runbook_lib.parity.algorithms import guard_decision, legacy_failures
 
-TRAINED = {
+TRAINED: dict[str, dict[str, Any]] = {
     "legacy": {"PPO": {"ok": False, "type": "ValueError", "message": "bandits only"}},
     "candidate": {"PPO": {"ok": True}},
 }
