@@ -1,7 +1,8 @@
 """Cost of lockstep parity: its overhead over bare stepping, and the speed-up of 2 workers.
 
 0. Env workers (informational): lockstep through the target's env workers
-   against the same lockstep on envs built in this process. Goal <= 15%.
+   (whole episodes per call) against the same lockstep on envs built in this
+   process. Goal <= 15%.
 1. Overhead: ``lockstep.run_episode`` (every step compared, recorded and
    timed) against stepping the same two envs bare: the same policy picks the
    same actions, nothing is compared or recorded. Target <= 10%.
@@ -39,9 +40,9 @@ from typing import Any
 import psutil
 
 from runbook_lib.parity.backends import Backend, run_lockstep
+from runbook_lib.parity.episodes import session
 from runbook_lib.parity.inprocess import target_imports
 from runbook_lib.parity.lockstep import ParitySpec, RandomValidPolicy, build_envs, run_episode
-from runbook_lib.parity.remote import remote_envs
 
 FACTORY = "src.rl.envs.factory:create_sim_env"
 OVERHEAD_TARGET, OVERHEAD_LIMIT = 0.10, 0.20
@@ -99,25 +100,27 @@ def overhead(spec: ParitySpec, repeats: int, episodes: int) -> list[float]:
 def worker_overhead(spec: ParitySpec, repeats: int, episodes: int) -> tuple[list[float], float]:
     """Per repetition: lockstep through env workers / lockstep in this process - 1.
 
-    The workers are started before timing: the figure is the cost per step of
-    the protocol (a JSON line each way, leaves in base64). Also returns the
-    workers' steps/s.
+    The workers are started and the envs built before timing: the figure is
+    the cost of the protocol (one call per episode, the per-step digests back,
+    the first divergence's leaves on demand). Also returns the workers' steps/s.
     """
     local = build_envs(spec)
     steps, seconds = 0, 0.0
     ratios = []
-    with remote_envs(spec, (spec.legacy, spec.candidate)) as remote:
-        pair = (remote[0], remote[1])
-        run_episode(pair, 0, 0, spec)  # warm both sides
+    with session(spec) as live:
+        live.run(0, 0)  # warm both sides
 
-        def run(envs: tuple[Any, Any], seeds: range) -> int:
-            return sum(run_episode(envs, i, seed, spec).length for i, seed in enumerate(seeds))
+        def in_process(seeds: range) -> int:
+            return sum(run_episode(local, i, seed, spec).length for i, seed in enumerate(seeds))
+
+        def workers(seeds: range) -> int:
+            return sum(live.run(i, seed).length for i, seed in enumerate(seeds))
 
         for repeat in range(repeats):
             seeds = range(200 + repeat * episodes, 200 + (repeat + 1) * episodes)
-            local_s = _timed(run, local, seeds)
+            local_s = _timed(in_process, seeds)
             started = time.perf_counter()
-            steps += run(pair, seeds)
+            steps += workers(seeds)
             remote_s = time.perf_counter() - started
             seconds += remote_s
             ratios.append(remote_s / local_s - 1.0)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, chunks, run_chunk
+from runbook_lib.parity.episodes import run_chunk
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, chunks
 from runbook_lib.parity.raybackend import ray_session, run_on_ray
 
 BACKENDS = ("process", "ray")

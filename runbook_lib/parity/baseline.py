@@ -117,7 +117,7 @@ def record_baseline(
         "policy": spec.policy,
         "model_path": spec.model_path,
         "model_algo": spec.model_algo,
-        "info_metrics": list(spec.info_metrics),
+        "info_metrics": None if spec.info_metrics is None else list(spec.info_metrics),
         "max_steps": spec.max_steps,
         **(meta or {}),
         "episodes": episodes,

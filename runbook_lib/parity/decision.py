@@ -9,6 +9,9 @@ from runbook_lib.decide.tree import Assessment
 from runbook_lib.parity.engine import ParityReport
 from runbook_lib.parity.stats import MetricComparison
 
+# The results rules whose FAIL is a result difference beyond tolerance (see parity.verdict).
+_STEP_RULES = ("spaces", "no_agreement", "step_agreement")
+
 
 def deciding_metric(metrics: Mapping[str, MetricComparison]) -> MetricComparison | None:
     """The metric whose relative difference is largest against its own margin."""
@@ -41,12 +44,19 @@ def derive_assessment(
     metric = deciding_metric(report.metrics)
     difference = metric.relative_difference * 100 if metric else None
     tolerance = metric.margin * 100 if metric else Assessment().tolerance_pct
+    metric_decides = difference is not None and abs(difference) > tolerance
+    if report.deciding_rule in _STEP_RULES and not metric_decides:  # the steps decide
+        difference = 100.0 * (1.0 - report.step_agreement)
+        if report.deciding_rule == "spaces":
+            difference = 100.0  # no step compares two envs whose spaces differ
+        tolerance = 100.0 * (1.0 - report.min_step_agreement)
+        notes["difference_rule"] = f"{report.deciding_rule}: {report.reason}"
     notes["difference"] = (
         f"{metric.metric}: {difference:+.2f}% against a margin of {tolerance:g}%"
         if metric
         else "no metric compared"
     )
-    if report.verdict == "INCONCLUSIVE":
+    if metric is not None and metric.verdict == "INCONCLUSIVE":
         notes["difference"] += "; the verdict is INCONCLUSIVE, so this is a point estimate"
     notes["crash"] = report.reason if report.crash else "no crash"
     facts = Assessment(

@@ -17,6 +17,7 @@ from runbook_lib.parity.stats import (
     compare_metric,
     overall_verdict,
 )
+from runbook_lib.parity.verdict import judge, speed_verdict
 
 PROFILE_THRESHOLD_PCT = 20.0
 
@@ -39,6 +40,10 @@ class ParityReport:
     crash: dict[str, Any] | None
     spec: dict[str, Any]
     profile: dict[str, list[dict[str, Any]]] | None = None
+    deciding_rule: str = "metrics"
+    speed_verdict: str = "NOT_MEASURED"
+    space_differences: list[str] = field(default_factory=list)
+    min_step_agreement: float = 1.0
     records: list[EpisodeRecord] = field(default_factory=list, repr=False)
 
     def to_dict(self, *, with_steps: bool = False) -> dict[str, Any]:
@@ -97,8 +102,12 @@ def build_report(
     *,
     margins: Mapping[str, float] | None = None,
     seed: int = 0,
+    spaces: Sequence[str] = (),
 ) -> ParityReport:
-    """Compare every metric over the paired episodes and decide the verdict."""
+    """Compare every metric over the paired episodes; the verdicts by :mod:`.verdict`'s rules.
+
+    ``spaces`` are the differences between the two envs' spaces found before the run.
+    """
     margins = margins or {}
     crash = next((r.error for r in records if r.error), None)
     steps = sum(r.length for r in records)
@@ -111,21 +120,23 @@ def build_report(
         if left
     }
     regression, interval, legacy_sps, candidate_sps = throughput(records, seed=seed)
-    if crash is not None:
-        verdict: Verdict = "FAIL"
-        reason = (
-            f"the candidate crashed at episode {crash['episode']}, step {crash['step']}: "
-            f"{crash['type']}: {crash['message']}"
-        )
-    else:
-        verdict = overall_verdict([m.verdict for m in metrics.values()])
-        reason = _reason(verdict, metrics, first)
+    agreement = agreeing / steps if steps else 0.0
+    scalar = overall_verdict([m.verdict for m in metrics.values()])
+    judged = judge(
+        spaces=spaces,
+        crash=crash,
+        steps=steps,
+        agreement=agreement,
+        min_agreement=spec.min_step_agreement,
+        metrics=(scalar, _reason(scalar, metrics, first)),
+    )
+    verdict, reason = judged.verdict, judged.reason
     return ParityReport(
         verdict=verdict,
         reason=reason,
         metrics=metrics,
         first_divergence=first,
-        step_agreement=agreeing / steps if steps else 0.0,
+        step_agreement=agreement,
         steps=steps,
         episodes=len(records),
         throughput_regression_pct=regression,
@@ -135,6 +146,10 @@ def build_report(
         crash=crash,
         spec=asdict(spec),
         records=list(records),
+        deciding_rule=judged.rule,
+        speed_verdict=speed_verdict(regression, interval) if legacy_sps else "NOT_MEASURED",
+        space_differences=list(spaces),
+        min_step_agreement=spec.min_step_agreement,
     )
 
 
@@ -166,10 +181,11 @@ def run_parity(
     margins: Mapping[str, float] | None = None,
     profile_when_slower_pct: float = PROFILE_THRESHOLD_PCT,
     backend: Backend = PROCESS_POOL,
+    spaces: Sequence[str] = (),
 ) -> ParityReport:
     """Run the lockstep episodes and build the report; profile both envs when slower."""
     records = run_lockstep(spec, workers=workers, backend=backend)
-    report = build_report(spec, records, margins=margins)
+    report = build_report(spec, records, margins=margins, spaces=spaces)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
         profiles = {
             "legacy": profile_env(spec, spec.legacy),

@@ -6,6 +6,7 @@ Everything here is checked before anything runs, so a bad input ends in one
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from runbook_lib.target.manifest import Manifest
 DEFAULT_EPISODES = 20
 MAX_EPISODES = 100_000
 MAX_WORKERS = 64
-POLICIES = ("random", "model")
+POLICIES = ("random", "model", "entry_point")
 SB3_ALGOS = ("PPO", "A2C", "DQN", "SAC", "TD3", "DDPG")
 _SEED_PART = re.compile(r"^(\d+)(?:-(\d+))?$")
 
@@ -90,6 +91,7 @@ class PolicyChoice:
     kind: str = "random"
     model_path: Path | None = None
     algo: str = "PPO"
+    entry: str | None = None
 
     def validated(self) -> PolicyChoice:
         """This choice, checked; the model path made absolute.
@@ -103,6 +105,9 @@ class PolicyChoice:
             raise InvalidInputError(
                 f"unknown SB3 algorithm {self.algo!r}", hint=f"one of {', '.join(SB3_ALGOS)}"
             )
+        if self.kind == "entry_point":
+            parse_entry_point(self.entry or "")
+            return self
         if self.kind == "random":
             if self.model_path is not None:
                 raise InvalidInputError(
@@ -141,10 +146,13 @@ def spec_from_manifest(
     *,
     policy: PolicyChoice = PolicyChoice(),
     config: Mapping[str, Any] | None = None,
-    legacy: str = "legacy",
-    candidate: str = "unified",
+    legacy: str | None = None,
+    candidate: str | None = None,
 ) -> ParitySpec:
     """The lockstep spec for the manifest's factory and these seeds.
+
+    The manifest's ``[parity]`` settings apply: the two sides, the metrics,
+    the tolerances, ``fresh_env`` and its policy (unless ``policy`` chooses one).
 
     Raises:
         InvalidInputError: the manifest has no ``[env]`` section, or a policy
@@ -158,24 +166,70 @@ def spec_from_manifest(
     parse_entry_point(manifest.env.factory)
     if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         raise InvalidInputError("seeds must be non-negative integers")
+    settings = manifest.parity
+    if policy == DEFAULT_POLICY:
+        policy = manifest_policy(manifest)
     chosen = policy.validated()
+    for side in (settings.legacy, settings.candidate):
+        if side.ref is not None:
+            raise InvalidInputError(
+                f"[parity] ref {side.ref!r}: checking out a ref is not supported yet",
+                hint="check the ref out yourself and point [target] root or python at it",
+            )
     return ParitySpec(
         root=str(manifest.root),
         factory=manifest.env.factory,
         seeds=tuple(seeds),
-        legacy=legacy,
-        candidate=candidate,
+        legacy=legacy or settings.legacy.env_type,
+        candidate=candidate or settings.candidate.env_type,
         policy=chosen.kind,
         model_path=str(chosen.model_path) if chosen.model_path else None,
         model_algo=chosen.algo,
         config=dict(config) if config is not None else None,
         python=str(target_interpreter(manifest).path),
+        legacy_python=side_python(manifest, settings.legacy.python),
+        candidate_python=side_python(manifest, settings.candidate.python),
+        policy_entry=chosen.entry,
+        info_metrics=settings.metrics,
+        atol=settings.atol,
+        rtol=settings.rtol,
+        fresh_env=settings.fresh_env,
+        min_step_agreement=settings.min_step_agreement,
     )
 
 
+def manifest_policy(manifest: Manifest) -> PolicyChoice:
+    """The ``[parity] policy`` as a choice; a model loads with ``[models] algo`` (PPO without)."""
+    found = manifest.parity.policy
+    if found.kind == "model" and found.value is not None:
+        algo = manifest.models.algo if manifest.models is not None else "PPO"
+        return PolicyChoice("model", manifest.resolve(found.value), algo)
+    if found.kind == "entry_point":
+        return PolicyChoice("entry_point", entry=found.value)
+    return DEFAULT_POLICY
+
+
+def side_python(manifest: Manifest, python: str | None) -> str | None:
+    """A side's interpreter as an absolute path (relative ones are under the root).
+
+    Raises:
+        InvalidInputError: it does not exist or is not executable.
+    """
+    if python is None:
+        return None
+    path = Path(python) if Path(python).is_absolute() else manifest.root / python
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise InvalidInputError(
+            f"[parity] python {path} does not exist or is not executable",
+            hint="name the side's interpreter, e.g. '/path/to/venv/bin/python'",
+        )
+    return str(path)
+
+
 def margins_for(manifest: Manifest, spec: ParitySpec) -> dict[str, float]:
-    """Each compared metric's margin from the manifest (``[parity]``)."""
-    return {name: manifest.margin(name) for name in ("total_reward", *spec.info_metrics)}
+    """Each compared metric's margin from the manifest (``[parity]``); others get the default."""
+    names = ("total_reward", *(spec.info_metrics or ()), *manifest.margins)
+    return {name: manifest.margin(name) for name in names}
 
 
 def baseline_spec(
@@ -210,9 +264,9 @@ def baseline_spec(
         config=meta.get("config"),
         legacy=str(meta.get("env_type", "legacy")),
     )
-    return replace(
-        spec, policy="replay", info_metrics=tuple(meta.get("info_metrics", spec.info_metrics))
-    )
+    recorded = meta.get("info_metrics", spec.info_metrics)
+    metrics = None if recorded is None else tuple(recorded)
+    return replace(spec, policy="replay", info_metrics=metrics)
 
 
 def choose_backend(kind: str, manifest: Manifest, archive: Path, baseline: Path | None) -> Backend:

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from runbook_lib.parity.remote import remote_envs
 from runbook_lib.target.entrypoint import load_entry_point
 
 FIELDS = ("obs", "reward", "terminated", "truncated", "action_mask")
@@ -44,6 +43,16 @@ class ParitySpec:
         max_steps: Safety cap on an episode's length.
         config: Settings passed to the factory (``None``: the target's own config).
         python: The target's interpreter, which runs every env (``None``: runbook's).
+        legacy_python: The legacy side's interpreter (``None``: ``python``).
+        candidate_python: The candidate side's interpreter (``None``: ``python``).
+        legacy_root: The legacy side's tree, e.g. a worktree at a ref (``None``: ``root``).
+        candidate_root: The candidate side's tree (``None``: ``root``).
+        policy_entry: ``module:function(observation_space, action_space) -> act``
+            for ``policy="entry_point"``.
+        atol: Absolute tolerance on observation leaves and rewards (0: exact).
+        rtol: Relative tolerance on observation leaves and rewards (0: exact).
+        fresh_env: Build new envs for every episode.
+        min_step_agreement: The share of steps that must agree for a PASS.
     """
 
     root: str
@@ -54,10 +63,25 @@ class ParitySpec:
     policy: str = "random"
     model_path: str | None = None
     model_algo: str = "PPO"
-    info_metrics: tuple[str, ...] = ("blocking_probability",)
+    info_metrics: tuple[str, ...] | None = None
     max_steps: int = 100_000
     config: dict[str, Any] | None = None
     python: str | None = None
+    legacy_python: str | None = None
+    candidate_python: str | None = None
+    legacy_root: str | None = None
+    candidate_root: str | None = None
+    policy_entry: str | None = None
+    atol: float = 0.0
+    rtol: float = 0.0
+    fresh_env: bool = False
+    min_step_agreement: float = 1.0
+
+    def side(self, role: str) -> tuple[str | None, str]:
+        """The interpreter (``None``: runbook's) and the tree of side ``role``."""
+        if role == "candidate":
+            return self.candidate_python or self.python, self.candidate_root or self.root
+        return self.legacy_python or self.python, self.legacy_root or self.root
 
 
 @dataclass
@@ -171,11 +195,12 @@ def _mask_of(env: Any, info: dict[str, Any]) -> Any:
     return mask
 
 
-def _final_metrics(info: dict[str, Any], keys: Sequence[str]) -> dict[str, float]:
+def _final_metrics(info: dict[str, Any], keys: Sequence[str] | None) -> dict[str, float]:
+    """The numeric values of ``keys`` in ``info`` (every numeric key when ``keys`` is None)."""
     found: dict[str, float] = {}
-    for key in keys:
+    for key in info if keys is None else keys:
         value = info.get(key)
-        if isinstance(value, int | float | np.number):
+        if isinstance(value, int | float | np.number) and not isinstance(value, bool):
             found[key] = float(value)
     return found
 
@@ -286,17 +311,6 @@ def _prepare(root: str) -> None:
     os.chdir(root)
     if root not in sys.path:
         sys.path.insert(0, root)
-
-
-def run_chunk(spec: ParitySpec, indices: Sequence[int]) -> list[EpisodeRecord]:
-    """Run the episodes ``indices`` of ``spec``; the envs live in an env worker."""
-    policy: ModelPolicy | None = None
-    if spec.policy == "model":
-        if spec.model_path is None:
-            raise ValueError("policy 'model' needs a model path")
-        policy = ModelPolicy(spec.model_path, spec.model_algo)
-    with remote_envs(spec, (spec.legacy, spec.candidate)) as (legacy, candidate):
-        return [run_episode((legacy, candidate), i, spec.seeds[i], spec, policy) for i in indices]
 
 
 def chunks(count: int, parts: int) -> list[list[int]]:

@@ -1,6 +1,6 @@
 """Lockstep parity on Ray: the same chunks as the process pool, as Ray tasks.
 
-Each chunk runs :func:`~runbook_lib.parity.lockstep.run_chunk` unchanged, so
+Each chunk runs :func:`~runbook_lib.parity.episodes.run_chunk` unchanged, so
 the records are those of the process pool for the same seeds. By default a
 local Ray instance is started with ``num_cpus`` CPUs, its session files under
 ``temp_dir`` and authentication off (otherwise Ray writes a token under the
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, run_chunk
+from runbook_lib.parity.episodes import run_chunk
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
 
 
 def _ray() -> Any:

@@ -40,6 +40,7 @@ class ParitySpec(Protocol):
     def python(self) -> str | None: ...  # noqa: D102
     @property
     def config(self) -> dict[str, Any] | None: ...  # noqa: D102
+    def side(self, role: str) -> tuple[str | None, str]: ...  # noqa: D102
 
 
 class SpaceView:
@@ -94,12 +95,20 @@ def interpreter_of(spec: ParitySpec) -> str:
 def remote_envs(
     spec: ParitySpec, env_types: Sequence[str], logger: str | None = None
 ) -> Iterator[list[WorkerEnv]]:
-    """One worker with an env per type in ``env_types``, stopped on exit."""
-    with EnvWorker(interpreter_of(spec), Path(spec.root)) as worker:
-        yield [
-            WorkerEnv(_build(worker, spec, env_type, role, logger))
-            for role, env_type in zip(("legacy", "candidate"), env_types, strict=False)
-        ]
+    """An env per type in ``env_types`` (roles legacy, candidate), stopped on exit.
+
+    One worker per distinct side (interpreter and tree): one when they share it.
+    """
+    with contextlib.ExitStack() as stack:
+        workers: dict[tuple[str, str], EnvWorker] = {}
+        envs = []
+        for role, env_type in zip(("legacy", "candidate"), env_types, strict=False):
+            python, root = spec.side(role)
+            key = (python or sys.executable, root)
+            if key not in workers:
+                workers[key] = stack.enter_context(EnvWorker(key[0], Path(root)))
+            envs.append(WorkerEnv(_build(workers[key], spec, env_type, role, logger)))
+        yield envs
 
 
 def _build(
@@ -148,7 +157,8 @@ def probe_envs(spec: ParitySpec, logger: str | None) -> dict[str, Any]:
             role: describe(env, env_type)
             for role, env, env_type in zip(("legacy", "candidate"), envs, types, strict=True)
         }
-        if found["legacy"]["unwrapped"] == found["candidate"]["unwrapped"]:
+        one_side = spec.side("legacy") == spec.side("candidate")  # else the same env is expected
+        if one_side and found["legacy"]["unwrapped"] == found["candidate"]["unwrapped"]:
             same = _same_fingerprint(envs[0].remote.worker, spec)
             if same:
                 raise WorkspaceError(

@@ -22,6 +22,7 @@ from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.decide.tree import Decision, decide
 from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
 from runbook_lib.incident.store import incident_dir, load_incident
+from runbook_lib.parity.algorithms import guard_decision, legacy_failures, smoke_train
 from runbook_lib.parity.backends import Backend
 from runbook_lib.parity.baseline import Baseline, load_baseline, record_baseline, replay_baseline
 from runbook_lib.parity.decision import derive_assessment
@@ -39,6 +40,7 @@ from runbook_lib.parity.inputs import (
 )
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
 from runbook_lib.parity.remote import describe, probe_envs, remote_envs
+from runbook_lib.parity.verdict import space_differences
 from runbook_lib.target.manifest import Manifest
 
 
@@ -93,6 +95,9 @@ def _lockstep(
     spec: ParitySpec, manifest: Manifest, workers: int, backend: Backend
 ) -> tuple[ParityReport, dict[str, Any]]:
     envs = probe_envs(spec, manifest.env.logger if manifest.env else None)
+    # The spaces are compared before any episode runs: a difference decides the verdict.
+    spaces = space_differences(envs["legacy"], envs["candidate"])
+    envs["space_differences"] = spaces
     report = guarded(
         "the lockstep run",
         run_parity,
@@ -100,7 +105,13 @@ def _lockstep(
         workers=workers,
         margins=margins_for(manifest, spec),
         backend=backend,
+        spaces=spaces,
     )
+    envs["policy"] = {"kind": spec.policy, "model": spec.model_path, "algo": spec.model_algo}
+    if spec.policy == "entry_point":
+        envs["policy"] = {"kind": spec.policy, "entry_point": spec.policy_entry}
+    trained = smoke_train(spec, manifest.parity.algorithms) if manifest.parity.algorithms else {}
+    envs["algorithms"] = trained
     return report, envs
 
 
@@ -176,10 +187,11 @@ def run_incident_parity(
     else:
         report, envs = _against_baseline(spec, manifest, recorded, workers)
     facts, inputs = derive_assessment(report, timed=recorded is None)
+    decision = guard_decision(decide(facts), legacy_failures(envs.get("algorithms") or {}))
     outcome = ParityOutcome(
         incident_id,
         report,
-        decide(facts),
+        decision,
         inputs,
         envs,
         str(baseline) if baseline else None,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target.parity_sections import ParitySettings, parity_settings
 from runbook_lib.target.sections import (
     archive_section,
     backups_section,
@@ -36,6 +37,7 @@ from runbook_lib.target.sections import (
     tests_command,
 )
 from runbook_lib.target.service_sections import (
+    PARITY_KEYS,
     notify_deadline,
     notify_section,
     parity_margins,
@@ -102,6 +104,7 @@ class Manifest:
     archive_dir: str | None = None
     signing_key: str | None = None
     python: str | None = None
+    parity: ParitySettings = field(default_factory=ParitySettings)
 
     def resolve(self, relative: str) -> Path:
         """The absolute path of a manifest path (relative to the target's root)."""
@@ -163,6 +166,7 @@ def parse_manifest(source: Source) -> Manifest:
         signing_key=evidence_section(top),
         webhook_deadline_s=notify_deadline(top),
         python=target_python(target),
+        parity=parity_settings(top, PARITY_KEYS),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from runbook_lib.target.parity_sections import RUN_KEYS
 from runbook_lib.target.sections import NAME_PATTERN, argv_of, matched, rel_path
 from runbook_lib.target.specs import (
     DEFAULT_MARGIN,
@@ -37,7 +38,7 @@ _PROCESS_ONLY = ("command", "env", "pidfile", "state_file", "port")
 _RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5})$")
 
 
-_PARITY_KEYS = ("default_margin", "margins", "ray_address")
+PARITY_KEYS = ("default_margin", "margins", "ray_address", *RUN_KEYS)
 
 
 def _url(table: Table, key: str) -> str | None:
@@ -117,7 +118,7 @@ def _margin(table: Table, key: str, default: float) -> float:
 
 def parity_margins(top: Table) -> tuple[float, dict[str, float]]:
     """The ``[parity]`` default margin and the per-metric margins."""
-    table = top.opt_table("parity", _PARITY_KEYS)
+    table = top.opt_table("parity", PARITY_KEYS)
     if table is None:
         return DEFAULT_MARGIN, {}
     default = _margin(table, "default_margin", DEFAULT_MARGIN)
@@ -131,7 +132,7 @@ def parity_margins(top: Table) -> tuple[float, dict[str, float]]:
 
 def ray_address(top: Table) -> str | None:
     """The ``[parity]`` Ray address, if set."""
-    table = top.opt_table("parity", _PARITY_KEYS)
+    table = top.opt_table("parity", PARITY_KEYS)
     if table is None or table.opt_text("ray_address") is None:
         return None
     return matched(

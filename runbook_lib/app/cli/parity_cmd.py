@@ -103,7 +103,10 @@ def _header_lines(data: dict[str, Any]) -> list[str]:
         f"({candidate['env_type']}); {data['episodes']} episodes, {data['steps']} steps, "
         f"{data['workers']} worker(s){source}",
         f"agreement {data['step_agreement']:.2%} of steps identical",
+        f"verdicts  results {data['verdict']} (decided by rule {data.get('deciding_rule')}), "
+        f"speed {data.get('speed_verdict')}",
     ]
+    lines += [f"spaces    {difference}" for difference in data.get("space_differences") or []]
     first = data["first_divergence"]
     if first:
         lines.append(

@@ -28,6 +28,11 @@ import sys
 import traceback
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
+if __package__:  # imported as part of runbook (the client reads PROTOCOL and the codecs)
+    from . import envepisodes
+else:  # started by path: this file's directory is on sys.path, runbook is not imported
+    import envepisodes  # type: ignore[no-redef,import-not-found]
+
 PROTOCOL = 1
 
 Path_ = List[Any]  # a leaf's path: dict keys (str) and tuple indices (int)
@@ -308,6 +313,7 @@ def serve(root: str, channel: Any) -> None:
         "digest": worker.digest,
         "close": worker.close,
     }
+    ops.update(envepisodes.ops(worker, sys.modules[__name__]))
     for line in sys.stdin:
         request = json.loads(line)
         reply: Dict[str, Any] = {"v": PROTOCOL, "id": request.get("id")}

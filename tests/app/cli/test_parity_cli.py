@@ -52,7 +52,9 @@ def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_pa
         "--json",
     )
     assert proc.returncode == EXIT_CHECK_FAILED, proc.stderr
-    assert proc.stderr.startswith("runbook: error: parity verdict FAIL: outside the margin")
+    # Not one step agreed: that rule decides; the metric's own FAIL is in the reason too.
+    assert proc.stderr.startswith("runbook: error: parity verdict FAIL: no step of")
+    assert "outside the margin with confidence: total_reward" in proc.stderr
     assert proc.stderr.count("\n") == 1
     data = json.loads(proc.stdout)
     assert data["verdict"] == "FAIL"
@@ -120,8 +122,11 @@ def test_inconclusive_prints_the_episode_count_that_would_decide(
     spread = (max(rewards) - min(rewards)) / mean
     set_faults(fresh_sandbox, reward_bias=-0.05 * (1 + spread / 4) * mean / clean[0]["length"])
     proc = runbook(tmp_path, *args)
-    assert proc.returncode == 0, proc.stderr  # only FAIL exits 1
-    assert "parity    INCONCLUSIVE: intervals straddle the margin for total_reward" in proc.stdout
+    # Every step's reward differs, so the results FAIL (0% agreement is never a pass) while
+    # the metric alone is undecided: the episode count that would decide it is still printed.
+    assert proc.returncode == 1, proc.stderr
+    assert "parity    FAIL: no step of" in proc.stdout
+    assert "the metrics alone: INCONCLUSIVE, intervals straddle the margin" in proc.stdout
     line = next(x for x in proc.stdout.splitlines() if x.startswith("undecided"))
     count = int(line.split("--episodes ")[1].split()[0])
     assert count > 3

@@ -1,0 +1,1 @@
+"""A public migration nobody here wrote: Gymnasium's CartPole-v1 across gymnasium releases."""

@@ -1,0 +1,253 @@
+"""Lockstep episodes run whole inside the env workers: one call per episode, not per step.
+
+When both sides share an interpreter and a tree, one worker steps both envs
+interleaved and runs the policy itself; otherwise the legacy side's worker runs
+the episode and returns its actions, which the candidate's worker replays. The
+workers return per-step digests of every leaf's bytes; the first divergence
+(field, leaf, step) is then read exactly from the leaves the workers kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runbook_lib.base.errors import WorkspaceError
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, _final_metrics, _jsonable
+from runbook_lib.target.worker.client import EnvWorker, build_env
+from runbook_lib.target.worker.envworker import decode_tree
+
+ROLES = ("legacy", "candidate")
+
+
+class Session:
+    """The workers of one lockstep run and their envs."""
+
+    def __init__(self, spec: ParitySpec, workers: dict[str, EnvWorker]) -> None:
+        """``workers`` by role (the same worker twice when the sides share it)."""
+        self.spec = spec
+        self.workers = workers
+        self.shared = workers["legacy"] is workers["candidate"]
+
+    def build(self) -> None:
+        """(Re)build both envs through the factory."""
+        config = None if self.spec.config is None else {"value": self.spec.config}
+        for role in ROLES:
+            env_type = self.spec.legacy if role == "legacy" else self.spec.candidate
+            build_env(self.workers[role], self.spec.factory, env_type, handle=role, config=config)
+
+    def _policy(self) -> dict[str, Any]:
+        spec = self.spec
+        if spec.policy == "model":
+            return {"kind": "model", "path": spec.model_path, "algo": spec.model_algo.upper()}
+        if spec.policy == "entry_point":
+            return {"kind": "entry_point", "entry": spec.policy_entry}
+        return {"kind": "random"}
+
+    def run(self, index: int, seed: int) -> EpisodeRecord:
+        """One paired episode, compared."""
+        if self.spec.fresh_env:
+            self.build()
+        common = {"seed": seed, "max_steps": self.spec.max_steps}
+        if self.shared:
+            out = self.workers["legacy"].call(
+                "episode", handles=list(ROLES), policy=self._policy(), **common
+            )
+            legacy, candidate = out["sides"]
+        else:
+            out = self.workers["legacy"].call(
+                "episode", handles=["legacy"], policy=self._policy(), return_actions=True, **common
+            )
+            legacy = out["sides"][0]
+            replay = {"kind": "actions", "actions": out["actions"]}
+            candidate = self.workers["candidate"].call(
+                "episode", handles=["candidate"], policy=replay, **common
+            )["sides"][0]
+        return compare(self, index, seed, legacy, candidate)
+
+    def leaves(self, role: str, steps: Sequence[int]) -> dict[str, Any]:
+        """The kept leaves of ``role`` at ``steps``."""
+        found: dict[str, Any] = self.workers[role].call("leaves", handle=role, steps=list(steps))
+        return found
+
+
+def _arrays(leaves: list[dict[str, Any]] | None) -> list[tuple[str, np.ndarray]]:
+    result = []
+    for leaf in leaves or []:
+        path = "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in leaf["path"])
+        array = decode_tree({"kind": "leaf", "leaves": [leaf]})
+        result.append((path, array))
+    return result
+
+
+def _close(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.tobytes() == b.tobytes():
+        return True
+    if (atol or rtol) and np.issubdtype(a.dtype, np.number):
+        return bool(np.allclose(a, b, atol=atol, rtol=rtol))
+    return False
+
+
+def _leaf_difference(
+    left: list[tuple[str, np.ndarray]], right: list[tuple[str, np.ndarray]], spec: ParitySpec
+) -> tuple[str, Any, Any] | None:
+    if [p for p, _ in left] != [p for p, _ in right]:
+        return "<structure>", [p for p, _ in left], [p for p, _ in right]
+    for (path, a), (_, b) in zip(left, right, strict=True):
+        if not _close(a, b, spec.atol, spec.rtol):
+            return path, a, b
+    return None
+
+
+def _step_fields(
+    spec: ParitySpec, legacy: dict[str, Any], candidate: dict[str, Any], i: int
+) -> list[str]:
+    """The fields (other than the observation) on which step ``i`` (0-based) differs."""
+    differ = []
+    a, b = legacy["rewards"][i], candidate["rewards"][i]
+    tolerant = bool(spec.atol or spec.rtol)
+    if (not np.isclose(a, b, rtol=spec.rtol, atol=spec.atol)) if tolerant else a != b:
+        differ.append("reward")
+    for name in ("terminated", "truncated"):
+        if legacy[name][i] != candidate[name][i]:
+            differ.append(name)
+    return differ
+
+
+def compare(
+    session: Session, index: int, seed: int, legacy: dict[str, Any], candidate: dict[str, Any]
+) -> EpisodeRecord:
+    """The record of one episode from both sides' trajectories."""
+    spec = session.spec
+    if legacy["error"] is not None:
+        error = legacy["error"]
+        raise WorkspaceError(
+            f"the legacy env raised at episode {index} (seed {seed}), step {error['step']}: "
+            f"{error['type']}: {error['message']}",
+            hint="the legacy env must run; run the target's own tests",
+        )
+    n = min(len(legacy["rewards"]), len(candidate["rewards"]))
+    record = EpisodeRecord(episode=index, seed=seed, length=n)
+    record.legacy_reward = float(sum(legacy["rewards"][:n]))
+    record.candidate_reward = float(sum(candidate["rewards"][:n]))
+    gaps = np.cumsum(np.abs(np.subtract(candidate["rewards"][:n], legacy["rewards"][:n])))
+    record.reward_gap = [float(g) for g in gaps]
+    record.mask_valid = list(candidate["mask_valid"][:n])
+    record.legacy_seconds, record.candidate_seconds = legacy["seconds"], candidate["seconds"]
+    suspects = [
+        i
+        for i in range(n)
+        if legacy["obs"][i] != candidate["obs"][i]
+        or _masks_differ(legacy["masks"][i], candidate["masks"][i])
+        or _step_fields(spec, legacy, candidate, i)
+    ]
+    differing = _confirm(session, legacy, candidate, suspects)
+    record.agreeing_steps = n - len(differing)
+    if differing:
+        record.first_divergence = differing[0]
+        record.first_divergence["episode"] = index
+    if candidate["error"] is not None:
+        error = candidate["error"]
+        record.error = {"env": "candidate", "episode": index, **error}
+        record.length = int(error["step"])
+    record.legacy_info = _final_metrics(legacy["info"], spec.info_metrics)
+    record.candidate_info = _final_metrics(candidate["info"], spec.info_metrics)
+    return record
+
+
+def _masks_differ(left: str | None, right: str | None) -> bool:
+    return left is not None and right is not None and left != right
+
+
+def _confirm(
+    session: Session, legacy: dict[str, Any], candidate: dict[str, Any], suspects: list[int]
+) -> list[dict[str, Any]]:
+    """The steps among ``suspects`` that really differ (tolerances applied), in order.
+
+    Only the first one carries its detail (field, leaf, both values).
+    """
+    if not suspects:
+        return []
+    spec = session.spec
+    tolerant = bool(spec.atol or spec.rtol)
+    steps = suspects if tolerant else suspects[:1]
+    kept_l, kept_c = (session.leaves(role, [i + 1 for i in steps]) for role in ROLES)
+    found: list[dict[str, Any]] = []
+    for i in steps:
+        detail = _detail(
+            spec,
+            legacy=legacy,
+            candidate=candidate,
+            i=i,
+            kept_l=kept_l[str(i + 1)],
+            kept_c=kept_c[str(i + 1)],
+        )
+        if detail is not None:
+            found.append(detail)
+    if not tolerant:
+        found += [{"step": i + 1} for i in suspects[1:]]
+    return found
+
+
+def _detail(
+    spec: ParitySpec,
+    *,
+    legacy: dict[str, Any],
+    candidate: dict[str, Any],
+    i: int,
+    kept_l: dict[str, Any],
+    kept_c: dict[str, Any],
+) -> dict[str, Any] | None:
+    step = i + 1
+    obs = _leaf_difference(_arrays(kept_l["obs"]), _arrays(kept_c["obs"]), spec)
+    if obs is not None:
+        path, left, right = obs
+        field = "obs" + ("" if path == "" else path)
+        return _entry(step, field, left, right)
+    for name in _step_fields(spec, legacy, candidate, i):
+        key = "rewards" if name == "reward" else name
+        return _entry(step, name, legacy[key][i], candidate[key][i])
+    if kept_l["mask"] is not None and kept_c["mask"] is not None:
+        mask = _leaf_difference(_arrays(kept_l["mask"]), _arrays(kept_c["mask"]), spec)
+        if mask is not None:
+            return _entry(step, "action_mask", mask[1], mask[2])
+    return None
+
+
+def _entry(step: int, field: str, left: Any, right: Any) -> dict[str, Any]:
+    return {"step": step, "field": field, "legacy": _jsonable(left), "candidate": _jsonable(right)}
+
+
+@contextlib.contextmanager
+def session(spec: ParitySpec) -> Iterator[Session]:
+    """Workers for both sides (one when they share interpreter and tree), envs built."""
+    started: list[EnvWorker] = []
+    by_side: dict[tuple[str, str], EnvWorker] = {}
+    workers: dict[str, EnvWorker] = {}
+    try:
+        for role in ROLES:
+            python, root = spec.side(role)
+            key = (python or sys.executable, root)
+            if key not in by_side:
+                by_side[key] = EnvWorker(key[0], Path(root))
+                started.append(by_side[key])
+            workers[role] = by_side[key]
+        live = Session(spec, workers)
+        live.build()
+        yield live
+    finally:
+        for worker in started:
+            worker.close()
+
+
+def run_chunk(spec: ParitySpec, indices: Sequence[int]) -> list[EpisodeRecord]:
+    """Run the episodes ``indices`` of ``spec`` in env workers."""
+    with session(spec) as live:
+        return [live.run(i, spec.seeds[i]) for i in indices]

@@ -1,0 +1,291 @@
+"""Whole episodes inside the env worker: the policy runs here, one call per episode.
+
+Part of the env worker (:mod:`envworker` registers :func:`ops`), under the same
+rules: the standard library and the target's own gymnasium, numpy and SB3
+only; Python >= 3.9. Calls:
+
+* ``episode``: reset the envs named by ``handles`` with ``seed`` and step them
+  in lockstep until one ends (or ``max_steps``); the first env's observation
+  drives the policy (``random``, ``model``, ``entry_point``, or ``actions``
+  given by the caller) and every env gets the same action. Per env it returns
+  each step's reward, flags and a digest of the observation and the mask (the
+  raw bytes of every leaf), the final info, the summed step time and the error
+  that ended it; the observations stay in the worker for ``leaves``.
+* ``leaves``: the observation and mask leaves of the last episode at given steps.
+* ``train``: smoke-train an SB3 algorithm or a training entry point on an env.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+_SB3_SMALL = {
+    "PPO": {"n_steps": 32, "batch_size": 16, "n_epochs": 1},
+    "A2C": {"n_steps": 8},
+    "DQN": {"learning_starts": 0, "buffer_size": 1000, "train_freq": 4},
+    "SAC": {"learning_starts": 0, "buffer_size": 1000, "batch_size": 16},
+    "TD3": {"learning_starts": 0, "buffer_size": 1000, "batch_size": 16},
+    "DDPG": {"learning_starts": 0, "buffer_size": 1000, "batch_size": 16},
+}
+
+
+def _mask_value(env: Any, info: Any) -> Any:
+    mask = info.get("action_mask") if isinstance(info, dict) else None
+    if mask is None and hasattr(env, "action_masks"):
+        mask = env.action_masks()
+    return mask
+
+
+class Trajectory:
+    """One env's side of an episode."""
+
+    def __init__(self) -> None:
+        """Nothing stepped yet."""
+        self.rewards: List[float] = []
+        self.terminated: List[bool] = []
+        self.truncated: List[bool] = []
+        self.obs: List[str] = []
+        self.masks: List[Optional[str]] = []
+        self.mask_valid: List[int] = []
+        self.kept: List[Any] = []  # per step: (obs leaves, mask leaves)
+        self.seconds = 0.0
+        self.info: Any = {}
+        self.error: Optional[Dict[str, Any]] = None
+
+    def result(self, tools: Any) -> Dict[str, Any]:
+        """JSON-ready form (the kept leaves stay here)."""
+        return {
+            "rewards": self.rewards,
+            "terminated": self.terminated,
+            "truncated": self.truncated,
+            "obs": self.obs,
+            "masks": self.masks,
+            "mask_valid": self.mask_valid,
+            "seconds": self.seconds,
+            "info": tools.jsonable(self.info),
+            "error": self.error,
+        }
+
+
+_HEADERS: Dict[Any, bytes] = {}
+_NDARRAY: List[Any] = [None]
+
+
+def _ndarray(tools: Any) -> Any:
+    _NDARRAY[0] = tools._np().ndarray
+    return _NDARRAY[0]
+
+
+def _header(path: Any, dtype: str, shape: Any) -> bytes:
+    key = (tuple(path), dtype, tuple(shape))
+    found = _HEADERS.get(key)
+    if found is None:
+        found = _HEADERS[key] = json.dumps([list(path), dtype, list(shape)]).encode()
+    return found
+
+
+def _digest(leaves: List[Dict[str, Any]], raw: List[bytes]) -> str:
+    hasher = hashlib.sha1()
+    for leaf, data in zip(leaves, raw):
+        hasher.update(_header(leaf["path"], leaf["dtype"], leaf["shape"]))
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+def _flatten(tools: Any, value: Any) -> Any:
+    """(digest, leaves with their bytes) of an observation or mask; fast for one array."""
+    if isinstance(value, _NDARRAY[0] or _ndarray(tools)):
+        data = value.tobytes()
+        dtype, shape = value.dtype.str, value.shape
+        hasher = hashlib.sha1(_header((), dtype, shape))
+        hasher.update(data)
+        return hasher.hexdigest(), [({"path": [], "dtype": dtype, "shape": list(shape)}, data)]
+    tree = tools.encode_tree(value)
+    import base64
+
+    pairs = [(leaf, base64.b64decode(leaf.pop("b64"))) for leaf in tree["leaves"]]
+    return _digest([p[0] for p in pairs], [p[1] for p in pairs]), pairs
+
+
+class RandomPolicy:
+    """The seeded random valid action runbook's lockstep always drew."""
+
+    def __init__(self, tools: Any, space: Any, seed: int) -> None:
+        """A generator per episode; a non-Discrete space samples itself, seeded."""
+        self.np = tools._np()
+        self.rng = self.np.random.default_rng(seed)
+        self.space = space
+        self.discrete = type(space).__name__ == "Discrete"
+        if not self.discrete:
+            space.seed(seed)
+
+    def __call__(self, obs: Any, mask: Any) -> Any:
+        """The next action."""
+        if not self.discrete:
+            return self.space.sample()
+        if mask is not None:
+            valid = self.np.asarray(mask).ravel().nonzero()[0]
+            if valid.size:
+                return int(valid[self.rng.integers(valid.size)])
+        return int(self.rng.integers(int(self.space.n)))
+
+
+class Episodes:
+    """The ``episode``, ``leaves`` and ``train`` calls of one worker."""
+
+    def __init__(self, worker: Any, tools: Any) -> None:
+        """Use ``worker``'s envs; ``tools`` is the envworker module."""
+        self.worker = worker
+        self.tools = tools
+        self.kept: Dict[str, List[Any]] = {}
+        self.models: Dict[Any, Any] = {}
+
+    def _policy(self, spec: Dict[str, Any], env: Any, seed: int) -> Callable[[Any, Any], Any]:
+        kind = spec.get("kind", "random")
+        if kind == "random":
+            return RandomPolicy(self.tools, env.action_space, seed)
+        if kind == "model":
+            key = (spec["path"], spec["algo"])
+            if key not in self.models:
+                import stable_baselines3
+
+                self.models[key] = getattr(stable_baselines3, spec["algo"]).load(
+                    spec["path"], device="cpu"
+                )
+            model = self.models[key]
+            return lambda obs, mask: model.predict(obs, deterministic=True)[0]
+        if kind == "entry_point":
+            act = self.tools.load_entry_point(spec["entry"])(
+                env.observation_space, env.action_space
+            )
+            return lambda obs, mask: act(obs)
+        actions = [self.tools.decode_tree(a) for a in spec.get("actions") or []]
+        return lambda obs, mask: actions.pop(0) if actions else None
+
+    def episode(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """Run one episode on every env in ``handles``; see the module docstring."""
+        handles = list(args["handles"])
+        envs = [self.worker.envs[h] for h in handles]
+        seed = int(args["seed"])
+        policy = self._policy(args.get("policy") or {}, envs[0], seed)
+        sides = [Trajectory() for _ in envs]
+        recorded: List[Any] = []
+        obs, masks = self._reset(envs, seed)
+        for step in range(1, int(args.get("max_steps", 100000)) + 1):
+            mask = next((m for m in reversed(masks) if m is not None), None)
+            action = policy(obs, mask)
+            if action is None:
+                break  # the given actions are used up
+            recorded.append(self.tools.encode_tree(action))
+            obs, masks, done = self._step(envs, sides, action, step)
+            if done:
+                break
+        for handle, side in zip(handles, sides):
+            self.kept[handle] = side.kept
+        result = {"sides": [side.result(self.tools) for side in sides]}
+        if args.get("return_actions"):
+            result["actions"] = recorded
+        return result
+
+    def _reset(self, envs: List[Any], seed: int) -> Any:
+        masks = []
+        first = None
+        for index, env in enumerate(envs):
+            obs, info = env.reset(seed=seed)
+            first = obs if index == 0 else first
+            masks.append(_mask_value(env, info))
+        return first, masks
+
+    def _step(self, envs: List[Any], sides: List[Trajectory], action: Any, step: int) -> Any:
+        clock = time.perf_counter
+        done = False
+        masks: List[Any] = []
+        first: Any = None
+        for index, (env, side) in enumerate(zip(envs, sides)):
+            try:
+                started = clock()
+                obs, reward, terminated, truncated, info = env.step(
+                    self.tools._action_for(env.action_space, action)
+                )
+                side.seconds += clock() - started
+            except Exception as exc:  # the env's failure is the finding
+                side.error = {
+                    "step": step,
+                    "type": type(exc).__name__,
+                    "message": str(exc)[:500],
+                    "traceback": traceback.format_exc(limit=3)[-1500:],
+                }
+                return first, masks, True
+            first = obs if index == 0 else first
+            mask = _mask_value(env, info)
+            masks.append(mask)
+            self._record(side, (obs, reward, terminated, truncated, info), mask)
+            done = done or bool(terminated) or bool(truncated)
+        return first, masks, done
+
+    def _record(self, side: Trajectory, out: Tuple[Any, ...], mask: Any) -> None:
+        obs, reward, term, trunc, info = out
+        digest, leaves = _flatten(self.tools, obs)
+        side.obs.append(digest)
+        side.rewards.append(float(reward))
+        side.terminated.append(bool(term))
+        side.truncated.append(bool(trunc))
+        side.info = info
+        if mask is None:
+            side.masks.append(None)
+            side.mask_valid.append(-1)
+            side.kept.append((leaves, None))
+            return
+        np = self.tools._np()
+        mask_digest, mask_leaves = _flatten(self.tools, np.asarray(mask))
+        side.masks.append(mask_digest)
+        side.mask_valid.append(int(np.count_nonzero(mask)))
+        side.kept.append((leaves, mask_leaves))
+
+    def leaves(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """The kept observation and mask leaves of ``handle`` at each of ``steps`` (1-based)."""
+        import base64
+
+        kept = self.kept.get(args["handle"], [])
+        found = {}
+        for step in args["steps"]:
+            obs, mask = kept[int(step) - 1]
+            found[str(step)] = {
+                "obs": [dict(leaf, b64=base64.b64encode(data).decode()) for leaf, data in obs],
+                "mask": None
+                if mask is None
+                else [dict(leaf, b64=base64.b64encode(data).decode()) for leaf, data in mask],
+            }
+        return found
+
+    def train(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """Smoke-train ``algorithm`` on env ``handle``; failures come back as data."""
+        env = self.worker.envs[args["handle"]]
+        algorithm = args["algorithm"]
+        started = time.perf_counter()
+        try:
+            if ":" in algorithm:
+                self.tools.load_entry_point(algorithm)(env)
+            else:
+                import stable_baselines3
+
+                kind = type(env.observation_space).__name__
+                policy = "MultiInputPolicy" if kind == "Dict" else "MlpPolicy"
+                algo = getattr(stable_baselines3, algorithm)
+                small = _SB3_SMALL.get(algorithm, {})
+                model = algo(policy, env, seed=0, device="cpu", verbose=0, **small)
+                model.learn(total_timesteps=int(args.get("steps", 64)))
+        except Exception as exc:  # the finding: this env cannot train this algorithm
+            traceback.print_exc(limit=4)
+            return {"ok": False, "type": type(exc).__name__, "message": str(exc)[:300]}
+        return {"ok": True, "seconds": time.perf_counter() - started}
+
+
+def ops(worker: Any, tools: Any) -> Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]]:
+    """The calls this module adds to a worker."""
+    episodes = Episodes(worker, tools)
+    return {"episode": episodes.episode, "leaves": episodes.leaves, "train": episodes.train}
