@@ -44,6 +44,9 @@ class ParitySpec:
         max_steps: Safety cap on an episode's length.
         config: Settings passed to the factory (``None``: the target's own config).
         python: The target's interpreter, which runs every env (``None``: runbook's).
+        factory_config: How the worker makes the factory's config object
+            (``[env] config`` loader or builder); takes the place of ``config``.
+        factory_kwargs: ``[env] factory_kwargs``, passed to every factory call.
     """
 
     root: str
@@ -58,6 +61,8 @@ class ParitySpec:
     max_steps: int = 100_000
     config: dict[str, Any] | None = None
     python: str | None = None
+    factory_config: dict[str, Any] | None = None
+    factory_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
