@@ -30,6 +30,7 @@ from runbook_lib.target import inifile
 from runbook_lib.target.envfile import read_rollback_env
 from runbook_lib.target.gitutil import git, ref_exists
 from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.specs import ForceFlag
 
 TOOLS = ("git", "pip", "systemctl", "sha256sum")
 
@@ -58,6 +59,17 @@ class SystemState:
         return data
 
 
+def _force_flag_state(manifest: Manifest, flag: ForceFlag) -> str:
+    """``NAME = value``, or the finding that the target has no such constant."""
+    from runbook_lib.rollback.honoured import force_flag_problem
+
+    problem = force_flag_problem(manifest)
+    if problem is not None:
+        return f"not honoured: {problem}"
+    source = (manifest.root / flag.file).read_text(encoding="utf-8")
+    return f"{flag.constant} = {pyedit.read_constant(source, flag.constant, filename=flag.file)!r}"
+
+
 def _switches(manifest: Manifest) -> dict[str, Any]:
     env = manifest.env
     if env is None:
@@ -68,9 +80,7 @@ def _switches(manifest: Manifest) -> dict[str, Any]:
         value = inifile.read_value(text, env.config.section, env.config.key)
         state["config"] = f"[{env.config.section}] {env.config.key} = {value.value}"
     if env.force_flag is not None:
-        source = (manifest.root / env.force_flag.file).read_text(encoding="utf-8")
-        flag = pyedit.read_constant(source, env.force_flag.constant, filename=env.force_flag.file)
-        state["force_flag"] = f"{env.force_flag.constant} = {flag!r}"
+        state["force_flag"] = _force_flag_state(manifest, env.force_flag)
     if env.call_site is not None:
         source = (manifest.root / env.call_site.file).read_text(encoding="utf-8")
         calls = pyedit.find_calls(source, env.call_site.function, filename=env.call_site.file)

@@ -207,8 +207,14 @@ def run_drill(
     cache_dir: Path | None = None,
     episodes: int = 8,
     progress: Progress | None = None,
+    profile: str = "default",
 ) -> DrillReport:
-    """Run one scenario end to end; see the module docstring."""
+    """Run one scenario end to end on a sandbox of ``profile``; see the module docstring.
+
+    Raises:
+        InvalidInputError: an unknown scenario or profile, or a SAC scenario on
+            the foreign profile (which has no SAC agent).
+    """
     import time
 
     from runbook_lib.evidence.seal import verify_incident
@@ -220,13 +226,20 @@ def run_drill(
     from runbook_lib.sandbox.faults import set_faults
 
     spec = scenario(name)
+    if profile != "default" and spec.defect:
+        raise InvalidInputError(
+            f"scenario {spec.name!r} injects a SAC defect; the {profile} profile has no SAC agent",
+            hint="choose a scenario of the env switches (crash, perf-regression, result-bug, ...)",
+        )
     say = _steps(progress)
     began = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     archive = archive.resolve()
     with say.step("sandbox (trains the models on a first run)"):
         workspace = create_workspace(
-            archive / "drills" / f"{spec.name}-{stamp}" / "sandbox", cache_dir=cache_dir
+            archive / "drills" / f"{spec.name}-{stamp}" / "sandbox",
+            cache_dir=cache_dir,
+            profile=profile,
         ).root
     if spec.faults:
         set_faults(workspace, **spec.faults)

@@ -18,7 +18,7 @@ from runbook_lib.parity.backends import BACKENDS, Backend
 from runbook_lib.parity.baseline import Baseline
 from runbook_lib.parity.lockstep import ParitySpec
 from runbook_lib.target.entrypoint import parse_entry_point
-from runbook_lib.target.interpreter import target_interpreter
+from runbook_lib.target.interpreter import probe_interpreter, target_interpreter
 from runbook_lib.target.manifest import Manifest
 
 DEFAULT_EPISODES = 20
@@ -186,7 +186,9 @@ def spec_from_manifest(
         model_path=str(chosen.model_path) if chosen.model_path else None,
         model_algo=chosen.algo,
         config=dict(config) if config is not None else None,
-        python=str(target_interpreter(manifest).path),
+        python=str(_checked_interpreter(manifest)),
+        factory_config=_factory_config(manifest),
+        factory_kwargs=dict(manifest.env.factory_kwargs),
         legacy_python=side_python(manifest, settings.legacy.python),
         candidate_python=side_python(manifest, settings.candidate.python),
         policy_entry=chosen.entry,
@@ -224,6 +226,25 @@ def side_python(manifest: Manifest, python: str | None) -> str | None:
             hint="name the side's interpreter, e.g. '/path/to/venv/bin/python'",
         )
     return str(path)
+
+
+def _checked_interpreter(manifest: Manifest) -> Path:
+    """The target's interpreter, once proven to run the env worker with gymnasium.
+
+    Raises:
+        InvalidInputError: it does not exist, is not executable or has no
+            gymnasium (one line naming the path).
+    """
+    found = target_interpreter(manifest)
+    probe_interpreter(found, manifest.root)
+    return found.path
+
+
+def _factory_config(manifest: Manifest) -> dict[str, Any] | None:
+    """``[env] config``'s loader or builder, as the env worker takes it."""
+    switch = manifest.env.config if manifest.env else None
+    found = switch.factory_config(manifest.root) if switch is not None else None
+    return dict(found) if found is not None else None
 
 
 def margins_for(manifest: Manifest, spec: ParitySpec) -> dict[str, float]:

@@ -53,6 +53,9 @@ class ParitySpec:
         rtol: Relative tolerance on observation leaves and rewards (0: exact).
         fresh_env: Build new envs for every episode.
         min_step_agreement: The share of steps that must agree for a PASS.
+        factory_config: How the worker makes the factory's config object
+            (``[env] config`` loader or builder); takes the place of ``config``.
+        factory_kwargs: ``[env] factory_kwargs``, passed to every factory call.
     """
 
     root: str
@@ -82,6 +85,9 @@ class ParitySpec:
         if role == "candidate":
             return self.candidate_python or self.python, self.candidate_root or self.root
         return self.legacy_python or self.python, self.legacy_root or self.root
+
+    factory_config: dict[str, Any] | None = None
+    factory_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

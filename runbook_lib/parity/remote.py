@@ -41,6 +41,10 @@ class ParitySpec(Protocol):
     @property
     def config(self) -> dict[str, Any] | None: ...  # noqa: D102
     def side(self, role: str) -> tuple[str | None, str]: ...  # noqa: D102
+    @property
+    def factory_config(self) -> dict[str, Any] | None: ...  # noqa: D102
+    @property
+    def factory_kwargs(self) -> dict[str, Any]: ...  # noqa: D102
 
 
 class SpaceView:
@@ -114,9 +118,19 @@ def remote_envs(
 def _build(
     worker: EnvWorker, spec: ParitySpec, env_type: str, role: str, logger: str | None
 ) -> RemoteEnv:
-    config = None if spec.config is None else {"value": spec.config}
+    config = spec.factory_config
+    if config is None and spec.config is not None:
+        config = {"value": spec.config}
     try:
-        return build_env(worker, spec.factory, env_type, handle=role, config=config, logger=logger)
+        return build_env(
+            worker,
+            spec.factory,
+            env_type,
+            handle=role,
+            config=config,
+            kwargs=spec.factory_kwargs,
+            logger=logger,
+        )
     except TargetCallError as exc:  # the target's own error, reported in one line
         raise WorkspaceError(
             f"building the {role} env (env_type={env_type!r}) through {spec.factory} "

@@ -90,6 +90,11 @@ def config_flag(manifest: Manifest, incident: str) -> list[Action]:
     switch = _env(manifest, "config").config
     if switch is None:
         raise _missing(manifest, "env.config", "config")
+    from runbook_lib.rollback.honoured import config_switch_problem, refusal
+
+    problem = config_switch_problem(manifest)
+    if problem is not None:
+        raise refusal(manifest, "config", problem)
     return [ConfigFlagAction(switch.file, switch.section, switch.key, switch.legacy)]
 
 
@@ -118,6 +123,11 @@ def force_flag(manifest: Manifest, incident: str) -> list[Action]:
     flag = _env(manifest, "force").force_flag
     if flag is None:
         raise _missing(manifest, "env.force_flag", "force")
+    from runbook_lib.rollback.honoured import force_flag_problem, refusal
+
+    problem = force_flag_problem(manifest)
+    if problem is not None:
+        raise refusal(manifest, "force", problem)
     return [ForceFlagAction(flag.file, flag.constant, True)]
 
 

@@ -23,17 +23,23 @@ def default_cache_dir() -> Path:
     return base / "runbook"
 
 
-def _builders() -> list[Builder]:
+def _builders(profile: str) -> list[Builder]:
+    if profile == "foreign":
+        from runbook_lib.sandbox.venv import create_venv
+
+        return [create_venv]
     from runbook_lib.sandbox.sac_artifacts import build_sac_artifacts
 
     return [build_sac_artifacts]
 
 
-def build_all(workspace: Path, *, cache_dir: Path | None = None) -> dict[str, str]:
-    """Run every artifact builder on ``workspace`` and merge their reports."""
+def build_all(
+    workspace: Path, *, cache_dir: Path | None = None, profile: str = "default"
+) -> dict[str, str]:
+    """Run every artifact builder of ``profile`` on ``workspace`` and merge their reports."""
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     report: dict[str, str] = {}
-    for builder in _builders():
+    for builder in _builders(profile):
         report.update(builder(workspace, cache))
     return report

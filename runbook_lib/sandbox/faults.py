@@ -22,6 +22,8 @@ from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.target.inifile import read_value, set_value
 
 CONFIG_FILE = "config.ini"
+# The foreign profile's lightpath reads the same [faults] keys from its experiment file.
+FOREIGN_CONFIG_FILE = "experiment.ini"
 SECTION = "faults"
 
 FaultValue = float | int
@@ -104,6 +106,8 @@ def parse_fault(key: str, value: object) -> FaultValue:
 
 def _config_path(workspace: Path) -> Path:
     path = workspace / CONFIG_FILE
+    if not path.is_file() and (workspace / FOREIGN_CONFIG_FILE).is_file():
+        path = workspace / FOREIGN_CONFIG_FILE
     if not path.is_file():
         raise WorkspaceError(
             f"{path} does not exist",

@@ -25,7 +25,11 @@ from runbook_lib.sandbox.tags import RELEASE_TAG, STABLE_TAG
 from runbook_lib.target.gitutil import git, head_sha
 
 FILES_DIR = Path(__file__).parent / "files"
+FOREIGN_DIR = Path(__file__).parent / "foreign"
 MARKER = ".runbook-sandbox"
+DEFAULT_PROFILE = "default"
+FOREIGN_PROFILE = "foreign"
+PROFILES = (DEFAULT_PROFILE, FOREIGN_PROFILE)
 
 # Fixed dates make the release commits (and so their SHAs) reproducible.
 _RELEASES: tuple[tuple[str, str, str], ...] = (
@@ -35,6 +39,10 @@ _RELEASES: tuple[tuple[str, str, str], ...] = (
 _COMMIT_MESSAGES = {
     STABLE_TAG: "Release v1.0: legacy GeneralSimEnv, SAC agent 1.0.0 (stable)",
     RELEASE_TAG: "Release v2.0: UnifiedSimEnv behind create_sim_env (default on), SAC agent 1.1.0",
+}
+_FOREIGN_MESSAGES = {
+    STABLE_TAG: "Release v1.0: LegacyRoutingEnv behind create_sim_env (stable)",
+    RELEASE_TAG: "Release v2.0: UnifiedRoutingEnv in an ActionMaskWrapper (default on)",
 }
 
 
@@ -49,6 +57,7 @@ class WorkspaceInfo:
     head_sha: str
     seconds: float
     artifacts: dict[str, str] = field(default_factory=dict)
+    profile: str = DEFAULT_PROFILE
 
 
 def project_root() -> Path | None:
@@ -122,17 +131,19 @@ def _clear_worktree(root: Path) -> None:
             child.unlink()
 
 
-def _commit_release(root: Path, overlay: str, tag: str, date: str) -> None:
+def _commit_release(root: Path, overlay: str, tag: str, date: str, profile: str) -> None:
+    files = FOREIGN_DIR if profile == FOREIGN_PROFILE else FILES_DIR
+    messages = _FOREIGN_MESSAGES if profile == FOREIGN_PROFILE else _COMMIT_MESSAGES
     _clear_worktree(root)
-    _copy_tree(FILES_DIR / "common", root)
-    _copy_tree(FILES_DIR / overlay, root)
+    _copy_tree(files / "common", root)
+    _copy_tree(files / overlay, root)
     dates = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     # A release file of the same size as its predecessor, written within the
     # same second, looks unchanged to git's stat cache: rebuild the index from
     # the files themselves so every change is committed.
     (root / ".git" / "index").unlink(missing_ok=True)
     git(root, ["add", "-A"], isolated=True)
-    git(root, ["commit", "-q", "-m", _COMMIT_MESSAGES[tag]], env=dates, isolated=True)
+    git(root, ["commit", "-q", "-m", messages[tag]], env=dates, isolated=True)
     git(root, ["tag", "-a", tag, "-m", tag], env=dates, isolated=True)
 
 
@@ -153,25 +164,45 @@ def _swap_into_place(staging: Path, dest: Path) -> None:
         staging.rename(dest)
 
 
+def check_profile(profile: str) -> None:
+    """Refuse an unknown profile.
+
+    Raises:
+        InvalidInputError: ``profile`` is not one of :data:`PROFILES`.
+    """
+    if profile not in PROFILES:
+        raise InvalidInputError(
+            f"unknown sandbox profile {profile!r}", hint=f"choose one of: {', '.join(PROFILES)}"
+        )
+
+
 def create_workspace(
-    dest: Path, *, force: bool = False, cache_dir: Path | None = None
+    dest: Path,
+    *,
+    force: bool = False,
+    cache_dir: Path | None = None,
+    profile: str = DEFAULT_PROFILE,
 ) -> WorkspaceInfo:
     """Materialize the sandbox target into ``dest`` as a git repository.
 
     Args:
         dest: Directory to create (or an empty one, or a previous sandbox with ``force``).
         force: Replace a previous sandbox at ``dest``.
-        cache_dir: Where trained models are cached between runs; see
-            :func:`runbook_lib.sandbox.artifacts.default_cache_dir`.
+        cache_dir: Where trained models (and the foreign profile's wheels) are
+            cached between runs; see :func:`runbook_lib.sandbox.artifacts.default_cache_dir`.
+        profile: ``default`` (the optical-network + SAC project, run by
+            runbook's interpreter) or ``foreign`` (the ``lightpath`` project
+            with its own ``.venv``: gymnasium 0.29.1, stable-baselines3 2.2.1).
 
     Returns:
         The workspace's paths, refs and the time it took.
 
     Raises:
-        InvalidInputError: ``dest`` is refused; see :func:`check_destination`.
+        InvalidInputError: ``dest`` or ``profile`` is refused; see :func:`check_destination`.
     """
     from runbook_lib.sandbox import artifacts  # heavy: imports only when building
 
+    check_profile(profile)
     started = time.perf_counter()
     dest = dest.expanduser().resolve()
     check_destination(dest, force=force)
@@ -180,10 +211,10 @@ def create_workspace(
     try:
         _init_repo(staging)
         for overlay, tag, date in _RELEASES:
-            _commit_release(staging, overlay, tag, date)
-        built = artifacts.build_all(staging, cache_dir=cache_dir)
+            _commit_release(staging, overlay, tag, date, profile)
+        built = artifacts.build_all(staging, cache_dir=cache_dir, profile=profile)
         (staging / MARKER).write_text(
-            f"runbook sandbox {runbook_lib.__version__}\n", encoding="utf-8"
+            f"runbook sandbox {runbook_lib.__version__} profile {profile}\n", encoding="utf-8"
         )
         stable = git(staging, ["rev-parse", f"{STABLE_TAG}^{{commit}}"], isolated=True).strip()
         head = head_sha(staging)
@@ -200,4 +231,5 @@ def create_workspace(
         head_sha=head,
         seconds=time.perf_counter() - started,
         artifacts=built,
+        profile=profile,
     )

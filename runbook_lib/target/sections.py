@@ -19,6 +19,7 @@ from runbook_lib.target.specs import (
     ConfigSwitch,
     EnvSpec,
     EnvVarSwitch,
+    FactoryArg,
     ForceFlag,
     GitSpec,
     ModelsSpec,
@@ -34,7 +35,17 @@ _MODULE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
-_ENV_KEYS = ("factory", "env_type", "logger", "vars", "config", "force_flag", "call_site")
+_ENV_KEYS = (
+    "factory",
+    "env_type",
+    "logger",
+    "vars",
+    "config",
+    "force_flag",
+    "call_site",
+    "factory_kwargs",
+)
+_CONFIG_KEYS = ("file", "section", "key", "legacy", "unified", "loader", "builder")
 _MODELS_KEYS = ("glob", "algo", "env", "env_config", "deployed_key")
 # stable-baselines3's algorithms: the class a model zip is loaded with.
 SB3_ALGOS = ("A2C", "DDPG", "DQN", "PPO", "SAC", "TD3")
@@ -99,14 +110,40 @@ def _env_vars(table: Table) -> tuple[EnvVarSwitch, ...]:
 
 
 def _config_switch(table: Table) -> ConfigSwitch | None:
-    config = table.opt_table("config", ("file", "section", "key", "legacy", "unified"))
+    config = table.opt_table("config", _CONFIG_KEYS)
     if config is None:
         return None
     legacy = config.opt_text("legacy", "false") or "false"
     unified = config.opt_text("unified", "true") or "true"
+    entry = "an entry point like 'package.module:function'"
+    loader = matched(config, "loader", _ENTRY_POINT, entry) if config.has("loader") else None
+    builder = matched(config, "builder", _ENTRY_POINT, entry) if config.has("builder") else None
+    if loader and builder:
+        config.fail("builder", "set 'loader' (called with the file) or 'builder', not both")
     return ConfigSwitch(
-        rel_path(config, "file"), config.text("section"), config.text("key"), legacy, unified
+        rel_path(config, "file"),
+        config.text("section"),
+        config.text("key"),
+        legacy,
+        unified,
+        loader=loader,
+        builder=builder,
     )
+
+
+def _factory_kwargs(table: Table) -> dict[str, FactoryArg]:
+    raw = table.data.get("factory_kwargs")
+    kwargs = table.opt_table("factory_kwargs", tuple(raw) if isinstance(raw, dict) else ())
+    if kwargs is None:
+        return {}
+    found: dict[str, FactoryArg] = {}
+    for name, value in kwargs.data.items():
+        if not _IDENTIFIER.match(name):
+            kwargs.fail(name, f"{name!r} is not a keyword argument name")
+        if not isinstance(value, str | int | float | bool):
+            kwargs.fail(name, f"{value!r} must be a string, number or boolean")
+        found[name] = value
+    return found
 
 
 def _force_flag(table: Table) -> ForceFlag | None:
@@ -143,6 +180,7 @@ def env_section(top: Table) -> EnvSpec | None:
         config=_config_switch(table),
         force_flag=_force_flag(table),
         call_site=_call_site(table),
+        factory_kwargs=_factory_kwargs(table),
     )
 
 

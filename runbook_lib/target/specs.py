@@ -10,9 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Literal, TypedDict
 
 DEFAULT_MARGIN = 0.05
+
+# A value of ``[env] factory_kwargs``: what a TOML scalar can hold.
+FactoryArg = str | int | float | bool
+
+
+class FactoryConfig(TypedDict, total=False):
+    """How the env worker makes the factory's config (``envworker.Worker._config``)."""
+
+    loader: str
+    file: str
+    builder: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,20 @@ class ConfigSwitch:
     key: str
     legacy: str = "false"
     unified: str = "true"
+    loader: str | None = None
+    builder: str | None = None
+
+    def factory_config(self, root: Path) -> FactoryConfig | None:
+        """What the env worker builds the factory's config from (None: the factory gets None).
+
+        ``loader``: ``module:function(path)`` called with this file's absolute
+        path; ``builder``: ``module:function()`` returning the config object.
+        """
+        if self.loader is not None:
+            return {"loader": self.loader, "file": str(root / self.file)}
+        if self.builder is not None:
+            return {"builder": self.builder}
+        return None
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,7 @@ class EnvSpec:
     config: ConfigSwitch | None = None
     force_flag: ForceFlag | None = None
     call_site: CallSite | None = None
+    factory_kwargs: Mapping[str, FactoryArg] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,9 @@ def test_failed_build_leaves_nothing_behind(
 ) -> None:
     from runbook_lib.sandbox import artifacts
 
-    def explode(workspace: Path, *, cache_dir: Path | None = None) -> dict[str, str]:
+    def explode(
+        workspace: Path, *, cache_dir: Path | None = None, profile: str = "default"
+    ) -> dict[str, str]:
         raise RuntimeError("artifact build failed")
 
     monkeypatch.setattr(artifacts, "build_all", explode)

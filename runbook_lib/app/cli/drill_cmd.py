@@ -47,10 +47,18 @@ def _scenario_help() -> str:
     help=f"Archive directory; the drill's sandbox goes to ARCHIVE/drills/. Default: "
     f"${ARCHIVE_ENV}, else ~/.local/share/runbook/drill.",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(["default", "foreign"]),
+    default="default",
+    show_default=True,
+    help="Which sandbox to drill on (see 'runbook sandbox create --help').",
+)
 @json_option
 def drill(
     *,
     scenario: str | None,
+    profile: str,
     episodes: int,
     cache_dir: Path | None,
     archive: Path | None,
@@ -75,6 +83,7 @@ def drill(
         cache_dir=cache_dir,
         episodes=episodes,
         progress=StepProgress.for_stream(),
+        profile=profile,
     )
     runs = "\n".join(f"  {r['status']:<6} {r['notebook']}" for r in report.runs)
     problems = "; ".join(report.archive_problems)

@@ -31,8 +31,18 @@ def sandbox() -> None:
     default=None,
     help="Cache for trained models (default: $RUNBOOK_CACHE_DIR or ~/.cache/runbook).",
 )
+@click.option(
+    "--profile",
+    type=click.Choice(["default", "foreign"]),
+    default="default",
+    show_default=True,
+    help="default: the optical-network + SAC project; foreign: the lightpath project "
+    "with its own .venv (gymnasium 0.29.1, stable-baselines3 2.2.1) and a config loader.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def create(directory: Path, force: bool, cache_dir: Path | None, as_json: bool) -> None:
+def create(
+    directory: Path, force: bool, cache_dir: Path | None, profile: str, as_json: bool
+) -> None:
     """Create the sandbox workspace in DIRECTORY as a git repository.
 
     DIRECTORY must be empty or absent; with --force it may be a previous
@@ -41,10 +51,10 @@ def create(directory: Path, force: bool, cache_dir: Path | None, as_json: bool) 
     """
     from runbook_lib.sandbox import create_workspace
 
-    info = create_workspace(directory, force=force, cache_dir=cache_dir)
+    info = create_workspace(directory, force=force, cache_dir=cache_dir, profile=profile)
     data = asdict(info)
     text = (
-        f"sandbox created in {info.root} ({info.seconds:.1f} s)\n"
+        f"sandbox ({info.profile}) created in {info.root} ({info.seconds:.1f} s)\n"
         f"  stable  {info.stable_ref} {info.stable_sha[:12]}\n"
         f"  HEAD    {info.release_ref} {info.head_sha[:12]}"
     )

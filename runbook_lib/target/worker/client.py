@@ -73,6 +73,10 @@ class EnvWorker:
         self._lines: queue.Queue[str | None] = queue.Queue()
         environ = dict(os.environ if env is None else env)
         environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        # A notebook kernel's inline backend exists only in runbook's interpreter; the
+        # target's matplotlib (imported by SB3) refuses it.
+        if environ.get("MPLBACKEND", "").startswith("module://"):
+            del environ["MPLBACKEND"]
         try:
             self._proc = subprocess.Popen(
                 [self.python, str(WORKER_FILE), str(root)],

@@ -1,0 +1,1 @@
+"""lightpath: RL environments for routing and spectrum assignment (RSA)."""
