@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from runbook_lib.parity.backends import PROCESS_POOL, Backend, run_lockstep
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, profile_env
+from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.remote import profile_env
 from runbook_lib.parity.stats import (
     DEFAULT_MARGIN,
     MetricComparison,
@@ -188,8 +189,8 @@ def run_parity(
     report = build_report(spec, records, margins=margins, spaces=spaces)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
         profiles = {
-            "legacy": profile_env(spec, spec.legacy),
-            "candidate": profile_env(spec, spec.candidate),
+            "legacy": profile_env(spec, "legacy", spec.legacy),
+            "candidate": profile_env(spec, "candidate", spec.candidate),
         }
         report = ParityReport(**{**report.__dict__, "profile": profiles})
     return report

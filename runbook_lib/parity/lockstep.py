@@ -16,7 +16,6 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -323,39 +322,3 @@ def chunks(count: int, parts: int) -> list[list[int]]:
     """Split ``range(count)`` into ``parts`` contiguous, nearly equal chunks."""
     size = math.ceil(count / max(parts, 1))
     return [list(range(start, min(start + size, count))) for start in range(0, count, size)]
-
-
-def profile_env(
-    spec: ParitySpec, env_type: str, episodes: int = 2, top: int = 8
-) -> list[dict[str, Any]]:
-    """Profile ``episodes`` episodes of one env with cProfile; top functions by own time."""
-    import cProfile
-    import pstats
-
-    _prepare(spec.root)
-    factory = load_entry_point(spec.factory)
-    env = factory(spec.config, env_type=env_type)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for index in range(min(episodes, len(spec.seeds))):
-        seed = spec.seeds[index]
-        _, info = env.reset(seed=seed)
-        policy = RandomValidPolicy(seed, int(env.action_space.n))
-        done = False
-        while not done:
-            _, _, term, trunc, info = env.step(policy(None, _mask_of(env, info)))
-            done = bool(term or trunc)
-    profiler.disable()
-    stats = pstats.Stats(profiler)
-    rows = stats.stats  # type: ignore[attr-defined]
-    total = sum(row[2] for row in rows.values()) or 1.0
-    ranked = sorted(rows.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    return [
-        {
-            "function": f"{Path(file).name}:{line}({name})",
-            "own_s": round(row[2], 4),
-            "share": round(row[2] / total, 4),
-            "calls": row[1],
-        }
-        for (file, line, name), row in ranked
-    ]

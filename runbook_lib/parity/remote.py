@@ -42,6 +42,8 @@ class ParitySpec(Protocol):
     def config(self) -> dict[str, Any] | None: ...  # noqa: D102
     def side(self, role: str) -> tuple[str | None, str]: ...  # noqa: D102
     @property
+    def seeds(self) -> tuple[int, ...]: ...  # noqa: D102
+    @property
     def factory_config(self) -> dict[str, Any] | None: ...  # noqa: D102
     @property
     def factory_kwargs(self) -> dict[str, Any]: ...  # noqa: D102
@@ -195,3 +197,20 @@ def _same_fingerprint(worker: EnvWorker, spec: ParitySpec) -> bool:
         except TargetCallError:
             return True  # no trajectory to tell them apart by: the same class decides
     return prints[0] == prints[1]
+
+
+def profile_env(
+    spec: ParitySpec, role: str, env_type: str, episodes: int = 2, top: int = 8
+) -> list[dict[str, Any]]:
+    """CProfile over ``episodes`` seeded random episodes of one side's env, in its worker.
+
+    Only the env's own ``reset`` and ``step`` are timed; the rows are the top
+    functions by own time (``function``, ``own_s``, ``share``, ``calls``).
+    """
+    python, root = spec.side(role)
+    with EnvWorker(python or sys.executable, Path(root)) as worker:
+        env = _build(worker, spec, env_type, role, None)
+        found = worker.call(
+            "profile", handle=env.handle, seeds=list(spec.seeds[:episodes]), top=top
+        )
+    return [dict(row) for row in found["rows"]]

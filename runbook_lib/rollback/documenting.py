@@ -310,7 +310,8 @@ def document_difference(
         doc=doc,
         now=now,
     )
-    with TargetLock(manifest.root, incident=incident.id, command="document difference"):
+    lock = TargetLock(manifest.root, incident=incident.id, command="document difference")
+    with lock, amending(archive_dir, directory):  # the plan and its blobs are sealed with it
         plan = make_plan(manifest.root, incident.id, STRATEGY, [action], directory)
         journal = Journal.for_incident(directory)
         journal(

@@ -17,6 +17,7 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.decide.tree import Assessment, decide
 from runbook_lib.evidence import index
+from runbook_lib.evidence.amend import seal_by_hand
 from runbook_lib.evidence.records import record_decision
 from runbook_lib.evidence.seal import verify_incident
 from runbook_lib.incident.journal import read_journal
@@ -45,9 +46,11 @@ def incident_deciding(store: Path, **facts: Any) -> str:
     return incident
 
 
-def parity_evidence(directory: Path) -> dict[str, Any]:
+def parity_evidence(store: Path, directory: Path) -> dict[str, Any]:
+    """A parity run's evidence, written by hand and sealed as such (no writer recorded it)."""
     (directory / "parity").mkdir(parents=True, exist_ok=True)
     (directory / "parity" / "total_reward.png").write_bytes(b"\x89PNG\r\n\x1a\nplot")
+    seal_by_hand(store, directory, "test fixture")
     return {
         "summary": "total reward 3% lower in UnifiedSimEnv",
         "verdict": "PASS",
@@ -87,7 +90,7 @@ def test_an_entry_is_appended_after_the_marker(fresh_sandbox: Path, store: Path)
     before = doc.read_text()
     before_hash = workspace_hash(fresh_sandbox)
     result = document_difference(
-        fresh_sandbox, store, incident, parity_evidence(directory), now=DAY
+        fresh_sandbox, store, incident, parity_evidence(store, directory), now=DAY
     )
     assert result.report.ok and result.plan.strategy == "document-difference"
     text = doc.read_text()
@@ -111,7 +114,7 @@ def test_an_entry_is_appended_after_the_marker(fresh_sandbox: Path, store: Path)
     status = git(fresh_sandbox, ["status", "--porcelain"]).split("\n")
     assert [line for line in status if line and ".runbook" not in line] == [f" M {DEFAULT_DOC}"]
     events = [r["event"] for r in read_journal(directory / "journal.jsonl").records]
-    assert [e for e in events if e != "decision"] == [
+    assert [e for e in events if e not in ("decision", "sealed-by-hand")] == [
         "plan",
         "begin",
         "intent",

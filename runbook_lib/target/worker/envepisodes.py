@@ -13,6 +13,8 @@ only; Python >= 3.9. Calls:
   that ended it; the observations stay in the worker for ``leaves``.
 * ``leaves``: the observation and mask leaves of the last episode at given steps.
 * ``train``: smoke-train an SB3 algorithm or a training entry point on an env.
+* ``profile``: cProfile over seeded random episodes of one env (its own
+  ``reset``/``step`` only); the top functions by own time.
 """
 
 from __future__ import annotations
@@ -262,6 +264,13 @@ class Episodes:
             }
         return found
 
+    def profile(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """Profile seeded random episodes of ``handle``: only the env's own calls are timed."""
+        env = self.worker.envs[args["handle"]]
+        seeds = [int(seed) for seed in args["seeds"]]
+        profiler = _profiled(self.tools, env, seeds, int(args.get("max_steps", 100000)))
+        return {"rows": profile_rows(profiler, int(args.get("top", 8)))}
+
     def train(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """Smoke-train ``algorithm`` on env ``handle``; failures come back as data."""
         env = self.worker.envs[args["handle"]]
@@ -285,7 +294,50 @@ class Episodes:
         return {"ok": True, "seconds": time.perf_counter() - started}
 
 
+def _profiled(tools: Any, env: Any, seeds: List[int], max_steps: int) -> Any:
+    import cProfile
+
+    profiler = cProfile.Profile()
+    for seed in seeds:
+        policy = RandomPolicy(tools, env.action_space, seed)
+        profiler.enable()
+        _, info = env.reset(seed=seed)
+        profiler.disable()
+        for _ in range(max_steps):
+            action = tools._action_for(env.action_space, policy(None, _mask_value(env, info)))
+            profiler.enable()
+            _, _, terminated, truncated, info = env.step(action)
+            profiler.disable()
+            if terminated or truncated:
+                break
+    return profiler
+
+
+def profile_rows(profiler: Any, top: int) -> List[Dict[str, Any]]:
+    """The ``top`` functions by own time: ``file:line(name)``, seconds, share, calls."""
+    import os
+    import pstats
+
+    rows = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(row[2] for row in rows.values()) or 1.0
+    ranked = sorted(rows.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    return [
+        {
+            "function": "%s:%s(%s)" % (os.path.basename(file), line, name),
+            "own_s": round(row[2], 4),
+            "share": round(row[2] / total, 4),
+            "calls": row[1],
+        }
+        for (file, line, name), row in ranked
+    ]
+
+
 def ops(worker: Any, tools: Any) -> Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]]:
     """The calls this module adds to a worker."""
     episodes = Episodes(worker, tools)
-    return {"episode": episodes.episode, "leaves": episodes.leaves, "train": episodes.train}
+    return {
+        "episode": episodes.episode,
+        "leaves": episodes.leaves,
+        "train": episodes.train,
+        "profile": episodes.profile,
+    }
