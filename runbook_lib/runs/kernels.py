@@ -34,6 +34,9 @@ PRELOAD = (
     "runbook_lib.runs.params",
 )
 _READY_TIMEOUT_S = 60.0
+# ``RUNBOOK_KERNELS_AHEAD=0``: no kernel is started ahead (each run starts its own), so a
+# bench can measure what starting ahead saves.
+AHEAD_ENV = "RUNBOOK_KERNELS_AHEAD"
 
 
 @dataclass
@@ -94,8 +97,13 @@ class KernelSupply:
         self._used: list[str] = []  # socket directories of kernels handed out (shut by the run)
 
     def prepare(self, env: Mapping[str, str], cwd: Path) -> None:
-        """Start a kernel for the next run (in a thread), with this environment and cwd."""
+        """Start a kernel for the next run (in a thread), with this environment and cwd.
+
+        Nothing is started when ``$RUNBOOK_KERNELS_AHEAD`` is ``0``.
+        """
         self.discard()
+        if os.environ.get(AHEAD_ENV, "1") == "0":
+            return
         sockets = tempfile.mkdtemp(prefix="runbook-kernel-")
         os.chmod(sockets, 0o700)
         spare = _Spare(dict(env), str(cwd), sockets)

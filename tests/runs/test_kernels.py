@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import psutil
+import pytest
 
 from runbook_lib.runs.kernels import KernelSupply
 from runbook_lib.runs.runner import execute
@@ -88,4 +89,18 @@ def test_a_failed_run_on_a_kernel_started_ahead_still_leaves_its_notebook(tmp_pa
         supply.close()
     assert status_of(tmp_path / "out-b.ipynb") == "failed"
     assert (tmp_path / "out-b.html").is_file()
+    assert _kernels_alive() == []
+
+
+def test_no_kernel_is_started_ahead_when_switched_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNBOOK_KERNELS_AHEAD", "0")
+    supply = KernelSupply(preload=())
+    try:
+        supply.prepare(dict(os.environ), tmp_path)
+        assert supply.pids() == set()
+        assert supply.take(dict(os.environ), tmp_path) is None  # the run starts its own
+    finally:
+        supply.close()
     assert _kernels_alive() == []
