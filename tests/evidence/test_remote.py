@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,45 +26,6 @@ from runbook_lib.evidence.seal import seal
 
 INCIDENT = "INC-20261123-0612-3fa2"
 RUN1 = "runs/01-01_assessment.ipynb"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server in its own process, with dummy credentials in the environment."""
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("moto") / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        patch.setenv("AWS_ENDPOINT_URL", endpoint)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(endpoint, timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"moto server did not start on {endpoint}") from None
-                    time.sleep(0.1)
-            yield endpoint
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-            log.close()
 
 
 @pytest.fixture
