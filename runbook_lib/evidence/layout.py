@@ -8,6 +8,7 @@ An incident folder (``<archive>/incidents/<ID>/``) holds::
     parity.json          the latest parity report (its plots in parity/)
     manifest.json        the seal: every file's sha256 (:mod:`.seal`)
     seal.dsse.json       the seal's signed in-toto statement, when a key is set (:mod:`.attest`)
+    seal.inclusion.json  the seal's RFC 6962 inclusion proof in the log (:mod:`.translog`)
     runs/chain.jsonl     the hash chain of notebook runs (:mod:`.chain`)
     runs/NN-*.started.json  a run's "started" record, written before its kernel starts
     runs/ plans/ blobs/ comms/ decisions/ checks/   records written once
@@ -30,8 +31,10 @@ __all__ = ["INCIDENT_FILE", "JOURNAL_FILE"]  # re-exported: callers take every n
 INCIDENTS_DIR = "incidents"
 MANIFEST = "manifest.json"
 ENVELOPE = "seal.dsse.json"
-# Outside the inventory: the seal cannot list itself, nor the signature over it.
-SEAL_FILES = (MANIFEST, ENVELOPE)
+INCLUSION = "seal.inclusion.json"
+# Outside the inventory: the seal cannot list itself, nor the signature over it,
+# nor its proof in the log (written once the seal is logged).
+SEAL_FILES = (MANIFEST, ENVELOPE, INCLUSION)
 STARTED_SUFFIX = ".started.json"
 RUNS_DIR = "runs"
 CHAIN = Path(RUNS_DIR) / "chain.jsonl"

@@ -3,13 +3,16 @@
 ``runbook archive bundle ID --out F.tar.gz`` writes a tar of one BagIt bag::
 
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
-    data/...            the incident's files, manifest.json and seal.dsse.json
-    inclusion.json      the last seal's inclusion proof in the transparency log
+    data/...            the incident's files, manifest.json, seal.dsse.json and
+                        seal.inclusion.json (the proof kept since the seal)
+    inclusion.json      the last seal's inclusion proof in the log as it is now, and
+                        the consistency proof from the kept proof's tree to it
     checkpoint.json     a checkpoint of the log (signed when a key is set)
 
 :func:`verify_bundle` checks it with nothing but the bundle and a public key:
 the bag's hashes, the seal's files, the signature, and the inclusion proof
-against the checkpoint, naming the file that differs.
+against the checkpoint (the kept one through the consistency proof), naming the
+file that differs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes
 from runbook_lib.evidence import attest, merkle, translog
 from runbook_lib.evidence.findings import UNSIGNED
-from runbook_lib.evidence.layout import ENVELOPE, IGNORED_SUFFIXES, MANIFEST
+from runbook_lib.evidence.layout import ENVELOPE, IGNORED_SUFFIXES, INCLUSION, MANIFEST
 
 PAYLOAD = "data/"
 TAG_FILES = (
@@ -68,7 +71,7 @@ def build_bundle(
         "bag-info.txt": f"External-Identifier: {incident_dir.name}\n"
         f"Payload-Oxum: {sum(map(len, payload.values()))}.{len(payload)}\n".encode(),
         "manifest-sha256.txt": _manifest_lines(payload),
-        "inclusion.json": (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode(),
+        "inclusion.json": _with_consistency(archive, incident_dir, proof),
         "checkpoint.json": translog.checkpoint(archive, key),
     }
     tags["tagmanifest-sha256.txt"] = _manifest_lines(tags)
@@ -80,6 +83,16 @@ def build_bundle(
             tar.addfile(info, io.BytesIO(data))
     atomic_write_bytes(out, buffer.getvalue())
     return len(payload)
+
+
+def _with_consistency(archive: Path, incident_dir: Path, proof: translog.InclusionProof) -> bytes:
+    """The current proof, plus how the tree of the incident's kept proof extends to it."""
+    kept = incident_dir / INCLUSION
+    size = int(json.loads(kept.read_bytes()).get("size", 0)) if kept.is_file() else 0
+    hashes = translog.leaves(translog.read_log(archive))[: proof["size"]]
+    consistency = [h.hex() for h in merkle.consistency_proof(size, hashes)]
+    data = {**proof, "consistency": {"from_size": size, "proof": consistency}}
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
 def _read_members(path: Path) -> dict[str, bytes]:
@@ -166,4 +179,30 @@ def _check_log(
         )
     ):
         problems.append("log: the inclusion proof does not lead to the checkpoint's root")
+    return problems + _check_kept(files, manifest_bytes, proof)
+
+
+def _check_kept(
+    files: dict[str, bytes], manifest_bytes: bytes, current: dict[str, Any]
+) -> list[str]:
+    """The incident's own proof: its seal, its path, and its tree inside the checkpoint's."""
+    name = PAYLOAD + INCLUSION
+    if name not in files:
+        return [f"missing: {name} (the seal's inclusion proof)"]
+    try:
+        kept: translog.InclusionProof = json.loads(files[name])
+        problems = translog.proof_problems(kept, manifest_bytes, files.get(PAYLOAD + ENVELOPE))
+        step = current["consistency"]
+        consistent = step["from_size"] == kept["size"] and merkle.verify_consistency(
+            kept["size"],
+            int(current["size"]),
+            bytes.fromhex(kept["root"]),
+            bytes.fromhex(current["root"]),
+            [bytes.fromhex(h) for h in step["proof"]],
+        )
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return [f"modified: {name} (it is no longer an inclusion proof)"]
+    problems = [p.replace(f"log: {INCLUSION}", f"log: {name}") for p in problems]
+    if kept["entry"] != current.get("entry") or not consistent:
+        problems.append(f"log: {name} is not in the checkpoint's log (another seal or history)")
     return problems

@@ -21,13 +21,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError, WorkspaceError
-from runbook_lib.base.fsutil import sha256_bytes, sha256_file
+from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import run_lock
 from runbook_lib.evidence.chain import GENESIS, verify_chain
 from runbook_lib.evidence.findings import VerifyReport
-from runbook_lib.evidence.layout import CHAIN, MANIFEST
+from runbook_lib.evidence.layout import CHAIN, ENVELOPE, INCLUSION, MANIFEST
+from runbook_lib.evidence.remote_seal import check_seal
 from runbook_lib.evidence.seal import parse_manifest, read_manifest, verify_incident
 
 _CHUNK = 1 << 20
@@ -270,6 +273,16 @@ def push_incident(
                     part_size=part_size,
                     report=report,
                 )
+            for name in (ENVELOPE, INCLUSION):  # the seal's proofs, when it has them
+                if (directory / name).is_file():
+                    _push_file(
+                        fs,
+                        directory / name,
+                        f"{base}/{name}",
+                        sha256_file(directory / name),
+                        part_size=part_size,
+                        report=report,
+                    )
             # Last: a remote manifest means every object it names went up before it.
             _push_file(
                 fs,
@@ -298,23 +311,6 @@ def _anchor(archive_dir: Path | None, incident_id: str) -> str | None:
     return str(rows[0]["manifest_sha256"]) if rows else None
 
 
-def _check_manifest(
-    data: bytes, anchor: str | None, report: VerifyReport, where: str
-) -> dict[str, Any] | None:
-    if anchor is None:
-        report.notes.append(
-            "anchor unavailable: no seal of this incident in the local index, "
-            "so the remote manifest is checked against itself only"
-        )
-    elif anchor != sha256_bytes(data):
-        report.problems.append(
-            f"modified: {MANIFEST} (its hash differs from the seal "
-            f"in the local index: changed at {where}, or resealed locally "
-            "since the push)"
-        )
-    return parse_manifest(data, report)
-
-
 def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any], report: VerifyReport) -> None:
     path = f"{base}/{CHAIN.as_posix()}"
     if not fs.exists(path):
@@ -332,13 +328,18 @@ def _check_chain(fs: Any, base: str, manifest: Mapping[str, Any], report: Verify
         report.problems.append("chain: the last run does not match the sealed chain head")
 
 
-def verify_remote(url: str, incident_id: str, archive_dir: Path | None = None) -> VerifyReport:
+def verify_remote(
+    url: str,
+    incident_id: str,
+    archive_dir: Path | None = None,
+    trusted: Ed25519PublicKey | None = None,
+) -> VerifyReport:
     """Hash every object of ``url/<ID>/`` and compare it with the pushed manifest.
 
     Names every object modified, missing or added, and every broken chain link.
-    The remote manifest itself is checked against the seal in the local index
-    of ``archive_dir`` when there is one; otherwise a note says the anchor is
-    unavailable.
+    The remote manifest itself is proven by the pushed signature (by ``trusted``
+    when given) and inclusion proof, and compared with the seal in the local
+    index of ``archive_dir`` when there is one (:func:`.remote_seal.check_seal`).
     """
     from runbook_lib.incident.model import validate_incident_id
 
@@ -349,13 +350,16 @@ def verify_remote(url: str, incident_id: str, archive_dir: Path | None = None) -
     if not fs.exists(manifest_path):
         report.problems.append(f"missing: {MANIFEST} (no finished push of {incident_id} at {url})")
         return report
-    manifest = _check_manifest(
-        fs.cat_file(manifest_path), _anchor(archive_dir, incident_id), report, url
+    data = bytes(fs.cat_file(manifest_path))
+    check_seal(
+        fs, base, data, anchor=_anchor(archive_dir, incident_id), trusted=trusted, report=report
     )
+    manifest = parse_manifest(data, report)
     if manifest is None:
         return report
     actual = {path[len(base) + 1 :]: path for path in fs.find(base)}
-    actual.pop(MANIFEST, None)
+    for name in (MANIFEST, ENVELOPE, INCLUSION):
+        actual.pop(name, None)
     recorded: dict[str, Any] = manifest["files"]
     report.files_checked = len(actual)
     report.problems += [f"missing: {name}" for name in sorted(recorded.keys() - actual.keys())]

@@ -36,6 +36,7 @@ from runbook_lib.evidence.layout import (
     CHAIN,
     ENVELOPE,
     IGNORED_SUFFIXES,
+    INCLUSION,
     MANIFEST,
     SEAL_FILES,
 )
@@ -100,13 +101,14 @@ def seal(
             len(manifest["files"]),
         )
         envelope = incident_dir / ENVELOPE
-        translog.append(
+        proof = translog.append(
             archive,
             incident_dir.name,
             sha256_bytes(data),
             sha256_file(envelope) if envelope.is_file() else None,
             manifest["sealed_at"],
         )
+        atomic_write_bytes(incident_dir / INCLUSION, translog.proof_bytes(proof))
     return manifest
 
 
@@ -194,8 +196,9 @@ def _sealed_manifest(
     incident_dir: Path,
     report: VerifyReport,
     trusted: Ed25519PublicKey | None = None,
+    log: translog.LogView | None = None,
 ) -> dict[str, Any] | None:
-    """The manifest to verify against, checked against its anchor in the index."""
+    """The manifest to verify against, checked against its anchors: index, signature, log."""
     path = incident_dir / MANIFEST
     if not path.is_file():
         sealed = "it was sealed before" if was_sealed(archive, incident_dir) else "never sealed"
@@ -210,6 +213,8 @@ def _sealed_manifest(
     elif seals[0]["manifest_sha256"] != sha256_bytes(data):
         report.problems.append(f"modified: {MANIFEST} (its hash differs from the sealed one)")
     _check_signature(incident_dir, data, report, trusted)
+    log = log if log is not None else translog.LogView(archive)
+    report.problems += translog.check_incident(incident_dir, data, log)
     return parse_manifest(data, report)
 
 
@@ -255,13 +260,15 @@ def verify_incident(
     trusted: Ed25519PublicKey | None = None,
     *,
     strict: bool = False,
+    log: translog.LogView | None = None,
 ) -> VerifyReport:
     """Recompute every hash of an incident and compare it with its seal (and signature).
 
-    ``strict`` (a writer's check before it writes): see :func:`recorded_by_a_writer`.
+    ``strict`` (a writer's check before it writes): see :func:`recorded_by_a_writer`;
+    ``log``: the transparency log already read (else it is read here).
     """
     report = VerifyReport(incident=incident_dir.name)
-    manifest = _sealed_manifest(archive, incident_dir, report, trusted)
+    manifest = _sealed_manifest(archive, incident_dir, report, trusted, log)
     if manifest is None:
         return report
     try:
@@ -350,7 +357,8 @@ def verify_archive(
     names = list(secret_names)
     root = archive / "incidents"
     directories = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    reports = [verify_or_note(archive, directory, names, trusted) for directory in directories]
+    log = translog.LogView(archive)  # read once for every incident
+    reports = [verify_or_note(archive, d, names, trusted, log) for d in directories]
     present = {directory.name for directory in directories}
     for row in index.query(archive, "SELECT incident FROM seals ORDER BY incident"):
         if row["incident"] not in present:
@@ -380,6 +388,7 @@ def verify_or_note(
     incident_dir: Path,
     secret_names: Iterable[str] = (),
     trusted: Ed25519PublicKey | None = None,
+    log: translog.LogView | None = None,
 ) -> VerifyReport:
     """:func:`verify_incident`, except that an incident never sealed nor run is only noted."""
     if not was_sealed(archive, incident_dir):
@@ -390,7 +399,7 @@ def verify_or_note(
     for _attempt in range(3):  # a run that ended meanwhile resealed: verify again
         busy = run_in_progress(incident_dir)
         before = _manifest_bytes(incident_dir)
-        report = verify_incident(archive, incident_dir, names, trusted)
+        report = verify_incident(archive, incident_dir, names, trusted, log=log)
         busy = busy or run_in_progress(incident_dir)
         if busy:
             return _in_progress(incident_dir, report)
@@ -400,7 +409,8 @@ def verify_or_note(
 
 
 def _manifest_bytes(incident_dir: Path) -> bytes | None:
+    """The seal's files as they are now: a seal that ran during a verify changes them."""
     try:
-        return (incident_dir / MANIFEST).read_bytes()
+        return b"".join((incident_dir / name).read_bytes() for name in (MANIFEST, INCLUSION))
     except OSError:
         return None

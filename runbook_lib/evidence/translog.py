@@ -15,12 +15,12 @@ import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
 from runbook_lib.base.oslock import FileLock
 from runbook_lib.evidence import merkle
-from runbook_lib.evidence.layout import INCIDENTS_DIR, MANIFEST
+from runbook_lib.evidence.layout import ENVELOPE, INCIDENTS_DIR, INCLUSION, MANIFEST
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -53,10 +53,36 @@ def read_log(archive: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line]
 
 
+class InclusionProof(TypedDict):
+    """Where one seal sits in the log: its entry, leaf index, the tree it proves against."""
+
+    index: int
+    size: int
+    root: str
+    entry: dict[str, Any]
+    proof: list[str]
+
+
+def _proof(entries: list[dict[str, Any]], index: int) -> InclusionProof:
+    hashes = leaves(entries)
+    return {
+        "index": index,
+        "size": len(hashes),
+        "root": merkle.root(hashes).hex(),
+        "entry": entries[index],
+        "proof": [h.hex() for h in merkle.inclusion_proof(index, hashes)],
+    }
+
+
+def proof_bytes(proof: InclusionProof) -> bytes:
+    """The JSON form of a proof, as ``seal.inclusion.json`` and bundles keep it."""
+    return (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode()
+
+
 def append(
     archive: Path, incident: str, manifest_sha256: str, envelope_sha256: str | None, sealed_at: str
-) -> int:
-    """Append one seal; returns its leaf index."""
+) -> InclusionProof:
+    """Append one seal; returns its inclusion proof in the tree it ends."""
     path = log_path(archive)
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {
@@ -69,7 +95,8 @@ def append(
         existing = path.read_bytes() if path.is_file() else b""
         existing = existing[: existing.rfind(b"\n") + 1]
         atomic_write_bytes(path, existing + _entry_bytes(entry) + b"\n")
-        return existing.count(b"\n")
+        entries = [json.loads(line) for line in existing.splitlines() if line]
+        return _proof([*entries, entry], len(entries))
 
 
 def leaves(entries: list[dict[str, Any]]) -> list[bytes]:
@@ -77,22 +104,100 @@ def leaves(entries: list[dict[str, Any]]) -> list[bytes]:
     return [merkle.leaf_hash(_entry_bytes(entry)) for entry in entries]
 
 
-def inclusion(archive: Path, incident: str) -> dict[str, Any] | None:
+def inclusion(archive: Path, incident: str) -> InclusionProof | None:
     """The inclusion proof of an incident's last seal in the current tree."""
     entries = read_log(archive)
-    hashes = leaves(entries)
     index = next(
         (i for i in range(len(entries) - 1, -1, -1) if entries[i]["incident"] == incident), None
     )
-    if index is None:
+    return None if index is None else _proof(entries, index)
+
+
+class LogView:
+    """The log read once, to check many incidents' proofs against it (subtree roots cached)."""
+
+    def __init__(self, archive: Path) -> None:
+        """Read the archive's log."""
+        self.archive = archive
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the log again (a seal appended since it was read)."""
+        self.entries = read_log(self.archive)
+        self.hashes = leaves(self.entries)
+        self.last = {entry["incident"]: i for i, entry in enumerate(self.entries)}
+        self._roots: dict[tuple[int, int], bytes] = {}
+
+    def root(self, size: int, start: int = 0) -> bytes:
+        """The Merkle tree hash of leaves ``start .. start + size`` (size > 0)."""
+        if size == 1:
+            return self.hashes[start]
+        cached = self._roots.get((start, size))
+        if cached is None:
+            k = 1 << ((size - 1).bit_length() - 1)
+            cached = merkle.node_hash(self.root(k, start), self.root(size - k, start + k))
+            self._roots[(start, size)] = cached
+        return cached
+
+
+def _read_proof(path: Path) -> InclusionProof | None:
+    try:
+        proof = json.loads(path.read_bytes())
+        proof["index"], proof["size"] = int(proof["index"]), int(proof["size"])
+        for value in [proof["root"], *proof["proof"]]:
+            bytes.fromhex(value)
+        if not isinstance(proof["entry"], dict):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return {
-        "index": index,
-        "size": len(hashes),
-        "root": merkle.root(hashes).hex(),
-        "entry": entries[index],
-        "proof": [h.hex() for h in merkle.inclusion_proof(index, hashes)],
-    }
+    return proof  # type: ignore[no-any-return]
+
+
+def proof_problems(proof: InclusionProof, manifest: bytes, envelope: bytes | None) -> list[str]:
+    """What a proof contradicts by itself: the seal it names, and its path to its root."""
+    entry = proof["entry"]
+    problems = []
+    if entry.get("manifest_sha256") != sha256_bytes(manifest):
+        problems.append(f"log: {INCLUSION} proves another seal, not this {MANIFEST}")
+    if entry.get("envelope_sha256") != (sha256_bytes(envelope) if envelope is not None else None):
+        problems.append(f"log: {INCLUSION} proves another signature, not this {ENVELOPE}")
+    hashes = [bytes.fromhex(h) for h in proof["proof"]]
+    leaf = merkle.leaf_hash(_entry_bytes(entry))
+    if not merkle.verify_inclusion(
+        proof["index"], proof["size"], leaf, hashes, bytes.fromhex(proof["root"])
+    ):
+        problems.append(f"log: {INCLUSION} does not lead to its root (edited)")
+    return problems
+
+
+def check_incident(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
+    """Whether the incident's kept proof shows its seal in ``log``, as the last of its seals."""
+    name = incident_dir.name
+    proof = _read_proof(incident_dir / INCLUSION)
+    if proof is None:
+        if name not in log.last:
+            return [f"log: no seal of {name} in the transparency log"]
+        return [f"missing: {INCLUSION} (unreadable or absent; {name} is in the log)"]
+    envelope = incident_dir / ENVELOPE
+    problems = proof_problems(
+        proof, manifest, envelope.read_bytes() if envelope.is_file() else None
+    )
+    size, index = proof["size"], proof["index"]
+    if size > len(log.hashes):
+        log.reload()  # sealed after the log was read, or the log lost seals
+    if size > len(log.hashes):
+        problems.append(
+            f"log: truncated history: {INCLUSION} proves a log of {size} seals, "
+            f"the log holds {len(log.hashes)}"
+        )
+    elif size > 0 and log.root(size) != bytes.fromhex(proof["root"]):
+        problems.append(f"log: the first {size} seals differ from {INCLUSION} (rewritten)")
+    elif log.last.get(name, index) > index:
+        problems.append(
+            f"log: {MANIFEST} is rolled back to an earlier seal (logged last "
+            f"{log.entries[log.last[name]]['sealed_at']})"
+        )
+    return problems
 
 
 def checkpoint(archive: Path, key: Ed25519PrivateKey | None) -> bytes:

@@ -14,7 +14,7 @@ import pytest
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest, index
-from runbook_lib.evidence.layout import ENVELOPE, MANIFEST
+from runbook_lib.evidence.layout import ENVELOPE, INCLUSION, MANIFEST
 from runbook_lib.evidence.seal import seal, verify_incident
 
 INCIDENT = "INC-20261123-0612-3fa2"
@@ -87,12 +87,16 @@ def test_recomputed_seal_without_the_key_is_named(
     store, incident = signed
     _recompute_without_key(store, incident)
     trusted = attest.load_public_key(keys[1])
+    logged = f"log: {INCLUSION} proves another seal, not this {MANIFEST}"
     assert verify_incident(store, incident, trusted=trusted).problems == [
-        f"signature: {ENVELOPE} does not cover this manifest.json"
+        f"signature: {ENVELOPE} does not cover this manifest.json",
+        logged,
     ]
     (incident / ENVELOPE).unlink()
     assert verify_incident(store, incident, trusted=trusted).problems == [
-        f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)"
+        f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)",
+        logged,
+        f"log: {INCLUSION} proves another signature, not this {ENVELOPE}",
     ]
 
 
@@ -112,7 +116,9 @@ def test_statement_resigned_with_another_key_is_named(
     problems = verify_incident(store, incident, trusted=trusted).problems
     assert problems == [
         f"signature: {ENVELOPE} is not signed by {attest.fingerprint(trusted)} "
-        f"(signed by {attest.fingerprint(key.public_key())})"
+        f"(signed by {attest.fingerprint(key.public_key())})",
+        f"log: {INCLUSION} proves another seal, not this {MANIFEST}",
+        f"log: {INCLUSION} proves another signature, not this {ENVELOPE}",
     ]
 
 

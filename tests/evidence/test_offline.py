@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest
+from runbook_lib.evidence.layout import INCLUSION
 from runbook_lib.evidence.offline import build_bundle, verify_bundle
 from runbook_lib.evidence.seal import seal
 
@@ -94,3 +96,38 @@ def test_the_bundle_is_a_valid_bagit_bag(bundle: tuple[Path, Path], tmp_path: Pa
         tar.extractall(tmp_path / "unpacked", filter="data")
     bag = bagit.Bag(str(tmp_path / "unpacked" / INCIDENT))
     bag.validate()
+
+
+def _replace_and_rehash(path: Path, name: str, data: bytes) -> None:
+    """Swap one payload file and recompute the bag's listings, as an attacker without the key."""
+    with tarfile.open(path, "r:gz") as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    files[f"{INCIDENT}/{name}"] = data
+    for listing in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+        lines = []
+        for line in files[f"{INCIDENT}/{listing}"].decode().splitlines():
+            _digest, _, member = line.partition("  ")
+            lines.append(f"{sha256_bytes(files[f'{INCIDENT}/{member}'])}  {member}\n")
+        files[f"{INCIDENT}/{listing}"] = "".join(lines).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for member, content in files.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    path.write_bytes(buffer.getvalue())
+
+
+def test_the_bundle_holds_the_seals_kept_inclusion_proof_and_checks_it(
+    bundle: tuple[Path, Path],
+) -> None:
+    out, public = bundle
+    with tarfile.open(out, "r:gz") as tar:
+        kept = json.loads(tar.extractfile(f"{INCIDENT}/data/{INCLUSION}").read())  # type: ignore[union-attr]
+    assert verify_bundle(out, attest.load_public_key(public)) == []
+    kept["proof"], kept["root"] = [], "00" * 32
+    _replace_and_rehash(out, f"data/{INCLUSION}", json.dumps(kept).encode())
+    assert verify_bundle(out, attest.load_public_key(public)) == [
+        f"log: data/{INCLUSION} does not lead to its root (edited)",
+        f"log: data/{INCLUSION} is not in the checkpoint's log (another seal or history)",
+    ]

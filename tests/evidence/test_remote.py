@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,52 +16,16 @@ import boto3
 
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import CheckFailedError, InvalidInputError
-from runbook_lib.evidence import index, remote
+from runbook_lib.base.fsutil import sha256_bytes
+from runbook_lib.evidence import attest, index, remote
 from runbook_lib.evidence.amend import amending
 from runbook_lib.evidence.chain import append_run
+from runbook_lib.evidence.findings import UNSIGNED
+from runbook_lib.evidence.layout import ENVELOPE, INCLUSION
 from runbook_lib.evidence.seal import seal
 
 INCIDENT = "INC-20261123-0612-3fa2"
 RUN1 = "runs/01-01_assessment.ipynb"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server in its own process, with dummy credentials in the environment."""
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("moto") / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        patch.setenv("AWS_ENDPOINT_URL", endpoint)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(endpoint, timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"moto server did not start on {endpoint}") from None
-                    time.sleep(0.1)
-            yield endpoint
-        finally:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-            log.close()
 
 
 @pytest.fixture
@@ -113,14 +69,16 @@ def test_push_verifies_and_a_second_push_skips_everything(
     url = f"s3://{bucket}/evidence"
     report = remote.push_incident(store, INCIDENT, url)
     assert report.ok, report.verify
-    assert len(report.uploaded) == 5 and not report.skipped
+    assert len(report.uploaded) == 6 and not report.skipped
+    assert report.uploaded[-2].endswith(f"{INCIDENT}/{INCLUSION}")  # the seal's proof too
     assert report.uploaded[-1].endswith(f"{INCIDENT}/manifest.json")  # the manifest goes last
     assert report.verify is not None and report.verify.files_checked == 4
-    assert report.verify.runs_checked == 2 and not report.verify.notes
+    assert report.verify.runs_checked == 2
+    assert report.verify.notes == [f"{UNSIGNED} who sealed it (no {ENVELOPE} pushed)"]
     keys = set(_objects(s3, bucket))
-    assert f"evidence/{INCIDENT}/{RUN1}" in keys and len(keys) == 5
+    assert f"evidence/{INCIDENT}/{RUN1}" in keys and len(keys) == 6
     again = remote.push_incident(store, INCIDENT, url)
-    assert again.ok and not again.uploaded and len(again.skipped) == 5
+    assert again.ok and not again.uploaded and len(again.skipped) == 6
     assert set(_objects(s3, bucket)) == keys  # no nested second copy on a rerun
 
 
@@ -150,10 +108,13 @@ def test_remote_manifest_is_checked_against_the_local_seal(
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     manifest["sealed_at"] = "2020-01-01T00:00:00+00:00"
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
-    [problem] = remote.verify_remote(url, INCIDENT, store).problems
-    assert problem.startswith("modified: manifest.json (its hash differs from the seal")
+    logged = f"log: {INCLUSION} proves another seal, not this manifest.json"
+    problems = remote.verify_remote(url, INCIDENT, store).problems
+    assert problems[0] == logged and len(problems) == 2
+    assert problems[1].startswith("modified: manifest.json (its hash differs from the seal")
     elsewhere = remote.verify_remote(url, INCIDENT, store.parent / "no-archive-here")
-    assert elsewhere.ok and elsewhere.notes[0].startswith("anchor unavailable")
+    assert elsewhere.problems == [logged]
+    assert elsewhere.notes[-1].startswith("anchor unavailable")
 
 
 def test_an_interrupted_multipart_upload_is_resumed(store: Path, bucket: str, s3: Any) -> None:
@@ -210,10 +171,53 @@ def test_cli_push_and_remote_verify(
     assert (
         main(["archive", "verify", INCIDENT, "--from", url, "--archive", str(store), "--json"]) == 0
     )
-    assert json.loads(capsys.readouterr().out)["ok"] is True
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["consistent"] is True and verdict["verdict"] == UNSIGNED
     s3.put_object(Bucket=bucket, Key=f"cli/{INCIDENT}/{RUN1}", Body=b"changed")
     assert main(["archive", "verify", INCIDENT, "--from", url, "--archive", str(store)]) == 1
     captured = capsys.readouterr()
     assert f"  modified: {RUN1}" in captured.out and "does not verify" in captured.err
     assert main(["archive", "verify", "--from", url, "--archive", str(store)]) == 2
     assert "--from needs an incident ID" in capsys.readouterr().err
+
+
+def test_a_remote_copy_edited_and_resealed_without_the_key_is_named_with_no_local_index(
+    tmp_path: Path, bucket: str, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pushed signature and proof prove the remote manifest where no index is at hand."""
+    private, public = attest.generate_keypair(tmp_path / "keys" / "k", tmp_path / "outputs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(attest.SIGNING_KEY_ENV, str(private))
+        store = _signed_store(tmp_path)
+        assert remote.push_incident(store, INCIDENT, f"s3://{bucket}/s").ok
+    url, nowhere = f"s3://{bucket}/s", str(tmp_path / "no-archive-here")
+    args = ["archive", "verify", INCIDENT, "--from", url, "--archive", nowhere]
+    assert main([*args, "--pubkey", str(public)]) == 0
+    assert capsys.readouterr().out.startswith(f"ok    {INCIDENT}")
+    prefix = f"s/{INCIDENT}"
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{RUN1}", Body=b'{"cells": ["edited"]}')
+    key = f"{prefix}/manifest.json"
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    manifest["files"][RUN1]["sha256"] = sha256_bytes(b'{"cells": ["edited"]}')
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
+    assert main([*args, "--pubkey", str(public)]) == 1
+    out = capsys.readouterr().out
+    assert f"  signature: {ENVELOPE} does not cover this manifest.json" in out
+    assert f"  log: {INCLUSION} proves another seal, not this manifest.json" in out
+
+
+def _signed_store(tmp_path: Path) -> Path:
+    store = tmp_path / "outputs"
+    incident = store / "incidents" / INCIDENT
+    (incident / "runs").mkdir(parents=True)
+    (incident / "incident.json").write_text(json.dumps({"id": INCIDENT}))
+    (incident / RUN1).write_text(json.dumps({"cells": []}))
+    index.add_run(
+        store,
+        append_run(
+            incident,
+            {"incident": INCIDENT, "notebook": "01_assessment", "status": "ok", "output": RUN1},
+        ),
+    )
+    seal(store, incident, facts={"versions": {}})
+    return store

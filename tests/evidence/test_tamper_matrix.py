@@ -13,7 +13,7 @@ import pytest
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest, index, translog
 from runbook_lib.evidence.chain import append_run
-from runbook_lib.evidence.layout import CHAIN, ENVELOPE, JOURNAL_FILE, MANIFEST
+from runbook_lib.evidence.layout import CHAIN, ENVELOPE, INCLUSION, JOURNAL_FILE, MANIFEST
 from runbook_lib.evidence.seal import inventory, seal, verify_or_note
 from runbook_lib.evidence.started import record_start
 
@@ -157,7 +157,11 @@ def test_deleted_incident_with_its_index_rows_is_named(case: dict[str, object]) 
 
 def test_unsigned_archive_never_says_it_is_proven(case: dict[str, object]) -> None:
     store, directory = Path(str(case["store"])), Path(str(case["dir"]))
-    (directory / ENVELOPE).unlink()
+    (directory / ENVELOPE).unlink()  # the signature dropped: its seal's log entry names it
+    assert f"log: {INCLUSION} proves another signature, not this {ENVELOPE}" in (
+        verify_or_note(store, directory).problems
+    )
+    seal(store, directory, facts={"versions": {}})  # resealed with no key set: unsigned
     report = verify_or_note(store, directory)
     assert report.verdict == "unsigned: cannot prove" and not report.to_dict()["ok"]
     assert report.line().startswith(f"unsigned: cannot prove {INCIDENT} ")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest, index, merkle, translog
-from runbook_lib.evidence.layout import MANIFEST
-from runbook_lib.evidence.seal import seal
+from runbook_lib.evidence.layout import INCLUSION, MANIFEST
+from runbook_lib.evidence.seal import seal, verify_archive
 
 IDS = ["INC-20261123-0612-3fa2", "INC-20261123-0613-3fa3"]
 
@@ -121,3 +122,34 @@ def test_checkpoint_and_verify_commands(store: Path, tmp_path: Path) -> None:
     )
     assert verified.returncode == 1
     assert f"log: incident {IDS[1]} was deleted" in verified.stdout + verified.stderr
+
+
+def test_each_incident_keeps_its_seals_inclusion_proof_and_verify_checks_it(store: Path) -> None:
+    for name in IDS:
+        kept = json.loads((store / "incidents" / name / INCLUSION).read_text())
+        assert kept["entry"]["incident"] == name and kept["size"] == kept["index"] + 1
+    assert all(report.ok for report in verify_archive(store))
+
+
+def test_a_rewritten_log_is_named_by_the_kept_proofs(store: Path) -> None:
+    path = translog.log_path(store)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text(
+        lines[0].replace("Z", "Y").replace('"sealed_at":"2', '"sealed_at":"1') + lines[1]
+    )
+    problems = [p for r in verify_archive(store) for p in r.problems]
+    assert f"log: the first 1 seals differ from {INCLUSION} (rewritten)" in problems
+
+
+def test_an_incident_rolled_back_to_an_earlier_seal_is_named(store: Path) -> None:
+    directory = store / "incidents" / IDS[0]
+    old = {name: (directory / name).read_bytes() for name in (MANIFEST, INCLUSION)}
+    seal(store, directory, facts={"versions": {}})
+    for name, data in old.items():
+        (directory / name).write_bytes(data)
+    index.record_seal(store, IDS[0], sha256_bytes(old[MANIFEST]), "t", 1)
+    problems = verify_archive(store)[0].problems
+    assert problems == [
+        f"log: {MANIFEST} is rolled back to an earlier seal "
+        f"(logged last {translog.read_log(store)[-1]['sealed_at']})"
+    ]

@@ -199,14 +199,18 @@ def push_command(incident_id: str, url: str, archive: Path, as_json: bool) -> No
         )
 
 
-def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bool) -> None:
+def _verify_remote(
+    incident_id: str | None, url: str, archive: Path, pubkey: Path | None, as_json: bool
+) -> None:
+    from runbook_lib.evidence.attest import load_public_key
     from runbook_lib.evidence.remote import verify_remote
 
     if incident_id is None:
         raise InvalidInputError(
             "--from needs an incident ID", hint="runbook archive verify ID --from URL"
         )
-    report = verify_remote(url, incident_id, archive)
+    trusted = load_public_key(pubkey) if pubkey is not None else None
+    report = verify_remote(url, incident_id, archive, trusted)
     lines = [report.line(f" at {url}")]
     lines += [f"  {problem}" for problem in report.problems]
     emit({"url": url, **report.to_dict()}, as_json=as_json, text="\n".join(lines))
@@ -225,8 +229,9 @@ def _verify_remote(incident_id: str | None, url: str, archive: Path, as_json: bo
     default=None,
     metavar="URL",
     help="Verify the copy pushed to URL (s3://bucket/prefix, file://DIR, a "
-    "directory) instead of the local one; its manifest is checked against the "
-    "local index's seal when there is one.",
+    "directory) instead of the local one; its manifest is proven by the pushed "
+    "signature (--pubkey) and inclusion proof, and checked against the local "
+    "index's seal when there is one.",
 )
 @click.option(
     "--secret",
@@ -269,7 +274,7 @@ def verify_command(
     in no archived file. With --from URL, the pushed copy of ID is verified.
     """
     if url is not None:
-        _verify_remote(incident_id, url, archive, as_json)
+        _verify_remote(incident_id, url, archive, pubkey, as_json)
         return
     from runbook_lib.evidence.attest import load_public_key
     from runbook_lib.evidence.findings import UNSIGNED
