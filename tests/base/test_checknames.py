@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from runbook_lib.base.checknames import (
@@ -69,3 +72,16 @@ def test_unknown_names_are_one_error_listing_the_valid_ones() -> None:
         parse_check_names(["config", "modles"])
     assert info.value.message == "unknown check(s): modles"
     assert info.value.hint == "choose from: " + ", ".join(SELECTABLE)
+
+
+def test_an_old_archive_check_record_reads_in_the_new_names(tmp_path: Path) -> None:
+    from runbook_lib.evidence.summary import _file_checks
+
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    old = {"checks": [{"name": "env.check_env", "status": "pass"}], "started_at": "x"}
+    sealed = checks / "verify-20260101T000000000000Z.json"
+    sealed.write_text(json.dumps(old), encoding="utf-8")
+    before = sealed.read_bytes()
+    assert [c["name"] for c in _file_checks(tmp_path, set())] == ["check-env"]
+    assert sealed.read_bytes() == before, "the archived record is not rewritten"
