@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import record_check_name
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.progress import StepProgress
 from runbook_lib.decide.tree import rolls_back
@@ -333,4 +334,5 @@ def _failed_checks(directory: Path) -> list[str]:
     if not results:
         return []
     data = _read_json(results[-1])
-    return [c["name"] for c in data.get("checks", []) if c.get("status") == "fail"]
+    checks = data.get("checks", [])
+    return [str(record_check_name(c["name"])) for c in checks if c.get("status") == "fail"]

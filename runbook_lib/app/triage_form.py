@@ -24,7 +24,7 @@ from runbook_lib.app.locations import Locations
 from runbook_lib.app.session import Session
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.incident.journal import Journal
+from runbook_lib.incident.journal import Journal, JournalEvent
 from runbook_lib.incident.model import KINDS, SEVERITIES
 from runbook_lib.incident.store import open_incident
 from runbook_lib.rollback.operations import apply_rollback, undo_rollback
@@ -58,7 +58,7 @@ def rollback_banner(session: Session | None) -> str:
     from runbook_lib.rollback.plans import load_plan
 
     records = list(Journal.for_incident(session.directory).read().records)
-    ends = [r for r in records if r.get("event") == "end"]
+    ends = [r for r in records if r.get("event") == JournalEvent.END]
     if not ends or ends[-1].get("operation") != "apply" or ends[-1].get("interrupted"):
         return ""
     plan = str(ends[-1]["plan"])

@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import record_check_name
 from runbook_lib.evidence import index
 from runbook_lib.evidence.chain import read_chain
 from runbook_lib.evidence.layout import CHECKS_DIR, COMMS_DIR, PARITY_FILE
 from runbook_lib.evidence.seal import inventory
 from runbook_lib.incident.journal import (
     JOURNAL_FILE,
+    JournalEvent,
     find_interrupted,
     last_completed,
     read_journal,
@@ -49,19 +51,21 @@ def _moment(text: str) -> datetime:
 def _journal_text(record: dict[str, Any]) -> str | None:
     event = record.get("event")
     plan = str(record.get("plan", ""))[:12]
-    texts = {
-        "plan": f"plan {plan} ({record.get('strategy')}): {'; '.join(record.get('steps', []))}",
-        "begin": f"{record.get('operation')} of plan {plan} began",
-        "end": f"{record.get('operation')} of plan {plan} ended"
+    steps = "; ".join(record.get("steps", []))
+    status, template = record.get("status"), record.get("template")
+    texts: dict[str, str] = {
+        JournalEvent.PLAN: f"plan {plan} ({record.get('strategy')}): {steps}",
+        JournalEvent.BEGIN: f"{record.get('operation')} of plan {plan} began",
+        JournalEvent.END: f"{record.get('operation')} of plan {plan} ended"
         + ("" if record.get("ok", True) else " (not ok)"),
-        "outcome": f"step {record.get('step')} of plan {plan}: {record.get('status')}",
-        "resume": f"resume of {record.get('operation')} (plan {plan})",
-        "run": f"run {record.get('seq')} of {record.get('notebook')}: {record.get('status')}",
-        "notify": f"message {record.get('template')} written ({record.get('path')})"
+        JournalEvent.OUTCOME: f"step {record.get('step')} of plan {plan}: {status}",
+        JournalEvent.RESUME: f"resume of {record.get('operation')} (plan {plan})",
+        JournalEvent.RUN: f"run {record.get('seq')} of {record.get('notebook')}: {status}",
+        JournalEvent.NOTIFY: f"message {template} written ({record.get('path')})"
         + (", posted" if record.get("posted") else ""),
-        "notify-failed": f"message {record.get('template')} not posted: {record.get('error')}",
-        "decision": f"decision: {record.get('summary') or record.get('outcome')}",
-        "checks": f"checks from {record.get('source')}: {record.get('summary')}",
+        JournalEvent.NOTIFY_FAILED: f"message {template} not posted: {record.get('error')}",
+        JournalEvent.DECISION: f"decision: {record.get('summary') or record.get('outcome')}",
+        JournalEvent.CHECKS: f"checks from {record.get('source')}: {record.get('summary')}",
     }
     return texts.get(str(event))
 
@@ -98,7 +102,11 @@ class IncidentEvidence:
         last = last_completed(self.journal)
         if last is None or last[0] != "apply":
             return None
-        plans = {r.get("plan"): r.get("strategy") for r in self.journal if r.get("event") == "plan"}
+        plans = {
+            r.get("plan"): r.get("strategy")
+            for r in self.journal
+            if r.get("event") == JournalEvent.PLAN
+        }
         return str(plans.get(last[1]) or "unknown")
 
     def applied_steps(self) -> list[str]:
@@ -107,15 +115,15 @@ class IncidentEvidence:
         done: list[str] = []
         for record in self.journal:
             key = (str(record.get("plan")), int(record.get("step", -1)))
-            if record.get("event") == "intent" and record.get("operation") == "apply":
+            if record.get("event") == JournalEvent.INTENT and record.get("operation") == "apply":
                 titles[key] = str(record.get("title", record.get("action")))
-            elif record.get("event") == "outcome" and key in titles:
+            elif record.get("event") == JournalEvent.OUTCOME and key in titles:
                 done.append(titles.pop(key))
         return done
 
     def planned_steps(self) -> list[str]:
         """The steps of the newest plan, as the journal recorded it."""
-        plans = [r for r in self.journal if r.get("event") == "plan"]
+        plans = [r for r in self.journal if r.get("event") == JournalEvent.PLAN]
         return [str(step) for step in plans[-1].get("steps", [])] if plans else []
 
     def interrupted(self) -> bool:
@@ -142,7 +150,7 @@ class IncidentEvidence:
         ]
         for record in self.journal:
             text = _journal_text(record)
-            if text is not None and record.get("event") != "outcome":
+            if text is not None and record.get("event") != JournalEvent.OUTCOME:
                 events.append(Event(str(record.get("at", "")), str(record.get("event")), text))
         return sorted(events, key=lambda event: _moment(event.at))
 
@@ -166,7 +174,7 @@ def _journal_checks(journal: list[dict[str, Any]]) -> list[dict[str, Any]]:
     checks = []
     for record in journal:
         check = record.get("check")
-        if record.get("event") == "outcome" and isinstance(check, dict):
+        if record.get("event") == JournalEvent.OUTCOME and isinstance(check, dict):
             checks.append(
                 {
                     "source": f"{record.get('operation')} plan {str(record.get('plan'))[:12]}",
@@ -193,7 +201,7 @@ def _file_checks(directory: Path, indexed: set[str]) -> list[dict[str, Any]]:
         checks += [
             {
                 "source": source,
-                "name": c.get("name"),
+                "name": record_check_name(c.get("name")),
                 "status": c.get("status"),
                 "summary": c.get("summary"),
                 "blocking": c.get("blocking", True),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -270,36 +271,47 @@ def build_actions(strategy: str, manifest: Manifest, incident: str) -> list[Acti
 
 
 _ENV_CHECKLIST = (
-    "check_env",
-    "factory_resolution",
-    "determinism",
-    "training_smoke",
-    "monitoring",
-    "target-tests",
+    CheckName.CHECK_ENV,
+    CheckName.FACTORY_RESOLUTION,
+    CheckName.DETERMINISM,
+    CheckName.TRAINING_SMOKE,
+    CheckName.MONITORING,
+    CheckName.TARGET_TESTS,
 )
-CHECKLISTS: dict[str, tuple[str, ...]] = {
+_SAC_FULL_CHECKLIST = (
+    CheckName.INTEGRITY,
+    CheckName.CONFIG,
+    CheckName.MODELS,
+    CheckName.TARGET_TESTS,
+    CheckName.TRADING,
+    CheckName.SERVICE_HEALTH,
+    CheckName.SERVICE_PERFORMANCE,
+)
+CHECKLISTS: dict[str, tuple[CheckName, ...]] = {
     "env-var": _ENV_CHECKLIST,
     "config": _ENV_CHECKLIST,
     "force": _ENV_CHECKLIST,
     "now": _ENV_CHECKLIST,
     # A code-level rollback pins one call site; the factory itself still builds
     # the new env for everyone else, so its resolution is not the check.
-    "code": ("check_env", "determinism", "training_smoke", "monitoring", "target-tests"),
-    "sac-code": ("integrity", "config", "target-tests"),
-    "sac-deploy": ("target-tests", "trading", "service.health", "service.performance"),
-    "sac-data": ("integrity", "config", "models", "service.health"),
-    "sac-full": (
-        "integrity",
-        "config",
-        "models",
-        "target-tests",
-        "trading",
-        "service.health",
-        "service.performance",
+    "code": tuple(n for n in _ENV_CHECKLIST if n is not CheckName.FACTORY_RESOLUTION),
+    "sac-code": (CheckName.INTEGRITY, CheckName.CONFIG, CheckName.TARGET_TESTS),
+    "sac-deploy": (
+        CheckName.TARGET_TESTS,
+        CheckName.TRADING,
+        CheckName.SERVICE_HEALTH,
+        CheckName.SERVICE_PERFORMANCE,
     ),
+    "sac-data": (
+        CheckName.INTEGRITY,
+        CheckName.CONFIG,
+        CheckName.MODELS,
+        CheckName.SERVICE_HEALTH,
+    ),
+    "sac-full": _SAC_FULL_CHECKLIST,
 }
 
 
-def checklist(strategy: str | None) -> list[str] | None:
+def checklist(strategy: str | None) -> list[CheckName] | None:
     """The verification checks that prove ``strategy``'s rollback (None: every check)."""
     return list(CHECKLISTS[strategy]) if strategy in CHECKLISTS else None

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult
 
@@ -53,7 +54,7 @@ class HealthReport:
         """JSON-ready form."""
         return asdict(self)
 
-    def to_check(self, name: str = "service.health") -> CheckResult:
+    def to_check(self, name: str = CheckName.SERVICE_HEALTH) -> CheckResult:
         """The report as a blocking :class:`~runbook_lib.base.report.CheckResult`."""
         if self.healthy:
             version = self.body.get("version", "?")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runbook_lib.base.checknames import CheckName, parse_check_names
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult
 from runbook_lib.target.manifest import Manifest
@@ -37,7 +38,7 @@ STABLE_STRATEGIES = ("sac-full", "sac-code", "sac-deploy", "sac-data")
 LEGACY_ENV_STRATEGIES = ("env-var", "config", "force", "now")
 """Strategies after which the factory must build the legacy env."""
 ENV_MODULE = "runbook_lib.verify.checks.env"
-LEGACY_ONLY_AFTER_ROLLBACK = ("determinism",)
+LEGACY_ONLY_AFTER_ROLLBACK = (CheckName.DETERMINISM,)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ CheckRunner = Callable[[VerifyContext], CheckResult]
 class RegisteredCheck:
     """A check ``runbook verify`` can run by name."""
 
-    name: str
+    name: CheckName
     description: str
     run: CheckRunner
     needs_service: bool = False
@@ -131,7 +132,7 @@ def _performance(ctx: VerifyContext) -> CheckResult:
     return check_service_performance(ctx.manifest)
 
 
-def env_check(name: str, function: str) -> CheckRunner:
+def env_check(name: CheckName, function: str) -> CheckRunner:
     """A runner that imports ``function`` from :data:`ENV_MODULE` when it runs (skip if absent)."""
 
     def run(ctx: VerifyContext) -> CheckResult:
@@ -141,7 +142,7 @@ def env_check(name: str, function: str) -> CheckRunner:
             )
         except Exception as err:  # a module being written, or missing: the check cannot run
             why = f"{ENV_MODULE}.{function} is not available: {type(err).__name__}: {err}"
-            return CheckResult(f"env.{name}", "skip", why, blocking=False)
+            return CheckResult(name, "skip", why, blocking=False)
         if name in LEGACY_ONLY_AFTER_ROLLBACK and ctx.strategy in LEGACY_ENV_STRATEGIES:
             # After an env rollback every process uses the legacy env: prove that
             # one, not the candidate the incident is about (it may still crash).
@@ -152,49 +153,68 @@ def env_check(name: str, function: str) -> CheckRunner:
 
 
 _ENV_CHECKS = (
-    ("check_env", "check_env_api", "gymnasium's check_env on the legacy and unified envs"),
+    (CheckName.CHECK_ENV, "check_env_api", "gymnasium's check_env on the legacy and unified envs"),
     (
-        "factory_resolution",
+        CheckName.FACTORY_RESOLUTION,
         "check_factory_resolution",
         "the factory builds the legacy env under the rollback, and logs it",
     ),
-    ("determinism", "check_determinism", "same seed and actions give identical trajectories"),
-    ("training_smoke", "check_training_smoke", "a short training run completes on the env"),
-    ("monitoring", "check_monitoring", "seed 000 §6 monitoring callback during a short learn"),
+    (
+        CheckName.DETERMINISM,
+        "check_determinism",
+        "same seed and actions give identical trajectories",
+    ),
+    (
+        CheckName.TRAINING_SMOKE,
+        "check_training_smoke",
+        "a short training run completes on the env",
+    ),
+    (
+        CheckName.MONITORING,
+        "check_monitoring",
+        "seed 000 §6 monitoring callback during a short learn",
+    ),
 )
 
-REGISTRY: dict[str, RegisteredCheck] = {
+REGISTRY: dict[CheckName, RegisteredCheck] = {
     check.name: check
     for check in (
         RegisteredCheck(
-            "integrity", "the backup verifies; the workspace holds its files", _integrity
+            CheckName.INTEGRITY, "the backup verifies; the workspace holds its files", _integrity
         ),
-        RegisteredCheck("config", "the target's config validator accepts the config", _config),
-        RegisteredCheck("models", "models load with SB3, fit the env, match the backup", _models),
         RegisteredCheck(
-            "target-tests",
+            CheckName.CONFIG, "the target's config validator accepts the config", _config
+        ),
+        RegisteredCheck(
+            CheckName.MODELS, "models load with SB3, fit the env, match the backup", _models
+        ),
+        RegisteredCheck(
+            CheckName.TARGET_TESTS,
             "the target's own tests pass (JUnit per test)",
             _target_tests,
             beside=True,
         ),
         RegisteredCheck(
-            "trading", "return, Sharpe, drawdown, costs within bounds of stable", _trading
+            CheckName.TRADING, "return, Sharpe, drawdown, costs within bounds of stable", _trading
         ),
         RegisteredCheck(
-            "service.health",
+            CheckName.SERVICE_HEALTH,
             "/health ok with the expected version and model",
             _health,
             needs_service=True,
         ),
         RegisteredCheck(
-            "service.performance",
+            CheckName.SERVICE_PERFORMANCE,
             "CPU, memory, /predict latency and errors",
             _performance,
             needs_service=True,
         ),
         *(
             RegisteredCheck(
-                name, text, env_check(name, function), legacy_env_only=name == "factory_resolution"
+                name,
+                text,
+                env_check(name, function),
+                legacy_env_only=name is CheckName.FACTORY_RESOLUTION,
             )
             for name, function, text in _ENV_CHECKS
         ),
@@ -206,17 +226,16 @@ REGISTRY: dict[str, RegisteredCheck] = {
 def select_checks(names: Sequence[str] | None) -> list[RegisteredCheck]:
     """The registered checks named (all when ``names`` is empty), in registry order.
 
+    Old names are accepted (:func:`~runbook_lib.base.checknames.parse_check_name`,
+    a deprecation note each on stderr).
+
     Raises:
         InvalidInputError: a name is not registered; the message lists the names.
     """
     if not names:
         return list(REGISTRY.values())
-    unknown = [name for name in names if name not in REGISTRY]
-    if unknown:
-        raise InvalidInputError(
-            f"unknown check(s): {', '.join(unknown)}", hint=f"choose from: {', '.join(REGISTRY)}"
-        )
-    return [check for name, check in REGISTRY.items() if name in names]
+    chosen = set(parse_check_names(names))
+    return [check for name, check in REGISTRY.items() if name in chosen]
 
 
 def rollback_in_effect(directory: Path) -> str | None:

@@ -83,7 +83,7 @@ def _run_one(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
             f"proves a seed 000 rollback ({', '.join(LEGACY_ENV_STRATEGIES)}); the rollback "
             f"in effect is {ctx.strategy or 'none'}"
         )
-        return CheckResult(f"env.{check.name}", "skip", why, blocking=False)
+        return CheckResult(check.name, "skip", why, blocking=False)
     with timed() as elapsed:
         try:
             return check.run(ctx)
@@ -159,12 +159,12 @@ def run_verify(
     """
     from runbook_lib.rollback.strategies import checklist
 
-    select_checks(checks)  # unknown names are refused before anything is read
+    requested = select_checks(checks) if checks else None  # unknown names refused first
     manifest = load_manifest(target)
     incident = load_incident(archive, incident_id)
     directory = incident_dir(archive, incident.id)
     strategy = rollback_in_effect(directory)
-    selected = select_checks(checks or checklist(strategy))
+    selected = requested or select_checks(checklist(strategy))
     resolved = resolve_expect(expect, strategy)
     now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")

@@ -26,8 +26,8 @@ VERIFIED = [
     "models",
     "target-tests",
     "trading",
-    "service.health",
-    "service.performance",
+    "service-health",
+    "service-performance",
 ]
 
 
@@ -72,7 +72,7 @@ def test_sac_full_rolls_back_verifies_and_undoes(
         assert {n: r.status for n, r in results.items()} == dict.fromkeys(VERIFIED, "pass"), {
             n: r.summary for n, r in results.items() if r.status != "pass"
         }
-        health = results["service.health"].evidence["body"]
+        health = results["service-health"].evidence["body"]
         assert (health["version"], health["model_sha256"]) == ("1.0.0", stable_sha)
         tests = results["target-tests"].evidence["tests"]
         assert SYMPTOMS["code-nan-action"].test in {t["id"] for t in tests}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult
 from runbook_lib.incident.store import incident_dir, open_incident
@@ -41,17 +42,17 @@ def test_registry_names_every_check_once() -> None:
         "models",
         "target-tests",
         "trading",
-        "service.health",
-        "service.performance",
-        "check_env",
-        "factory_resolution",
+        "service-health",
+        "service-performance",
+        "check-env",
+        "factory-resolution",
         "determinism",
-        "training_smoke",
+        "training-smoke",
         "monitoring",
     ]
     assert [c.name for c in REGISTRY.values() if c.needs_service] == [
-        "service.health",
-        "service.performance",
+        "service-health",
+        "service-performance",
     ]
 
 
@@ -61,6 +62,17 @@ def test_select_checks_keeps_registry_order_and_refuses_unknown_names() -> None:
     with pytest.raises(InvalidInputError, match=r"unknown check\(s\): modles") as info:
         select_checks(["modles", "config"])
     assert "choose from: integrity, config, models" in str(info.value)
+
+
+def test_select_checks_takes_old_names_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = select_checks(["check_env", "service.health", "config"])
+    assert [c.name for c in chosen] == ["config", "service-health", "check-env"]
+    assert capsys.readouterr().err.splitlines() == [
+        "runbook: note: check name 'check_env' is deprecated; use 'check-env'",
+        "runbook: note: check name 'service.health' is deprecated; use 'service-health'",
+    ]
+    with pytest.raises(InvalidInputError, match="unknown check"):
+        select_checks(["service-start"])  # a step --start-service adds, not a choice
 
 
 @pytest.mark.parametrize(
@@ -129,15 +141,15 @@ def test_the_journal_tells_which_rollback_is_in_effect(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
     directory = incident_dir(archive, incident_id)
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory_resolution"])
+    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory-resolution"])
     assert report.extra["rollback_in_effect"] is None and report.expect == "release"
     gate = report.results[0]
-    assert (gate.name, gate.status, gate.blocking) == ("env.factory_resolution", "skip", False)
+    assert (gate.name, gate.status, gate.blocking) == ("factory-resolution", "skip", False)
     assert gate.summary.endswith("the rollback in effect is none")
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "env-var")
     apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
     assert rollback_in_effect(directory) == "env-var"
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory_resolution"])
+    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory-resolution"])
     assert report.expect == "release", "an env rollback leaves the SAC release in place"
     assert "rollback in effect" not in report.results[0].summary, "the check ran"
     undo_rollback(fresh_sandbox, archive, incident_id)
@@ -150,7 +162,7 @@ def test_code_level_rollback_does_not_claim_the_factory(
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "code")
     apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
     report = run_verify(
-        fresh_sandbox, archive, incident_id, checks=["factory_resolution", "config"]
+        fresh_sandbox, archive, incident_id, checks=["factory-resolution", "config"]
     )
     assert report.ok and report.results[1].status == "skip"
     assert report.results[1].summary.endswith("the rollback in effect is code")
@@ -161,7 +173,7 @@ def test_without_names_the_checklist_of_the_rollback_in_effect_runs(
 ) -> None:
     from runbook_lib.rollback import strategies
 
-    monkeypatch.setitem(strategies.CHECKLISTS, "env-var", ("config", "integrity"))
+    monkeypatch.setitem(strategies.CHECKLISTS, "env-var", (CheckName.CONFIG, CheckName.INTEGRITY))
     plan = plan_rollback(fresh_sandbox, archive, incident_id, "env-var")
     apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
     report = run_verify(fresh_sandbox, archive, incident_id)
@@ -172,7 +184,7 @@ def test_without_names_the_checklist_of_the_rollback_in_effect_runs(
 def test_service_checks_skip_unless_asked_to_start_it(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
-    names = ["service.health", "service.performance"]
+    names = ["service-health", "service-performance"]
     report = run_verify(fresh_sandbox, archive, incident_id, checks=names)
     assert report.ok and [r.status for r in report.results] == ["skip", "skip"]
     with guarded_service(fresh_sandbox, start=False) as guard:
@@ -180,9 +192,9 @@ def test_service_checks_skip_unless_asked_to_start_it(
         pid = guard.current_pid()
         assert pid is not None, "--start-service leaves the service running"
         assert [(r.name, r.status) for r in report.results] == [
-            ("service.start", "pass"),
-            ("service.health", "pass"),
-            ("service.performance", "pass"),
+            ("service-start", "pass"),
+            ("service-health", "pass"),
+            ("service-performance", "pass"),
         ]
         assert report.results[0].summary == f"started trade-agent (pid {pid}), healthy"
 
@@ -194,7 +206,7 @@ def test_env_checks_skip_when_their_module_cannot_be_imported(
     report = run_verify(fresh_sandbox, archive, incident_id, checks=["determinism", "monitoring"])
     assert report.ok
     for result, name in zip(report.results, ("determinism", "monitoring"), strict=True):
-        assert (result.name, result.status, result.blocking) == (f"env.{name}", "skip", False)
+        assert (result.name, result.status, result.blocking) == (name, "skip", False)
         assert "ModuleNotFoundError" in result.summary
 
 
@@ -204,7 +216,9 @@ def test_a_crashing_check_is_a_failure_not_an_abort(
     def explode(ctx: verify.VerifyContext) -> CheckResult:
         raise RuntimeError("probe went away")
 
-    monkeypatch.setitem(REGISTRY, "config", RegisteredCheck("config", "boom", explode))
+    monkeypatch.setitem(
+        REGISTRY, CheckName.CONFIG, RegisteredCheck(CheckName.CONFIG, "boom", explode)
+    )
     report = run_verify(fresh_sandbox, archive, incident_id, checks=["config", "integrity"])
     assert [(r.name, r.status) for r in report.results] == [
         ("integrity", "pass"),

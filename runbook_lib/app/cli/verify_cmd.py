@@ -35,7 +35,8 @@ def _text(report: VerifyReport) -> str:
 
 CHECKS_HELP = (
     "Comma-separated checks to run (default: the checklist of the rollback in "
-    "effect, or all): " + ", ".join(REGISTRY) + "."
+    "effect, or all): " + ", ".join(REGISTRY) + ". Old names (check_env, "
+    "service.health, ...) still work, with a deprecation note."
 )
 
 

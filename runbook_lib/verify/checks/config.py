@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import sys
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.verify.checks.targetproc import run_target
 
-NAME = "config"
+NAME = CheckName.CONFIG
 _MAX_PROBLEMS = 50
 
 

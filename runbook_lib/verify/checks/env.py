@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.specs import EnvSpec
@@ -69,7 +70,7 @@ def check_env_api(
     Fails when the checker raises on any env (or the factory cannot build it);
     warns when it only warned. Its warnings are the evidence.
     """
-    name = "env.check_env"
+    name = CheckName.CHECK_ENV
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     with timed() as elapsed:
@@ -105,7 +106,7 @@ def check_factory_resolution(
     ``env_type=legacy`` and the factory's log line says so; warns when the
     class is right but the factory logged nothing to prove it.
     """
-    name = "env.factory_resolution"
+    name = CheckName.FACTORY_RESOLUTION
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     logger = ("--logger", manifest.env.logger) if manifest.env.logger else ()
@@ -170,7 +171,7 @@ def check_determinism(
     depend on the process, such as hash seeds or unseeded generators); all
     four trajectories must agree on every observation, reward and flag.
     """
-    name = "env.determinism"
+    name = CheckName.DETERMINISM
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     args = [
@@ -256,7 +257,7 @@ def check_training_smoke(
     logging)"). The script is the manifest's code-level call site unless
     ``script`` names another; passes on exit 0 and records the env chosen.
     """
-    name = "env.training_smoke"
+    name = CheckName.TRAINING_SMOKE
     site = manifest.env.call_site if manifest.env else None
     script = script or (site.file if site else None)
     if script is None:
@@ -322,7 +323,7 @@ def check_monitoring(
     episode steps at which every episode had one. Warns when any warning was
     logged; fails when the learn itself fails.
     """
-    name = "env.monitoring"
+    name = CheckName.MONITORING
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     chosen_config = MONITOR_CONFIG if config is None else config

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult, Status, timed
@@ -26,7 +27,7 @@ from runbook_lib.rollback.actions.backup import latest_backup
 from runbook_lib.target.checksums import parse_sha256sums, verify_directory
 from runbook_lib.target.manifest import Manifest
 
-NAME = "integrity"
+NAME = CheckName.INTEGRITY
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.target.manifest import Manifest
@@ -28,7 +29,7 @@ from runbook_lib.target.specs import ModelsSpec
 from runbook_lib.verify.checks.integrity import stable_models
 from runbook_lib.verify.checks.targetproc import TargetRun, run_target
 
-NAME = "models"
+NAME = CheckName.MODELS
 
 
 def model_files(manifest: Manifest, spec: ModelsSpec) -> list[str]:

@@ -22,13 +22,14 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.target.health import check_loopback_url
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.verify.checks.service import get_health, locate
 
-NAME = "service.performance"
+NAME = CheckName.SERVICE_PERFORMANCE
 _MB = 1024 * 1024
 
 

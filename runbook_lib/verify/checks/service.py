@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError, RunbookError
 from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult, timed
@@ -27,8 +28,8 @@ from runbook_lib.target.health import is_healthy, probe
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.service import ServiceStatus
 
-HEALTH = "service.health"
-START = "service.start"
+HEALTH = CheckName.SERVICE_HEALTH
+START = CheckName.SERVICE_START
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def start_service(manifest: Manifest, *, timeout: float = 60.0) -> CheckResult:
     """Start the service if it is not running and wait for its health check.
 
     Returns:
-        ``service.start``: ``pass`` with the new pid (or that it already ran),
+        ``service-start``: ``pass`` with the new pid (or that it already ran),
         ``fail`` when it did not become healthy.
     """
     spec = manifest.service

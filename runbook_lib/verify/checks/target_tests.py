@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.verify.checks.targetproc import run_target
 
-NAME = "target-tests"
+NAME = CheckName.TARGET_TESTS
 _OUTCOMES = (("failure", "fail"), ("error", "error"), ("skipped", "skip"))
 _MESSAGE_CHARS = 500
 _NAMED_FAILURES = 5

@@ -29,6 +29,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.target.checksums import verify_directory
@@ -37,7 +38,7 @@ from runbook_lib.target.specs import TradingBounds, TradingSpec
 from runbook_lib.verify.checks.integrity import find_backup
 from runbook_lib.verify.checks.targetproc import TargetRun, json_safe, last_json_object, run_target
 
-NAME = "trading"
+NAME = CheckName.TRADING
 # metric: (bound's field in TradingBounds, +1 when higher is better, -1 when lower is)
 RULES: dict[str, tuple[str, int]] = {
     "total_return": ("max_return_drop", +1),

@@ -206,7 +206,7 @@ def test_target_git_status_stays_clean(fresh_sandbox: Path, data_home: Path) -> 
         "--incident",
         incident_id,
         "--checks",
-        "config,factory_resolution",
+        "config,factory-resolution",
         cwd=fresh_sandbox,
         **env,
     )

@@ -52,6 +52,38 @@ def test_json_output_of_a_passing_run(fresh_sandbox: Path, archive: Path, incide
     assert [Path(data["path"])] == saved_runs(archive, incident_id)
 
 
+def test_an_old_check_name_works_with_a_note_and_a_new_one_without(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
+    old = run_verify_cli(
+        archive, fresh_sandbox, "--incident", incident_id, "--checks", "factory_resolution"
+    )
+    assert old.returncode == 0, old.stderr
+    assert old.stderr == (
+        "runbook: note: check name 'factory_resolution' is deprecated; use 'factory-resolution'\n"
+    )
+    assert "  skip  factory-resolution (non-blocking)" in old.stdout
+    new = run_verify_cli(
+        archive, fresh_sandbox, "--incident", incident_id, "--checks", "factory-resolution"
+    )
+    assert (new.returncode, new.stderr) == (0, "")
+    assert "  skip  factory-resolution (non-blocking)" in new.stdout
+    saved = [json.loads(p.read_text())["checks"] for p in saved_runs(archive, incident_id)]
+    assert [[c["name"] for c in checks] for checks in saved] == [["factory-resolution"]] * 2
+
+
+def test_an_unknown_check_name_lists_the_valid_ones(
+    fresh_sandbox: Path, archive: Path, incident_id: str
+) -> None:
+    from runbook_lib.base.checknames import SELECTABLE
+
+    proc = run_verify_cli(archive, fresh_sandbox, "--incident", incident_id, "--checks", "bogus")
+    assert (proc.returncode, proc.stdout, proc.stderr.count("\n")) == (2, "", 1)
+    assert "unknown check(s): bogus" in proc.stderr
+    assert "choose from: " + ", ".join(SELECTABLE) in proc.stderr
+    assert saved_runs(archive, incident_id) == []
+
+
 def test_text_output_and_exit_1_on_a_blocking_failure(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
@@ -94,7 +126,7 @@ def test_unknown_incident_exits_2(fresh_sandbox: Path, archive: Path) -> None:
 def test_start_service_starts_it_for_the_service_checks(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
-    names = "--checks", "service.health,service.performance"
+    names = "--checks", "service-health,service-performance"
     proc = run_verify_cli(archive, fresh_sandbox, "--incident", incident_id, *names, "--json")
     assert proc.returncode == 0, proc.stderr
     assert [c["status"] for c in json.loads(proc.stdout)["checks"]] == ["skip", "skip"]
@@ -106,8 +138,8 @@ def test_start_service_starts_it_for_the_service_checks(
         assert proc.returncode == 0, proc.stdout + proc.stderr
         checks = json.loads(proc.stdout)["checks"]
         assert [(c["name"], c["status"]) for c in checks] == [
-            ("service.start", "pass"),
-            ("service.health", "pass"),
-            ("service.performance", "pass"),
+            ("service-start", "pass"),
+            ("service-health", "pass"),
+            ("service-performance", "pass"),
         ]
         assert checks[1]["evidence"]["status"]["pid"] == pid
