@@ -193,6 +193,8 @@ def statement(
         ),
         "tool_version": tool_version,
         "key": fingerprint(key),
+        # What each redaction removed, as a salted digest (runbook_lib.target.redaction_digest).
+        "redactions": list(manifest.get("redactions", [])),
     }
     return {
         "_type": STATEMENT_TYPE,

@@ -299,6 +299,10 @@ def verify_incident(
     report.problems += _earlier_findings(manifest)
     secrets = {name: os.environ[name] for name in secret_names if os.environ.get(name)}
     report.problems += _secret_hits(incident_dir, secrets)
+    if secrets:
+        from runbook_lib.target.redaction_digest import proof_notes
+
+        report.notes += proof_notes(manifest.get("redactions") or [], secrets)
     return report
 
 

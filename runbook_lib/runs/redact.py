@@ -5,7 +5,9 @@ registered I/O handler: the output path is given to papermill with
 :data:`PREFIX` in front, so every save passes through :func:`_write`, which
 replaces each form of a secret (raw, JSON- and HTML-escaped...) with ``***``
 before the bytes reach the disk. A kernel that prints a secret therefore
-never leaves it in the archive, and the run records which secrets it masked.
+never leaves it in the archive, and the run records which secrets it masked,
+each with a salted digest of the value removed (:meth:`Redaction.digests`),
+so the redacted evidence still proves what it held.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.target.redaction_digest import RedactedDigest, digest_secret
 from runbook_lib.target.secrets import redact_text
 
 PREFIX = "runbook-redact:"
@@ -35,6 +38,10 @@ class Redaction:
         redacted, names = redact_text(text, self.secrets, MASK)
         self.found.update(names)
         return redacted
+
+    def digests(self) -> tuple[RedactedDigest, ...]:
+        """A salted digest of each secret that was masked, for the seal's statement."""
+        return tuple(digest_secret(name, self.secrets[name]) for name in sorted(self.found))
 
     def finding(self) -> list[str]:
         """One sentence per secret that was printed and masked."""

@@ -40,7 +40,7 @@ from runbook_lib.evidence.amend import (
     run_lock,
     suspicious_changes,
 )
-from runbook_lib.evidence.chain import append_run
+from runbook_lib.evidence.chain import append_run, read_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import RUNS_DIR
 from runbook_lib.evidence.started import parameters_digest, record_start
@@ -238,6 +238,7 @@ def run_notebook(
             "git_after": git_after,
             "target": str(manifest.root),
             "findings": list(result.findings),
+            "redactions": [dict(entry) for entry in result.redactions],
         }
         full = append_run(directory, record)
         index.add_run(archive, full)
@@ -257,6 +258,7 @@ def run_notebook(
             "git_after": git_after,
             "target": str(manifest.root),
             "last_run": full["seq"],
+            "redactions": _redactions(directory),
         }
         reseal(archive, directory, extra, facts=facts.result(), suspicious=suspicious)
     return RunOutcome(
@@ -277,3 +279,12 @@ def run_notebook(
         suspicious=suspicious,
         findings=list(result.findings),
     )
+
+
+def _redactions(directory: Path) -> list[dict[str, Any]]:
+    """Every run's salted digests of what its redaction removed, with the run's number."""
+    return [
+        {**entry, "run": record.get("seq")}
+        for record in read_chain(directory)
+        for entry in record.get("redactions") or []
+    ]

@@ -36,6 +36,7 @@ import psutil
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.runs.redact import Redaction, redacting
+from runbook_lib.target.redaction_digest import RedactedDigest
 
 DEFAULT_CELL_TIMEOUT = 300.0
 DEFAULT_RUN_TIMEOUT = 1800.0
@@ -53,6 +54,7 @@ class RunResult:
     duration_s: float
     parameters: dict[str, Any]
     findings: tuple[str, ...] = ()
+    redactions: tuple[RedactedDigest, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -287,6 +289,7 @@ def execute(
         duration_s=time.perf_counter() - started,
         parameters=dict(parameters),
         findings=tuple(redaction.finding()),
+        redactions=redaction.digests(),
     )
 
 

@@ -164,3 +164,10 @@ def test_keys_generate_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "fingerprint sha256:" in done.stdout and (tmp_path / "k.pub").is_file()
+
+
+def test_the_statement_carries_the_salted_digests_of_redactions(tmp_path: Path) -> None:
+    key = attest.load_private_key(attest.generate_keypair(tmp_path / "k.key", tmp_path / "a")[0])
+    entry = {"secret": "TOKEN", "salt": "00" * 16, "scrypt": "ab" * 32, "run": 1}
+    body = attest.statement(b"{}", {"redactions": [entry]}, None, key.public_key(), "t")
+    assert body["predicate"]["redactions"] == [entry]

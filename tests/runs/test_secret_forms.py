@@ -105,6 +105,22 @@ def test_a_printed_secret_is_redacted_as_it_is_written(tmp_path: Path, sandbox: 
         env={"TRADE_API_TOKEN": SECRET},
     )
     assert verify.returncode == 0, verify.stdout
+    # What was removed stays provable: a salted digest, checked by whoever holds the secret.
+    assert "removed the value of $TRADE_API_TOKEN (salted digest matches)" in verify.stdout
+    manifest = json.loads((incident_dir(store, incident) / "manifest.json").read_text())
+    [entry] = manifest["redactions"]
+    assert entry["secret"] == "TRADE_API_TOKEN" and len(entry["salt"]) == 32
+    other = cli(
+        "archive",
+        "verify",
+        incident,
+        "--secret",
+        "TRADE_API_TOKEN",
+        "--archive",
+        str(store),
+        env={"TRADE_API_TOKEN": SECRET + "-rotated"},
+    )
+    assert "a value of $TRADE_API_TOKEN other than the one given" in other.stdout, other.stdout
 
 
 def test_a_parameter_holding_eight_characters_of_a_secret_is_refused(
