@@ -12,6 +12,7 @@ from runbook_lib.incident.store import open_incident
 from runbook_lib.parity.run import ParityOutcome, run_incident_parity
 from runbook_lib.target.manifest import load_manifest
 from runbook_lib.target.worker.client import TargetCallError
+from tests.runutil import cli
 from tests.target.toytarget import TOY_PACKAGE, write_toy_target
 
 MANIFEST = f"""
@@ -91,4 +92,30 @@ def test_an_entry_point_policy_drives_both_and_is_in_the_evidence(tmp_path: Path
     assert f'"entry_point": "{TOY_PACKAGE}:first_action"' in saved
     # The policy's actions, not random ones: the second action component is always 1.
     assert all(r.candidate_reward >= r.length for r in outcome.report.records)
+    assert workspace_hash(root) == before
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "code"), [("die_at", "exit code 3"), ("kill_at", "exit code -9")]
+)
+def test_a_worker_killed_mid_episode_is_exit_1_naming_env_episode_and_step(
+    tmp_path: Path, kwarg: str, code: str
+) -> None:
+    root = toy(tmp_path, **{kwarg: 3})
+    archive = str(tmp_path / "archive")
+    before = workspace_hash(root)
+    opened = cli(
+        "incident", "open", "--title", "t", "--severity", "high", "--kind", "other",
+        "--archive", archive, cwd=root,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    done = cli("parity", "--incident", opened.stdout.strip(), "--episodes", "2",
+               "--archive", archive, cwd=root)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("runbook: error:")]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    line = lines[0]
+    assert "the legacy env ('legacy') and candidate env ('unified'), episode 0 (seed 0)" in line
+    assert "at step 3" in line and code in line
+    assert f"toyrl: {'dying' if kwarg == 'die_at' else 'killed'} at step 3" in line
     assert workspace_hash(root) == before

@@ -17,7 +17,8 @@ from gymnasium import spaces
 
 
 class ToyEnv(gym.Env):
-    def __init__(self, die_at=None, hang_at=None, shift=0.0, max_resets=None, pair_shift=0.0):
+    def __init__(self, die_at=None, hang_at=None, shift=0.0, max_resets=None, pair_shift=0.0,
+                 kill_at=None):
         self.observation_space = spaces.Dict({
             "holding_time": spaces.Box(0.0, 10.0, (3,), np.float32),
             "slots": spaces.MultiBinary(4),
@@ -27,6 +28,7 @@ class ToyEnv(gym.Env):
         self.action_space = spaces.MultiDiscrete([3, 2])
         self.die_at, self.hang_at, self.shift = die_at, hang_at, shift
         self.max_resets, self.pair_shift, self.resets = max_resets, pair_shift, 0
+        self.kill_at = kill_at
         self.t = 0
 
     def _obs(self):
@@ -51,6 +53,9 @@ class ToyEnv(gym.Env):
         if self.die_at == self.t:
             print("toyrl: dying at step", self.t, file=sys.stderr, flush=True)
             os._exit(3)
+        if self.kill_at == self.t:
+            print("toyrl: killed at step", self.t, file=sys.stderr, flush=True)
+            os.kill(os.getpid(), 9)
         if self.hang_at == self.t:
             time.sleep(60)
         reward = float(np.sum(action))
