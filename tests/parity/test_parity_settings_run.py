@@ -27,7 +27,7 @@ factory = "{TOY_PACKAGE}:make"
 """
 
 
-def toy(tmp_path: Path, parity: str = "", **kwargs: Any) -> Path:
+def toy(tmp_path: Path, parity: str = "", /, **kwargs: Any) -> Path:
     root = write_toy_target(tmp_path / "toy")
     kwargs.setdefault("own_class", True)
     args = "".join(
