@@ -175,6 +175,14 @@ def _reason(
     return f"intervals straddle the margin for {names}; about {needed} episodes would decide{where}"
 
 
+def _profile_or_reason(spec: ParitySpec, role: str, env_type: str) -> list[dict[str, Any]]:
+    """The profile, or one row saying why there is none (a diagnostic never ends the run)."""
+    try:
+        return profile_env(spec, role, env_type)
+    except Exception as exc:  # the verdict stands without a profile
+        return [{"function": f"(no profile: {type(exc).__name__}: {exc})"[:300], "own_s": 0.0}]
+
+
 def run_parity(
     spec: ParitySpec,
     *,
@@ -189,8 +197,8 @@ def run_parity(
     report = build_report(spec, records, margins=margins, spaces=spaces)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
         profiles = {
-            "legacy": profile_env(spec, "legacy", spec.legacy),
-            "candidate": profile_env(spec, "candidate", spec.candidate),
+            "legacy": _profile_or_reason(spec, "legacy", spec.legacy),
+            "candidate": _profile_or_reason(spec, "candidate", spec.candidate),
         }
         report = ParityReport(**{**report.__dict__, "profile": profiles})
     return report

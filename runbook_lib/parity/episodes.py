@@ -10,7 +10,9 @@ workers return per-step digests of every leaf's bytes; the first divergence
 from __future__ import annotations
 
 import contextlib
+import struct
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,27 +21,42 @@ import numpy as np
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, _final_metrics, _jsonable
-from runbook_lib.target.worker.client import EnvWorker, build_env
+from runbook_lib.target.worker.client import EnvWorker, TargetCallError, WorkerError, build_env
 from runbook_lib.target.worker.envworker import decode_tree
 
 ROLES = ("legacy", "candidate")
+_FRESH_HINT = "an env that refuses reuse runs with [parity] fresh_env = true"
 
 
 class Session:
     """The workers of one lockstep run and their envs."""
 
-    def __init__(self, spec: ParitySpec, workers: dict[str, EnvWorker]) -> None:
-        """``workers`` by role (the same worker twice when the sides share it)."""
+    def __init__(self, spec: ParitySpec, workers: dict[str, EnvWorker], scratch: Path) -> None:
+        """``workers`` by role (the same worker twice when the sides share it).
+
+        ``scratch`` (outside the target) holds each role's progress file.
+        """
         self.spec = spec
         self.workers = workers
         self.shared = workers["legacy"] is workers["candidate"]
+        self.progress = {role: scratch / f"{role}.step" for role in ROLES}
 
     def build(self) -> None:
         """(Re)build both envs through the factory."""
-        config = None if self.spec.config is None else {"value": self.spec.config}
+        spec = self.spec
+        config = spec.factory_config
+        if config is None and spec.config is not None:
+            config = {"value": spec.config}
         for role in ROLES:
-            env_type = self.spec.legacy if role == "legacy" else self.spec.candidate
-            build_env(self.workers[role], self.spec.factory, env_type, handle=role, config=config)
+            env_type = spec.legacy if role == "legacy" else spec.candidate
+            build_env(
+                self.workers[role],
+                spec.factory,
+                env_type,
+                handle=role,
+                config=config,
+                kwargs=spec.factory_kwargs,
+            )
 
     def _policy(self) -> dict[str, Any]:
         spec = self.spec
@@ -53,22 +70,49 @@ class Session:
         """One paired episode, compared."""
         if self.spec.fresh_env:
             self.build()
-        common = {"seed": seed, "max_steps": self.spec.max_steps}
         if self.shared:
-            out = self.workers["legacy"].call(
-                "episode", handles=list(ROLES), policy=self._policy(), **common
-            )
+            out = self._episode("legacy", index, seed, handles=list(ROLES), policy=self._policy())
             legacy, candidate = out["sides"]
         else:
-            out = self.workers["legacy"].call(
-                "episode", handles=["legacy"], policy=self._policy(), return_actions=True, **common
+            out = self._episode(
+                "legacy",
+                index,
+                seed,
+                handles=["legacy"],
+                policy=self._policy(),
+                return_actions=True,
             )
             legacy = out["sides"][0]
             replay = {"kind": "actions", "actions": out["actions"]}
-            candidate = self.workers["candidate"].call(
-                "episode", handles=["candidate"], policy=replay, **common
+            candidate = self._episode(
+                "candidate", index, seed, handles=["candidate"], policy=replay
             )["sides"][0]
         return compare(self, index, seed, legacy, candidate)
+
+    def _episode(self, role: str, index: int, seed: int, **args: Any) -> dict[str, Any]:
+        """One ``episode`` call in ``role``'s worker; a failure names env, episode and step."""
+        progress = self.progress[role]
+        progress.write_bytes(struct.pack("<q", -1))
+        try:
+            out: dict[str, Any] = self.workers[role].call(
+                "episode", seed=seed, max_steps=self.spec.max_steps, progress=str(progress), **args
+            )
+        except (WorkerError, TargetCallError) as exc:
+            step = struct.unpack("<q", progress.read_bytes()[:8])[0]
+            where = "at the reset" if step == 0 else f"at step {step}"
+            envs = " and ".join(
+                f"{name} env ({self._env_type(name)!r})" for name in args["handles"]
+            )
+            message = f"the {envs}, episode {index} (seed {seed}) {where}: {exc.message}"
+            if isinstance(exc, TargetCallError):
+                raise TargetCallError(
+                    message, kind=exc.kind, detail=exc.detail, hint=_FRESH_HINT
+                ) from None
+            raise WorkerError(message, hint=exc.hint) from None
+        return out
+
+    def _env_type(self, role: str) -> str:
+        return self.spec.legacy if role == "legacy" else self.spec.candidate
 
     def leaves(self, role: str, steps: Sequence[int]) -> dict[str, Any]:
         """The kept leaves of ``role`` at ``steps``."""
@@ -229,9 +273,11 @@ def _entry(step: int, field: str, left: Any, right: Any) -> dict[str, Any]:
 def session(spec: ParitySpec) -> Iterator[Session]:
     """Workers for both sides (one when they share interpreter and tree), envs built."""
     started: list[EnvWorker] = []
+    stack = contextlib.ExitStack()
     by_side: dict[tuple[str, str], EnvWorker] = {}
     workers: dict[str, EnvWorker] = {}
     try:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="runbook-parity-"))
         for role in ROLES:
             python, root = spec.side(role)
             key = (python or sys.executable, root)
@@ -239,12 +285,13 @@ def session(spec: ParitySpec) -> Iterator[Session]:
                 by_side[key] = EnvWorker(key[0], Path(root))
                 started.append(by_side[key])
             workers[role] = by_side[key]
-        live = Session(spec, workers)
+        live = Session(spec, workers, Path(scratch))
         live.build()
         yield live
     finally:
         for worker in started:
             worker.close()
+        stack.close()
 
 
 def run_chunk(spec: ParitySpec, indices: Sequence[int]) -> list[EpisodeRecord]:

@@ -17,6 +17,7 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.parity.backends import BACKENDS, Backend
 from runbook_lib.parity.baseline import Baseline
 from runbook_lib.parity.lockstep import ParitySpec
+from runbook_lib.parity.refs import side_refs
 from runbook_lib.target.entrypoint import parse_entry_point
 from runbook_lib.target.interpreter import probe_interpreter, target_interpreter
 from runbook_lib.target.manifest import Manifest
@@ -170,12 +171,7 @@ def spec_from_manifest(
     if policy == DEFAULT_POLICY:
         policy = manifest_policy(manifest)
     chosen = policy.validated()
-    for side in (settings.legacy, settings.candidate):
-        if side.ref is not None:
-            raise InvalidInputError(
-                f"[parity] ref {side.ref!r}: checking out a ref is not supported yet",
-                hint="check the ref out yourself and point [target] root or python at it",
-            )
+    side_refs(manifest)  # every ref must name a commit before anything runs
     return ParitySpec(
         root=str(manifest.root),
         factory=manifest.env.factory,

@@ -39,6 +39,7 @@ from runbook_lib.parity.inputs import (
     validate_workers,
 )
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.refs import checked_out
 from runbook_lib.parity.remote import describe, probe_envs, remote_envs
 from runbook_lib.parity.verdict import space_differences
 from runbook_lib.target.manifest import Manifest
@@ -182,10 +183,12 @@ def run_incident_parity(
     else:
         spec = baseline_spec(manifest, recorded, episodes, seeds, policy)
     # Every env runs in a worker of the target's interpreter: nothing is imported here.
-    if recorded is None:
-        report, envs = _lockstep(spec, manifest, workers, where)
-    else:
-        report, envs = _against_baseline(spec, manifest, recorded, workers)
+    with checked_out(manifest, spec) as (spec, refs):
+        if recorded is None:
+            report, envs = _lockstep(spec, manifest, workers, where)
+        else:
+            report, envs = _against_baseline(spec, manifest, recorded, workers)
+    envs["refs"] = {ref.role: ref.to_dict() for ref in refs}
     facts, inputs = derive_assessment(report, timed=recorded is None)
     decision = guard_decision(decide(facts), legacy_failures(envs.get("algorithms") or {}))
     outcome = ParityOutcome(
@@ -243,9 +246,12 @@ def record(
         raise InvalidInputError(f"directory {out.parent} does not exist", hint="create it first")
     spec = spec_from_manifest(manifest, seeds, policy=policy, config=config, legacy=env_type)
     workers = validate_workers(workers)
-    with remote_envs(spec, (env_type,)) as (env,):
-        meta = {"env_class": describe(env, env_type)["class"], "target": manifest.name}
-    saved: dict[str, Any] = guarded(
-        "the recording", record_baseline, spec, out, workers=workers, meta=meta
-    )
+    with checked_out(manifest, spec) as (spec, refs):
+        with remote_envs(spec, (env_type,)) as (env,):
+            meta: dict[str, Any] = {"env_class": describe(env, env_type)["class"]}
+            meta["target"] = manifest.name
+        meta["refs"] = {ref.role: ref.to_dict() for ref in refs}
+        saved: dict[str, Any] = guarded(
+            "the recording", record_baseline, spec, out, workers=workers, meta=meta
+        )
     return saved

@@ -10,7 +10,9 @@ only; Python >= 3.9. Calls:
   given by the caller) and every env gets the same action. Per env it returns
   each step's reward, flags and a digest of the observation and the mask (the
   raw bytes of every leaf), the final info, the summed step time and the error
-  that ended it; the observations stay in the worker for ``leaves``.
+  that ended it; the observations stay in the worker for ``leaves``. With
+  ``progress`` (a file of 8 bytes) the step under way is kept there through a
+  memory map, so a worker killed mid-episode still tells which step it was on.
 * ``leaves``: the observation and mask leaves of the last episode at given steps.
 * ``train``: smoke-train an SB3 algorithm or a training entry point on an env.
 * ``profile``: cProfile over seeded random episodes of one env (its own
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import struct
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -136,6 +140,24 @@ class RandomPolicy:
         return int(self.rng.integers(int(self.space.n)))
 
 
+class _Progress:
+    """The step under way, written into a memory-mapped file (nothing without a path)."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.map: Optional[mmap.mmap] = None
+        if path:
+            with open(path, "r+b") as handle:
+                self.map = mmap.mmap(handle.fileno(), 8)
+
+    def at(self, step: int) -> None:
+        if self.map is not None:
+            struct.pack_into("<q", self.map, 0, step)
+
+    def close(self) -> None:
+        if self.map is not None:
+            self.map.close()
+
+
 class Episodes:
     """The ``episode``, ``leaves`` and ``train`` calls of one worker."""
 
@@ -176,8 +198,11 @@ class Episodes:
         policy = self._policy(args.get("policy") or {}, envs[0], seed)
         sides = [Trajectory() for _ in envs]
         recorded: List[Any] = []
+        progress = _Progress(args.get("progress"))
+        progress.at(0)  # the reset
         obs, masks = self._reset(envs, seed)
         for step in range(1, int(args.get("max_steps", 100000)) + 1):
+            progress.at(step)
             mask = next((m for m in reversed(masks) if m is not None), None)
             action = policy(obs, mask)
             if action is None:
@@ -186,6 +211,7 @@ class Episodes:
             obs, masks, done = self._step(envs, sides, action, step)
             if done:
                 break
+        progress.close()
         for handle, side in zip(handles, sides):
             self.kept[handle] = side.kept
         result = {"sides": [side.result(self.tools) for side in sides]}
