@@ -20,10 +20,11 @@ returns the JSON object :mod:`runbook_lib.verify.checks.env` turns into a check:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import warnings
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 DIGEST_HEX = 16
 MONITOR_LOGGER = "runbook.monitoring"
@@ -37,6 +38,27 @@ def _error(exc: BaseException) -> str:
 
 def _warning_text(caught: Any) -> List[str]:
     return [w.category.__name__ + ": " + _ANSI.sub("", str(w.message)).strip() for w in caught]
+
+
+@contextlib.contextmanager
+def _log_lines(name: Any, level: int = logging.INFO) -> Iterator[List[str]]:
+    """Every record logged on ``name`` (root when None) as ``LEVEL logger: message``."""
+    lines: List[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.levelname + " " + record.name + ": " + record.getMessage())
+
+    logger, handler = logging.getLogger(name), Keep(level)
+    previous = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _short(env: Any) -> str:
@@ -91,7 +113,7 @@ class Probes:
         """Which env the factory builds with no env type, and with the legacy one."""
         found: Dict[str, Any] = {}
         for key, env_type in (("default", None), ("legacy", args.get("legacy", "legacy"))):
-            with self.tools._captured(args.get("logger")) as lines:
+            with _log_lines(args.get("logger")) as lines:
                 try:
                     env = self._make(args, env_type)
                 except Exception as exc:  # the target's failure is the finding
@@ -170,7 +192,7 @@ class Probes:
         callback = _monitoring_callback(self.tools._np(), int(args.get("log_every", 1000)))
         n_steps = int(args.get("n_steps", 200))
         dict_obs = type(env.observation_space).__name__ == "Dict"
-        with self.tools._captured(MONITOR_LOGGER) as lines:
+        with _log_lines(MONITOR_LOGGER) as lines:
             model = PPO(
                 "MultiInputPolicy" if dict_obs else "MlpPolicy",
                 env,

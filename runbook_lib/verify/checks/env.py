@@ -23,7 +23,7 @@ from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.specs import EnvSpec
-from runbook_lib.target.worker.client import WORKER_FILE, EnvWorker
+from runbook_lib.target.worker.client import WORKER_FILE, EnvWorker, TargetCallError
 from runbook_lib.verify.checks.targetproc import TargetRun, run_target, target_env
 
 LEGACY, CANDIDATE = "legacy", "unified"
@@ -68,6 +68,8 @@ def run_probe(
         try:
             with EnvWorker(python, manifest.root, env=environ, timeout_s=timeout) as worker:
                 result = worker.call(op, factory=env.factory, **args)
+        except TargetCallError as exc:  # the target's own error, as its traceback ends
+            code, error = 1, f"{exc.kind}: {exc.detail}"
         except RunbookError as exc:
             code, error = 1, exc.message
     run = TargetRun(
