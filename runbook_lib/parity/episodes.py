@@ -36,10 +36,20 @@ class Session:
 
     def build(self) -> None:
         """(Re)build both envs through the factory."""
-        config = None if self.spec.config is None else {"value": self.spec.config}
+        spec = self.spec
+        config = spec.factory_config  # [env] config's loader or builder, as in remote.py
+        if config is None and spec.config is not None:
+            config = {"value": spec.config}
         for role in ROLES:
-            env_type = self.spec.legacy if role == "legacy" else self.spec.candidate
-            build_env(self.workers[role], self.spec.factory, env_type, handle=role, config=config)
+            env_type = spec.legacy if role == "legacy" else spec.candidate
+            build_env(
+                self.workers[role],
+                spec.factory,
+                env_type,
+                handle=role,
+                config=config,
+                kwargs=spec.factory_kwargs,
+            )
 
     def _policy(self) -> dict[str, Any]:
         spec = self.spec
