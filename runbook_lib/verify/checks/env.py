@@ -49,6 +49,13 @@ def factory_input(manifest: Manifest, value: Any = None) -> dict[str, Any]:
 def run_probe(
     manifest: Manifest, env: EnvSpec, op: str, *, timeout: float = 300.0, **args: Any
 ) -> tuple[TargetRun, dict[str, Any] | None]:
+    """Run one probe call on ``env``'s factory; see :func:`worker_call`."""
+    return worker_call(manifest, op, timeout=timeout, factory=env.factory, **args)
+
+
+def worker_call(
+    manifest: Manifest, op: str, *, timeout: float = 300.0, **args: Any
+) -> tuple[TargetRun, dict[str, Any] | None]:
     """Run one probe call of the env worker in the target's interpreter; its result if any.
 
     The worker runs with the environment :func:`target_env` builds (the
@@ -67,7 +74,7 @@ def run_probe(
     if not error:
         try:
             with EnvWorker(python, manifest.root, env=environ, timeout_s=timeout) as worker:
-                result = worker.call(op, factory=env.factory, **args)
+                result = worker.call(op, **args)
         except TargetCallError as exc:  # the target's own error, as its traceback ends
             code, error = 1, f"{exc.kind}: {exc.detail}"
         except RunbookError as exc:
