@@ -44,7 +44,7 @@ class Session:
     def build(self) -> None:
         """(Re)build both envs through the factory."""
         spec = self.spec
-        config = spec.factory_config
+        config = spec.factory_config  # [env] config's loader or builder, as in remote.py
         if config is None and spec.config is not None:
             config = {"value": spec.config}
         for role in ROLES:

@@ -209,3 +209,35 @@ def test_switches_the_target_does_not_honour_are_refused_at_plan_time(
         ).stdout
         == ""
     )
+
+
+# The code rollback's checklist: the factory's default stays unified, only the call site moves.
+ENV_CHECKS = ("check_env", "determinism", "training_smoke", "monitoring")
+
+
+def test_the_env_checks_pass_in_the_targets_interpreter_after_a_code_rollback(
+    workspace: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "target"
+    shutil.copytree(workspace, root, symlinks=True)  # the rollback edits a copy, not the fixture
+    archive = str(tmp_path / "archive")
+    incident = open_incident(archive, root)
+    common = ("--incident", incident, "--archive", archive, "--target", str(root))
+    planned = cli("rollback", "plan", *common, "--strategy", "code", "--json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    sha = json.loads(planned.stdout)["sha256"]
+    applied = cli("rollback", "apply", *common, "--plan", sha, "--yes", cwd=root)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    done = cli("verify", *common, "--checks", ",".join(ENV_CHECKS), cwd=root, timeout=900)
+    saved = sorted((tmp_path / "archive" / "incidents" / incident / "checks").glob("verify-*"))
+    checks = {c["name"]: c for c in json.loads(saved[-1].read_text(encoding="utf-8"))["checks"]}
+    assert done.returncode == 0, done.stdout + done.stderr
+    statuses = {name: check["status"] for name, check in checks.items()}
+    assert "fail" not in statuses.values(), statuses
+    assert statuses["env.determinism"] == "pass"
+    assert "LegacyRoutingEnv" in checks["env.check_env"]["summary"]
+    assert "UnifiedRoutingEnv" in checks["env.check_env"]["summary"]
+    # The code rollback pins the call site: the training script runs the legacy env.
+    assert "LegacyRoutingEnv (legacy)" in checks["env.training_smoke"]["summary"]
+    assert checks["env.monitoring"]["evidence"]["timesteps"] >= 600
+    assert not [name for name in sys.modules if name.split(".")[0] == FOREIGN_PACKAGE]

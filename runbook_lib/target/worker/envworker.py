@@ -29,9 +29,10 @@ import traceback
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 if __package__:  # imported as part of runbook (the client reads PROTOCOL and the codecs)
-    from . import envepisodes
+    from . import envepisodes, envprobes
 else:  # started by path: this file's directory is on sys.path, runbook is not imported
     import envepisodes  # type: ignore[no-redef,import-not-found]
+    import envprobes  # type: ignore[no-redef,import-not-found]
 
 PROTOCOL = 1
 
@@ -313,7 +314,9 @@ def serve(root: str, channel: Any) -> None:
         "digest": worker.digest,
         "close": worker.close,
     }
-    ops.update(envepisodes.ops(worker, sys.modules[__name__]))
+    tools = sys.modules[__name__]
+    ops.update(envepisodes.ops(worker, tools))
+    ops.update(envprobes.ops(worker, tools, envepisodes))
     for line in sys.stdin:
         request = json.loads(line)
         reply: Dict[str, Any] = {"v": PROTOCOL, "id": request.get("id")}

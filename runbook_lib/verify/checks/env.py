@@ -10,20 +10,22 @@ probes the child runs are in :mod:`runbook_lib.target.probes.envprobe`.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
-import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.checknames import CheckName
+from runbook_lib.base.errors import RunbookError
 from runbook_lib.base.report import CheckResult, Status, timed
+from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.specs import EnvSpec
-from runbook_lib.verify.checks.targetproc import TargetRun, run_target
+from runbook_lib.target.worker.client import WORKER_FILE, EnvWorker, TargetCallError
+from runbook_lib.verify.checks.targetproc import TargetRun, run_target, target_env
 
 LEGACY, CANDIDATE = "legacy", "unified"
 ENV_TYPES = (LEGACY, CANDIDATE)
@@ -32,19 +34,55 @@ MONITOR_CONFIG: dict[str, Any] = {"num_requests": 200}
 _CHOSEN = re.compile(r"using (\w+) \((\w+)\)")
 
 
+def factory_input(manifest: Manifest, value: Any = None) -> dict[str, Any]:
+    """The factory's config and kwargs as the env worker takes them (as parity passes them).
+
+    ``[env] config``'s loader or builder makes the config object; without one the
+    factory gets ``value`` as it is.
+    """
+    env = manifest.env
+    switch = env.config if env else None
+    found = switch.factory_config(manifest.root) if switch is not None else None
+    config = dict(found) if found is not None else {"value": value}
+    return {"config": config, "kwargs": dict(env.factory_kwargs) if env else {}}
+
+
 def run_probe(
-    manifest: Manifest, env: EnvSpec, probe: str, *args: str, timeout: float = 300.0
+    manifest: Manifest, env: EnvSpec, op: str, *, timeout: float = 300.0, **args: Any
 ) -> tuple[TargetRun, dict[str, Any] | None]:
-    """Run one :mod:`~runbook_lib.target.probes.envprobe` probe in the target; its JSON if any."""
-    with tempfile.TemporaryDirectory(prefix="runbook-probe-") as tmp:
-        out = Path(tmp) / "probe.json"
-        module = "runbook_lib.target.probes.envprobe"
-        argv = [sys.executable, "-m", module, probe, "--factory", env.factory, "--out", str(out)]
-        run = run_target(manifest, [*argv, *args], timeout=timeout)
+    """Run one probe call on ``env``'s factory; see :func:`worker_call`."""
+    return worker_call(manifest, op, timeout=timeout, factory=env.factory, **args)
+
+
+def worker_call(
+    manifest: Manifest, op: str, *, timeout: float = 300.0, **args: Any
+) -> tuple[TargetRun, dict[str, Any] | None]:
+    """Run one probe call of the env worker in the target's interpreter; its result if any.
+
+    The worker runs with the environment :func:`target_env` builds (the
+    rollback's variables applied); a failure of the worker or of the probe
+    itself comes back as a failed :class:`TargetRun` with the one-line reason.
+    """
+    environ, evidence = target_env(manifest)
+    started = time.perf_counter()
+    result: dict[str, Any] | None = None
+    code, error = 0, ""
+    try:
+        python = target_interpreter(manifest).path
+    except RunbookError as exc:
+        python, code, error = Path(sys.executable), 2, exc.message
+    argv = [str(python), str(WORKER_FILE), op]
+    if not error:
         try:
-            result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
-        except ValueError:
-            result = None
+            with EnvWorker(python, manifest.root, env=environ, timeout_s=timeout) as worker:
+                result = worker.call(op, **args)
+        except TargetCallError as exc:  # the target's own error, as its traceback ends
+            code, error = 1, f"{exc.kind}: {exc.detail}"
+        except RunbookError as exc:
+            code, error = 1, exc.message
+    run = TargetRun(
+        argv, str(manifest.root), code, "", error, time.perf_counter() - started, evidence
+    )
     return run, result if run.ok else None
 
 
@@ -74,8 +112,14 @@ def check_env_api(
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     with timed() as elapsed:
-        args = [arg for env_type in env_types for arg in ("--env-type", env_type)]
-        run, result = run_probe(manifest, manifest.env, "check-env", *args, timeout=timeout)
+        run, result = run_probe(
+            manifest,
+            manifest.env,
+            "check_env",
+            timeout=timeout,
+            env_types=list(env_types),
+            **factory_input(manifest),
+        )
     if result is None:
         return _child_failed(name, run, elapsed(), "the checker's process")
     envs: dict[str, Any] = result["envs"]
@@ -109,10 +153,15 @@ def check_factory_resolution(
     name = CheckName.FACTORY_RESOLUTION
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
-    logger = ("--logger", manifest.env.logger) if manifest.env.logger else ()
     with timed() as elapsed:
         run, result = run_probe(
-            manifest, manifest.env, "resolve", *logger, "--legacy", legacy, timeout=timeout
+            manifest,
+            manifest.env,
+            "resolve",
+            timeout=timeout,
+            logger=manifest.env.logger,
+            legacy=legacy,
+            **factory_input(manifest),
         )
     if result is None:
         return _child_failed(name, run, elapsed(), "the factory's process")
@@ -174,16 +223,10 @@ def check_determinism(
     name = CheckName.DETERMINISM
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
-    args = [
-        *(a for t in env_types for a in ("--env-type", t)),
-        "--seed",
-        str(seed),
-        "--steps",
-        str(steps),
-    ]
+    args = {"env_types": list(env_types), "seed": seed, "steps": steps, **factory_input(manifest)}
     with timed() as elapsed:
         runs = [
-            run_probe(manifest, manifest.env, "trajectory", *args, timeout=timeout)
+            run_probe(manifest, manifest.env, "trajectory", timeout=timeout, **args)
             for _ in range(2)
         ]
     results = [result for _, result in runs if result is not None]
@@ -267,7 +310,8 @@ def check_training_smoke(
             name, "fail", f"{script} does not exist in {manifest.root}", {"script": script}
         )
     with timed() as elapsed:
-        run = run_target(manifest, [sys.executable, script, *args], timeout=timeout)
+        python = _python(manifest)
+        run = run_target(manifest, [str(python), script, *args], timeout=timeout)
     lines = (run.stderr + "\n" + run.stdout).splitlines()
     logger = manifest.env.logger if manifest.env else None
     factory_log = [line for line in lines if logger and logger in line]
@@ -282,6 +326,14 @@ def check_training_smoke(
         return CheckResult(name, "fail", f"{script} {run.failure()}", evidence, elapsed())
     env_text = f"{chosen['class']} ({chosen['env_type']})" if chosen else "an env it did not log"
     return CheckResult(name, "pass", f"{script} ran to the end on {env_text}", evidence, elapsed())
+
+
+def _python(manifest: Manifest) -> Path:
+    """The target's interpreter (runbook's own when the manifest's cannot be used)."""
+    try:
+        return target_interpreter(manifest).path
+    except RunbookError:
+        return Path(sys.executable)
 
 
 # --- monitoring ----------------------------------------------------------------------------
@@ -327,15 +379,16 @@ def check_monitoring(
     if manifest.env is None:
         return _skip(name, "runbook.toml has no [env] section")
     chosen_config = MONITOR_CONFIG if config is None else config
-    options = {
-        "--timesteps": timesteps,
-        "--log-every": log_every,
-        "--n-steps": n_steps,
-        "--config": json.dumps(chosen_config),
-    }
-    args = [str(part) for pair in options.items() for part in pair]
+    options = {"timesteps": timesteps, "log_every": log_every, "n_steps": n_steps}
     with timed() as elapsed:
-        run, result = run_probe(manifest, manifest.env, "monitor", *args, timeout=timeout)
+        run, result = run_probe(
+            manifest,
+            manifest.env,
+            "monitor",
+            timeout=timeout,
+            **options,
+            **factory_input(manifest, chosen_config),
+        )
     if result is None:
         return _child_failed(name, run, elapsed(), "the PPO learn", blocking=False)
     return _monitoring_result(name, run, result, elapsed())

@@ -9,25 +9,23 @@ compatibility", "Verify data integrity". One check, three findings per model:
   ``deployed_key`` names; without that key every model must fit);
 * a model the backup lists has the backup's sha256.
 
-The loading happens in a child process of the target
-(:mod:`runbook_lib.target.probes.modelprobe`); hashing happens here.
+The loading happens in the target's interpreter (the env worker's ``models``
+call); reading the config and hashing happen here.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.probes.modelprobe import deployed_model, load_config
 from runbook_lib.target.specs import ModelsSpec
+from runbook_lib.verify.checks.env import worker_call
 from runbook_lib.verify.checks.integrity import stable_models
-from runbook_lib.verify.checks.targetproc import TargetRun, run_target
+from runbook_lib.verify.checks.targetproc import TargetRun
 
 NAME = CheckName.MODELS
 
@@ -44,32 +42,41 @@ def model_files(manifest: Manifest, spec: ModelsSpec) -> list[str]:
 def probe_models(
     manifest: Manifest, spec: ModelsSpec, models: list[str], *, timeout: float
 ) -> tuple[TargetRun, dict[str, Any] | None]:
-    """Run :mod:`~runbook_lib.target.probes.modelprobe` in the target; its run and JSON (if any)."""
-    with tempfile.TemporaryDirectory(prefix="runbook-models-") as tmp:
-        out = Path(tmp) / "models.json"
-        argv = [
-            sys.executable,
-            "-m",
-            "runbook_lib.target.probes.modelprobe",
-            "--out",
-            str(out),
-            "--algo",
-            spec.algo,
-            *(a for m in models for a in ("--model", m)),
-        ]
-        for flag, value in (
-            ("--env", spec.env),
-            ("--env-config", spec.env_config),
-            ("--deployed-key", spec.deployed_key),
-        ):
-            if value is not None:
-                argv += [flag, value]
-        run = run_target(manifest, argv, timeout=timeout)
-        try:
-            result = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
-        except ValueError:
-            result = None
-    return run, result
+    """Load the models and build ``[models] env`` in the target's interpreter (env worker).
+
+    The config file is read here (it is data); the env worker's ``models`` call
+    loads every model with SB3 and builds the env with it. Its run and result.
+    """
+    config, config_error = load_config(
+        None if spec.env_config is None else str(manifest.resolve(spec.env_config))
+    )
+    deployed, deployed_error = deployed_model(config, spec.deployed_key)
+    factory = spec.env if config_error is None else None
+    run, result = worker_call(
+        manifest,
+        "models",
+        timeout=timeout,
+        factory=factory,
+        algo=spec.algo,
+        paths=models,
+        config=None if config is None else {"value": config},
+        no_config=config is None,
+    )
+    if result is None:
+        return run, None
+    env = result["env"]
+    if config_error is not None:
+        env = {"built": False, "error": config_error}
+    elif spec.env is None:
+        env = {"built": False, "error": None, "skipped": "no [models] env in runbook.toml"}
+    found = {
+        "algo": spec.algo,
+        "env": env,
+        "deployed": deployed,
+        "deployed_error": deployed_error,
+        "models": result["models"],
+    }
+    return run, found
 
 
 def _findings(
