@@ -57,6 +57,8 @@ Commands:
   keys       Make the Ed25519 keypair that signs the archive's seals.
   notify     Render a message from the incident's records into
              ARCHIVE/incidents/<ID>/comms/.
+  readiness  Rehearse each rollback in a worktree of HEAD; exit 1 when a
+             declared one is not ready.
   drill      Materialize a fresh sandbox, inject a fault, and run the runbook
              chain headless.
   sandbox    Materialize the sandbox reference system (an RL project to roll
