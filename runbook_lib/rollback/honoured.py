@@ -104,10 +104,14 @@ def working_strategies(manifest: Manifest) -> list[str]:
     return found
 
 
-def refusal(manifest: Manifest, strategy: str, problem: str) -> InvalidInputError:
+class NotHonouredError(InvalidInputError):
+    """The manifest declares the switch, but building the env proves the target ignores it."""
+
+
+def refusal(manifest: Manifest, strategy: str, problem: str) -> NotHonouredError:
     """The plan-time refusal: what is missing, and which strategies work here."""
     working = [s for s in working_strategies(manifest) if s != strategy]
-    return InvalidInputError(
+    return NotHonouredError(
         f"strategy {strategy!r} is not honoured by this target: {problem}",
         hint=f"strategies that work here: {', '.join(working) or 'none of the env switches'}",
     )

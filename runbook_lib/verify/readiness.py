@@ -36,6 +36,7 @@ from runbook_lib.evidence.amend import seal_changes
 from runbook_lib.evidence.seal import now_iso
 from runbook_lib.incident.store import incident_dir, load_incident, open_incident
 from runbook_lib.rollback import operations
+from runbook_lib.rollback.honoured import NotHonouredError
 from runbook_lib.rollback.strategies import STRATEGIES, Strategy, build_actions
 from runbook_lib.target.health import free_loopback_port
 from runbook_lib.target.interpreter import target_interpreter
@@ -70,6 +71,8 @@ def declared_strategies(manifest: Manifest) -> tuple[list[str], dict[str, str]]:
     for strategy in STRATEGIES:
         try:
             build_actions(strategy, manifest, "readiness")
+        except NotHonouredError:
+            declared.append(strategy)  # declared, and refused: its plan cell says why
         except InvalidInputError as exc:
             missing[strategy] = exc.message
         else:
