@@ -212,7 +212,7 @@ def test_switches_the_target_does_not_honour_are_refused_at_plan_time(
 
 
 # The code rollback's checklist: the factory's default stays unified, only the call site moves.
-ENV_CHECKS = ("check_env", "determinism", "training_smoke", "monitoring")
+ENV_CHECKS = ("check-env", "determinism", "training-smoke", "monitoring")
 
 
 def test_the_env_checks_pass_in_the_targets_interpreter_after_a_code_rollback(
@@ -234,10 +234,10 @@ def test_the_env_checks_pass_in_the_targets_interpreter_after_a_code_rollback(
     assert done.returncode == 0, done.stdout + done.stderr
     statuses = {name: check["status"] for name, check in checks.items()}
     assert "fail" not in statuses.values(), statuses
-    assert statuses["env.determinism"] == "pass"
-    assert "LegacyRoutingEnv" in checks["env.check_env"]["summary"]
-    assert "UnifiedRoutingEnv" in checks["env.check_env"]["summary"]
+    assert statuses["determinism"] == "pass"
+    assert "LegacyRoutingEnv" in checks["check-env"]["summary"]
+    assert "UnifiedRoutingEnv" in checks["check-env"]["summary"]
     # The code rollback pins the call site: the training script runs the legacy env.
-    assert "LegacyRoutingEnv (legacy)" in checks["env.training_smoke"]["summary"]
-    assert checks["env.monitoring"]["evidence"]["timesteps"] >= 600
+    assert "LegacyRoutingEnv (legacy)" in checks["training-smoke"]["summary"]
+    assert checks["monitoring"]["evidence"]["timesteps"] >= 600
     assert not [name for name in sys.modules if name.split(".")[0] == FOREIGN_PACKAGE]
