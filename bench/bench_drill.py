@@ -23,6 +23,7 @@ from runbook_lib.app import assessment
 from runbook_lib.app.drill import SCENARIOS, run_drill
 from runbook_lib.app.triage import facts_from
 from runbook_lib.comms.postmortem import write as write_postmortem
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import open_incident
 from runbook_lib.parity.run import run_incident_parity
 from runbook_lib.rollback import operations, strategies
@@ -54,10 +55,11 @@ def library_chain(name: str, root: Path, cache: Path) -> float:
         str(spec.facts.get("intentional", "unknown")),
     )
     decision = assessment.decide_incident(archive, incident, facts)
-    plan = operations.plan_rollback(workspace, archive, incident, decision.strategy)
-    operations.apply_rollback(workspace, archive, incident, plan.sha256)
+    ref = IncidentRef(workspace, archive, incident)
+    plan = operations.plan_rollback(ref, decision.strategy)
+    operations.apply_rollback(ref, plan.sha256)
     run_incident_parity(manifest, archive, incident, episodes=EPISODES)
-    verify.run_verify(workspace, archive, incident, checks=strategies.checklist(decision.strategy))
+    verify.run_verify(ref, checks=strategies.checklist(decision.strategy))
     write_postmortem(archive, incident)
     return time.perf_counter() - start
 

@@ -50,11 +50,11 @@ def recover(session: Session, verdict: str, *, monitor: bool = True) -> Recovery
     if verdict != "PASS":
         reason = f"parity is {verdict}: the fix is not proven, the rollback stays"
         return RecoveryReport(verdict, None, None, state, reason)
-    status = rollback_status(session.target, session.archive, session.incident_id)
+    status = rollback_status(session.ref)
     last = status["last_completed"]
     undone = None
     if last and last["operation"] == "apply":
-        undone = undo_rollback(session.target, session.archive, session.incident_id)
+        undone = undo_rollback(session.ref)
     monitoring = None
     if monitor and session.manifest.env is not None:
         from runbook_lib.verify.checks.env import check_monitoring

@@ -16,6 +16,7 @@ from typing import Any
 from runbook_lib.app.locations import Locations
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.model import Incident
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, load_incident, open_incident
 from runbook_lib.target.manifest import Manifest, load_manifest
 
@@ -32,6 +33,11 @@ class Session:
     def target(self) -> Path:
         """The target's root."""
         return self.manifest.root
+
+    @property
+    def ref(self) -> IncidentRef:
+        """The incident's handle, for the library's operations."""
+        return IncidentRef(self.target, self.archive, self.incident_id)
 
     @property
     def directory(self) -> Path:

@@ -70,10 +70,10 @@ def triage(session: Session, facts: Assessment, *, apply: bool = False) -> Triag
     decision = decide_incident(session.archive, session.incident_id, facts)
     if not rolls_back(decision.strategy):
         return TriageResult(decision, None, None, None)
-    plan = plan_rollback(session.target, session.archive, session.incident_id, decision.strategy)
+    plan = plan_rollback(session.ref, decision.strategy)
     applied = None
     if apply:
-        applied = apply_rollback(session.target, session.archive, session.incident_id, plan.sha256)
+        applied = apply_rollback(session.ref, plan.sha256)
     return TriageResult(decision, plan.describe(), plan.sha256, applied)
 
 

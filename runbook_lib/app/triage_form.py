@@ -26,6 +26,7 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.decide.tree import Assessment, decide
 from runbook_lib.incident.journal import Journal, JournalEvent
 from runbook_lib.incident.model import KINDS, SEVERITIES
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import open_incident
 from runbook_lib.rollback.operations import apply_rollback, undo_rollback
 from runbook_lib.target.manifest import Manifest, load_manifest
@@ -121,13 +122,14 @@ class FormRules:
         """A decision was recorded and its plan (if any) previewed."""
         self.plan, self.plan_strategy, self.confirmed = plan, strategy, False
 
+    def _ref(self, session: Session) -> IncidentRef:
+        return IncidentRef(session.target, self.archive, session.incident_id)
+
     def apply(self) -> str:
         """Apply the confirmed plan; the confirmation is spent."""
         if self.session is None or self.plan is None:
             raise InvalidInputError("no plan to apply: record the decision first")
-        report = apply_rollback(
-            self.session.target, self.archive, self.session.incident_id, self.plan
-        )
+        report = apply_rollback(self._ref(self.session), self.plan)
         self.confirmed = False
         checks = "; ".join(f"{c.name} {c.status}" for c in report.checks)
         return f"applied plan {report.plan[:12]}: {checks or 'no checks'}"
@@ -136,7 +138,7 @@ class FormRules:
         """Revert the rollback in effect; both confirmations are spent."""
         if self.session is None:
             raise InvalidInputError("no incident: nothing to undo")
-        report = undo_rollback(self.session.target, self.archive, self.session.incident_id)
+        report = undo_rollback(self._ref(self.session))
         self.undo_confirmed = self.confirmed = False
         return "reverted: " + "; ".join(report.steps_done)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence.amend import amending
@@ -40,6 +40,9 @@ from runbook_lib.rollback.lock import TargetLock
 from runbook_lib.rollback.plans import load_plan
 from runbook_lib.rollback.strategies import Strategy
 from runbook_lib.target.manifest import load_manifest
+
+if TYPE_CHECKING:
+    from runbook_lib.incident.ref import IncidentRef
 
 STRATEGY = Strategy.DOCUMENT_DIFFERENCE
 DOCUMENT_OUTCOMES = ("document-within-tolerance", "document-intentional", "document-and-monitor")
@@ -276,9 +279,7 @@ def _entry_action(
 
 
 def document_difference(
-    target: Path,
-    archive_dir: Path,
-    incident_id: str,
+    ref: IncidentRef,
     evidence: Mapping[str, Any],
     *,
     doc: str = DEFAULT_DOC,
@@ -296,8 +297,9 @@ def document_difference(
             to document, or no such document (nothing is changed then).
         LockHeldError: another runbook process is changing the target.
     """
-    manifest = load_manifest(target)
-    incident = load_incident(archive_dir, incident_id)
+    archive_dir = ref.archive
+    manifest = load_manifest(ref.target)
+    incident = load_incident(archive_dir, ref.id)
     directory = incident_dir(archive_dir, incident.id)
     _check_evidence(evidence)
     action = _entry_action(
@@ -327,16 +329,15 @@ def document_difference(
     return DocumentReport(action.entry, str(manifest.root / doc), plan, report)
 
 
-def undo_difference(
-    target: Path, archive_dir: Path, incident_id: str, plan_sha: str
-) -> OperationReport:
+def undo_difference(ref: IncidentRef, plan_sha: str) -> OperationReport:
     """Take a documented entry back out (the plan :func:`document_difference` applied).
 
     Raises:
         InvalidInputError: no such plan, or the plan is not a differences entry.
     """
-    manifest = load_manifest(target)
-    incident = load_incident(archive_dir, incident_id)
+    archive_dir = ref.archive
+    manifest = load_manifest(ref.target)
+    incident = load_incident(archive_dir, ref.id)
     directory = incident_dir(archive_dir, incident.id)
     plan = load_plan(directory, plan_sha)
     if plan.strategy != STRATEGY:

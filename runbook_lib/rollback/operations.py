@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence import index
@@ -43,11 +43,14 @@ from runbook_lib.target.envfile import export_lines, read_rollback_env
 from runbook_lib.target.manifest import Manifest, load_manifest
 from runbook_lib.target.specs import ServiceSpec
 
+if TYPE_CHECKING:
+    from runbook_lib.incident.ref import IncidentRef
 
-def _setup(target: Path, archive: Path, incident_id: str) -> tuple[Manifest, Incident, Path]:
-    manifest = load_manifest(target)
-    incident = load_incident(archive, incident_id)
-    return manifest, incident, incident_dir(archive, incident_id)
+
+def _setup(ref: IncidentRef) -> tuple[Manifest, Incident, Path]:
+    manifest = load_manifest(ref.target)
+    incident = load_incident(ref.archive, ref.id)
+    return manifest, incident, incident_dir(ref.archive, ref.id)
 
 
 @contextlib.contextmanager
@@ -65,24 +68,17 @@ def _advance(archive: Path, incident: Incident, state: str, note: str) -> None:
     advance_incident(archive, incident.id, state, note=note)
 
 
-def plan_rollback(
-    target: Path,
-    archive: Path,
-    incident_id: str,
-    strategy: str,
-    *,
-    service: ServiceSpec | None = None,
-) -> Plan:
+def plan_rollback(ref: IncidentRef, strategy: str, *, service: ServiceSpec | None = None) -> Plan:
     """Compute and save the plan of ``strategy``; the target is not touched.
 
     ``service`` replaces the manifest's ``[service]`` in the plan's steps (a
     readiness rehearsal's copy of the service, on a port of its own).
     """
-    manifest, incident, directory = _setup(target, archive, incident_id)
+    manifest, incident, directory = _setup(ref)
     if service is not None:
         manifest = dataclasses.replace(manifest, service=service)
-    actions = _actions(strategy, manifest, archive, directory, incident)
-    with amending(archive, directory):
+    actions = _actions(strategy, manifest, ref.archive, directory, incident)
+    with amending(ref.archive, directory):
         return _save_plan(manifest, directory, incident, strategy, actions)
 
 
@@ -129,15 +125,13 @@ def _check_target(plan: Plan, manifest: Manifest) -> None:
         )
 
 
-def apply_rollback(
-    target: Path, archive: Path, incident_id: str, plan_sha: str, *, dry_run: bool = False
-) -> OperationReport:
+def apply_rollback(ref: IncidentRef, plan_sha: str, *, dry_run: bool = False) -> OperationReport:
     """Apply a saved plan under the target's lock; the incident becomes ``rolled-back``."""
-    manifest, incident, directory = _setup(target, archive, incident_id)
+    manifest, incident, directory = _setup(ref)
     plan = load_plan(directory, plan_sha)
     _check_target(plan, manifest)
-    with _changing(manifest, archive, directory, "rollback apply"):
-        return _apply(manifest, archive, directory, incident, plan, dry_run=dry_run)
+    with _changing(manifest, ref.archive, directory, "rollback apply"):
+        return _apply(manifest, ref.archive, directory, incident, plan, dry_run=dry_run)
 
 
 def _apply(
@@ -179,11 +173,10 @@ def _applied_plan(directory: Path) -> str:
     )
 
 
-def undo_rollback(
-    target: Path, archive: Path, incident_id: str, *, dry_run: bool = False
-) -> OperationReport:
+def undo_rollback(ref: IncidentRef, *, dry_run: bool = False) -> OperationReport:
     """Revert the last applied plan in reverse order; the incident goes back to ``assessed``."""
-    manifest, incident, directory = _setup(target, archive, incident_id)
+    manifest, incident, directory = _setup(ref)
+    archive = ref.archive
     plan = load_plan(directory, _applied_plan(directory))
     _check_target(plan, manifest)
     with _changing(manifest, archive, directory, "rollback undo"):
@@ -198,11 +191,10 @@ def undo_rollback(
     return report
 
 
-def resume_rollback(
-    target: Path, archive: Path, incident_id: str, *, revert: bool = False
-) -> OperationReport:
+def resume_rollback(ref: IncidentRef, *, revert: bool = False) -> OperationReport:
     """Complete (or revert) the operation a crash interrupted, from the journal."""
-    manifest, incident, directory = _setup(target, archive, incident_id)
+    manifest, incident, directory = _setup(ref)
+    archive = ref.archive
     journal = Journal.for_incident(directory)
     with _changing(manifest, archive, directory, "rollback resume"):
         records = list(journal.read().records)
@@ -215,9 +207,9 @@ def resume_rollback(
     return report
 
 
-def rollback_status(target: Path, archive: Path, incident_id: str) -> dict[str, Any]:
+def rollback_status(ref: IncidentRef) -> dict[str, Any]:
     """The journal's story: plans, the last completed operation, anything interrupted."""
-    manifest, incident, directory = _setup(target, archive, incident_id)
+    manifest, incident, directory = _setup(ref)
     contents = Journal.for_incident(directory).read()
     records = list(contents.records)
     interrupted = find_interrupted(records)

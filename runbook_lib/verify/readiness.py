@@ -34,6 +34,7 @@ from runbook_lib.base.progress import StepProgress
 from runbook_lib.base.report import CheckResult
 from runbook_lib.evidence.amend import seal_changes
 from runbook_lib.evidence.seal import now_iso
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, load_incident, open_incident
 from runbook_lib.rollback import operations
 from runbook_lib.rollback.honoured import NotHonouredError
@@ -95,6 +96,7 @@ class _Rehearsal:
         self.root = root
         self.archive = archive
         self.incident = incident
+        self.ref = IncidentRef(root, archive, incident)
         self.manifest = load_manifest(root)
         self.python = str(target_interpreter(self.manifest).path)
         self.service, self.fixed = _relocated(self.manifest.service)
@@ -113,15 +115,13 @@ class _Rehearsal:
     def _plan_and_apply(self, row: StrategyRow) -> bool:
         service = self.service if row.strategy in WITH_SERVICE else None
         try:
-            plan = operations.plan_rollback(
-                self.root, self.archive, self.incident, row.strategy, service=service
-            )
+            plan = operations.plan_rollback(self.ref, row.strategy, service=service)
         except RunbookError as exc:
             _fail(row, Phase.PLAN, str(exc))
             return False
         _passed(row, Phase.PLAN, f"plan {plan.sha256[:12]}: {len(plan.steps)} step(s)")
         try:
-            report = operations.apply_rollback(self.root, self.archive, self.incident, plan.sha256)
+            report = operations.apply_rollback(self.ref, plan.sha256)
         except RunbookError as exc:
             _fail(row, Phase.APPLY, str(exc))
             self._revert(row)
@@ -136,7 +136,7 @@ class _Rehearsal:
     def _revert(self, row: StrategyRow) -> None:
         """Take back the steps of an apply that raised (the journal shows where it stopped)."""
         try:
-            operations.resume_rollback(self.root, self.archive, self.incident, revert=True)
+            operations.resume_rollback(self.ref, revert=True)
         except RunbookError as exc:
             _fail(row, Phase.UNDO, f"reverting the failed apply failed: {exc}")
 
@@ -183,7 +183,7 @@ class _Rehearsal:
 
     def _undo(self, row: StrategyRow) -> None:
         try:
-            operations.undo_rollback(self.root, self.archive, self.incident)
+            operations.undo_rollback(self.ref)
         except RunbookError as exc:
             _fail(row, Phase.UNDO, str(exc))
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.base.report import CheckResult, timed
@@ -26,6 +26,9 @@ from runbook_lib.verify.registry import (
     rollback_in_effect,
     select_checks,
 )
+
+if TYPE_CHECKING:
+    from runbook_lib.incident.ref import IncidentRef
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,7 @@ def _save(report: VerifyReport, checks_dir: Path, stamp: str) -> VerifyReport:
 
 
 def run_verify(
-    target: Path,
-    archive: Path,
-    incident_id: str,
+    ref: IncidentRef,
     *,
     checks: Sequence[str] | None = None,
     expect: str = "auto",
@@ -143,9 +144,7 @@ def run_verify(
     """Run the checklist on ``target`` for an incident, under the target's lock, and save it.
 
     Args:
-        target: The target's root (or its ``runbook.toml``).
-        archive: The archive holding the incident.
-        incident_id: The incident the run belongs to.
+        ref: The incident the run belongs to, its target and its archive.
         checks: Names from :data:`REGISTRY` (default: the checklist of the
             rollback in effect, :func:`runbook_lib.rollback.strategies.checklist`, or all).
         expect: ``auto``, ``stable`` or ``release`` (see the module docstring).
@@ -160,9 +159,9 @@ def run_verify(
     from runbook_lib.rollback.strategies import checklist
 
     requested = select_checks(checks) if checks else None  # unknown names refused first
-    manifest = load_manifest(target)
-    incident = load_incident(archive, incident_id)
-    directory = incident_dir(archive, incident.id)
+    manifest = load_manifest(ref.target)
+    incident = load_incident(ref.archive, ref.id)
+    directory = incident_dir(ref.archive, incident.id)
     strategy = rollback_in_effect(directory)
     selected = requested or select_checks(checklist(strategy))
     resolved = resolve_expect(expect, strategy)

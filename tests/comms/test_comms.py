@@ -21,6 +21,7 @@ from runbook_lib.decide.tree import Assessment, decide
 from runbook_lib.evidence.records import record_decision
 from runbook_lib.evidence.seal import verify_incident
 from runbook_lib.incident.journal import read_journal
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import advance_incident, incident_dir, load_incident, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 from runbook_lib.target.manifest import Manifest, load_manifest
@@ -205,8 +206,8 @@ def test_messages_follow_the_seeds_from_the_incidents_records(
         store, directory, decide(Assessment(crash_or_data_loss=True)).to_dict(), source="test"
     )
     advance_incident(store, incident, "assessed")
-    plan = plan_rollback(fresh_sandbox, store, incident, "now")
-    assert apply_rollback(fresh_sandbox, store, incident, plan.sha256).ok
+    plan = plan_rollback(IncidentRef(fresh_sandbox, store, incident), "now")
+    assert apply_rollback(IncidentRef(fresh_sandbox, store, incident), plan.sha256).ok
     manifest = load_manifest(fresh_sandbox)
     texts = {}
     for name in TEMPLATES:

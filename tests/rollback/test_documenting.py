@@ -21,6 +21,7 @@ from runbook_lib.evidence.amend import seal_by_hand
 from runbook_lib.evidence.records import record_decision
 from runbook_lib.evidence.seal import verify_incident
 from runbook_lib.incident.journal import read_journal
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.rollback.actions.differences import DEFAULT_DOC, MARKER, append_entry
 from runbook_lib.rollback.actions.registry import ACTIONS
@@ -90,7 +91,7 @@ def test_an_entry_is_appended_after_the_marker(fresh_sandbox: Path, store: Path)
     before = doc.read_text()
     before_hash = workspace_hash(fresh_sandbox)
     result = document_difference(
-        fresh_sandbox, store, incident, parity_evidence(store, directory), now=DAY
+        IncidentRef(fresh_sandbox, store, incident), parity_evidence(store, directory), now=DAY
     )
     assert result.report.ok and result.plan.strategy == "document-difference"
     text = doc.read_text()
@@ -126,7 +127,7 @@ def test_an_entry_is_appended_after_the_marker(fresh_sandbox: Path, store: Path)
     assert rows == [{"name": "differences-entry.verify", "status": "pass"}]
     assert verify_incident(store, directory).ok
 
-    undo = undo_difference(fresh_sandbox, store, incident, result.plan.sha256)
+    undo = undo_difference(IncidentRef(fresh_sandbox, store, incident), result.plan.sha256)
     assert undo.steps_done == [f"document the difference in {DEFAULT_DOC}"]
     assert doc.read_text() == before and workspace_hash(fresh_sandbox) == before_hash
     assert verify_incident(store, directory).ok
@@ -159,7 +160,7 @@ def test_only_a_decision_to_document_is_documented(
     doc = fresh_sandbox / DEFAULT_DOC
     before = doc.read_bytes()
     with pytest.raises(InvalidInputError, match=message):
-        document_difference(fresh_sandbox, store, incident, {"summary": "x"})
+        document_difference(IncidentRef(fresh_sandbox, store, incident), {"summary": "x"})
     assert doc.read_bytes() == before
     assert not (incident_dir(store, incident) / "plans").exists()
 
@@ -167,25 +168,26 @@ def test_only_a_decision_to_document_is_documented(
 def test_bad_requests_change_nothing(fresh_sandbox: Path, store: Path) -> None:
     bare = open_incident(store, "no decision yet", "low", "other").id
     with pytest.raises(InvalidInputError, match="has no decision to document"):
-        document_difference(fresh_sandbox, store, bare, {"summary": "x"})
+        document_difference(IncidentRef(fresh_sandbox, store, bare), {"summary": "x"})
     incident = incident_deciding(store, difference_pct=2.0, intentional=True)
     with pytest.raises(InvalidInputError, match=r"unknown evidence key\(s\): colour"):
-        document_difference(fresh_sandbox, store, incident, {"colour": "red"})
+        document_difference(IncidentRef(fresh_sandbox, store, incident), {"colour": "red"})
     with pytest.raises(InvalidInputError, match=r"evidence\['plots'\] must be a list"):
-        document_difference(fresh_sandbox, store, incident, {"plots": "a.png"})
+        document_difference(IncidentRef(fresh_sandbox, store, incident), {"plots": "a.png"})
     with pytest.raises(
         InvalidInputError, match=r"differences document .*missing\.md does not exist"
     ):
-        document_difference(fresh_sandbox, store, incident, {}, doc="docs/missing.md")
+        document_difference(IncidentRef(fresh_sandbox, store, incident), {}, doc="docs/missing.md")
     assert not (incident_dir(store, incident) / "plans").exists()
 
 
 SCRIPT = """\
 import json, sys
 from pathlib import Path
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.rollback.documenting import document_difference
-target, store, incident = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-document_difference(target, store, incident, json.loads(sys.argv[4]))
+ref = IncidentRef(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3])
+document_difference(ref, json.loads(sys.argv[4]))
 """
 
 
@@ -213,7 +215,7 @@ def test_an_interrupted_entry_is_resumed_by_the_rollback_engine(
     assert subprocess.run(args, env=env, check=False, capture_output=True).returncode == 0
     labels = [line.split("\t")[1] for line in log.read_text().splitlines()]
     plan = (incident_dir(store, incident) / "plans" / "latest").read_text().strip()
-    undo_difference(fresh_sandbox, store, incident, plan)
+    undo_difference(IncidentRef(fresh_sandbox, store, incident), plan)
     assert doc.read_bytes() == before
     crash_at = labels.index("journal outcome") + 1  # the file is written, its outcome not journaled
     env = {**os.environ, "RUNBOOK_CRASH_AT": str(crash_at)}

@@ -13,6 +13,7 @@ import pytest
 from runbook_lib.base import crashpoints
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.evidence.amend import amending
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, load_incident, open_incident
 from runbook_lib.rollback.engine import make_plan
 from runbook_lib.rollback.operations import (
@@ -41,16 +42,16 @@ def test_strategy_cycle_restores_the_workspace(
     fresh_sandbox: Path, archive: Path, incident_id: str, strategy: str
 ) -> None:
     before = workspace_hash(fresh_sandbox)
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, strategy)
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), strategy)
     assert workspace_hash(fresh_sandbox) == before
-    report = apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
+    report = apply_rollback(IncidentRef(fresh_sandbox, archive, incident_id), plan.sha256)
     assert report.ok, [c.summary for c in report.checks]
     assert workspace_hash(fresh_sandbox) != before
     assert load_incident(archive, incident_id).state == "rolled-back"
-    undo_rollback(fresh_sandbox, archive, incident_id)
+    undo_rollback(IncidentRef(fresh_sandbox, archive, incident_id))
     assert workspace_hash(fresh_sandbox) == before
     assert load_incident(archive, incident_id).state == "assessed"
-    status = rollback_status(fresh_sandbox, archive, incident_id)
+    status = rollback_status(IncidentRef(fresh_sandbox, archive, incident_id))
     assert status["last_completed"]["operation"] == "undo" and status["interrupted"] is None
 
 
@@ -58,13 +59,13 @@ def test_git_restore_and_package_cycle(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
     before = workspace_hash(fresh_sandbox)
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "sac-full")
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "sac-full")
     removed = {c.path for s in plan.steps for c in s.changes if c.after is None}
     assert "src/rl/sac/sac_features.py" in removed
-    report = apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
+    report = apply_rollback(IncidentRef(fresh_sandbox, archive, incident_id), plan.sha256)
     assert report.ok, [c.summary for c in report.checks]
     assert not (fresh_sandbox / "src/rl/sac/sac_features.py").exists()
-    undo_rollback(fresh_sandbox, archive, incident_id)
+    undo_rollback(IncidentRef(fresh_sandbox, archive, incident_id))
     assert workspace_hash(fresh_sandbox) == before
 
 
@@ -115,7 +116,7 @@ def test_missing_stable_ref_exits_2(fresh_sandbox: Path, archive: Path, incident
 
 
 def test_stale_plan_exits_4(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "config")
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "config")
     config = fresh_sandbox / "config.ini"
     config.write_text(config.read_text() + "\n# an operator's edit\n")
     before = workspace_hash(fresh_sandbox)
@@ -140,7 +141,7 @@ def test_stale_plan_exits_4(fresh_sandbox: Path, archive: Path, incident_id: str
 def test_apply_without_yes_off_a_terminal_is_refused(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "config")
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "config")
     before = workspace_hash(fresh_sandbox)
     proc = cli(
         "rollback",
@@ -167,7 +168,7 @@ def test_illegal_transition_exits_2(archive: Path, incident_id: str) -> None:
 def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
     fresh_sandbox: Path, archive: Path, incident_id: str, tmp_path: Path
 ) -> None:
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "now")
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "now")
     enable_crashpoints(fresh_sandbox)
     release = tmp_path / "release"
     args = [

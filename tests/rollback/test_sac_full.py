@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.fsutil import workspace_hash
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import load_incident, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback, undo_rollback
 from runbook_lib.sandbox.defects import SYMPTOMS, inject_defect
@@ -52,7 +53,7 @@ def test_sac_full_rolls_back_verifies_and_undoes(
         release_pid = guard.pids[0]
         before = workspace_hash(fresh_sandbox)
 
-        plan = plan_rollback(fresh_sandbox, archive, incident_id, "sac-full")
+        plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "sac-full")
         assert [s.action for s in plan.steps] == [
             "service-stop",
             "git-restore",
@@ -61,12 +62,12 @@ def test_sac_full_rolls_back_verifies_and_undoes(
             "service-start",
         ]
         assert workspace_hash(fresh_sandbox) == before
-        applied = apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
+        applied = apply_rollback(IncidentRef(fresh_sandbox, archive, incident_id), plan.sha256)
         assert applied.ok, [c.summary for c in applied.checks]
         stable_pid = guard.current_pid()
         assert stable_pid is not None and stable_pid != release_pid
 
-        report = run_verify(fresh_sandbox, archive, incident_id, checks=VERIFIED)
+        report = run_verify(IncidentRef(fresh_sandbox, archive, incident_id), checks=VERIFIED)
         results = {r.name: r for r in report.results}
         assert report.expect == "stable"
         assert {n: r.status for n, r in results.items()} == dict.fromkeys(VERIFIED, "pass"), {
@@ -80,7 +81,7 @@ def test_sac_full_rolls_back_verifies_and_undoes(
         trading = results["trading"].evidence["metrics"]
         assert all(row["delta"] == 0.0 for row in trading.values()), "stable equals its baseline"
 
-        undone = undo_rollback(fresh_sandbox, archive, incident_id)
+        undone = undo_rollback(IncidentRef(fresh_sandbox, archive, incident_id))
         assert undone.ok, [c.summary for c in undone.checks]
         assert workspace_hash(fresh_sandbox) == before
         assert load_incident(archive, incident_id).state == "assessed"

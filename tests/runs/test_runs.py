@@ -15,6 +15,7 @@ from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import ACTIVE_RUN_ENV, run_lock
 from runbook_lib.evidence.chain import read_chain
 from runbook_lib.evidence.seal import read_manifest, verify_incident
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback
 from runbook_lib.runs.parameters import (
@@ -175,8 +176,8 @@ print("cwd", os.getcwd(), "episodes", episodes, "label", label)
 def test_run_applies_the_rollback_env_and_is_archived(
     tmp_path: Path, fresh_sandbox: Path, store: Path, incident_id: str
 ) -> None:
-    plan = plan_rollback(fresh_sandbox, store, incident_id, "env-var")
-    assert apply_rollback(fresh_sandbox, store, incident_id, plan.sha256).ok
+    plan = plan_rollback(IncidentRef(fresh_sandbox, store, incident_id), "env-var")
+    assert apply_rollback(IncidentRef(fresh_sandbox, store, incident_id), plan.sha256).ok
     nb = make_notebook(tmp_path / "02_check.ipynb", ENV_CELL)
     assert "USE_UNIFIED_ENV" not in os.environ
     outcome = run_notebook(

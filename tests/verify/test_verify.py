@@ -10,6 +10,7 @@ import pytest
 from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.report import CheckResult
+from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.rollback.operations import apply_rollback, plan_rollback, undo_rollback
 from runbook_lib.sandbox.defects import inject_defect
@@ -97,7 +98,9 @@ def test_resolve_expect_refuses_other_words() -> None:
 def test_a_passing_run_is_saved_as_strict_json(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["integrity", "config"])
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["integrity", "config"]
+    )
     assert report.ok and report.expect == "release"
     assert [r.name for r in report.results] == ["integrity", "config"]
     assert (
@@ -120,7 +123,9 @@ def test_a_blocking_failure_fails_the_run_and_is_recorded(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
     inject_defect(fresh_sandbox, "config-out-of-range")
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["config", "integrity"])
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["config", "integrity"]
+    )
     assert not report.ok and report.failed_blocking == ["config"]
     assert report.path is not None
     saved = json.loads(report.path.read_text())
@@ -130,7 +135,9 @@ def test_a_blocking_failure_fails_the_run_and_is_recorded(
 
 
 def test_stable_expected_on_request(fresh_sandbox: Path, archive: Path, incident_id: str) -> None:
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["integrity"], expect="stable")
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["integrity"], expect="stable"
+    )
     # Nothing was restored in this workspace: the stable expectation makes integrity fail.
     assert report.expect == "stable" and report.failed_blocking == ["integrity"]
     assert report.extra["expected_version"] == "1.0.0"
@@ -141,28 +148,32 @@ def test_the_journal_tells_which_rollback_is_in_effect(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
     directory = incident_dir(archive, incident_id)
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory-resolution"])
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["factory-resolution"]
+    )
     assert report.extra["rollback_in_effect"] is None and report.expect == "release"
     gate = report.results[0]
     assert (gate.name, gate.status, gate.blocking) == ("factory-resolution", "skip", False)
     assert gate.summary.endswith("the rollback in effect is none")
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "env-var")
-    apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "env-var")
+    apply_rollback(IncidentRef(fresh_sandbox, archive, incident_id), plan.sha256)
     assert rollback_in_effect(directory) == "env-var"
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["factory-resolution"])
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["factory-resolution"]
+    )
     assert report.expect == "release", "an env rollback leaves the SAC release in place"
     assert "rollback in effect" not in report.results[0].summary, "the check ran"
-    undo_rollback(fresh_sandbox, archive, incident_id)
+    undo_rollback(IncidentRef(fresh_sandbox, archive, incident_id))
     assert rollback_in_effect(directory) is None
 
 
 def test_code_level_rollback_does_not_claim_the_factory(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "code")
-    apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "code")
+    apply_rollback(IncidentRef(fresh_sandbox, archive, incident_id), plan.sha256)
     report = run_verify(
-        fresh_sandbox, archive, incident_id, checks=["factory-resolution", "config"]
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["factory-resolution", "config"]
     )
     assert report.ok and report.results[1].status == "skip"
     assert report.results[1].summary.endswith("the rollback in effect is code")
@@ -174,9 +185,9 @@ def test_without_names_the_checklist_of_the_rollback_in_effect_runs(
     from runbook_lib.rollback import strategies
 
     monkeypatch.setitem(strategies.CHECKLISTS, "env-var", (CheckName.CONFIG, CheckName.INTEGRITY))
-    plan = plan_rollback(fresh_sandbox, archive, incident_id, "env-var")
-    apply_rollback(fresh_sandbox, archive, incident_id, plan.sha256)
-    report = run_verify(fresh_sandbox, archive, incident_id)
+    plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "env-var")
+    apply_rollback(IncidentRef(fresh_sandbox, archive, incident_id), plan.sha256)
+    report = run_verify(IncidentRef(fresh_sandbox, archive, incident_id))
     assert [r.name for r in report.results] == ["integrity", "config"]
 
 
@@ -185,10 +196,12 @@ def test_service_checks_skip_unless_asked_to_start_it(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
     names = ["service-health", "service-performance"]
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=names)
+    report = run_verify(IncidentRef(fresh_sandbox, archive, incident_id), checks=names)
     assert report.ok and [r.status for r in report.results] == ["skip", "skip"]
     with guarded_service(fresh_sandbox, start=False) as guard:
-        report = run_verify(fresh_sandbox, archive, incident_id, checks=names, start_service=True)
+        report = run_verify(
+            IncidentRef(fresh_sandbox, archive, incident_id), checks=names, start_service=True
+        )
         pid = guard.current_pid()
         assert pid is not None, "--start-service leaves the service running"
         assert [(r.name, r.status) for r in report.results] == [
@@ -203,7 +216,9 @@ def test_env_checks_skip_when_their_module_cannot_be_imported(
     fresh_sandbox: Path, archive: Path, incident_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(verify, "ENV_MODULE", "runbook_lib.verify.checks.no_such_module")
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["determinism", "monitoring"])
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["determinism", "monitoring"]
+    )
     assert report.ok
     for result, name in zip(report.results, ("determinism", "monitoring"), strict=True):
         assert (result.name, result.status, result.blocking) == (name, "skip", False)
@@ -219,7 +234,9 @@ def test_a_crashing_check_is_a_failure_not_an_abort(
     monkeypatch.setitem(
         REGISTRY, CheckName.CONFIG, RegisteredCheck(CheckName.CONFIG, "boom", explode)
     )
-    report = run_verify(fresh_sandbox, archive, incident_id, checks=["config", "integrity"])
+    report = run_verify(
+        IncidentRef(fresh_sandbox, archive, incident_id), checks=["config", "integrity"]
+    )
     assert [(r.name, r.status) for r in report.results] == [
         ("integrity", "pass"),
         ("config", "fail"),
@@ -232,9 +249,11 @@ def test_bad_input_is_refused_before_anything_runs(
     fresh_sandbox: Path, archive: Path, incident_id: str
 ) -> None:
     with pytest.raises(InvalidInputError, match="unknown check"):
-        run_verify(fresh_sandbox, archive, incident_id, checks=["nope"])
+        run_verify(IncidentRef(fresh_sandbox, archive, incident_id), checks=["nope"])
     with pytest.raises(InvalidInputError, match="is not an incident ID"):
-        run_verify(fresh_sandbox, archive, "../x", checks=["config"])
+        run_verify(IncidentRef(fresh_sandbox, archive, "../x"), checks=["config"])
     with pytest.raises(InvalidInputError, match="unknown expectation"):
-        run_verify(fresh_sandbox, archive, incident_id, checks=["config"], expect="newest")
+        run_verify(
+            IncidentRef(fresh_sandbox, archive, incident_id), checks=["config"], expect="newest"
+        )
     assert not (incident_dir(archive, incident_id) / "checks").exists()

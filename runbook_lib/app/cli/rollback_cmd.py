@@ -82,9 +82,10 @@ def plan_command(
     *, incident_id: str, strategy: str, target: Path, archive: Path, as_json: bool
 ) -> None:
     """Compute the exact changes of a strategy and save the plan (touches nothing)."""
+    from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.rollback.operations import plan_rollback
 
-    plan = plan_rollback(target, archive, incident_id, strategy)
+    plan = plan_rollback(IncidentRef(target, archive, incident_id), strategy)
     data = {"sha256": plan.sha256, **plan.to_dict()}
     text = (
         plan.describe() + f"\n\napply with: runbook rollback apply --incident {incident_id} "
@@ -112,10 +113,14 @@ def apply_command(
     as_json: bool,
 ) -> None:
     """Apply a saved plan; refused when the target changed since the plan (exit 4)."""
+    from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.rollback.operations import apply_rollback
 
     confirm(f"Apply plan {plan_sha} to {target}?", yes, dry_run)
-    _print_report(apply_rollback(target, archive, incident_id, plan_sha, dry_run=dry_run), as_json)
+    _print_report(
+        apply_rollback(IncidentRef(target, archive, incident_id), plan_sha, dry_run=dry_run),
+        as_json,
+    )
 
 
 @rollback.command("undo")
@@ -129,10 +134,13 @@ def undo_command(
     *, incident_id: str, yes: bool, dry_run: bool, target: Path, archive: Path, as_json: bool
 ) -> None:
     """Revert the incident's applied plan, step by step in reverse order."""
+    from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.rollback.operations import undo_rollback
 
     confirm(f"Undo the rollback of {incident_id} on {target}?", yes, dry_run)
-    _print_report(undo_rollback(target, archive, incident_id, dry_run=dry_run), as_json)
+    _print_report(
+        undo_rollback(IncidentRef(target, archive, incident_id), dry_run=dry_run), as_json
+    )
 
 
 @rollback.command("resume")
@@ -146,10 +154,13 @@ def resume_command(
     *, incident_id: str, revert: bool, yes: bool, target: Path, archive: Path, as_json: bool
 ) -> None:
     """Complete (or --revert) an operation that a crash interrupted, from the journal."""
+    from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.rollback.operations import resume_rollback
 
     confirm(f"Resume the interrupted operation of {incident_id}?", yes, False)
-    _print_report(resume_rollback(target, archive, incident_id, revert=revert), as_json)
+    _print_report(
+        resume_rollback(IncidentRef(target, archive, incident_id), revert=revert), as_json
+    )
 
 
 @rollback.command("status")
@@ -168,13 +179,14 @@ def status_command(*, incident_id: str | None, target: Path, archive: Path, as_j
     Without --incident, scan every incident of the archive for an operation
     that began and never ended (after a crash or a kill).
     """
+    from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.rollback.operations import rollback_status, scan_interrupted
 
     if incident_id is None:
         scan = scan_interrupted(target, archive)
         emit(scan, as_json=as_json, text="\n".join(scan_lines(scan)))
         return
-    status = rollback_status(target, archive, incident_id)
+    status = rollback_status(IncidentRef(target, archive, incident_id))
     emit(status, as_json=as_json, text="\n".join(status_lines(status)))
 
 

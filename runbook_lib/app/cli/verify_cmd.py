@@ -75,14 +75,13 @@ def verify(
     The results go to ARCHIVE/incidents/<ID>/checks/verify-<timestamp>.json.
     """
     from runbook_lib.evidence.amend import sealing
+    from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.verify.runner import run_verify
 
     progress = StepProgress.for_command(as_json=as_json).step("verify: running the checks")
     with sealing(archive, incident_id), progress:  # the results are sealed with the incident
         report = run_verify(
-            target,
-            archive,
-            incident_id,
+            IncidentRef(target, archive, incident_id),
             checks=_names(checks),
             expect=expect,
             start_service=start_service,
