@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +18,8 @@ from runbook_lib.base.errors import InvalidInputError
 _CHUNK = 1 << 20
 # Where the platform has it, a read opens the file itself, never what a final link names.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -94,13 +95,28 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _mkstemp(directory: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp``: a new file only this process can read, created exclusively.
+
+    :mod:`tempfile` imports :mod:`shutil`, :mod:`random` and the compression
+    modules, which every ``runbook rollback now`` would pay for one name.
+    """
+    for _ in range(100):
+        name = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(name, _TEMP_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
 def _temp_beside(path: Path, data: bytes) -> tuple[Path, int]:
     """A new temporary file next to ``path`` holding ``data``, with ``path``'s mode; still open.
 
     Returns its path and its open descriptor (the caller flushes and closes it).
     """
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _mkstemp(path.parent, f".{path.name}.", ".tmp")
     try:
         view = memoryview(data)
         while view:
@@ -199,7 +215,7 @@ def atomic_write_bytes(
         confined(within, path)
     if mode is None:
         mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _mkstemp(path.parent, f".{path.name}.", ".tmp")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:

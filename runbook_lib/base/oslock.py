@@ -30,6 +30,23 @@ class Timeout(TimeoutError):
         self.lock_file = lock_file
 
 
+def held_elsewhere(path: str | os.PathLike[str]) -> bool:
+    """Whether someone holds the lock on ``path`` now (another process, or another object).
+
+    Probes without waiting and gives the lock straight back; a missing lock file
+    is a lock nobody holds, and the probe does not create it.
+    """
+    if not os.path.exists(path):
+        return False
+    probe = FileLock(path, blocking=False)
+    try:
+        probe.acquire()
+    except Timeout:
+        return True
+    probe.release(force=True)
+    return False
+
+
 class FileLock:
     """An exclusive ``flock`` on ``path``; ``timeout`` < 0 waits forever, 0 tries once."""
 

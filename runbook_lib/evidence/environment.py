@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import platform
 import re
 import sys
 from typing import Any
@@ -53,9 +52,41 @@ def _versions(found: list[tuple[str, str]]) -> dict[str, str | None]:
     first: dict[str, str] = {}
     for project, version in found:
         first.setdefault(_normalized(project), version)
-    versions: dict[str, str | None] = {"python": platform.python_version()}
+    versions: dict[str, str | None] = {"python": python_version()}
     versions.update({name: first.get(_normalized(name)) for name in _VERSIONED if name != "python"})
     return versions
+
+
+def python_version() -> str:
+    """What ``platform.python_version()`` says (the first word of ``sys.version``)."""
+    return sys.version.split()[0]
+
+
+def platform_name() -> str:
+    """What ``platform.platform()`` says, without its ``uname -p`` subprocess on Linux.
+
+    ``platform()`` asks ``uname -p`` for the processor (a fork, an exec and the
+    import of :mod:`subprocess`: more than a ``rollback now`` itself takes). On
+    Linux that answers ``unknown`` (GNU coreutils) or the machine (Fedora's
+    patch), and ``platform()`` leaves both out; the rest is ``os.uname()`` and
+    the C library's ``confstr``, read here as ``platform()`` reads them.
+    Elsewhere ``platform.platform()`` answers.
+    """
+    uname = os.uname()
+    libc = os.confstr("CS_GNU_LIBC_VERSION") if "CS_GNU_LIBC_VERSION" in os.confstr_names else None
+    parts = (libc or "").split(maxsplit=1)
+    if uname.sysname != "Linux" or len(parts) != 2:
+        import platform
+
+        return platform.platform()
+    name = "-".join(p.strip() for p in (uname.sysname, uname.release, uname.machine, "with") if p)
+    name = f"{name}-{parts[0]}{parts[1]}"
+    for char in ' /\\:;"()':
+        name = name.replace(char, "_" if char == " " else "-")
+    name = name.replace("unknown", "")
+    while "--" in name:
+        name = name.replace("--", "-")
+    return name.rstrip("-")
 
 
 def installed_distributions() -> list[str]:
@@ -78,8 +109,8 @@ def environment_facts(*, with_system_info: bool = True) -> dict[str, Any]:
         "versions": _versions(found),
         "pip_freeze": _freeze(found),
         "user": getpass.getuser(),
-        "host": platform.node(),  # what socket.gethostname() says, without importing socket
-        "platform": platform.platform(),
+        "host": os.uname().nodename,  # what socket.gethostname() says, without importing socket
+        "platform": platform_name(),
         "executable": sys.executable,
     }
     if with_system_info:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.fsutil import atomic_write_text, sha256_bytes, sha256_file
-from runbook_lib.base.oslock import FileLock, Timeout
+from runbook_lib.base.oslock import held_elsewhere
 from runbook_lib.evidence.chain import RunRecord, RunStatus, StartedRecord, append_run, read_chain
 from runbook_lib.evidence.layout import RUN_LOCK, RUNS_DIR, STARTED_SUFFIX
 from runbook_lib.incident.journal import Journal, JournalEvent
@@ -104,15 +104,7 @@ def open_runs(incident_dir: Path, chain: Sequence[RunRecord] | None = None) -> l
 
 def run_in_progress(incident_dir: Path) -> bool:
     """Whether another process holds the incident's run lock (a run is writing)."""
-    if not (incident_dir / RUN_LOCK).exists():
-        return False
-    lock = FileLock(str(incident_dir / RUN_LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        return True
-    lock.release()
-    return False
+    return held_elsewhere(incident_dir / RUN_LOCK)
 
 
 def record_interrupted(incident_dir: Path) -> list[RunRecord]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from typing import Any
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, LockHeldError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
-from runbook_lib.base.oslock import FileLock, Timeout
+from runbook_lib.base.oslock import FileLock, Timeout, held_elsewhere
 
 LOCK_DIR = ".runbook"
 LOCK_FILE = "lock"
@@ -87,11 +86,11 @@ class LockHolder:
         """A description of this process."""
         pid = os.getpid()
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        return cls(pid, incident, command, started, platform.node(), _process_start(pid))
+        return cls(pid, incident, command, started, os.uname().nodename, _process_start(pid))
 
     def is_alive(self) -> bool:
         """Whether the holder's process still runs (the same process, not a reused pid)."""
-        if self.host != platform.node():
+        if self.host != os.uname().nodename:
             return True  # cannot tell from here; assume the worst
         start = _process_start(self.pid)
         if start is None:
@@ -259,15 +258,6 @@ class LockStatus:
 def lock_status(target: Path) -> LockStatus:
     """Probe the target's lock without keeping it."""
     target = target.resolve()
-    path = target / LOCK_DIR / LOCK_FILE
-    held = False
-    if path.exists():
-        probe = FileLock(path, blocking=False)
-        try:
-            probe.acquire()
-        except Timeout:
-            held = True
-        else:
-            probe.release(force=True)
+    held = held_elsewhere(target / LOCK_DIR / LOCK_FILE)
     holder = read_holder(target)
     return LockStatus(target, held, holder, stale=holder is not None and not held)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import socket
 from importlib import metadata
 
@@ -22,3 +23,9 @@ def test_versions_and_host_match_importlib_metadata_and_socket() -> None:
     }
     assert facts["host"] == socket.gethostname()
     assert any(line.lower().startswith("filelock==") for line in facts["pip_freeze"])
+
+
+def test_platform_and_python_version_match_the_platform_module() -> None:
+    facts = environment_facts(with_system_info=False)
+    assert facts["platform"] == platform.platform()
+    assert facts["versions"]["python"] == platform.python_version()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from runbook_lib.base.fsutil import sha256_bytes
@@ -102,9 +103,13 @@ class Plan:
         """The exact bytes of the plan file; their sha256 names the plan."""
         return (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
 
-    @property
+    @cached_property
     def sha256(self) -> str:
-        """The plan's identity: apply must be given this hash."""
+        """The plan's identity: apply must be given this hash.
+
+        Computed once per plan object (a plan is frozen and nothing edits its
+        steps in place): ``rollback now`` names its plan a dozen times.
+        """
         return sha256_bytes(self.canonical_bytes())
 
     @classmethod
