@@ -25,6 +25,7 @@ from runbook_lib.evidence.layout import CHECKS_DIR, DECISION_FILE, PARITY_FILE
 from runbook_lib.runs import catalog
 
 NOTEBOOKS = catalog.NOTEBOOKS
+LAST_NOTEBOOK = "06_postmortem"  # every chain ends with it
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,8 @@ def run_drill(
     kernels = KernelSupply()
 
     def run(notebook: str, **parameters: Any) -> bool:
+        if notebook == LAST_NOTEBOOK:
+            kernels.last_run()
         with say.step(f"run {notebook}") as step:
             outcome = run_notebook(
                 NOTEBOOKS / f"{notebook}.ipynb",
@@ -314,7 +317,7 @@ def _run_chain(
         if spec.fix:
             clear_faults(workspace)
             run("05_recovery", episodes=episodes)
-    run("06_postmortem")
+    run(LAST_NOTEBOOK)
 
 
 def _stop_service(workspace: Path) -> None:

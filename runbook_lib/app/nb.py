@@ -223,8 +223,14 @@ class FigureView:
         self.figure = figure
 
     def _repr_png_(self) -> bytes:
+        """The PNG the parity run archived of this figure, else one drawn now."""
         import io
 
+        from runbook_lib.parity.plots import written_png
+
+        written = written_png(self.figure)
+        if written is not None:  # the archived plot itself, not a second drawing of it
+            return written
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png", dpi=100)
         return buffer.getvalue()

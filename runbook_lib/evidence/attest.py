@@ -31,6 +31,10 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://rl-runbook.dev/seal/v1"
 
+# The configured key as last loaded, by its file's identity (path, device, inode,
+# mtime, size): each seal of a command or notebook checks the file, parses it once.
+_LOADED: dict[tuple[str, int, int, int, int], Ed25519PrivateKey] = {}
+
 
 class Signature(TypedDict):
     """One DSSE signature."""
@@ -111,6 +115,8 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 def configured_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
     """The configured signing key (:func:`key_path`), or ``None`` when none is set.
 
+    The file is checked on every call and parsed again only when it changed.
+
     Raises:
         InvalidInputError: the key is missing, not an Ed25519 private key in PEM,
             readable by others than its owner, or inside ``archive``.
@@ -126,18 +132,25 @@ def configured_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
             hint="move it outside the archive and point to it there",
         )
     try:
-        mode = path.stat().st_mode & 0o777
+        info = path.stat()
     except OSError as err:
         raise InvalidInputError(
             f"cannot read the signing key {path} ({named_by}): {err.strerror}",
             hint="make one with 'runbook keys generate --out PATH'",
         ) from None
+    mode = info.st_mode & 0o777
     if mode & 0o077:
         raise InvalidInputError(
             f"the signing key {path} ({named_by}) has mode {mode:04o}: others may read it",
             hint=f"chmod 600 {path}",
         )
-    return load_private_key(path)
+    stamp = (str(path.resolve()), info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+    key = _LOADED.get(stamp)
+    if key is None:
+        key = load_private_key(path)
+        _LOADED.clear()  # one key at a time: a replaced key file is read again
+        _LOADED[stamp] = key
+    return key
 
 
 def generate_keypair(out: Path, archive: Path | None) -> tuple[Path, Path]:
@@ -236,9 +249,14 @@ def signed_by(envelope: Mapping[str, Any], trusted: Ed25519PublicKey) -> bool:
     return False
 
 
+def envelope_bytes(envelope: Envelope) -> bytes:
+    """The file form of an envelope, as ``seal.dsse.json`` keeps it."""
+    return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
+
+
 def write_envelope(path: Path, envelope: Envelope) -> bytes:
     """Write an envelope atomically; returns its bytes."""
-    data = (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
+    data = envelope_bytes(envelope)
     atomic_write_bytes(path, data)
     return data
 

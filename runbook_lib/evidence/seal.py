@@ -16,11 +16,12 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.errors import WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes, sha256_file
+from runbook_lib.base.fsutil import atomic_write_many, iter_files, sha256_bytes, sha256_file
 from runbook_lib.evidence import index, keyconfig, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
@@ -74,9 +75,14 @@ def seal(
     *,
     facts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``manifest.json`` for the incident and anchor its hash in the index."""
+    """Write ``manifest.json`` for the incident and anchor its hash in the index and the log.
+
+    The manifest, its signed statement and its inclusion proof are computed
+    first, then written together (:func:`atomic_write_many`: one flush of the
+    incident directory for the three), once the index and the log hold the seal.
+    """
     key = signing_key(archive)  # a bad key stops the seal before it writes
-    with archive_lock(incident_dir):
+    with archive_lock(incident_dir), index.session(archive):
         manifest = {
             "incident": incident_dir.name,
             "sealed_at": now_iso(),
@@ -89,30 +95,32 @@ def seal(
         previous = index.query(
             archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_dir.name,)
         )
-        atomic_write_bytes(incident_dir / MANIFEST, data)
-        _sign(
-            incident_dir, data, manifest, previous[0]["manifest_sha256"] if previous else None, key
+        envelope = _envelope(
+            data, manifest, previous[0]["manifest_sha256"] if previous else None, key
         )
+        digest = sha256_bytes(data)
         index.record_seal(
-            archive,
-            incident_dir.name,
-            sha256_bytes(data),
-            manifest["sealed_at"],
-            len(manifest["files"]),
+            archive, incident_dir.name, digest, manifest["sealed_at"], len(manifest["files"])
         )
-        envelope = incident_dir / ENVELOPE
         proof = translog.append(
             archive,
             incident_dir.name,
-            sha256_bytes(data),
-            sha256_file(envelope) if envelope.is_file() else None,
+            digest,
+            sha256_bytes(envelope) if envelope is not None else None,
             manifest["sealed_at"],
         )
-        atomic_write_bytes(incident_dir / INCLUSION, translog.proof_bytes(proof))
+        files = [(incident_dir / MANIFEST, data)]
+        if envelope is not None:
+            files.append((incident_dir / ENVELOPE, envelope))
+        files.append((incident_dir / INCLUSION, translog.proof_bytes(proof)))
+        # Without a key, a signature left from an earlier seal would sign an older manifest.
+        atomic_write_many(files, remove=[] if envelope is not None else [incident_dir / ENVELOPE])
     return manifest
 
 
+@cache
 def _tool_version() -> str:
+    """The installed runbook's version (read once: the metadata lookup costs milliseconds)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -135,22 +143,19 @@ def signing_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
     return attest.configured_key(archive)
 
 
-def _sign(
-    incident_dir: Path,
+def _envelope(
     data: bytes,
     manifest: Mapping[str, Any],
     previous: str | None,
     key: Ed25519PrivateKey | None,
-) -> None:
-    """Write the seal's signed statement, or drop a stale one when no key is set."""
-    path = incident_dir / ENVELOPE
+) -> bytes | None:
+    """The seal's signed statement (a DSSE envelope's bytes), or ``None`` when no key is set."""
     if key is None:
-        path.unlink(missing_ok=True)  # it would sign an older manifest
-        return
+        return None
     from runbook_lib.evidence import attest
 
     body = attest.statement(data, manifest, previous, key.public_key(), _tool_version())
-    attest.write_envelope(path, attest.sign(body, key))
+    return attest.envelope_bytes(attest.sign(body, key))
 
 
 def _check_signature(

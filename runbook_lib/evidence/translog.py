@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from runbook_lib.base.fsutil import atomic_write_bytes, sha256_bytes
+from runbook_lib.base.fsutil import fsync_dir, sha256_bytes
 from runbook_lib.base.oslock import FileLock
 from runbook_lib.evidence import merkle
 from runbook_lib.evidence.layout import ENVELOPE, INCIDENTS_DIR, INCLUSION, MANIFEST
@@ -94,9 +95,31 @@ def append(
     with FileLock(str(path.with_suffix(".lock")), timeout=120):
         existing = path.read_bytes() if path.is_file() else b""
         existing = existing[: existing.rfind(b"\n") + 1]
-        atomic_write_bytes(path, existing + _entry_bytes(entry) + b"\n")
+        _append_line(path, len(existing), _entry_bytes(entry) + b"\n")
         entries = [json.loads(line) for line in existing.splitlines() if line]
         return _proof([*entries, entry], len(entries))
+
+
+def _append_line(path: Path, keep: int, line: bytes) -> None:
+    """Append ``line`` after the first ``keep`` bytes (the complete lines), and flush it to disk.
+
+    Only the new line is written, never the log again. Bytes after ``keep``
+    (a line torn by a crash in the middle of an append, never read as an
+    entry) are cut off first. The log's directory is flushed when the log is new.
+    """
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        if os.fstat(fd).st_size != keep:
+            os.ftruncate(fd, keep)
+        view = memoryview(line)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)
 
 
 def leaves(entries: list[dict[str, Any]]) -> list[bytes]:

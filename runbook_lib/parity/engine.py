@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -196,9 +197,12 @@ def run_parity(
     records = run_lockstep(spec, workers=workers, backend=backend)
     report = build_report(spec, records, margins=margins, spaces=spaces)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
-        profiles = {
-            "legacy": _profile_or_reason(spec, "legacy", spec.legacy),
-            "candidate": _profile_or_reason(spec, "candidate", spec.candidate),
-        }
+        # Each side profiles in a worker process of its own: both run at once, one per core.
+        with ThreadPoolExecutor(2, thread_name_prefix="runbook-profile") as pool:
+            futures = {
+                role: pool.submit(_profile_or_reason, spec, role, env_type)
+                for role, env_type in (("legacy", spec.legacy), ("candidate", spec.candidate))
+            }
+        profiles = {role: future.result() for role, future in futures.items()}
         report = ParityReport(**{**report.__dict__, "profile": profiles})
     return report

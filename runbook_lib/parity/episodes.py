@@ -21,7 +21,8 @@ import numpy as np
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, _final_metrics, _jsonable
-from runbook_lib.target.worker.client import EnvWorker, TargetCallError, WorkerError, build_env
+from runbook_lib.parity.remote import build_side
+from runbook_lib.target.worker.client import EnvWorker, TargetCallError, WorkerError
 from runbook_lib.target.worker.envworker import decode_tree
 
 ROLES = ("legacy", "candidate")
@@ -43,20 +44,8 @@ class Session:
 
     def build(self) -> None:
         """(Re)build both envs through the factory."""
-        spec = self.spec
-        config = spec.factory_config  # [env] config's loader or builder, as in remote.py
-        if config is None and spec.config is not None:
-            config = {"value": spec.config}
         for role in ROLES:
-            env_type = spec.legacy if role == "legacy" else spec.candidate
-            build_env(
-                self.workers[role],
-                spec.factory,
-                env_type,
-                handle=role,
-                config=config,
-                kwargs=spec.factory_kwargs,
-            )
+            build_side(self.workers[role], self.spec, self._env_type(role), role)
 
     def _policy(self) -> dict[str, Any]:
         spec = self.spec

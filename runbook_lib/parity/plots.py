@@ -5,13 +5,20 @@ matplotlib figure with a title, labelled axes (with units) and the verdict
 written on it. :func:`save_all` writes each as PNG and SVG. Figures are built
 with the object API (no pyplot), so they render with Agg and need no display,
 and notebooks show them inline.
+
+A figure :func:`save_all` wrote is kept while its report lives: asking for it
+again (the parity notebook shows each plot after the run saved them) returns
+that figure, and :func:`written_png` its PNG as written, so nothing is built or
+drawn twice.
 """
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -26,6 +33,40 @@ from runbook_lib.parity.engine import ParityReport
 _COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#9a6700"}
 LEGACY_COLOR, CANDIDATE_COLOR = "#0969da", "#bc4c00"
 _DPI = 110
+# Figures save_all wrote, per report (by id, dropped with the report), and their PNG bytes.
+_SAVED: dict[int, dict[str, Figure]] = {}
+_PNG: weakref.WeakKeyDictionary[Figure, bytes] = weakref.WeakKeyDictionary()
+
+PlotFunction = Callable[[ParityReport], Figure]
+_Options = ParamSpec("_Options")
+
+
+def _kept(
+    make: Callable[Concatenate[ParityReport, _Options], Figure],
+) -> Callable[Concatenate[ParityReport, _Options], Figure]:
+    """``make``, answering with the figure :func:`save_all` wrote for this report, if any.
+
+    Only a call with the report alone can be answered so (save_all passes no options).
+    """
+
+    def plot(report: ParityReport, /, *args: _Options.args, **kwargs: _Options.kwargs) -> Figure:
+        saved = None if args or kwargs else _SAVED.get(id(report), {}).get(make.__name__)
+        return saved if saved is not None else make(report, *args, **kwargs)
+
+    functools.update_wrapper(plot, make)  # its name and docstring
+    return plot
+
+
+def _keep(report: ParityReport, name: str, fig: Figure) -> None:
+    if id(report) not in _SAVED:
+        _SAVED[id(report)] = {}
+        weakref.finalize(report, _SAVED.pop, id(report), None)
+    _SAVED[id(report)][name] = fig
+
+
+def written_png(fig: Figure) -> bytes | None:
+    """The PNG :func:`save_all` wrote of ``fig`` (None: it wrote none)."""
+    return _PNG.get(fig)
 
 
 def _stamp(fig: Figure, report: ParityReport) -> None:
@@ -65,6 +106,7 @@ def _figure(report: ParityReport, title: str) -> tuple[Figure, Axes]:
     return fig, ax
 
 
+@_kept
 def paired_rewards(report: ParityReport) -> Figure:
     """Each episode's total reward, legacy against candidate, with the line y = x."""
     fig, ax = _figure(report, "Paired episode reward (legacy vs candidate)")
@@ -89,6 +131,7 @@ def paired_rewards(report: ParityReport) -> Figure:
     return fig
 
 
+@_kept
 def distributions(report: ParityReport) -> Figure:
     """Empirical CDF of each metric for both envs, one panel per metric."""
     names = list(report.metrics)
@@ -130,6 +173,7 @@ def distributions(report: ParityReport) -> Figure:
     return fig
 
 
+@_kept
 def divergence(report: ParityReport) -> Figure:
     """Cumulative absolute reward gap over all steps, first divergence marked."""
     fig, ax = _figure(report, "Cumulative divergence over steps")
@@ -168,6 +212,7 @@ def divergence(report: ParityReport) -> Figure:
     return fig
 
 
+@_kept
 def throughput(report: ParityReport) -> Figure:
     """Steps per second of both envs, with the regression's 95% interval."""
     fig, ax = _figure(report, "Throughput (measured interleaved, same process)")
@@ -204,6 +249,7 @@ def throughput(report: ParityReport) -> Figure:
     return fig
 
 
+@_kept
 def blocking(report: ParityReport, metric: str = "blocking_probability") -> Figure:
     """Mean blocking probability of both envs with 95% intervals over episodes."""
     fig, ax = _figure(report, "Blocking probability (mean over episodes, 95% CI)")
@@ -232,6 +278,7 @@ def blocking(report: ParityReport, metric: str = "blocking_probability") -> Figu
     return fig
 
 
+@_kept
 def mask_validity(report: ParityReport, windows: int = 60) -> Figure:
     """Valid actions in the candidate's mask over time, and how often none was valid.
 
@@ -272,7 +319,7 @@ def mask_validity(report: ParityReport, windows: int = 60) -> Figure:
     return fig
 
 
-PLOTS: dict[str, Callable[[ParityReport], Figure]] = {
+PLOTS: dict[str, PlotFunction] = {
     "paired_rewards": paired_rewards,
     "distributions": distributions,
     "divergence": divergence,
@@ -289,6 +336,7 @@ def _write(fig: Figure, png: Path, svg: Path) -> None:
     canvas.draw()  # the constrained layout, then the pixels
     png_tmp, svg_tmp = (path.with_name(f".{path.name}.tmp") for path in (png, svg))
     imsave(png_tmp, canvas.buffer_rgba(), format="png", origin="upper", dpi=_DPI)
+    _PNG[fig] = png_tmp.read_bytes()
     png_tmp.replace(png)
     # Keep the positions just computed; savefig would lay the figure out again (one more draw).
     fig.set_layout_engine("none")
@@ -311,6 +359,8 @@ def save_all(
         if name in skip:
             continue
         paths = [directory / f"parity_{name}.{ext}" for ext in ("png", "svg")]
-        _write(make(report), *paths)
+        fig = make(report)
+        _write(fig, *paths)
+        _keep(report, name, fig)
         written[name] = paths
     return written

@@ -117,22 +117,35 @@ def remote_envs(
         yield envs
 
 
-def _build(
-    worker: EnvWorker, spec: ParitySpec, env_type: str, role: str, logger: str | None
+def build_side(
+    worker: EnvWorker, spec: ParitySpec, env_type: str, handle: str, logger: str | None = None
 ) -> RemoteEnv:
+    """Build ``env_type`` in ``worker`` through the factory, as ``spec`` configures it.
+
+    The config object comes from ``[env] config`` (the worker runs its loader
+    or builder) or, without one, from ``spec.config`` passed as it is; every
+    call gets ``[env] factory_kwargs``. The target's own error is a
+    :class:`TargetCallError`.
+    """
     config = spec.factory_config
     if config is None and spec.config is not None:
         config = {"value": spec.config}
+    return build_env(
+        worker,
+        spec.factory,
+        env_type,
+        handle=handle,
+        config=config,
+        kwargs=spec.factory_kwargs,
+        logger=logger,
+    )
+
+
+def _build(
+    worker: EnvWorker, spec: ParitySpec, env_type: str, role: str, logger: str | None
+) -> RemoteEnv:
     try:
-        return build_env(
-            worker,
-            spec.factory,
-            env_type,
-            handle=role,
-            config=config,
-            kwargs=spec.factory_kwargs,
-            logger=logger,
-        )
+        return build_side(worker, spec, env_type, role, logger)
     except TargetCallError as exc:  # the target's own error, reported in one line
         raise WorkspaceError(
             f"building the {role} env (env_type={env_type!r}) through {spec.factory} "

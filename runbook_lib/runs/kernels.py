@@ -95,14 +95,20 @@ class KernelSupply:
         self._preload = preload
         self._spare: _Spare | None = None
         self._used: list[str] = []  # socket directories of kernels handed out (shut by the run)
+        self._last = False
+
+    def last_run(self) -> None:
+        """The next run is the chain's last: no kernel is started ahead for a run after it."""
+        self._last = True
 
     def prepare(self, env: Mapping[str, str], cwd: Path) -> None:
         """Start a kernel for the next run (in a thread), with this environment and cwd.
 
-        Nothing is started when ``$RUNBOOK_KERNELS_AHEAD`` is ``0``.
+        Nothing is started when ``$RUNBOOK_KERNELS_AHEAD`` is ``0``, nor after
+        :meth:`last_run` (no run would use it: its start would only slow the last run).
         """
         self.discard()
-        if os.environ.get(AHEAD_ENV, "1") == "0":
+        if self._last or os.environ.get(AHEAD_ENV, "1") == "0":
             return
         sockets = tempfile.mkdtemp(prefix="runbook-kernel-")
         os.chmod(sockets, 0o700)

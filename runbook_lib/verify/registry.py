@@ -37,6 +37,9 @@ STABLE_STRATEGIES = ("sac-full", "sac-code", "sac-deploy", "sac-data")
 # Not "code": it pins one call site, the factory still builds the new env for the rest.
 LEGACY_ENV_STRATEGIES = ("env-var", "config", "force", "now")
 """Strategies after which the factory must build the legacy env."""
+ROLLBACK_TESTS_STRATEGIES = (*LEGACY_ENV_STRATEGIES, "code")
+"""Seed 000's env rollbacks: their checklist runs ``[tests] rollback_command`` (seed 000 §4's
+rollback tests), the set that proves them, not the workspace's whole suite (seed 003 step 8)."""
 ENV_MODULE = "runbook_lib.verify.checks.env"
 LEGACY_ONLY_AFTER_ROLLBACK = (CheckName.DETERMINISM,)
 
@@ -84,6 +87,8 @@ class RegisteredCheck:
     # Runs in a process of its own and changes nothing the other checks read: it may
     # run on the second core beside them (the target's tests take seconds).
     beside: bool = False
+    # Rough seconds on an idle machine: of the ``beside`` checks, the longest starts first.
+    expected_s: float = 0.0
 
 
 def _integrity(ctx: VerifyContext) -> CheckResult:
@@ -107,7 +112,11 @@ def _models(ctx: VerifyContext) -> CheckResult:
 def _target_tests(ctx: VerifyContext) -> CheckResult:
     from runbook_lib.verify.checks.target_tests import check_target_tests
 
-    return check_target_tests(ctx.manifest, junit_path=ctx.checks_dir / f"junit-{ctx.stamp}.xml")
+    return check_target_tests(
+        ctx.manifest,
+        junit_path=ctx.checks_dir / f"junit-{ctx.stamp}.xml",
+        rollback=ctx.strategy in ROLLBACK_TESTS_STRATEGIES,
+    )
 
 
 def _trading(ctx: VerifyContext) -> CheckResult:
@@ -190,9 +199,10 @@ REGISTRY: dict[CheckName, RegisteredCheck] = {
         ),
         RegisteredCheck(
             CheckName.TARGET_TESTS,
-            "the target's own tests pass (JUnit per test)",
+            "the target's own tests pass (after an env rollback: its rollback tests)",
             _target_tests,
             beside=True,
+            expected_s=3.0,
         ),
         RegisteredCheck(
             CheckName.TRADING, "return, Sharpe, drawdown, costs within bounds of stable", _trading
@@ -215,6 +225,9 @@ REGISTRY: dict[CheckName, RegisteredCheck] = {
                 text,
                 env_check(name, function),
                 legacy_env_only=name is CheckName.FACTORY_RESOLUTION,
+                # A PPO learn in a worker of its own (the longest check): the other core.
+                beside=name is CheckName.MONITORING,
+                expected_s=8.0 if name is CheckName.MONITORING else 0.0,
             )
             for name, function, text in _ENV_CHECKS
         ),

@@ -62,3 +62,72 @@ def test_tree_hash_sees_content_names_modes_and_new_files(tmp_path: Path) -> Non
 
     (tmp_path / "untracked.txt").write_text("")
     assert fsutil.tree_hash(tmp_path) != base
+
+
+def test_atomic_write_many_writes_keeps_modes_removes_and_flushes_each_dir_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "sub").mkdir()
+    kept = tmp_path / "a.json"
+    kept.write_text("old")
+    os.chmod(kept, 0o600)
+    stale = tmp_path / "stale.json"
+    stale.write_text("gone")
+    flushed: list[Path] = []
+    real_fsync_dir = fsutil.fsync_dir
+
+    def spying_fsync_dir(path: Path) -> None:
+        flushed.append(path)
+        real_fsync_dir(path)
+
+    monkeypatch.setattr(fsutil, "fsync_dir", spying_fsync_dir)
+    fsutil.atomic_write_many(
+        [(kept, b"new"), (tmp_path / "b.json", b"b"), (tmp_path / "sub" / "c.json", b"c")],
+        remove=[stale, tmp_path / "never-there"],
+    )
+    assert kept.read_bytes() == b"new" and kept.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "sub" / "c.json").read_bytes() == b"c"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "sub"]
+    assert flushed == [tmp_path, tmp_path / "sub"]
+
+
+def test_atomic_write_many_flushes_every_file_before_any_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def spying_fsync(fd: int) -> None:
+        events.append("fsync")
+        real_fsync(fd)
+
+    def spying_replace(source: Path, destination: Path) -> None:
+        events.append(f"rename {Path(destination).name}")
+        real_replace(source, destination)
+
+    def spying_fsync_dir(path: Path) -> None:
+        events.append("dir")
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    monkeypatch.setattr(os, "replace", spying_replace)
+    monkeypatch.setattr(fsutil, "fsync_dir", spying_fsync_dir)
+    fsutil.atomic_write_many([(tmp_path / "one", b"1"), (tmp_path / "two", b"2")])
+    assert events == ["fsync", "fsync", "rename one", "rename two", "dir"]
+
+
+def test_atomic_write_many_failure_leaves_old_content_and_no_temporaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_bytes(b"old first")
+    second.write_bytes(b"old second")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        fsutil.atomic_write_many([(first, b"new"), (second, b"new")])
+    assert (first.read_bytes(), second.read_bytes()) == (b"old first", b"old second")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "second"]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
@@ -171,3 +172,30 @@ def test_the_statement_carries_the_salted_digests_of_redactions(tmp_path: Path) 
     entry = {"secret": "TOKEN", "salt": "00" * 16, "scrypt": "ab" * 32, "run": 1}
     body = attest.statement(b"{}", {"redactions": [entry]}, None, key.public_key(), "t")
     assert body["predicate"]["redactions"] == [entry]
+
+
+def test_the_configured_key_is_parsed_once_checked_each_time_and_reread_when_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = attest.generate_keypair(tmp_path / "keys" / "seal.key", None)[0]
+    monkeypatch.setenv(attest.SIGNING_KEY_ENV, str(path))
+    parsed: list[Path] = []
+    real_load = attest.load_private_key
+
+    def counting_load(key_file: Path) -> Ed25519PrivateKey:
+        parsed.append(key_file)
+        return real_load(key_file)
+
+    monkeypatch.setattr(attest, "load_private_key", counting_load)
+    first = attest.configured_key()
+    assert first is not None
+    assert attest.configured_key() is first and len(parsed) == 1
+    os.chmod(path, 0o644)
+    with pytest.raises(InvalidInputError, match="others may read it"):
+        attest.configured_key()
+    path.unlink()
+    path.with_name("seal.key.pub").unlink()
+    attest.generate_keypair(path, None)
+    second = attest.configured_key()
+    assert second is not None and len(parsed) == 2
+    assert attest.fingerprint(second.public_key()) != attest.fingerprint(first.public_key())

@@ -153,3 +153,16 @@ def test_an_incident_rolled_back_to_an_earlier_seal_is_named(store: Path) -> Non
         f"log: {MANIFEST} is rolled back to an earlier seal "
         f"(logged last {translog.read_log(store)[-1]['sealed_at']})"
     ]
+
+
+def test_a_seal_appends_one_line_and_cuts_a_torn_one(store: Path) -> None:
+    path = translog.log_path(store)
+    before = path.read_bytes()
+    with path.open("ab") as handle:
+        handle.write(b'{"incident": "torn by a cra')  # a crash in the middle of an append
+    assert [e["incident"] for e in translog.read_log(store)] == IDS
+    seal(store, store / "incidents" / IDS[0], facts={"versions": {}})
+    after = path.read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == before.count(b"\n") + 1
+    assert [e["incident"] for e in translog.read_log(store)] == [*IDS, IDS[0]]
+    assert all(report.ok for report in verify_archive(store))

@@ -113,3 +113,22 @@ def test_save_all_writes_png_and_svg(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         f"parity_{n}.{e}" for n in plots.PLOTS for e in ("png", "svg")
     )
+
+
+def test_a_saved_plot_is_shown_as_written_not_built_again(tmp_path: Path) -> None:
+    from runbook_lib.app.nb import figure
+
+    report = report_for(-0.2)
+    fresh = plots.paired_rewards(report_for(-0.2))
+    assert plots.written_png(fresh) is None  # nothing saved for that report
+    written = plots.save_all(report, tmp_path)
+    for name, make in plots.PLOTS.items():
+        shown = make(report)
+        assert make(report) is shown  # the figure save_all wrote, kept with its report
+        png = written[name][0].read_bytes()
+        assert plots.written_png(shown) == png
+        assert figure(shown)._repr_png_() == png  # the notebook shows the archived file
+    assert plots.paired_rewards(report_for(-0.2)) is not plots.paired_rewards(report)
+    # A figure never saved is drawn for the notebook as before.
+    assert figure(fresh)._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plots.blocking(report, metric="blocking_probability") is not plots.blocking(report)

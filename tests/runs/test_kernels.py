@@ -104,3 +104,14 @@ def test_no_kernel_is_started_ahead_when_switched_off(
     finally:
         supply.close()
     assert _kernels_alive() == []
+
+
+def test_no_kernel_is_started_ahead_of_the_last_run(tmp_path: Path) -> None:
+    supply = KernelSupply(preload=())
+    try:
+        supply.last_run()
+        supply.prepare(dict(os.environ), tmp_path)  # what the last run's start does
+        assert supply.pids() == set()
+        assert _kernels_alive() == []
+    finally:
+        supply.close()

@@ -257,3 +257,68 @@ def test_bad_input_is_refused_before_anything_runs(
             IncidentRef(fresh_sandbox, archive, incident_id), checks=["config"], expect="newest"
         )
     assert not (incident_dir(archive, incident_id) / "checks").exists()
+
+
+def _recording(name: CheckName, log: list[tuple[str, str]], **options: object) -> RegisteredCheck:
+    import threading
+
+    def run(ctx: verify.VerifyContext) -> CheckResult:
+        log.append((str(name), threading.current_thread().name))
+        return CheckResult(name, "pass", "ran")
+
+    return RegisteredCheck(name, "recording", run, **options)  # type: ignore[arg-type]
+
+
+def test_beside_checks_run_longest_first_and_none_waits_for_a_busy_thread(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    import threading
+
+    from runbook_lib.target.manifest import load_manifest
+    from runbook_lib.verify.runner import _run_checks
+
+    release = threading.Event()
+    log: list[tuple[str, str]] = []
+
+    def long_one(ctx: verify.VerifyContext) -> CheckResult:
+        log.append(("monitoring", threading.current_thread().name))
+        assert release.wait(60)  # busy until the short checks are all done
+        return CheckResult(CheckName.MONITORING, "pass", "ran")
+
+    checks = [
+        _recording(CheckName.TARGET_TESTS, log, beside=True, expected_s=1.0),
+        _recording(CheckName.CONFIG, log),
+        RegisteredCheck(CheckName.MONITORING, "long", long_one, beside=True, expected_s=9.0),
+    ]
+    ctx = verify.VerifyContext(load_manifest(fresh_sandbox), "release", tmp_path, "stamp")
+    threading.Timer(2.0, release.set).start()
+    results = _run_checks(checks, ctx)
+    assert [r.name for r in results] == ["target-tests", "config", "monitoring"]  # as selected
+    threads = dict(log)
+    assert threads["monitoring"].startswith("runbook-check")  # the longest went beside first
+    # The main thread did not wait for the busy one: it ran the beside check not yet started.
+    assert threads["target-tests"] == threads["config"] == threading.current_thread().name
+
+
+@pytest.mark.parametrize(
+    ("strategy", "rollback"),
+    [("code", True), ("env-var", True), ("sac-full", False), (None, False)],
+)
+def test_an_env_rollback_runs_the_targets_rollback_tests(
+    strategy: str | None, rollback: bool, fresh_sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runbook_lib.target.manifest import load_manifest
+    from runbook_lib.verify.checks import target_tests
+
+    asked: list[bool] = []
+
+    def fake(manifest: object, *, junit_path: Path, rollback: bool = False) -> CheckResult:
+        asked.append(rollback)
+        return CheckResult(CheckName.TARGET_TESTS, "pass", "ran")
+
+    monkeypatch.setattr(target_tests, "check_target_tests", fake)
+    ctx = verify.VerifyContext(
+        load_manifest(fresh_sandbox), "release", fresh_sandbox, "s", strategy=strategy
+    )
+    REGISTRY[CheckName.TARGET_TESTS].run(ctx)
+    assert asked == [rollback]

@@ -198,6 +198,7 @@ class Episodes:
         policy = self._policy(args.get("policy") or {}, envs[0], seed)
         sides = [Trajectory() for _ in envs]
         recorded: List[Any] = []
+        keep_actions = bool(args.get("return_actions"))  # encoding each one costs a step's time
         progress = _Progress(args.get("progress"))
         progress.at(0)  # the reset
         obs, masks = self._reset(envs, seed)
@@ -207,7 +208,8 @@ class Episodes:
             action = policy(obs, mask)
             if action is None:
                 break  # the given actions are used up
-            recorded.append(self.tools.encode_tree(action))
+            if keep_actions:
+                recorded.append(self.tools.encode_tree(action))
             obs, masks, done = self._step(envs, sides, action, step)
             if done:
                 break
@@ -215,7 +217,7 @@ class Episodes:
         for handle, side in zip(handles, sides):
             self.kept[handle] = side.kept
         result = {"sides": [side.result(self.tools) for side in sides]}
-        if args.get("return_actions"):
+        if keep_actions:
             result["actions"] = recorded
         return result
 

@@ -5,7 +5,7 @@ Every check runs the target's code in a child process of the target through
 directory, the rollback's variables (``.runbook/rollback.env``) applied, the
 manifest's env switches of the calling shell removed (a check proves the
 recorded rollback, not the operator's shell) and no bytecode written. The
-probes the child runs are in :mod:`runbook_lib.target.probes.envprobe`.
+probes the child runs are the env worker's (:mod:`runbook_lib.target.worker.envprobes`).
 """
 
 from __future__ import annotations

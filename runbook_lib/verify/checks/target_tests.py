@@ -140,6 +140,7 @@ def check_target_tests(
     counts = dict(Counter(case.status for case in cases))
     evidence = {
         **run.evidence(),
+        "manifest_key": "[tests] rollback_command" if rollback else "[tests] command",
         "junit": str(junit_path) if junit_path else None,
         "counts": counts,
         "tests": [case.to_dict() for case in cases],
