@@ -16,6 +16,7 @@ import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -51,7 +52,7 @@ class RunHeader:
             ("target", str(self.target)),
             ("git commit", f"{self.commit[:12] or 'no commit'} ({tree})"),
             ("run by", f"{self.user} on {self.host}"),
-            ("started", self.started_at),
+            ("started", _readable_moment(self.started_at)),
             ("parameters", _parameters_text(self.parameters)),
         ]
         lines = [
@@ -69,6 +70,17 @@ class RunHeader:
 def _cell(value: str) -> str:
     # Escaped so that a title can neither inject HTML nor break the table.
     return html.escape(value).replace("|", "\\|").replace("\n", " ") or "—"
+
+
+def _readable_moment(iso: str) -> str:
+    # A reviewer reads "2026-12-03 07:07:29 UTC", not an ISO stamp with an offset.
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _parameters_text(parameters: Mapping[str, Any]) -> str:

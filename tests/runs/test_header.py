@@ -33,6 +33,12 @@ def test_header_escapes_the_title_and_reads_without_reprs() -> None:
     assert "none given" in _header("t", {}).markdown("x.ipynb")
 
 
+def test_header_shows_the_start_as_a_readable_utc_moment() -> None:
+    text = _header("t", {}).markdown("x.ipynb")
+    assert "| **started** | 2026-01-01 00:00:00 UTC |" in text
+    assert "T00:00:00" not in text and "+00:00" not in text
+
+
 def test_headed_copy_puts_the_header_first_and_keeps_the_name(tmp_path: Path) -> None:
     source = tmp_path / "01_x.ipynb"
     book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
