@@ -241,3 +241,49 @@ def test_the_env_checks_pass_in_the_targets_interpreter_after_a_code_rollback(
     assert "LegacyRoutingEnv (legacy)" in checks["training-smoke"]["summary"]
     assert checks["monitoring"]["evidence"]["timesteps"] >= 600
     assert not [name for name in sys.modules if name.split(".")[0] == FOREIGN_PACKAGE]
+
+
+def test_readiness_rehearses_the_switches_the_target_really_has(
+    workspace: Path, tmp_path: Path
+) -> None:
+    archive = str(tmp_path / "archive")
+    strategies = [
+        arg for name in ("env-var", "code", "config", "force") for arg in ("--strategy", name)
+    ]
+    target = ("--target", str(workspace), "--archive", archive)
+    done = cli("readiness", *strategies, *target, "--json", cwd=workspace, timeout=900)
+    assert done.returncode == 1, done.stderr  # config and force are declared but cannot work
+    matrix = json.loads(done.stdout)
+    rows = {row["strategy"]: row for row in matrix["strategies"]}
+    # env-var and code: planned, applied, the legacy env proven built, tests passed, undone.
+    for ready in ("env-var", "code"):
+        cells = rows[ready]["cells"]
+        assert rows[ready]["readiness"] == "ready", rows[ready]
+        assert {cell["status"] for cell in cells.values()} == {"pass"}, cells
+        assert "LegacyRoutingEnv" in cells["effect"]["reason"]
+    # config and force: refused at plan time, with the exact reason, nothing else run.
+    config, force = rows["config"], rows["force"]
+    assert config["readiness"] == force["readiness"] == "not ready"
+    assert "lightpath.envs:create_sim_env does not read that key" in config["reason"]
+    assert "has no module constant _FORCE_LEGACY_ENV" in force["reason"]
+    for refused in (config, force):
+        later = [refused["cells"][phase]["status"] for phase in ("apply", "effect", "undo")]
+        assert later == ["not run"] * 3
+    tree = matrix["target_tree"]
+    assert tree["before"] == tree["after"]
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=workspace, capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
+
+
+def test_the_whole_drill_chain_runs_on_the_foreign_profile(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    drill = ("drill", "--profile", "foreign", "--episodes", "2", "--archive", str(archive))
+    done = cli(*drill, "--json", timeout=1500)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"], result
+    assert [run["status"] for run in result["runs"]] == ["ok"] * len(result["runs"])
+    assert len(result["runs"]) >= 5  # assessment, rollback, parity, verification, post-mortem
+    assert not [name for name in sys.modules if name.split(".")[0] == FOREIGN_PACKAGE]

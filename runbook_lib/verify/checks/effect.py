@@ -24,7 +24,7 @@ from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.specs import EnvSpec
 from runbook_lib.target.worker.client import EnvWorker, RemoteEnv, build_env
-from runbook_lib.verify.checks.env import LEGACY, check_training_smoke
+from runbook_lib.verify.checks.env import LEGACY, check_training_smoke, factory_input
 from runbook_lib.verify.checks.targetproc import target_env
 
 NAME = "env.effect"
@@ -49,10 +49,13 @@ def built_envs(manifest: Manifest, env: EnvSpec, *, timeout: float) -> dict[str,
     """
     interpreter = target_interpreter(manifest)
     environ, shaped = target_env(manifest)
+    given = factory_input(manifest)  # the project's config object and kwargs, as parity builds
     with EnvWorker(interpreter.path, manifest.root, env=environ, timeout_s=timeout) as worker:
-        reference = build_env(worker, env.factory, LEGACY, handle="legacy", logger=env.logger)
+        reference = build_env(
+            worker, env.factory, LEGACY, handle="legacy", logger=env.logger, **given
+        )
         legacy = _identity(reference)
-        default = build_env(worker, env.factory, None, handle="default", logger=env.logger)
+        default = build_env(worker, env.factory, None, handle="default", logger=env.logger, **given)
         built = _identity(default)
     return {
         "legacy": legacy,
