@@ -11,6 +11,7 @@ import pytest
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.target.interpreter import probe_interpreter, target_interpreter
 from runbook_lib.target.manifest import load_manifest
+from runbook_lib.target.worker.envworker import PROTOCOL
 
 
 def shim(path: Path, python: str) -> None:
@@ -35,7 +36,7 @@ def test_declared_python_is_used(tmp_path: Path) -> None:
     found = target_interpreter(load_manifest(root))
     assert found.path == root / "bin" / "py" and found.origin == "manifest"
     assert found.notice is None
-    assert probe_interpreter(found, root)["protocol"] == 1
+    assert probe_interpreter(found, root)["protocol"] == PROTOCOL
 
 
 def test_default_is_the_targets_venv_then_runbooks_with_a_notice(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from runbook_lib.target.worker.client import (
     WorkerError,
     build_env,
 )
+from runbook_lib.target.worker.envworker import PROTOCOL
 from tests.target.toytarget import TOY_PACKAGE, write_toy_target
 
 FACTORY = f"{TOY_PACKAGE}:make"
@@ -26,7 +27,7 @@ def toy_root(tmp_path: Path) -> Path:
 
 
 def test_worker_file_imports_nothing_of_runbook() -> None:
-    for path in (WORKER_FILE, WORKER_FILE.with_name("envepisodes.py")):
+    for path in sorted(WORKER_FILE.parent.glob("env*.py")):
         text = path.read_text(encoding="utf-8")
         assert "runbook_lib" not in text.replace('"""', "").split("from __future__")[1]
 
@@ -36,7 +37,7 @@ def test_hello_reports_the_target_interpreter_versions(toy_root: Path) -> None:
 
     with EnvWorker(sys.executable, toy_root) as worker:
         hello = worker.call("hello")
-    assert hello["protocol"] == 1
+    assert hello["protocol"] == PROTOCOL
     assert hello["gymnasium"] == gymnasium.__version__
     assert hello["numpy"] == np.__version__
 
@@ -97,7 +98,9 @@ def test_config_from_the_targets_own_loader(toy_root: Path) -> None:
         build_env(worker, FACTORY, "legacy", config=config)
         with pytest.raises(TargetCallError, match=r"build .* raised TypeError"):
             build_env(worker, FACTORY, "legacy", kwargs={"nope": 1})
-        assert worker.call("hello")["protocol"] == 1  # the worker survives the target's error
+        assert (
+            worker.call("hello")["protocol"] == PROTOCOL
+        )  # the worker survives the target's error
 
 
 def test_a_worker_that_dies_names_interpreter_call_and_stderr(toy_root: Path) -> None:

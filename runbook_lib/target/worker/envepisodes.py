@@ -9,8 +9,10 @@ only; Python >= 3.9. Calls:
   drives the policy (``random``, ``model``, ``entry_point``, or ``actions``
   given by the caller) and every env gets the same action. Per env it returns
   each step's reward, flags and a digest of the observation and the mask (the
-  raw bytes of every leaf), the final info, the summed step time and the error
-  that ended it; the observations stay in the worker for ``leaves``. With
+  raw bytes of every leaf; :data:`SAME` at a step where every env of the call
+  has the same bytes, so agreeing steps cost no hashing), the final info, the
+  summed step time and the error that ended it; the observations stay in the
+  worker for ``leaves``. With
   ``progress`` (a file of 8 bytes) the step under way is kept there through a
   memory map, so a worker killed mid-episode still tells which step it was on.
 * ``leaves``: the observation and mask leaves of the last episode at given steps.
@@ -21,13 +23,16 @@ only; Python >= 3.9. Calls:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import mmap
 import struct
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
+
+if __package__:  # imported as part of runbook
+    from . import envleaves
+else:  # in the worker, started by path: this file's directory is on sys.path
+    import envleaves  # type: ignore[no-redef,import-not-found]
 
 _SB3_SMALL = {
     "PPO": {"n_steps": 32, "batch_size": 16, "n_epochs": 1},
@@ -54,10 +59,17 @@ class Trajectory:
         self.rewards: List[float] = []
         self.terminated: List[bool] = []
         self.truncated: List[bool] = []
-        self.obs: List[str] = []
+        self.obs: List[Optional[str]] = []
         self.masks: List[Optional[str]] = []
         self.mask_valid: List[int] = []
-        self.kept: List[Any] = []  # per step: (obs leaves, mask leaves)
+        # Per step, the raw bytes of the observation and of the mask with their
+        # layouts (shared objects, see :func:`_flatten`): flat lists of bytes and
+        # repeated references allocate nothing the garbage collector tracks, so
+        # an episode's thousands of kept steps never trigger its collections.
+        self.obs_layouts: List[envleaves.Layout] = []
+        self.obs_bytes: List[bytes] = []
+        self.mask_layouts: List[Optional[envleaves.Layout]] = []
+        self.mask_bytes: List[bytes] = []
         self.seconds = 0.0
         self.info: Any = {}
         self.error: Optional[Dict[str, Any]] = None
@@ -75,46 +87,6 @@ class Trajectory:
             "info": tools.jsonable(self.info),
             "error": self.error,
         }
-
-
-_HEADERS: Dict[Any, bytes] = {}
-_NDARRAY: List[Any] = [None]
-
-
-def _ndarray(tools: Any) -> Any:
-    _NDARRAY[0] = tools._np().ndarray
-    return _NDARRAY[0]
-
-
-def _header(path: Any, dtype: str, shape: Any) -> bytes:
-    key = (tuple(path), dtype, tuple(shape))
-    found = _HEADERS.get(key)
-    if found is None:
-        found = _HEADERS[key] = json.dumps([list(path), dtype, list(shape)]).encode()
-    return found
-
-
-def _digest(leaves: List[Dict[str, Any]], raw: List[bytes]) -> str:
-    hasher = hashlib.sha1()
-    for leaf, data in zip(leaves, raw):
-        hasher.update(_header(leaf["path"], leaf["dtype"], leaf["shape"]))
-        hasher.update(data)
-    return hasher.hexdigest()
-
-
-def _flatten(tools: Any, value: Any) -> Any:
-    """(digest, leaves with their bytes) of an observation or mask; fast for one array."""
-    if isinstance(value, _NDARRAY[0] or _ndarray(tools)):
-        data = value.tobytes()
-        dtype, shape = value.dtype.str, value.shape
-        hasher = hashlib.sha1(_header((), dtype, shape))
-        hasher.update(data)
-        return hasher.hexdigest(), [({"path": [], "dtype": dtype, "shape": list(shape)}, data)]
-    tree = tools.encode_tree(value)
-    import base64
-
-    pairs = [(leaf, base64.b64decode(leaf.pop("b64"))) for leaf in tree["leaves"]]
-    return _digest([p[0] for p in pairs], [p[1] for p in pairs]), pairs
 
 
 class RandomPolicy:
@@ -165,7 +137,8 @@ class Episodes:
         """Use ``worker``'s envs; ``tools`` is the envworker module."""
         self.worker = worker
         self.tools = tools
-        self.kept: Dict[str, List[Any]] = {}
+        self.kept: Dict[str, Trajectory] = {}
+        self._same_space: List[bool] = []
         self.models: Dict[Any, Any] = {}
 
     def _policy(self, spec: Dict[str, Any], env: Any, seed: int) -> Callable[[Any, Any], Any]:
@@ -199,6 +172,8 @@ class Episodes:
         sides = [Trajectory() for _ in envs]
         recorded: List[Any] = []
         keep_actions = bool(args.get("return_actions"))  # encoding each one costs a step's time
+        spaces = [env.action_space for env in envs]
+        self._same_space = [space is spaces[0] or space == spaces[0] for space in spaces]
         progress = _Progress(args.get("progress"))
         progress.at(0)  # the reset
         obs, masks = self._reset(envs, seed)
@@ -215,7 +190,11 @@ class Episodes:
                 break
         progress.close()
         for handle, side in zip(handles, sides):
-            self.kept[handle] = side.kept
+            self.kept[handle] = side
+        obs = envleaves.digests([s.obs_layouts for s in sides], [s.obs_bytes for s in sides])
+        masks = envleaves.digests([s.mask_layouts for s in sides], [s.mask_bytes for s in sides])
+        for side, obs_digests, mask_digests in zip(sides, obs, masks):
+            side.obs, side.masks = obs_digests, mask_digests
         result = {"sides": [side.result(self.tools) for side in sides]}
         if keep_actions:
             result["actions"] = recorded
@@ -235,12 +214,13 @@ class Episodes:
         done = False
         masks: List[Any] = []
         first: Any = None
+        given = None  # the action in the first env's space; envs with an equal space share it
         for index, (env, side) in enumerate(zip(envs, sides)):
             try:
+                if index == 0 or not self._same_space[index]:
+                    given = self.tools._action_for(env.action_space, action)
                 started = clock()
-                obs, reward, terminated, truncated, info = env.step(
-                    self.tools._action_for(env.action_space, action)
-                )
+                out = env.step(given)
                 side.seconds += clock() - started
             except Exception as exc:  # the env's failure is the finding
                 side.error = {
@@ -250,45 +230,50 @@ class Episodes:
                     "traceback": traceback.format_exc(limit=3)[-1500:],
                 }
                 return first, masks, True
-            first = obs if index == 0 else first
-            mask = _mask_value(env, info)
+            first = out[0] if index == 0 else first
+            mask = _mask_value(env, out[4])
             masks.append(mask)
-            self._record(side, (obs, reward, terminated, truncated, info), mask)
-            done = done or bool(terminated) or bool(truncated)
+            self._record(side, out, mask)
+            done = done or bool(out[2]) or bool(out[3])
         return first, masks, done
 
     def _record(self, side: Trajectory, out: Tuple[Any, ...], mask: Any) -> None:
         obs, reward, term, trunc, info = out
-        digest, leaves = _flatten(self.tools, obs)
-        side.obs.append(digest)
+        tools = self.tools
+        layout, blob = envleaves.flatten(tools, obs)
+        side.obs_layouts.append(layout)
+        side.obs_bytes.append(blob)
         side.rewards.append(float(reward))
         side.terminated.append(bool(term))
         side.truncated.append(bool(trunc))
         side.info = info
         if mask is None:
-            side.masks.append(None)
             side.mask_valid.append(-1)
-            side.kept.append((leaves, None))
+            side.mask_layouts.append(None)
+            side.mask_bytes.append(b"")
             return
-        np = self.tools._np()
-        mask_digest, mask_leaves = _flatten(self.tools, np.asarray(mask))
-        side.masks.append(mask_digest)
-        side.mask_valid.append(int(np.count_nonzero(mask)))
-        side.kept.append((leaves, mask_leaves))
+        if not isinstance(mask, envleaves.NDARRAY[0]):
+            mask = tools._np().asarray(mask)
+        mask_layout, mask_blob = envleaves.flatten(tools, mask)
+        if mask_layout[0][1] == "|b1":  # one byte per bool: counting zero bytes is exact
+            side.mask_valid.append(len(mask_blob) - mask_blob.count(0))
+        else:
+            side.mask_valid.append(int(tools._np().count_nonzero(mask)))
+        side.mask_layouts.append(mask_layout)
+        side.mask_bytes.append(mask_blob)
 
     def leaves(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """The kept observation and mask leaves of ``handle`` at each of ``steps`` (1-based)."""
-        import base64
-
-        kept = self.kept.get(args["handle"], [])
+        side = self.kept.get(args["handle"])
         found = {}
         for step in args["steps"]:
-            obs, mask = kept[int(step) - 1]
+            if side is None:
+                raise IndexError("no episode kept for %r" % args["handle"])
+            at = int(step) - 1
+            mask = side.mask_layouts[at]
             found[str(step)] = {
-                "obs": [dict(leaf, b64=base64.b64encode(data).decode()) for leaf, data in obs],
-                "mask": None
-                if mask is None
-                else [dict(leaf, b64=base64.b64encode(data).decode()) for leaf, data in mask],
+                "obs": envleaves.wire(side.obs_layouts[at], side.obs_bytes[at]),
+                "mask": None if mask is None else envleaves.wire(mask, side.mask_bytes[at]),
             }
         return found
 

@@ -128,7 +128,8 @@ class Probes:
         return found
 
     def _digest(self, obs: Any) -> str:
-        return str(self.episodes._flatten(self.tools, obs)[0])[:DIGEST_HEX]
+        leaves = self.episodes.envleaves
+        return str(leaves.digest(*leaves.flatten(self.tools, obs)))[:DIGEST_HEX]
 
     def _run(self, env: Any, seed: int, actions: List[Any]) -> List[List[Any]]:
         obs, info = env.reset(seed=seed)

@@ -34,7 +34,7 @@ else:  # started by path: this file's directory is on sys.path, runbook is not i
     import envepisodes  # type: ignore[no-redef,import-not-found]
     import envprobes  # type: ignore[no-redef,import-not-found]
 
-PROTOCOL = 1
+PROTOCOL = 2
 
 Path_ = List[Any]  # a leaf's path: dict keys (str) and tuple indices (int)
 
