@@ -81,6 +81,7 @@ class StepProgress:
         self._stream = stream or sys.stderr
         self._announce = announce
         self._lock = threading.Lock()
+        self._loose = Step("", topic="")  # counts the items told outside any step
         self._current: Step | None = None
         self._bar: Any = None
 
@@ -119,7 +120,7 @@ class StepProgress:
         Safe to call from several threads.
         """
         with self._lock:
-            step = self._current or Step(label="", topic="")
+            step = self._current or self._loose
             step.items += 1
             step.total = total if total is not None else step.total
             count = f"{step.items}/{step.total}" if step.total else str(step.items)
