@@ -237,11 +237,12 @@ def run_drill(
     began = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     archive = archive.resolve()
-    with say.step("sandbox (trains the models on a first run)"):
+    with say.step("sandbox (trains the models on a first run)", topic="sandbox"):
         workspace = create_workspace(
             archive / "drills" / f"{spec.name}-{stamp}" / "sandbox",
             cache_dir=cache_dir,
             profile=profile,
+            progress=say,
         ).root
     if spec.faults:
         set_faults(workspace, **spec.faults)

@@ -29,6 +29,7 @@ import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import fsync_dir, iter_files
+from runbook_lib.base.timefmt import duration_text, utc_time
 from runbook_lib.comms.changes import applied_changes
 from runbook_lib.evidence.findings import VerifyReport
 from runbook_lib.evidence.layout import ENVELOPE
@@ -116,15 +117,12 @@ def signature_view(verify: VerifyReport, incident_dir: Path) -> SignatureStatus:
     return SignatureStatus(text, good, tuple(_envelope_keys(incident_dir)))
 
 
-def _when(text: Any) -> str:
-    """An ISO time as ``2026-12-02 11:26:22`` in UTC (the page says UTC once per column)."""
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        return str(text or "-")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+def _when(value: Any) -> str:
+    """A time (ISO text, datetime or epoch seconds) as ``2026-12-02 11:26:22`` in UTC.
+
+    The page says UTC once per column; no fraction of a second, no offset.
+    """
+    return utc_time(value, seconds=True, zone=False)
 
 
 _CELL_CSS = {"pass": "pass", "fail": "fail"}
@@ -181,6 +179,7 @@ def render_index(evidence: IncidentEvidence, verify: VerifyReport) -> str:
     )
     env.filters["params"] = _parameters_text
     env.filters["when"] = _when
+    env.filters["duration"] = duration_text
     return env.get_template("report.html.j2").render(
         incident=evidence.incident,
         seal=evidence.seal,

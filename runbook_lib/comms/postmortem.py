@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.timefmt import duration_text, utc_time
 from runbook_lib.evidence.chain import read_chain
 from runbook_lib.evidence.layout import BLOBS_DIR
 from runbook_lib.incident.journal import Journal
@@ -149,11 +150,7 @@ def build(archive: Path, incident_id: str) -> Postmortem:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "not reached"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+    return "not reached" if seconds is None else duration_text(seconds)
 
 
 def phase_rows(pm: Postmortem) -> list[dict[str, str]]:
@@ -165,11 +162,40 @@ def phase_rows(pm: Postmortem) -> list[dict[str, str]]:
             "estimate": _duration(phase.estimate_h * 3600),
             "actual": _duration(phase.actual_s),
             "within estimate": within[phase.within_estimate],
-            "started (UTC)": (phase.started_at or "-")[:19].replace("T", " "),
-            "ended (UTC)": (phase.ended_at or "-")[:19].replace("T", " "),
+            "started (UTC)": utc_time(phase.started_at, seconds=True, zone=False),
+            "ended (UTC)": utc_time(phase.ended_at, seconds=True, zone=False),
         }
         for phase in pm.phases
     ]
+
+
+def deadline_rows(pm: Postmortem) -> list[dict[str, str]]:
+    """The deadlines as people read them: ``2026-12-04 07:05 UTC``, never an ISO text."""
+    return [
+        {
+            "obligation": str(d["obligation"]),
+            "due": utc_time(d["due_at"]),
+            "status": str(d["status"]) + (" (late)" if d.get("late") else ""),
+            "met": utc_time(d.get("met_at")),
+        }
+        for d in pm.deadlines
+    ]
+
+
+def timeline_rows(pm: Postmortem) -> list[dict[str, str]]:
+    """The timeline as people read it: to the second in UTC, no fraction of one."""
+    return [
+        {"when (UTC)": utc_time(e["at"], seconds=True, zone=False), **_what(e)} for e in pm.timeline
+    ]
+
+
+def _cell(text: str) -> str:
+    """``text`` fit for one markdown table cell (no pipe, no line break)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _what(event: dict[str, str]) -> dict[str, str]:
+    return {"what": event["what"], "detail": event["detail"] or "-"}
 
 
 def render_markdown(pm: Postmortem) -> str:
@@ -188,7 +214,8 @@ def render_markdown(pm: Postmortem) -> str:
     for phase in pm.phases:
         within = {True: "yes", False: "**no**", None: "-"}[phase.within_estimate]
         lines.append(
-            f"| {phase.name} | {phase.estimate_h:g} h | {_duration(phase.actual_s)} | {within} |"
+            f"| {phase.name} | {_duration(phase.estimate_h * 3600)} | "
+            f"{_duration(phase.actual_s)} | {within} |"
         )
     lines += [
         "",
@@ -197,13 +224,12 @@ def render_markdown(pm: Postmortem) -> str:
         "| obligation | due | status | met |",
         "| --- | --- | --- | --- |",
     ]
-    for d in pm.deadlines:
-        status = d["status"] + (" (late)" if d.get("late") else "")
-        lines.append(f"| {d['obligation']} | {d['due_at']} | {status} | {d.get('met_at') or '-'} |")
-    lines += ["", "## Timeline", ""]
+    for row in deadline_rows(pm):
+        lines.append(f"| {row['obligation']} | {row['due']} | {row['status']} | {row['met']} |")
+    lines += ["", "## Timeline", "", "| when (UTC) | what | detail |", "| --- | --- | --- |"]
     lines += [
-        f"- `{e['at']}` {e['what']}" + (f": {e['detail']}" if e["detail"] else "")
-        for e in pm.timeline
+        f"| {row['when (UTC)']} | {_cell(row['what'])} | {_cell(row['detail'])} |"
+        for row in timeline_rows(pm)
     ]
     lines += [
         "",

@@ -8,13 +8,13 @@ tasks) and dispatches between them, so that neither imports the other's caller.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 from runbook_lib.parity.episodes import run_chunk
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, chunks
+from runbook_lib.parity.lockstep import EpisodeDone, EpisodeRecord, ParitySpec, chunks, ignore
 from runbook_lib.parity.raybackend import ray_session, run_on_ray
 
 BACKENDS = ("process", "ray")
@@ -40,21 +40,32 @@ PROCESS_POOL = Backend()
 
 
 def run_lockstep(
-    spec: ParitySpec, *, workers: int = 1, backend: Backend = PROCESS_POOL
+    spec: ParitySpec,
+    *,
+    workers: int = 1,
+    backend: Backend = PROCESS_POOL,
+    done: EpisodeDone = ignore,
 ) -> list[EpisodeRecord]:
-    """Run every episode; with ``workers > 1`` over a process pool or Ray, same results."""
+    """Run every episode; with ``workers > 1`` over a process pool or Ray, same results.
+
+    ``done(record)`` is called in this process for each episode: as it ends
+    when they run here, else as its chunk's results come back.
+    """
     if backend.kind == "ray":
         with ray_session(
             address=backend.ray_address, num_cpus=workers, temp_dir=backend.ray_temp_dir
         ):
-            return run_on_ray(spec, chunks(len(spec.seeds), workers))
+            return run_on_ray(spec, chunks(len(spec.seeds), workers), done)
     if workers <= 1 or len(spec.seeds) <= 1:
         cwd = os.getcwd()
         try:
-            return run_chunk(spec, range(len(spec.seeds)))
+            return run_chunk(spec, range(len(spec.seeds)), done)
         finally:
             os.chdir(cwd)
     parts = chunks(len(spec.seeds), workers)
     with ProcessPoolExecutor(max_workers=len(parts), mp_context=get_context("fork")) as pool:
-        results = pool.map(run_chunk, [spec] * len(parts), parts)
-        return [record for part in results for record in part]
+        futures = [pool.submit(run_chunk, spec, part) for part in parts]
+        for future in as_completed(futures):
+            for record in future.result():
+                done(record)
+        return [record for future in futures for record in future.result()]

@@ -17,7 +17,7 @@ import json
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -27,7 +27,9 @@ import numpy as np
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 from runbook_lib.parity.lockstep import (
+    EpisodeDone,
     EpisodeRecord,
     ModelPolicy,
     ParitySpec,
@@ -35,6 +37,7 @@ from runbook_lib.parity.lockstep import (
     _final_metrics,
     _mask_of,
     chunks,
+    ignore,
 )
 from runbook_lib.parity.remote import remote_envs
 from runbook_lib.target.probes.envprobe import obs_digest
@@ -47,14 +50,26 @@ Job = TypeVar("Job")
 
 
 def map_episodes(
-    work: Callable[[Job, list[int]], list[T]], job: Job, count: int, workers: int
+    work: Callable[[Job, list[int], Callable[[T], None]], list[T]],
+    job: Job,
+    count: int,
+    workers: int,
+    done: Callable[[T], None] = ignore,
 ) -> list[T]:
-    """``work(job, indices)`` over ``range(count)``, split over a fork pool when ``workers > 1``."""
+    """``work(job, indices, done)`` over ``range(count)``, over a fork pool when ``workers > 1``.
+
+    ``done(item)`` is called in this process for each episode: by ``work``
+    as it goes when it runs here, else as a chunk's results come back.
+    """
     parts = chunks(count, workers)
     if workers <= 1 or len(parts) <= 1:
-        return work(job, list(range(count)))
+        return work(job, list(range(count)), done)
     with ProcessPoolExecutor(max_workers=len(parts), mp_context=get_context("fork")) as pool:
-        return [item for part in pool.map(work, [job] * len(parts), parts) for item in part]
+        futures = [pool.submit(work, job, part, ignore) for part in parts]
+        for future in as_completed(futures):
+            for item in future.result():
+                done(item)
+        return [item for future in futures for item in future.result()]
 
 
 def record_episode(
@@ -92,21 +107,44 @@ def record_episode(
     return {**data, "length": len(columns["actions"]), "metrics": metrics, **columns}
 
 
-def _record_chunk(spec: ParitySpec, indices: list[int]) -> list[dict[str, Any]]:
+def _record_chunk(
+    spec: ParitySpec, indices: list[int], done: Callable[[dict[str, Any]], None]
+) -> list[dict[str, Any]]:
     policy = ModelPolicy(spec.model_path, spec.model_algo) if spec.model_path else None
+    recorded = []
     with remote_envs(spec, (spec.legacy,)) as (env,):
-        return [record_episode(env, i, spec.seeds[i], spec, policy) for i in indices]
+        for i in indices:
+            recorded.append(record_episode(env, i, spec.seeds[i], spec, policy))
+            done(recorded[-1])
+    return recorded
 
 
 def record_baseline(
-    spec: ParitySpec, out: Path, *, workers: int = 1, meta: dict[str, Any] | None = None
+    spec: ParitySpec,
+    out: Path,
+    *,
+    workers: int = 1,
+    meta: dict[str, Any] | None = None,
+    progress: ItemProgress = NO_PROGRESS,
 ) -> dict[str, Any]:
     """Record ``spec.legacy``'s episodes for ``spec.seeds`` into ``out`` (atomic write).
+
+    ``progress`` is told as each episode is recorded.
 
     Returns:
         The saved object without its per-step columns.
     """
-    episodes = map_episodes(_record_chunk, spec, len(spec.seeds), workers)
+    count = len(spec.seeds)
+
+    def done(episode: dict[str, Any]) -> None:
+        reward = episode["metrics"]["total_reward"]
+        progress.item_done(
+            f"episode {episode['episode']} seed {episode['seed']}",
+            f"{episode['length']} steps, reward {reward:.2f}",
+            total=count,
+        )
+
+    episodes = map_episodes(_record_chunk, spec, count, workers, done)
     data = {
         "kind": KIND,
         "schema": SCHEMA,
@@ -280,15 +318,29 @@ def replay_episode(
     return record
 
 
-def _replay_chunk(job: tuple[ParitySpec, Baseline], indices: list[int]) -> list[EpisodeRecord]:
+def _replay_chunk(
+    job: tuple[ParitySpec, Baseline], indices: list[int], done: EpisodeDone
+) -> list[EpisodeRecord]:
     spec, baseline = job
+    records = []
     with remote_envs(spec, (spec.candidate,)) as (env,):
-        return [replay_episode(env, baseline.episodes[i], i, spec) for i in indices]
+        for i in indices:
+            records.append(replay_episode(env, baseline.episodes[i], i, spec))
+            done(records[-1])
+    return records
 
 
 def replay_baseline(
-    spec: ParitySpec, baseline: Baseline, *, workers: int = 1, count: int | None = None
+    spec: ParitySpec,
+    baseline: Baseline,
+    *,
+    workers: int = 1,
+    count: int | None = None,
+    done: EpisodeDone = ignore,
 ) -> list[EpisodeRecord]:
-    """Replay the baseline's first ``count`` episodes (all by default) on ``spec.candidate``."""
+    """Replay the baseline's first ``count`` episodes (all by default) on ``spec.candidate``.
+
+    ``done(record)`` is called in this process as each episode is done.
+    """
     total = len(baseline.episodes) if count is None else min(count, len(baseline.episodes))
-    return map_episodes(_replay_chunk, (spec, baseline), total, workers)
+    return map_episodes(_replay_chunk, (spec, baseline), total, workers, done)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from runbook_lib.parity.backends import PROCESS_POOL, Backend, run_lockstep
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.lockstep import EpisodeDone, EpisodeRecord, ParitySpec, ignore
 from runbook_lib.parity.remote import profile_env
 from runbook_lib.parity.stats import (
     DEFAULT_MARGIN,
@@ -192,9 +192,13 @@ def run_parity(
     profile_when_slower_pct: float = PROFILE_THRESHOLD_PCT,
     backend: Backend = PROCESS_POOL,
     spaces: Sequence[str] = (),
+    done: EpisodeDone = ignore,
 ) -> ParityReport:
-    """Run the lockstep episodes and build the report; profile both envs when slower."""
-    records = run_lockstep(spec, workers=workers, backend=backend)
+    """Run the lockstep episodes and build the report; profile both envs when slower.
+
+    ``done(record)`` is called in this process as each episode is done.
+    """
+    records = run_lockstep(spec, workers=workers, backend=backend, done=done)
     report = build_report(spec, records, margins=margins, spaces=spaces)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
         # Each side profiles in a worker process of its own: both run at once, one per core.

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from runbook_lib.base.errors import WorkspaceError
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec, _final_metrics, _jsonable
+from runbook_lib.parity.lockstep import (
+    EpisodeDone,
+    EpisodeRecord,
+    ParitySpec,
+    _final_metrics,
+    _jsonable,
+    ignore,
+)
 from runbook_lib.parity.remote import build_side
 from runbook_lib.target.worker.client import EnvWorker, TargetCallError, WorkerError
 from runbook_lib.target.worker.envworker import decode_tree
@@ -283,7 +290,13 @@ def session(spec: ParitySpec) -> Iterator[Session]:
         stack.close()
 
 
-def run_chunk(spec: ParitySpec, indices: Sequence[int]) -> list[EpisodeRecord]:
-    """Run the episodes ``indices`` of ``spec`` in env workers."""
+def run_chunk(
+    spec: ParitySpec, indices: Sequence[int], done: EpisodeDone = ignore
+) -> list[EpisodeRecord]:
+    """Run the episodes ``indices`` of ``spec`` in env workers; ``done(record)`` after each."""
+    records = []
     with session(spec) as live:
-        return [live.run(i, spec.seeds[i]) for i in indices]
+        for i in indices:
+            records.append(live.run(i, spec.seeds[i]))
+            done(records[-1])
+    return records

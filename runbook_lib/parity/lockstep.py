@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from runbook_lib.base.progress import ItemProgress
 from runbook_lib.target.entrypoint import load_entry_point
 
 FIELDS = ("obs", "reward", "terminated", "truncated", "action_mask")
@@ -111,6 +112,40 @@ class EpisodeRecord:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+    @property
+    def label(self) -> str:
+        """The episode as a progress line names it: ``episode 3 seed 12``."""
+        return f"episode {self.episode} seed {self.seed}"
+
+    def summary(self) -> str:
+        """One line for progress: length, both total rewards, where it diverged or crashed."""
+        text = (
+            f"{self.length} steps, reward {self.legacy_reward:.2f} legacy / "
+            f"{self.candidate_reward:.2f} candidate"
+        )
+        if self.error:
+            return f"{text}, the candidate crashed at step {self.error.get('step')}"
+        if self.first_divergence:
+            return f"{text}, first divergence at step {self.first_divergence.get('step')}"
+        return text
+
+
+# Called with each episode's record as it is done, in the process that reports progress.
+EpisodeDone = Callable[[EpisodeRecord], None]
+
+
+def ignore(_item: object) -> None:
+    """A done-callback that does nothing (what a worker process gets)."""
+
+
+def episode_done(progress: ItemProgress, total: int) -> EpisodeDone:
+    """The callback that reports each finished episode to ``progress`` (of ``total``)."""
+
+    def done(record: EpisodeRecord) -> None:
+        progress.item_done(record.label, record.summary(), total=total)
+
+    return done
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
 from runbook_lib.parity.episodes import run_chunk
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.lockstep import EpisodeDone, EpisodeRecord, ParitySpec, ignore
 
 
 def _ray() -> Any:
@@ -76,11 +76,22 @@ def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterat
         ray.shutdown()
 
 
-def run_on_ray(spec: ParitySpec, parts: Sequence[Sequence[int]]) -> list[EpisodeRecord]:
-    """Run each chunk of episode indices as one Ray task, in order (Ray must be initialized)."""
+def run_on_ray(
+    spec: ParitySpec, parts: Sequence[Sequence[int]], done: EpisodeDone = ignore
+) -> list[EpisodeRecord]:
+    """Run each chunk of episode indices as one Ray task, in order (Ray must be initialized).
+
+    ``done(record)`` is called here for each episode as its chunk's results come back.
+    """
     ray = _ray()
     # One task per worker process: a reused worker would keep the target's modules
     # imported from an earlier run (another workspace, or source edited since).
     task = ray.remote(num_cpus=1, max_calls=1)(run_chunk)
     refs = [task.remote(spec, list(part)) for part in parts]
-    return [record for chunk in ray.get(refs) for record in chunk]
+    records: list[EpisodeRecord] = []
+    for ref in refs:
+        chunk: list[EpisodeRecord] = ray.get(ref)
+        for record in chunk:
+            done(record)
+        records += chunk
+    return records

@@ -19,6 +19,7 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 from runbook_lib.decide.tree import Decision, decide
 from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
 from runbook_lib.incident.store import incident_dir, load_incident
@@ -38,7 +39,7 @@ from runbook_lib.parity.inputs import (
     spec_from_manifest,
     validate_workers,
 )
-from runbook_lib.parity.lockstep import EpisodeRecord, ParitySpec
+from runbook_lib.parity.lockstep import EpisodeDone, EpisodeRecord, ParitySpec, episode_done
 from runbook_lib.parity.refs import checked_out
 from runbook_lib.parity.remote import describe, probe_envs, remote_envs
 from runbook_lib.parity.verdict import space_differences
@@ -93,7 +94,7 @@ class ParityOutcome:
 
 
 def _lockstep(
-    spec: ParitySpec, manifest: Manifest, workers: int, backend: Backend
+    spec: ParitySpec, manifest: Manifest, workers: int, backend: Backend, done: EpisodeDone
 ) -> tuple[ParityReport, dict[str, Any]]:
     envs = probe_envs(spec, manifest.env.logger if manifest.env else None)
     # The spaces are compared before any episode runs: a difference decides the verdict.
@@ -107,6 +108,7 @@ def _lockstep(
         margins=margins_for(manifest, spec),
         backend=backend,
         spaces=spaces,
+        done=done,
     )
     envs["policy"] = {"kind": spec.policy, "model": spec.model_path, "algo": spec.model_algo}
     if spec.policy == "entry_point":
@@ -117,7 +119,7 @@ def _lockstep(
 
 
 def _against_baseline(
-    spec: ParitySpec, manifest: Manifest, baseline: Baseline, workers: int
+    spec: ParitySpec, manifest: Manifest, baseline: Baseline, workers: int, done: EpisodeDone
 ) -> tuple[ParityReport, dict[str, Any]]:
     meta = baseline.meta
     logger = manifest.env.logger if manifest.env else None
@@ -139,6 +141,7 @@ def _against_baseline(
         baseline,
         workers=workers,
         count=len(spec.seeds),
+        done=done,
     )
     return build_report(spec, records, margins=margins_for(manifest, spec)), envs
 
@@ -155,6 +158,7 @@ def run_incident_parity(
     baseline: Path | None = None,
     config: Mapping[str, Any] | None = None,
     backend: str = "process",
+    progress: ItemProgress = NO_PROGRESS,
 ) -> ParityOutcome:
     """Run parity for an incident, decide, and save ``parity.json`` and the plots.
 
@@ -165,7 +169,8 @@ def run_incident_parity(
     first ``episodes`` episodes (all by default); its seeds and actions are
     the recording's. ``backend`` ``ray`` runs the lockstep episodes as Ray
     tasks, on the manifest's ``[parity] ray_address`` or a local instance
-    whose files go under ``<archive>/ray``.
+    whose files go under ``<archive>/ray``. ``progress`` is told as each
+    episode is done (in this process, whichever backend runs them).
 
     Raises:
         InvalidInputError: no such incident, or an input is not acceptable
@@ -182,12 +187,13 @@ def run_incident_parity(
         )
     else:
         spec = baseline_spec(manifest, recorded, episodes, seeds, policy)
+    done = episode_done(progress, len(spec.seeds))
     # Every env runs in a worker of the target's interpreter: nothing is imported here.
     with checked_out(manifest, spec) as (spec, refs):
         if recorded is None:
-            report, envs = _lockstep(spec, manifest, workers, where)
+            report, envs = _lockstep(spec, manifest, workers, where, done)
         else:
-            report, envs = _against_baseline(spec, manifest, recorded, workers)
+            report, envs = _against_baseline(spec, manifest, recorded, workers, done)
     envs["refs"] = {ref.role: ref.to_dict() for ref in refs}
     facts, inputs = derive_assessment(report, timed=recorded is None)
     decision = guard_decision(decide(facts), legacy_failures(envs.get("algorithms") or {}))
@@ -232,8 +238,11 @@ def record(
     policy: PolicyChoice = DEFAULT_POLICY,
     config: Mapping[str, Any] | None = None,
     force: bool = False,
+    progress: ItemProgress = NO_PROGRESS,
 ) -> dict[str, Any]:
     """Record ``env_type``'s trajectories for ``seeds`` into the baseline file ``out``.
+
+    ``progress`` is told as each episode is recorded.
 
     Raises:
         InvalidInputError: ``out`` exists (without ``force``) or its directory
@@ -252,6 +261,12 @@ def record(
             meta["target"] = manifest.name
         meta["refs"] = {ref.role: ref.to_dict() for ref in refs}
         saved: dict[str, Any] = guarded(
-            "the recording", record_baseline, spec, out, workers=workers, meta=meta
+            "the recording",
+            record_baseline,
+            spec,
+            out,
+            workers=workers,
+            meta=meta,
+            progress=progress,
         )
     return saved

@@ -10,7 +10,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-Builder = Callable[[Path, Path], dict[str, str]]
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
+
+# (workspace, cache, progress) -> report; progress is told as each long item is done.
+Builder = Callable[[Path, Path, ItemProgress], dict[str, str]]
 
 
 def default_cache_dir() -> Path:
@@ -34,12 +37,19 @@ def _builders(profile: str) -> list[Builder]:
 
 
 def build_all(
-    workspace: Path, *, cache_dir: Path | None = None, profile: str = "default"
+    workspace: Path,
+    *,
+    cache_dir: Path | None = None,
+    profile: str = "default",
+    progress: ItemProgress = NO_PROGRESS,
 ) -> dict[str, str]:
-    """Run every artifact builder of ``profile`` on ``workspace`` and merge their reports."""
+    """Run every artifact builder of ``profile`` on ``workspace`` and merge their reports.
+
+    ``progress`` is told as each long item (a model training, the venv) is done.
+    """
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     report: dict[str, str] = {}
     for builder in _builders(profile):
-        report.update(builder(workspace, cache))
+        report.update(builder(workspace, cache, progress))
     return report

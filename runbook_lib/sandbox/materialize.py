@@ -21,6 +21,7 @@ from pathlib import Path
 
 import runbook_lib
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 from runbook_lib.sandbox.tags import RELEASE_TAG, STABLE_TAG
 from runbook_lib.target.gitutil import git, head_sha
 
@@ -182,6 +183,7 @@ def create_workspace(
     force: bool = False,
     cache_dir: Path | None = None,
     profile: str = DEFAULT_PROFILE,
+    progress: ItemProgress = NO_PROGRESS,
 ) -> WorkspaceInfo:
     """Materialize the sandbox target into ``dest`` as a git repository.
 
@@ -193,6 +195,7 @@ def create_workspace(
         profile: ``default`` (the optical-network + SAC project, run by
             runbook's interpreter) or ``foreign`` (the ``lightpath`` project
             with its own ``.venv``: gymnasium 0.29.1, stable-baselines3 2.2.1).
+        progress: Told as each model is trained (a first run only; about 30 s).
 
     Returns:
         The workspace's paths, refs and the time it took.
@@ -212,7 +215,9 @@ def create_workspace(
         _init_repo(staging)
         for overlay, tag, date in _RELEASES:
             _commit_release(staging, overlay, tag, date, profile)
-        built = artifacts.build_all(staging, cache_dir=cache_dir, profile=profile)
+        built = artifacts.build_all(
+            staging, cache_dir=cache_dir, profile=profile, progress=progress
+        )
         (staging / MARKER).write_text(
             f"runbook sandbox {runbook_lib.__version__} profile {profile}\n", encoding="utf-8"
         )

@@ -35,6 +35,7 @@ from filelock import FileLock, Timeout
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import iter_files, sha256_file
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 from runbook_lib.sandbox.tags import RELEASE_TAG, STABLE_TAG
 
 PACKAGE = "trade-agent-sac"
@@ -187,10 +188,18 @@ class ModelBuild:
     jobs: list[tuple[_Training, Path]]
     started: float
 
-    def finish(self) -> tuple[dict[str, Path], str]:
-        """Wait for the trainings, cache their models; return every model and a summary."""
+    def finish(self, progress: ItemProgress = NO_PROGRESS) -> tuple[dict[str, Path], str]:
+        """Wait for the trainings, cache their models; return every model and a summary.
+
+        ``progress`` is told as each training is done.
+        """
         for job, entry in self.jobs:
             self.found[job.release.model] = _finish_training(job, entry)
+            progress.item_done(
+                f"{job.release.model} ({job.release.tag})",
+                f"trained in {time.perf_counter() - job.started:.1f} s",
+                total=len(self.jobs),
+            )
         names = ", ".join(Path(release.model).name for release in self.releases)
         if not self.jobs:
             return self.found, f"{names} (cache hit)"
@@ -313,8 +322,13 @@ def make_backup(stable: Release, model: Path, workspace: Path) -> Path:
     return Path(_run(command, stable.tree, "backing up the stable SAC config and model"))
 
 
-def build_sac_artifacts(workspace: Path, cache: Path) -> dict[str, str]:
-    """Build the models, wheels, site directory and backup; return what was made."""
+def build_sac_artifacts(
+    workspace: Path, cache: Path, progress: ItemProgress = NO_PROGRESS
+) -> dict[str, str]:
+    """Build the models, wheels, site directory and backup; return what was made.
+
+    ``progress`` is told as each model training (a first run only) is done.
+    """
     workspace, cache = workspace.resolve(), cache.resolve()  # child processes run elsewhere
     with tempfile.TemporaryDirectory(prefix="runbook-sac-") as tmp:
         scratch = Path(tmp)
@@ -324,7 +338,7 @@ def build_sac_artifacts(workspace: Path, cache: Path) -> dict[str, str]:
         try:
             wheels = [build_wheel(r, workspace / "wheelhouse") for r in (stable, release)]
             site_hit = install_site(workspace, wheels[1], release.version, cache)
-            trained, summary = models.finish()
+            trained, summary = models.finish(progress)
         finally:
             models.close()
         (workspace / "models").mkdir(exist_ok=True)

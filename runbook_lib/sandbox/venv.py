@@ -28,6 +28,7 @@ from pathlib import Path
 
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 
 # The foreign project's requirements, pinned as a real project pins them.
 FOREIGN_REQUIREMENTS: tuple[str, ...] = (
@@ -100,9 +101,12 @@ def wheel_cache(cache_dir: Path, requirements: tuple[str, ...] = FOREIGN_REQUIRE
 def create_venv(
     workspace: Path,
     cache_dir: Path,
+    progress: ItemProgress = NO_PROGRESS,
     requirements: tuple[str, ...] = FOREIGN_REQUIREMENTS,
 ) -> dict[str, str]:
     """Create ``workspace/.venv`` with ``requirements`` installed from the wheel cache.
+
+    ``progress`` is told once the requirements are installed.
 
     Returns:
         The report line for ``runbook sandbox create`` (``venv``).
@@ -128,5 +132,6 @@ def create_venv(
         ],
         "installing the foreign profile's requirements",
     )
+    progress.item_done(VENV_DIR, f"installed {len(requirements)} requirements", total=1)
     pinned = ", ".join(r for r in requirements if not r.startswith("pytest"))
     return {"venv": f"{VENV_DIR}/bin/python ({pinned}; wheels {wheels})"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.evidence.layout import CHECKS_DIR
 from runbook_lib.incident.store import incident_dir, load_incident
@@ -101,8 +102,26 @@ def _run_one(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
             )
 
 
-def _run_checks(selected: Sequence[RegisteredCheck], ctx: VerifyContext) -> list[CheckResult]:
-    """Run the checks; results in ``selected`` order.
+def _told(
+    progress: ItemProgress, total: int
+) -> Callable[[RegisteredCheck, VerifyContext], CheckResult]:
+    """:func:`_run_one` that tells ``progress`` each check's outcome as it finishes."""
+
+    def run(check: RegisteredCheck, ctx: VerifyContext) -> CheckResult:
+        result = _run_one(check, ctx)
+        blocking = "" if result.blocking or result.status != "fail" else " (non-blocking)"
+        progress.item_done(
+            check.name, f"{result.status}{blocking} ({result.duration_s:.1f} s)", total=total
+        )
+        return result
+
+    return run
+
+
+def _run_checks(
+    selected: Sequence[RegisteredCheck], ctx: VerifyContext, progress: ItemProgress = NO_PROGRESS
+) -> list[CheckResult]:
+    """Run the checks; results in ``selected`` order; ``progress`` is told as each one ends.
 
     Checks marked ``beside`` run in a second thread next to the other checks that do
     not need the service, the longest expected first; a ``beside`` check that thread
@@ -110,24 +129,25 @@ def _run_checks(selected: Sequence[RegisteredCheck], ctx: VerifyContext) -> list
     until the end. The service's checks (which measure latency and CPU) run only
     after them, with the machine as quiet as before.
     """
+    run_one = _told(progress, len(selected))
     beside = sorted((c for c in selected if c.beside), key=lambda c: -c.expected_s)
     if not beside or len(selected) == 1:
-        return [_run_one(check, ctx) for check in selected]
+        return [run_one(check, ctx) for check in selected]
     done: dict[str, CheckResult] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="runbook-check") as pool:
-        futures = [(check, pool.submit(_run_one, check, ctx)) for check in beside]
+        futures = [(check, pool.submit(run_one, check, ctx)) for check in beside]
         for check in selected:
             if not check.beside and not check.needs_service:
-                done[check.name] = _run_one(check, ctx)
+                done[check.name] = run_one(check, ctx)
         # Those not started yet run here rather than wait for the other thread.
         waiting = [(check, future) for check, future in futures if not future.cancel()]
         for check, future in futures:
             if future.cancelled():
-                done[check.name] = _run_one(check, ctx)
+                done[check.name] = run_one(check, ctx)
         done.update((check.name, future.result()) for check, future in waiting)
     for check in selected:
         if check.needs_service:
-            done[check.name] = _run_one(check, ctx)
+            done[check.name] = run_one(check, ctx)
     return [done[check.name] for check in selected]
 
 
@@ -147,6 +167,7 @@ def run_verify(
     checks: Sequence[str] | None = None,
     expect: str = "auto",
     start_service: bool = False,
+    progress: ItemProgress = NO_PROGRESS,
 ) -> VerifyReport:
     """Run the checklist on ``target`` for an incident, under the target's lock, and save it.
 
@@ -157,6 +178,7 @@ def run_verify(
         expect: ``auto``, ``stable`` or ``release`` (see the module docstring).
         start_service: Start the service first if a selected check needs it and
             it is not running (it is left running); otherwise those checks skip.
+        progress: Told each check's name and outcome as it finishes.
 
     Raises:
         InvalidInputError: bad manifest, incident, check name or expectation
@@ -183,7 +205,7 @@ def run_verify(
             from runbook_lib.verify.checks.service import start_service as start
 
             results.append(start(manifest))
-        results += _run_checks(selected, ctx)
+        results += _run_checks(selected, ctx, progress)
     report = VerifyReport(
         incident.id,
         str(manifest.root),

@@ -106,7 +106,11 @@ def test_failed_build_leaves_nothing_behind(
     from runbook_lib.sandbox import artifacts
 
     def explode(
-        workspace: Path, *, cache_dir: Path | None = None, profile: str = "default"
+        workspace: Path,
+        *,
+        cache_dir: Path | None = None,
+        profile: str = "default",
+        progress: object = None,
     ) -> dict[str, str]:
         raise RuntimeError("artifact build failed")
 

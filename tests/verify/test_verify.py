@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from runbook_lib.base.checknames import CheckName
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.progress import StepProgress
 from runbook_lib.base.report import CheckResult
 from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import incident_dir, open_incident
@@ -292,8 +294,16 @@ def test_beside_checks_run_longest_first_and_none_waits_for_a_busy_thread(
     ]
     ctx = verify.VerifyContext(load_manifest(fresh_sandbox), "release", tmp_path, "stamp")
     threading.Timer(2.0, release.set).start()
-    results = _run_checks(checks, ctx)
+    out = io.StringIO()
+    results = _run_checks(checks, ctx, StepProgress.for_stream(out))
     assert [r.name for r in results] == ["target-tests", "config", "monitoring"]  # as selected
+    # Progress counts each check as it ends, whichever thread ran it: the long one last.
+    told = [line.split(" (")[0] for line in out.getvalue().splitlines()]
+    assert told == [
+        "1/3: config: pass",
+        "2/3: target-tests: pass",
+        "3/3: monitoring: pass",
+    ]
     threads = dict(log)
     assert threads["monitoring"].startswith("runbook-check")  # the longest went beside first
     # The main thread did not wait for the busy one: it ran the beside check not yet started.

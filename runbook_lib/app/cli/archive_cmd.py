@@ -82,6 +82,7 @@ def list_command(archive: Path, as_json: bool) -> None:
 @json_option
 def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
     """Show an incident's runs, decisions, checks, timeline and files."""
+    from runbook_lib.base.timefmt import utc_time
     from runbook_lib.evidence.summary import gather
 
     evidence = gather(archive, incident_id)
@@ -90,7 +91,7 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
     lines = [
         f"{item.id}  {item.severity} {item.kind}  state {item.state}",
         f"title: {item.title}",
-        f"sealed: {seal['sealed_at'] if seal else 'never'}",
+        f"sealed: {utc_time(seal['sealed_at'], seconds=True) if seal else 'never'}",
         "runs:",
     ]
     lines += [
@@ -99,7 +100,7 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
     ] or ["  (none)"]
     lines.append("decisions:")
     lines += [
-        f"  {d['decided_at']}  {d['decision']}  strategy {d['strategy']}"
+        f"  {utc_time(d['decided_at'], seconds=True)}  {d['decision']}  strategy {d['strategy']}"
         for d in evidence.decisions
     ] or ["  (none)"]
     lines.append("checks:")
@@ -107,7 +108,7 @@ def show_command(incident_id: str, archive: Path, as_json: bool) -> None:
         f"  {c['status']:<4}  {c['name']}: {c['summary']}  [{c['source']}]" for c in evidence.checks
     ] or ["  (none)"]
     lines.append("timeline:")
-    lines += [f"  {e.at}  {e.text}" for e in evidence.timeline()]
+    lines += [f"  {utc_time(e.at, seconds=True)}  {e.text}" for e in evidence.timeline()]
     lines += _open_run_lines(evidence.directory)
     lines.append(f"files: {len(evidence.files)} in {evidence.directory}")
     emit(evidence.to_dict(), as_json=as_json, text="\n".join(lines))

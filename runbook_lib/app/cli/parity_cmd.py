@@ -248,8 +248,9 @@ def parity(
     from runbook_lib.evidence.amend import sealing
 
     resolved = locations().resolve_archive(archive, root)
-    progress = StepProgress.for_command(as_json=as_json).step("parity: running the paired episodes")
-    with sealing(resolved, incident_id), progress:  # parity.json and its plots are sealed with it
+    progress = StepProgress.for_command(as_json=as_json)
+    step = progress.step("parity: running the paired episodes")
+    with sealing(resolved, incident_id), step:  # parity.json and its plots are sealed with it
         outcome = run_incident_parity(
             manifest,
             resolved,
@@ -260,6 +261,7 @@ def parity(
             policy=_policy(policy, model_path, algo),
             baseline=baseline,
             backend=backend,
+            progress=progress,
         )
     data = outcome.to_dict()
     emit(data, as_json=as_json, text=_outcome_text(data))
@@ -301,15 +303,18 @@ def record_command(
     from runbook_lib.parity.inputs import choose_seeds
     from runbook_lib.parity.run import record
 
-    saved = record(
-        load_manifest(target),
-        out,
-        seeds=choose_seeds(episodes, _seeds(seeds)),
-        env_type=env_type,
-        workers=workers,
-        policy=_policy(policy, model_path, algo),
-        force=force,
-    )
+    progress = StepProgress.for_command(as_json=as_json)
+    with progress.step(f"parity record: recording {env_type}", topic="record"):
+        saved = record(
+            load_manifest(target),
+            out,
+            seeds=choose_seeds(episodes, _seeds(seeds)),
+            env_type=env_type,
+            workers=workers,
+            policy=_policy(policy, model_path, algo),
+            force=force,
+            progress=progress,
+        )
     rewards = [e["metrics"]["total_reward"] for e in saved["episodes"]]
     text = (
         f"recorded {len(rewards)} episodes of {saved['env_class']} ({env_type}) into {out}; "

@@ -49,9 +49,15 @@ def create(
     sandbox, which is replaced. A directory inside the runbook project is
     refused unless it lies under outputs/.
     """
+    from runbook_lib.base.progress import StepProgress
     from runbook_lib.sandbox import create_workspace
 
-    info = create_workspace(directory, force=force, cache_dir=cache_dir, profile=profile)
+    progress = StepProgress.for_command(as_json=as_json)
+    # A first run trains the models (about 30 s): one line as each is trained.
+    with progress.step(f"sandbox: creating {directory}", topic="sandbox"):
+        info = create_workspace(
+            directory, force=force, cache_dir=cache_dir, profile=profile, progress=progress
+        )
     data = asdict(info)
     text = (
         f"sandbox ({info.profile}) created in {info.root} ({info.seconds:.1f} s)\n"

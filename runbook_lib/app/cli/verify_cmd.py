@@ -78,13 +78,15 @@ def verify(
     from runbook_lib.incident.ref import IncidentRef
     from runbook_lib.verify.runner import run_verify
 
-    progress = StepProgress.for_command(as_json=as_json).step("verify: running the checks")
-    with sealing(archive, incident_id), progress:  # the results are sealed with the incident
+    progress = StepProgress.for_command(as_json=as_json)
+    step = progress.step("verify: running the checks")
+    with sealing(archive, incident_id), step:  # the results are sealed with the incident
         report = run_verify(
             IncidentRef(target, archive, incident_id),
             checks=_names(checks),
             expect=expect,
             start_service=start_service,
+            progress=progress,
         )
     emit(report.to_dict(), as_json=as_json, text=_text(report))
     if not report.ok:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import tarfile
@@ -104,6 +105,10 @@ def test_list_and_show(store: Path, incident: str, capsys: pytest.CaptureFixture
     assert main(["archive", "show", incident, "--archive", str(store)]) == 0
     text = capsys.readouterr().out
     assert " 2  failed  02_fails.ipynb" in text and "fail  smoke.train: exit 1  [verify]" in text
+    # Times read in UTC to the second: no ISO text, no fraction of a second, no offset.
+    timeline = text.split("timeline:\n", 1)[1].splitlines()
+    assert re.match(r"  20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC  opened", timeline[0]), timeline[0]
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:|\d:\d\d\.\d|\+00:00", text), text
 
 
 def test_a_clean_archive_verifies(

@@ -37,6 +37,8 @@ def test_drill_reports_each_step_and_ends_with_the_next_commands(
         report = json.loads(done.stdout)  # nothing but the JSON object on stdout
         assert report["ok"] and report["scenario"] == "minor-slowdown"
         return
+    # What `make demo` shows on a warm machine fits one screen (issue: at most 40 lines).
+    assert len(progress) + len(done.stdout.splitlines()) <= 40, done.stderr + done.stdout
     incident = next(
         line.split()[1] for line in done.stdout.splitlines() if line.startswith("incident ")
     )

@@ -55,7 +55,8 @@ def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_pa
     # Not one step agreed: that rule decides; the metric's own FAIL is in the reason too.
     assert proc.stderr.startswith("runbook: error: parity verdict FAIL: no step of")
     assert "outside the margin with confidence: total_reward" in proc.stderr
-    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.count("\n") == 1  # no progress under --json
+    assert "parity 1/3" not in proc.stderr
     data = json.loads(proc.stdout)
     assert data["verdict"] == "FAIL"
     assert data["first_divergence"] == {
@@ -100,7 +101,17 @@ def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_pa
     assert "first divergence" not in out
     assert "\n     3      7   1000: " in out  # episode 3 ran seed 7
     assert "throughput  candidate" in out and "decision  " in out
-    assert proc.stderr == ""  # progress shows on a terminal only
+    # Off a terminal: one line per episode (as the two workers' chunks come back), the outcome.
+    progress = proc.stderr.splitlines()
+    assert len(progress) == 5, proc.stderr
+    assert sorted(line.split(": ")[1] for line in progress[:4]) == [
+        f"episode {i} seed {seed}" for i, seed in enumerate((0, 1, 2, 7))
+    ]
+    assert sorted(line.split(": ")[0] for line in progress[:4]) == [
+        f"parity {n}/4" for n in range(1, 5)
+    ]
+    assert all("1000 steps, reward " in line for line in progress[:4])
+    assert progress[4].startswith("parity: running the paired episodes: done (")
 
 
 @pytest.mark.slow
@@ -149,6 +160,12 @@ def test_record_then_compare_a_crashing_candidate(fresh_sandbox: Path, tmp_path:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"recorded 2 episodes of GeneralSimEnv (legacy) into {out}")
+    lines = proc.stderr.splitlines()
+    assert [line.split(": ")[:2] for line in lines[:2]] == [
+        ["record 1/2", "episode 0 seed 0"],
+        ["record 2/2", "episode 1 seed 1"],
+    ]
+    assert lines[2].startswith("parity record: recording legacy: done (") and len(lines) == 3
     again = runbook(tmp_path, "parity", "record", "--out", str(out), "--target", str(fresh_sandbox))
     assert again.returncode == EXIT_INVALID_INPUT and "exists" in again.stderr
     set_faults(fresh_sandbox, crash_at_step=40)
@@ -240,9 +257,14 @@ def test_policy_model_runs_an_sb3_model(sandbox: Path, tmp_path: Path) -> None:
 
 def _on_a_terminal_stderr(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     """Run with stderr on a pseudo-terminal and stdout on a pipe; return code, stdout, stderr."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
     leader, follower = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, where tqdm draws nothing: give it a size.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower, env=env)
     os.close(follower)
     seen = b""
@@ -271,4 +293,6 @@ def test_progress_on_a_terminal_and_none_in_json(
         assert json.loads(out)["verdict"] == "PASS" and "parity: running" not in err
     else:
         assert "parity: running the paired episodes: done (" in err
+        assert "parity: running the paired episodes: 2/2 [" in err  # the bar counts episodes
+        assert "parity 1/2:" not in err  # no plain line per episode on a terminal
         assert out.startswith("parity    PASS")

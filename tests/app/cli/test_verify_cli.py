@@ -46,6 +46,7 @@ def test_json_output_of_a_passing_run(fresh_sandbox: Path, archive: Path, incide
         archive, fresh_sandbox, "--incident", incident_id, "--checks", "integrity, config", "--json"
     )
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no progress under --json: stdout is the one object
     data = json.loads(proc.stdout)
     assert data["ok"] is True and data["expect"] == "release"
     assert [c["name"] for c in data["checks"]] == ["integrity", "config"]
@@ -59,14 +60,21 @@ def test_an_old_check_name_works_with_a_note_and_a_new_one_without(
         archive, fresh_sandbox, "--incident", incident_id, "--checks", "factory_resolution"
     )
     assert old.returncode == 0, old.stderr
-    assert old.stderr == (
-        "runbook: note: check name 'factory_resolution' is deprecated; use 'factory-resolution'\n"
+    note, *progress = old.stderr.splitlines()
+    assert note == (
+        "runbook: note: check name 'factory_resolution' is deprecated; use 'factory-resolution'"
     )
+    assert progress[0].startswith("verify 1/1: factory-resolution: skip (")
+    assert progress[1].startswith("verify: running the checks: done (") and len(progress) == 2
     assert "  skip  factory-resolution (non-blocking)" in old.stdout
     new = run_verify_cli(
         archive, fresh_sandbox, "--incident", incident_id, "--checks", "factory-resolution"
     )
-    assert (new.returncode, new.stderr) == (0, "")
+    assert new.returncode == 0, new.stderr
+    assert [line.split(" (")[0] for line in new.stderr.splitlines()] == [
+        "verify 1/1: factory-resolution: skip",
+        "verify: running the checks: done",
+    ]  # no note for the new name
     assert "  skip  factory-resolution (non-blocking)" in new.stdout
     saved = [json.loads(p.read_text())["checks"] for p in saved_runs(archive, incident_id)]
     assert [[c["name"] for c in checks] for checks in saved] == [["factory-resolution"]] * 2
@@ -96,7 +104,11 @@ def test_text_output_and_exit_1_on_a_blocking_failure(
     )
     assert lines[1].startswith("  fail  config [") and "invalid JSON at line" in lines[1]
     assert lines[2] == "result: FAILED: config"
-    assert proc.stderr.startswith("runbook: error: blocking check(s) failed: config (see ")
+    # Off a terminal: one line per check as it ends, the step's outcome, then the error.
+    check, outcome, error = proc.stderr.splitlines()
+    assert check.startswith("verify 1/1: config: fail (") and check.endswith(" s)")
+    assert outcome.startswith("verify: running the checks: done (")
+    assert error.startswith("runbook: error: blocking check(s) failed: config (see ")
     assert len(saved_runs(archive, incident_id)) == 1
 
 
