@@ -16,11 +16,11 @@ import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 from runbook_lib.base.fsutil import atomic_write_text
+from runbook_lib.base.timefmt import utc_time
 from runbook_lib.incident.model import Incident
 from runbook_lib.target.gitutil import git
 
@@ -52,7 +52,7 @@ class RunHeader:
             ("target", str(self.target)),
             ("git commit", f"{self.commit[:12] or 'no commit'} ({tree})"),
             ("run by", f"{self.user} on {self.host}"),
-            ("started", _readable_moment(self.started_at)),
+            ("started", utc_time(self.started_at, seconds=True)),
             ("parameters", _parameters_text(self.parameters)),
         ]
         lines = [
@@ -70,17 +70,6 @@ class RunHeader:
 def _cell(value: str) -> str:
     # Escaped so that a title can neither inject HTML nor break the table.
     return html.escape(value).replace("|", "\\|").replace("\n", " ") or "—"
-
-
-def _readable_moment(iso: str) -> str:
-    # A reviewer reads "2026-12-03 07:07:29 UTC", not an ISO stamp with an offset.
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _parameters_text(parameters: Mapping[str, Any]) -> str:
