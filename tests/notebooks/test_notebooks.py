@@ -137,9 +137,18 @@ def test_readiness_runs_through_runbook_run_and_keeps_the_matrix(
     incident = open_incident(archive, "nightly readiness", "low", "other").id
     before = workspace_hash(fresh_sandbox)
     proc = cli(
-        "run", "readiness", "--incident", incident, "--target", str(fresh_sandbox),
-        "--archive", str(archive), "-p", "strategies", "env-var,force",
-    )  # fmt: skip
+        "run",
+        "readiness",
+        "--incident",
+        incident,
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+        "-p",
+        "strategies",
+        "env-var,force",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     directory = archive / "incidents" / incident
     text = outputs_text(next((directory / "runs").glob("*07_readiness.ipynb")))

@@ -59,9 +59,19 @@ def test_cartpole_across_gymnasium_releases(tmp_path: Path) -> None:
     root = make_target(tmp_path, legacy_python())
     archive = tmp_path / "archive"
     opened = cli(
-        "incident", "open", "--title", "cartpole", "--severity", "low",
-        "--kind", "result-difference", "--archive", str(archive), "--json", cwd=root,
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "cartpole",
+        "--severity",
+        "low",
+        "--kind",
+        "result-difference",
+        "--archive",
+        str(archive),
+        "--json",
+        cwd=root,
+    )
     assert opened.returncode == 0, opened.stderr
     incident = json.loads(opened.stdout)["id"]
     ran = cli(

@@ -105,12 +105,29 @@ def test_a_worker_killed_mid_episode_is_exit_1_naming_env_episode_and_step(
     archive = str(tmp_path / "archive")
     before = workspace_hash(root)
     opened = cli(
-        "incident", "open", "--title", "t", "--severity", "high", "--kind", "other",
-        "--archive", archive, cwd=root,
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--severity",
+        "high",
+        "--kind",
+        "other",
+        "--archive",
+        archive,
+        cwd=root,
+    )
     assert opened.returncode == 0, opened.stderr
-    done = cli("parity", "--incident", opened.stdout.strip(), "--episodes", "2",
-               "--archive", archive, cwd=root)  # fmt: skip
+    done = cli(
+        "parity",
+        "--incident",
+        opened.stdout.strip(),
+        "--episodes",
+        "2",
+        "--archive",
+        archive,
+        cwd=root,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("runbook: error:")]
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr

@@ -25,13 +25,23 @@ def _sandbox(tmp_path: Path, ref: str) -> Path:
 
 def _parity(root: Path, archive: Path) -> subprocess.CompletedProcess[str]:
     opened = cli(
-        "incident", "open", "--title", "t", "--severity", "high", "--kind", "other",
-        "--archive", str(archive), cwd=root,
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--severity",
+        "high",
+        "--kind",
+        "other",
+        "--archive",
+        str(archive),
+        cwd=root,
+    )
     assert opened.returncode == 0, opened.stderr
     incident = opened.stdout.strip()
-    return cli("parity", "--incident", incident, "--episodes", "2", "--archive", str(archive),
-               cwd=root)  # fmt: skip
+    return cli(
+        "parity", "--incident", incident, "--episodes", "2", "--archive", str(archive), cwd=root
+    )
 
 
 def _ref_trees() -> set[Path]:

@@ -123,9 +123,18 @@ def test_legacy_env_fails_under_ppo_and_trains_with_the_bandit(workspace: Path) 
 
 def open_incident(archive: str, cwd: Path) -> str:
     opened = cli(
-        "incident", "open", "--title", "t", "--severity", "high", "--kind", "other",
-        "--archive", archive, cwd=cwd,
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--severity",
+        "high",
+        "--kind",
+        "other",
+        "--archive",
+        archive,
+        cwd=cwd,
+    )
     assert opened.returncode == 0, opened.stderr
     return opened.stdout.strip()
 
@@ -133,8 +142,9 @@ def open_incident(archive: str, cwd: Path) -> str:
 def test_parity_passes_on_the_foreign_target(workspace: Path, tmp_path: Path) -> None:
     archive = str(tmp_path / "archive")
     incident = open_incident(archive, workspace)
-    done = cli("parity", "--incident", incident, "--episodes", "3", "--archive", archive,
-               cwd=workspace)  # fmt: skip
+    done = cli(
+        "parity", "--incident", incident, "--episodes", "3", "--archive", archive, cwd=workspace
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "100.00% of steps identical" in done.stdout
     assert "LegacyRoutingEnv (legacy) vs UnifiedRoutingEnv (unified)" in done.stdout
@@ -165,8 +175,7 @@ def test_a_bad_target_python_is_one_line_exit_2(
     archive = str(tmp_path / "archive")
     incident = open_incident(archive, tmp_path)
     before = sorted((p.relative_to(root), p.stat().st_mtime_ns) for p in root.rglob("*"))
-    done = cli("parity", "--incident", incident, "--episodes", "2", "--archive", archive,
-               cwd=root)  # fmt: skip
+    done = cli("parity", "--incident", incident, "--episodes", "2", "--archive", archive, cwd=root)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(root / "py") in lines[0] and "Traceback" not in done.stderr
@@ -193,8 +202,17 @@ def test_switches_the_target_does_not_honour_are_refused_at_plan_time(
 ) -> None:
     archive = str(tmp_path / "archive")
     incident = open_incident(archive, workspace)
-    done = cli("rollback", "plan", "--incident", incident, "--strategy", strategy,
-               "--archive", archive, cwd=workspace)  # fmt: skip
+    done = cli(
+        "rollback",
+        "plan",
+        "--incident",
+        incident,
+        "--strategy",
+        strategy,
+        "--archive",
+        archive,
+        cwd=workspace,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and missing in lines[0]

@@ -21,9 +21,16 @@ from runbook_lib.target.service import ServiceAdapter
 from tests.runutil import cli
 
 REHEARSED = [
-    "env-var", "config", "code", "force", "now",
-    "sac-full", "sac-code", "sac-deploy", "sac-data",
-]  # fmt: skip
+    "env-var",
+    "config",
+    "code",
+    "force",
+    "now",
+    "sac-full",
+    "sac-code",
+    "sac-deploy",
+    "sac-data",
+]
 PHASES = ["plan", "apply", "effect", "tests", "undo"]
 
 
@@ -38,15 +45,31 @@ def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
     before, trees = workspace_hash(fresh_sandbox), worktrees(fresh_sandbox)
     status = git(fresh_sandbox, ["status", "--porcelain"])
     opened = cli(
-        "incident", "open", "--title", "nightly readiness", "--severity", "low",
-        "--kind", "other", "--archive", str(archive), "--json",
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "nightly readiness",
+        "--severity",
+        "low",
+        "--kind",
+        "other",
+        "--archive",
+        str(archive),
+        "--json",
+    )
     incident = json.loads(opened.stdout)["id"]
 
     proc = cli(
-        "readiness", "--target", str(fresh_sandbox), "--archive", str(archive),
-        "--incident", incident, "--json", timeout=900,
-    )  # fmt: skip
+        "readiness",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(archive),
+        "--incident",
+        incident,
+        "--json",
+        timeout=900,
+    )
 
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # nothing but the JSON object with --json
@@ -96,9 +119,16 @@ def test_text_matrix_and_a_strategy_that_is_not_ready_exits_1_naming_the_reason(
     before = workspace_hash(fresh_sandbox)
 
     proc = cli(
-        "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
-        "--strategy", "force", "--strategy", "env-var",
-    )  # fmt: skip
+        "readiness",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "a"),
+        "--strategy",
+        "force",
+        "--strategy",
+        "env-var",
+    )
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(r"^env-var\s+ok\s+ok\s+ok\s+ok\s+ok\s+ready$", proc.stdout, re.M)
@@ -110,9 +140,14 @@ def test_text_matrix_and_a_strategy_that_is_not_ready_exits_1_naming_the_reason(
 
 def test_an_unknown_strategy_is_one_line_exit_2(fresh_sandbox: Path, tmp_path: Path) -> None:
     proc = cli(
-        "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
-        "--strategy", "nope",
-    )  # fmt: skip
+        "readiness",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "a"),
+        "--strategy",
+        "nope",
+    )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "nope" in proc.stderr
     assert not (tmp_path / "a").exists()
@@ -135,9 +170,16 @@ def test_a_running_service_is_untouched_while_its_copy_is_rehearsed_on_another_p
         pidfile = (fresh_sandbox / ".run" / "trade-agent.pid").read_bytes()
 
         proc = cli(
-            "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
-            "--strategy", "sac-data", "--json", timeout=600,
-        )  # fmt: skip
+            "readiness",
+            "--target",
+            str(fresh_sandbox),
+            "--archive",
+            str(tmp_path / "a"),
+            "--strategy",
+            "sac-data",
+            "--json",
+            timeout=600,
+        )
 
         assert proc.returncode == 0, proc.stdout + proc.stderr
         row = json.loads(proc.stdout)["strategies"][0]
@@ -164,9 +206,18 @@ def test_a_failing_apply_is_reverted_and_the_copy_ends_byte_identical(
     before = workspace_hash(fresh_sandbox)
 
     proc = cli(
-        "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
-        "--strategy", "sac-data", "--strategy", "env-var", "--json", timeout=600,
-    )  # fmt: skip
+        "readiness",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "a"),
+        "--strategy",
+        "sac-data",
+        "--strategy",
+        "env-var",
+        "--json",
+        timeout=600,
+    )
 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     rows = {row["strategy"]: row for row in json.loads(proc.stdout)["strategies"]}
@@ -186,9 +237,15 @@ def test_a_service_whose_port_cannot_move_is_not_rehearsed_naming_why(
     git(fresh_sandbox, ["commit", "-qam", "a service on a fixed port"], isolated=True)
 
     proc = cli(
-        "readiness", "--target", str(fresh_sandbox), "--archive", str(tmp_path / "a"),
-        "--strategy", "sac-deploy", "--json",
-    )  # fmt: skip
+        "readiness",
+        "--target",
+        str(fresh_sandbox),
+        "--archive",
+        str(tmp_path / "a"),
+        "--strategy",
+        "sac-deploy",
+        "--json",
+    )
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = json.loads(proc.stdout)["strategies"][0]
