@@ -161,6 +161,26 @@ def _step_fields(
     return differ
 
 
+def _suspects(
+    spec: ParitySpec, legacy: dict[str, Any], candidate: dict[str, Any], n: int
+) -> list[int]:
+    """The steps (0-based) where a digest, a mask or a step field differs."""
+    fields = ("rewards", "terminated", "truncated")
+    # The usual episode agrees everywhere: whole-list comparisons settle it without a
+    # Python call per step.
+    same_fields = all(legacy[name][:n] == candidate[name][:n] for name in fields)
+    if same_fields and legacy["obs"][:n] == candidate["obs"][:n]:
+        masks_l, masks_c = legacy["masks"], candidate["masks"]
+        return [i for i in range(n) if _masks_differ(masks_l[i], masks_c[i])]
+    return [
+        i
+        for i in range(n)
+        if legacy["obs"][i] != candidate["obs"][i]
+        or _masks_differ(legacy["masks"][i], candidate["masks"][i])
+        or (not same_fields and _step_fields(spec, legacy, candidate, i))
+    ]
+
+
 def compare(
     session: Session, index: int, seed: int, legacy: dict[str, Any], candidate: dict[str, Any]
 ) -> EpisodeRecord:
@@ -181,13 +201,7 @@ def compare(
     record.reward_gap = [float(g) for g in gaps]
     record.mask_valid = list(candidate["mask_valid"][:n])
     record.legacy_seconds, record.candidate_seconds = legacy["seconds"], candidate["seconds"]
-    suspects = [
-        i
-        for i in range(n)
-        if legacy["obs"][i] != candidate["obs"][i]
-        or _masks_differ(legacy["masks"][i], candidate["masks"][i])
-        or _step_fields(spec, legacy, candidate, i)
-    ]
+    suspects = _suspects(spec, legacy, candidate, n)
     differing = _confirm(session, legacy, candidate, suspects)
     record.agreeing_steps = n - len(differing)
     if differing:

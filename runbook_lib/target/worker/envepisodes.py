@@ -51,6 +51,14 @@ def _mask_value(env: Any, info: Any) -> Any:
     return mask
 
 
+def _last_mask(masks: List[Any]) -> Any:
+    """The last env's mask that is not None (the candidate's, usually), else None."""
+    for mask in reversed(masks):
+        if mask is not None:
+            return mask
+    return None
+
+
 class Trajectory:
     """One env's side of an episode."""
 
@@ -139,6 +147,7 @@ class Episodes:
         self.tools = tools
         self.kept: Dict[str, Trajectory] = {}
         self._same_space: List[bool] = []
+        self._discrete: List[bool] = []
         self.models: Dict[Any, Any] = {}
 
     def _policy(self, spec: Dict[str, Any], env: Any, seed: int) -> Callable[[Any, Any], Any]:
@@ -174,13 +183,13 @@ class Episodes:
         keep_actions = bool(args.get("return_actions"))  # encoding each one costs a step's time
         spaces = [env.action_space for env in envs]
         self._same_space = [space is spaces[0] or space == spaces[0] for space in spaces]
+        self._discrete = [type(space).__name__ == "Discrete" for space in spaces]
         progress = _Progress(args.get("progress"))
         progress.at(0)  # the reset
         obs, masks = self._reset(envs, seed)
         for step in range(1, int(args.get("max_steps", 100000)) + 1):
             progress.at(step)
-            mask = next((m for m in reversed(masks) if m is not None), None)
-            action = policy(obs, mask)
+            action = policy(obs, _last_mask(masks))
             if action is None:
                 break  # the given actions are used up
             if keep_actions:
@@ -218,7 +227,9 @@ class Episodes:
         for index, (env, side) in enumerate(zip(envs, sides)):
             try:
                 if index == 0 or not self._same_space[index]:
-                    given = self.tools._action_for(env.action_space, action)
+                    # A Discrete space takes the policy's int as it is (the usual case).
+                    discrete = self._discrete[index] and type(action) is int
+                    given = action if discrete else self.tools._action_for(env.action_space, action)
                 started = clock()
                 out = env.step(given)
                 side.seconds += clock() - started
