@@ -30,9 +30,10 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 if __package__:  # imported as part of runbook
-    from . import envleaves
+    from . import envleaves, envpolicies
 else:  # in the worker, started by path: this file's directory is on sys.path
     import envleaves  # type: ignore[no-redef,import-not-found]
+    import envpolicies  # type: ignore[no-redef,import-not-found]
 
 _SB3_SMALL = {
     "PPO": {"n_steps": 32, "batch_size": 16, "n_epochs": 1},
@@ -97,29 +98,6 @@ class Trajectory:
         }
 
 
-class RandomPolicy:
-    """The seeded random valid action runbook's lockstep always drew."""
-
-    def __init__(self, tools: Any, space: Any, seed: int) -> None:
-        """A generator per episode; a non-Discrete space samples itself, seeded."""
-        self.np = tools._np()
-        self.rng = self.np.random.default_rng(seed)
-        self.space = space
-        self.discrete = type(space).__name__ == "Discrete"
-        if not self.discrete:
-            space.seed(seed)
-
-    def __call__(self, obs: Any, mask: Any) -> Any:
-        """The next action."""
-        if not self.discrete:
-            return self.space.sample()
-        if mask is not None:
-            valid = self.np.asarray(mask).ravel().nonzero()[0]
-            if valid.size:
-                return int(valid[self.rng.integers(valid.size)])
-        return int(self.rng.integers(int(self.space.n)))
-
-
 class _Progress:
     """The step under way, written into a memory-mapped file (nothing without a path)."""
 
@@ -153,7 +131,7 @@ class Episodes:
     def _policy(self, spec: Dict[str, Any], env: Any, seed: int) -> Callable[[Any, Any], Any]:
         kind = spec.get("kind", "random")
         if kind == "random":
-            return RandomPolicy(self.tools, env.action_space, seed)
+            return envpolicies.RandomPolicy(self.tools, env.action_space, seed)
         if kind == "model":
             key = (spec["path"], spec["algo"])
             if key not in self.models:
@@ -162,8 +140,7 @@ class Episodes:
                 self.models[key] = getattr(stable_baselines3, spec["algo"]).load(
                     spec["path"], device="cpu"
                 )
-            model = self.models[key]
-            return lambda obs, mask: model.predict(obs, deterministic=True)[0]
+            return envpolicies.MaskedModel(self.tools, self.models[key])
         if kind == "entry_point":
             act = self.tools.load_entry_point(spec["entry"])(
                 env.observation_space, env.action_space
@@ -323,7 +300,7 @@ def _profiled(tools: Any, env: Any, seeds: List[int], max_steps: int) -> Any:
 
     profiler = cProfile.Profile()
     for seed in seeds:
-        policy = RandomPolicy(tools, env.action_space, seed)
+        policy = envpolicies.RandomPolicy(tools, env.action_space, seed)
         profiler.enable()
         _, info = env.reset(seed=seed)
         profiler.disable()
