@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from runbook_lib.base.fsutil import fsync_dir, sha256_bytes
+from runbook_lib.base.durable import fsync_dir
+from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.oslock import FileLock
 from runbook_lib.evidence import merkle
 from runbook_lib.evidence.layout import ENVELOPE, INCIDENTS_DIR, INCLUSION, MANIFEST
