@@ -169,7 +169,8 @@ class DurableGroup:
 
         def flush() -> None:
             try:
-                _fsync_all(pending)
+                for fd in pending:  # one after the other: already off the caller's path
+                    os.fsync(fd)
             except OSError as err:
                 self._errors.append(err)
 

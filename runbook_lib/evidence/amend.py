@@ -34,10 +34,10 @@ from runbook_lib.evidence.seal import (
     now_iso,
     read_manifest,
     seal,
-    signing_key,
     verify_incident,
     was_sealed,
 )
+from runbook_lib.evidence.signer import signing_key
 from runbook_lib.evidence.started import record_interrupted
 from runbook_lib.incident.journal import Journal, JournalEvent
 
