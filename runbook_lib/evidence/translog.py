@@ -194,14 +194,35 @@ def proof_problems(proof: InclusionProof, manifest: bytes, envelope: bytes | Non
     return problems
 
 
+# An incident's proof is lost but its seal is the last logged one: resealing makes a new proof.
+LOST_PROOF = f"missing: {INCLUSION} (the incident's inclusion proof; its seal is still in the log)"
+
+
+def _without_proof(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
+    """What an incident whose inclusion proof is absent or unreadable says of its seal."""
+    name = incident_dir.name
+    if name not in log.last:
+        return [f"log: no seal of {name} in the transparency log"]
+    if (incident_dir / INCLUSION).exists():
+        return [f"modified: {INCLUSION} (it is no longer an inclusion proof)"]
+    digest = sha256_bytes(manifest)
+    if log.entries[log.last[name]].get("manifest_sha256") != digest:
+        log.reload()  # sealed again after the log was read?
+    last = log.entries[log.last[name]]
+    if last.get("manifest_sha256") != digest:
+        return [
+            f"missing: {INCLUSION}, and {MANIFEST} is not the last logged seal of {name} "
+            f"(logged last {last.get('sealed_at')})"
+        ]
+    return [f"{LOST_PROOF}; run 'runbook archive seal {name}' to re-seal it"]
+
+
 def check_incident(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
     """Whether the incident's kept proof shows its seal in ``log``, as the last of its seals."""
     name = incident_dir.name
     proof = _read_proof(incident_dir / INCLUSION)
     if proof is None:
-        if name not in log.last:
-            return [f"log: no seal of {name} in the transparency log"]
-        return [f"missing: {INCLUSION} (unreadable or absent; {name} is in the log)"]
+        return _without_proof(incident_dir, manifest, log)
     envelope = incident_dir / ENVELOPE
     problems = proof_problems(
         proof, manifest, envelope.read_bytes() if envelope.is_file() else None
