@@ -12,7 +12,7 @@ Figures are printed; exit status 1 only when a goal is missed by a wide margin
 (the 1000-incident verify above 20 s, signing above 25%): the machines are noisy.
 
     python bench/bench_archive.py [--workspace DIR] [--incidents 1000] [--repeats 15]
-        [--signing-runs 51]
+        [--signing-runs 101]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main() -> int:
     parser.add_argument("--workspace", type=Path, default=None)
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--signing-runs", type=int, default=51)
+    parser.add_argument("--signing-runs", type=int, default=101)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workspace) as tmp:
         root = Path(tmp)
