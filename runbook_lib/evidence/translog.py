@@ -200,14 +200,13 @@ LOST_PROOF = f"missing: {INCLUSION} (the incident's inclusion proof; its seal is
 
 def _without_proof(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
     """What an incident whose inclusion proof is absent or unreadable says of its seal."""
-    name = incident_dir.name
+    name, digest = incident_dir.name, sha256_bytes(manifest)
+    if name in log.last and log.entries[log.last[name]].get("manifest_sha256") != digest:
+        log.reload()  # sealed again after the log was read?
     if name not in log.last:
         return [f"log: no seal of {name} in the transparency log"]
     if (incident_dir / INCLUSION).exists():
         return [f"modified: {INCLUSION} (it is no longer an inclusion proof)"]
-    digest = sha256_bytes(manifest)
-    if log.entries[log.last[name]].get("manifest_sha256") != digest:
-        log.reload()  # sealed again after the log was read?
     last = log.entries[log.last[name]]
     if last.get("manifest_sha256") != digest:
         return [
