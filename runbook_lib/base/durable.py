@@ -141,7 +141,7 @@ class DurableGroup:
         self.durable = durable
         self._temps: list[_Temp] = []
         self._removed: list[Path] = []
-        self._flusher: threading.Thread | None = None
+        self._flushers: list[threading.Thread] = []
         self._errors: list[OSError] = []
 
     def add(self, path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -164,7 +164,7 @@ class DurableGroup:
     def flush_in_background(self) -> None:
         """Start flushing the files added so far to disk, on a thread; the commit waits for it."""
         pending = self._pending()
-        if not pending or self._flusher is not None:
+        if not pending:
             return
 
         def flush() -> None:
@@ -174,8 +174,9 @@ class DurableGroup:
             except OSError as err:
                 self._errors.append(err)
 
-        self._flusher = threading.Thread(target=flush, name="runbook-flush", daemon=True)
-        self._flusher.start()
+        flusher = threading.Thread(target=flush, name="runbook-flush", daemon=True)
+        self._flushers.append(flusher)
+        flusher.start()
 
     def _pending(self) -> list[int]:
         fds = []
@@ -189,9 +190,8 @@ class DurableGroup:
         return fds if self.durable else []
 
     def _wait(self) -> None:
-        if self._flusher is not None:
-            self._flusher.join()
-            self._flusher = None
+        while self._flushers:
+            self._flushers.pop().join()
         if self._errors:
             raise self._errors[0]
 

@@ -208,3 +208,25 @@ def test_group_that_cannot_flush_changes_nothing(
         group.add(tmp_path / "proof", b"p")
     assert kept.read_bytes() == b"sealed"
     assert [p.name for p in tmp_path.iterdir()] == ["manifest"]
+
+
+def test_every_file_of_a_group_is_flushed_however_often_flushing_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        flushed.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    monkeypatch.setattr(durable, "fsync_dir", lambda path: None)
+    with durable.DurableGroup() as group:
+        group.add(tmp_path / "one", b"1")
+        group.flush_in_background()
+        group.add(tmp_path / "two", b"2")
+        group.flush_in_background()
+        group.flush_in_background()
+        group.add(tmp_path / "three", b"3")
+    assert len(flushed) == len(set(flushed)) == 3
