@@ -1,7 +1,9 @@
 """File-system helpers: atomic writes and hashing.
 
-Every file the runbook writes goes through :func:`atomic_write_bytes`, so a
-crash leaves either the old content or the new one, never half of it.
+Every file the runbook writes goes through one temp-then-rename writer
+(:class:`DurableGroup`, behind :func:`atomic_write_bytes`, :func:`atomic_write_many`
+and :func:`atomic_writer`), so a crash leaves either the old content or the new
+one, never half of it.
 """
 
 from __future__ import annotations
@@ -9,17 +11,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
+from runbook_lib.base.durable import DurableGroup
 from runbook_lib.base.errors import InvalidInputError
 
 _CHUNK = 1 << 20
 # Where the platform has it, a read opens the file itself, never what a final link names.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -86,106 +87,33 @@ def read_nofollow(path: Path) -> bytes:
         return handle.read()
 
 
-def fsync_dir(path: Path) -> None:
-    """Flush a directory entry so that a rename inside it survives a crash."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _mkstemp(directory: Path, prefix: str, suffix: str) -> tuple[int, str]:
-    """``tempfile.mkstemp``: a new file only this process can read, created exclusively.
-
-    :mod:`tempfile` imports :mod:`shutil`, :mod:`random` and the compression
-    modules, which every ``runbook rollback now`` would pay for one name.
-    """
-    for _ in range(100):
-        name = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}{suffix}")
-        try:
-            return os.open(name, _TEMP_FLAGS, 0o600), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name in {directory}")
-
-
-def _temp_beside(path: Path, data: bytes) -> tuple[Path, int]:
-    """A new temporary file next to ``path`` holding ``data``, with ``path``'s mode; still open.
-
-    Returns its path and its open descriptor (the caller flushes and closes it).
-    """
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp_name = _mkstemp(path.parent, f".{path.name}.", ".tmp")
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fchmod(fd, mode)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    return Path(tmp_name), fd
-
-
-def _fsync_all(fds: Sequence[int]) -> None:
-    """Flush every descriptor's file to disk, side by side.
-
-    Each flush is a real ``fsync`` of its file; run in parallel threads (an
-    ``fsync`` waits on the disk without holding the interpreter), a journaling
-    file system can commit them together instead of one disk wait after another.
-    """
-    errors: list[OSError] = []
-
-    def flush(fd: int) -> None:
-        try:
-            os.fsync(fd)
-        except OSError as err:
-            errors.append(err)
-
-    helpers = [threading.Thread(target=flush, args=(fd,)) for fd in fds[1:]]
-    for helper in helpers:
-        helper.start()
-    for fd in fds[:1]:
-        flush(fd)
-    for helper in helpers:
-        helper.join()
-    if errors:
-        raise errors[0]
-
-
 def atomic_write_many(files: Sequence[tuple[Path, bytes]], *, remove: Sequence[Path] = ()) -> None:
     """Write several files as :func:`atomic_write_bytes` does, with one flush per directory.
 
-    Every file is written to a temporary next to it, all temporaries are
-    flushed to disk (side by side), renamed over their files in the given
-    order, the ``remove`` paths deleted, and then each directory touched is
-    flushed once. Each file ends old or new, never half written, and once this
-    returns all of it is on disk; a crash in the middle may leave the first
-    files renamed and the others not, as writing them one by one would.
-    Modes are kept as :func:`atomic_write_bytes` keeps them.
+    All temporaries are flushed to disk (side by side) before any is renamed;
+    see :class:`DurableGroup`. Modes are kept as :func:`atomic_write_bytes` keeps them.
     """
-    temps: list[tuple[Path, int]] = []
-    try:
+    with DurableGroup() as group:
         for path, data in files:
-            temps.append(_temp_beside(path, data))
-        _fsync_all([fd for _tmp, fd in temps])
-        for (tmp, _fd), (path, _data) in zip(temps, files, strict=True):
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _fd in temps:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        raise
-    finally:
-        for _tmp, fd in temps:
-            os.close(fd)
-    for path in remove:
-        path.unlink(missing_ok=True)
-    for directory in dict.fromkeys(path.parent for path in [*(p for p, _ in files), *remove]):
-        fsync_dir(directory)
+            group.add(path, data)
+        for path in remove:
+            group.remove(path)
+
+
+@contextlib.contextmanager
+def atomic_writer(
+    path: Path, *, mode: int | None = None, within: Path | None = None, durable: bool = True
+) -> Iterator[BinaryIO]:
+    """A binary file whose content replaces ``path`` atomically when the block ends.
+
+    For content made by a library that writes to a file (a tar archive, an
+    image). An error in the block leaves ``path`` as it was. Arguments as
+    :func:`atomic_write_bytes`.
+    """
+    if within is not None:
+        confined(within, path)
+    with DurableGroup(durable=durable) as group:
+        yield group.open(path, mode=mode)
 
 
 def atomic_write_bytes(
@@ -213,24 +141,8 @@ def atomic_write_bytes(
     """
     if within is not None:
         confined(within, path)
-    if mode is None:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp_name = _mkstemp(path.parent, f".{path.name}.", ".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    if durable:
-        fsync_dir(path.parent)
+    with DurableGroup(durable=durable) as group:
+        group.add(path, data, mode=mode)
 
 
 def atomic_write_text(

@@ -14,12 +14,9 @@ half of one.
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +25,7 @@ from typing import Any
 import jinja2
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import fsync_dir, iter_files
+from runbook_lib.base.fsutil import atomic_writer, iter_files
 from runbook_lib.base.timefmt import duration_text, utc_time
 from runbook_lib.comms.changes import applied_changes
 from runbook_lib.evidence.findings import VerifyReport
@@ -234,24 +231,11 @@ def write_report(
     verify = verify_or_note(archive_dir, evidence.directory, secret_names or [])
     page = render_index(evidence, verify).encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with tarfile.open(fileobj=handle, mode="w:gz") as tar:
-                root = evidence.incident.id
-                _add_bytes(tar, f"{root}/index.html", page)
-                for path in iter_files(evidence.directory):
-                    if not path.name.endswith(_SKIPPED_SUFFIXES):
-                        relative = path.relative_to(evidence.directory).as_posix()
-                        tar.add(path, arcname=f"{root}/incident/{relative}", recursive=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_dir(out.parent)
+    with atomic_writer(out, mode=0o644) as handle, tarfile.open(fileobj=handle, mode="w:gz") as tar:
+        root = evidence.incident.id
+        _add_bytes(tar, f"{root}/index.html", page)
+        for path in iter_files(evidence.directory):
+            if not path.name.endswith(_SKIPPED_SUFFIXES):
+                relative = path.relative_to(evidence.directory).as_posix()
+                tar.add(path, arcname=f"{root}/incident/{relative}", recursive=False)
     return out

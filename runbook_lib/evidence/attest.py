@@ -125,7 +125,8 @@ def configured_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
     if found is None:
         return None
     path, named_by = found
-    if archive is not None and path.resolve().is_relative_to(archive.resolve()):
+    real = path.resolve()
+    if archive is not None and real.is_relative_to(archive.resolve()):
         raise InvalidInputError(
             f"the signing key {path} ({named_by}) is inside the archive {archive}; a private "
             "key must never be kept with the evidence it signs",
@@ -144,7 +145,7 @@ def configured_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
             f"the signing key {path} ({named_by}) has mode {mode:04o}: others may read it",
             hint=f"chmod 600 {path}",
         )
-    stamp = (str(path.resolve()), info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+    stamp = (str(real), info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
     key = _LOADED.get(stamp)
     if key is None:
         key = load_private_key(path)

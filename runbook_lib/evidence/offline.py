@@ -188,7 +188,10 @@ def _check_kept(
     """The incident's own proof: its seal, its path, and its tree inside the checkpoint's."""
     name = PAYLOAD + INCLUSION
     if name not in files:
-        return [f"missing: {name} (the seal's inclusion proof)"]
+        return [
+            f"missing: {name} (the seal's inclusion proof); make the bundle again with "
+            "'runbook archive bundle ID --out FILE'"
+        ]
     try:
         kept: translog.InclusionProof = json.loads(files[name])
         problems = translog.proof_problems(kept, manifest_bytes, files.get(PAYLOAD + ENVELOPE))

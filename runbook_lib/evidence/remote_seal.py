@@ -64,7 +64,10 @@ def _check_proof(
     proof: bytes | None, data: bytes, envelope: bytes | None, report: VerifyReport
 ) -> None:
     if proof is None:
-        report.problems.append(f"missing: {INCLUSION} (the seal's proof in the log)")
+        report.problems.append(
+            f"missing: {INCLUSION} (the seal's proof in the log, not in the pushed copy); "
+            f"run 'runbook archive push {report.incident} --to URL' to upload it again"
+        )
         return
     try:
         parsed: translog.InclusionProof = json.loads(proof)

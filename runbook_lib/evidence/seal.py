@@ -16,13 +16,13 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runbook_lib.base.durable import DurableGroup, temporary_of
 from runbook_lib.base.errors import WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_many, iter_files, sha256_bytes, sha256_file
-from runbook_lib.evidence import index, keyconfig, translog
+from runbook_lib.base.fsutil import iter_files, sha256_bytes, sha256_file
+from runbook_lib.evidence import index, signer, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.findings import (
@@ -44,10 +44,7 @@ from runbook_lib.evidence.layout import (
 from runbook_lib.evidence.started import OpenRun, open_runs, run_in_progress
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -64,6 +61,8 @@ def inventory(incident_dir: Path) -> dict[str, dict[str, Any]]:
         relative = path.relative_to(incident_dir).as_posix()
         if relative in SEAL_FILES or path.name.endswith(IGNORED_SUFFIXES):
             continue
+        if temporary_of(relative) in SEAL_FILES:
+            continue  # a seal being written: its own files, not yet renamed in place
         files[relative] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     return files
 
@@ -77,12 +76,15 @@ def seal(
 ) -> dict[str, Any]:
     """Write ``manifest.json`` for the incident and anchor its hash in the index and the log.
 
-    The manifest, its signed statement and its inclusion proof are computed
-    first, then written together (:func:`atomic_write_many`: one flush of the
-    incident directory for the three), once the index and the log hold the seal.
+    The manifest, its signed statement and its inclusion proof are one
+    :class:`DurableGroup`: the manifest and the statement are written first
+    and flushed to disk in the background while the index and the log record
+    the seal (so a signed seal's one more file costs no disk wait of its own),
+    then the proof joins them and all three are renamed in place together,
+    with one flush of the incident directory.
     """
-    key = signing_key(archive)  # a bad key stops the seal before it writes
-    with archive_lock(incident_dir), index.session(archive):
+    key = signer.signing_key(archive)  # a bad key stops the seal before it writes
+    with archive_lock(incident_dir), index.session(archive), DurableGroup() as group:
         manifest = {
             "incident": incident_dir.name,
             "sealed_at": now_iso(),
@@ -95,9 +97,16 @@ def seal(
         previous = index.query(
             archive, "SELECT manifest_sha256 FROM seals WHERE incident = ?", (incident_dir.name,)
         )
-        envelope = _envelope(
+        envelope = signer.envelope(
             data, manifest, previous[0]["manifest_sha256"] if previous else None, key
         )
+        group.add(incident_dir / MANIFEST, data)
+        if envelope is not None:
+            group.add(incident_dir / ENVELOPE, envelope)
+        else:
+            # Without a key, a signature left from an earlier seal would sign an older manifest.
+            group.remove(incident_dir / ENVELOPE)
+        group.flush_in_background()
         digest = sha256_bytes(data)
         index.record_seal(
             archive, incident_dir.name, digest, manifest["sealed_at"], len(manifest["files"])
@@ -109,60 +118,15 @@ def seal(
             sha256_bytes(envelope) if envelope is not None else None,
             manifest["sealed_at"],
         )
-        files = [(incident_dir / MANIFEST, data)]
-        if envelope is not None:
-            files.append((incident_dir / ENVELOPE, envelope))
-        files.append((incident_dir / INCLUSION, translog.proof_bytes(proof)))
-        # Without a key, a signature left from an earlier seal would sign an older manifest.
-        atomic_write_many(files, remove=[] if envelope is not None else [incident_dir / ENVELOPE])
+        group.add(incident_dir / INCLUSION, translog.proof_bytes(proof))
     return manifest
-
-
-@cache
-def _tool_version() -> str:
-    """The installed runbook's version (read once: the metadata lookup costs milliseconds)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rl-runbook")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def signing_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
-    """The configured signing key, checked (:func:`attest.configured_key`), or ``None``.
-
-    Signing imports the cryptography package (tens of milliseconds): without a
-    configured key, as in every ``runbook rollback now`` with none set, this
-    imports none of it.
-    """
-    if keyconfig.key_path() is None:
-        return None
-    from runbook_lib.evidence import attest
-
-    return attest.configured_key(archive)
-
-
-def _envelope(
-    data: bytes,
-    manifest: Mapping[str, Any],
-    previous: str | None,
-    key: Ed25519PrivateKey | None,
-) -> bytes | None:
-    """The seal's signed statement (a DSSE envelope's bytes), or ``None`` when no key is set."""
-    if key is None:
-        return None
-    from runbook_lib.evidence import attest
-
-    body = attest.statement(data, manifest, previous, key.public_key(), _tool_version())
-    return attest.envelope_bytes(attest.sign(body, key))
 
 
 def _check_signature(
     incident_dir: Path, data: bytes, report: VerifyReport, trusted: Ed25519PublicKey | None
 ) -> None:
     if trusted is None:
-        key = signing_key()
+        key = signer.signing_key()
         trusted = key.public_key() if key is not None else None
     path = incident_dir / ENVELOPE
     if not path.is_file():

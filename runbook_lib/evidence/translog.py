@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from runbook_lib.base.fsutil import fsync_dir, sha256_bytes
+from runbook_lib.base.durable import fsync_dir
+from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.oslock import FileLock
 from runbook_lib.evidence import merkle
 from runbook_lib.evidence.layout import ENVELOPE, INCIDENTS_DIR, INCLUSION, MANIFEST
@@ -193,14 +194,34 @@ def proof_problems(proof: InclusionProof, manifest: bytes, envelope: bytes | Non
     return problems
 
 
+# An incident's proof is lost but its seal is the last logged one: resealing makes a new proof.
+LOST_PROOF = f"missing: {INCLUSION} (the incident's inclusion proof; its seal is still in the log)"
+
+
+def _without_proof(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
+    """What an incident whose inclusion proof is absent or unreadable says of its seal."""
+    name, digest = incident_dir.name, sha256_bytes(manifest)
+    if name in log.last and log.entries[log.last[name]].get("manifest_sha256") != digest:
+        log.reload()  # sealed again after the log was read?
+    if name not in log.last:
+        return [f"log: no seal of {name} in the transparency log"]
+    if (incident_dir / INCLUSION).exists():
+        return [f"modified: {INCLUSION} (it is no longer an inclusion proof)"]
+    last = log.entries[log.last[name]]
+    if last.get("manifest_sha256") != digest:
+        return [
+            f"missing: {INCLUSION}, and {MANIFEST} is not the last logged seal of {name} "
+            f"(logged last {last.get('sealed_at')})"
+        ]
+    return [f"{LOST_PROOF}; run 'runbook archive seal {name}' to re-seal it"]
+
+
 def check_incident(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
     """Whether the incident's kept proof shows its seal in ``log``, as the last of its seals."""
     name = incident_dir.name
     proof = _read_proof(incident_dir / INCLUSION)
     if proof is None:
-        if name not in log.last:
-            return [f"log: no seal of {name} in the transparency log"]
-        return [f"missing: {INCLUSION} (unreadable or absent; {name} is in the log)"]
+        return _without_proof(incident_dir, manifest, log)
     envelope = incident_dir / ENVELOPE
     problems = proof_problems(
         proof, manifest, envelope.read_bytes() if envelope.is_file() else None

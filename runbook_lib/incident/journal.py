@@ -27,8 +27,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from runbook_lib.base.durable import fsync_dir
 from runbook_lib.base.errors import WorkspaceError
-from runbook_lib.base.fsutil import fsync_dir, sha256_file
+from runbook_lib.base.fsutil import sha256_file
 from runbook_lib.base.oslock import FileLock
 
 JOURNAL_FILE = "journal.jsonl"

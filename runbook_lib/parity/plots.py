@@ -15,6 +15,7 @@ drawn twice.
 from __future__ import annotations
 
 import functools
+import io
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imsave
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
+from runbook_lib.base.fsutil import atomic_write_bytes, atomic_writer
 from runbook_lib.parity.engine import ParityReport
 
 _COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#9a6700"}
@@ -334,15 +336,15 @@ def _write(fig: Figure, png: Path, svg: Path) -> None:
     fig.set_dpi(_DPI)
     canvas: Any = FigureCanvasAgg(fig)  # the backends have no type hints
     canvas.draw()  # the constrained layout, then the pixels
-    png_tmp, svg_tmp = (path.with_name(f".{path.name}.tmp") for path in (png, svg))
-    imsave(png_tmp, canvas.buffer_rgba(), format="png", origin="upper", dpi=_DPI)
-    _PNG[fig] = png_tmp.read_bytes()
-    png_tmp.replace(png)
+    image = io.BytesIO()
+    imsave(image, canvas.buffer_rgba(), format="png", origin="upper", dpi=_DPI)
+    _PNG[fig] = image.getvalue()
+    atomic_write_bytes(png, _PNG[fig], durable=False)
     # Keep the positions just computed; savefig would lay the figure out again (one more draw).
     fig.set_layout_engine("none")
     vector: Any = FigureCanvasSVG(fig)
-    vector.print_svg(svg_tmp)
-    svg_tmp.replace(svg)
+    with atomic_writer(svg, durable=False) as handle:
+        vector.print_svg(handle)
 
 
 def save_all(

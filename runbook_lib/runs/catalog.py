@@ -9,12 +9,12 @@ runs them as a checkout does. A notebook is named by its file stem
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.fsutil import atomic_write_bytes
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 _NUMBER = re.compile(r"^\d+_")
@@ -80,7 +80,6 @@ def copy_notebooks(directory: Path, *, force: bool = False) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     copied = []
     for source in sources:
-        temporary = directory / f".{source.name}.tmp"
-        shutil.copyfile(source, temporary)
-        copied.append(temporary.replace(directory / source.name))
+        atomic_write_bytes(directory / source.name, source.read_bytes())
+        copied.append(directory / source.name)
     return copied

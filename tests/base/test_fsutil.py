@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook_lib.base import fsutil
+from runbook_lib.base import durable, fsutil
 
 
 def test_atomic_write_replaces_content_and_keeps_mode(tmp_path: Path) -> None:
@@ -74,13 +74,13 @@ def test_atomic_write_many_writes_keeps_modes_removes_and_flushes_each_dir_once(
     stale = tmp_path / "stale.json"
     stale.write_text("gone")
     flushed: list[Path] = []
-    real_fsync_dir = fsutil.fsync_dir
+    real_fsync_dir = durable.fsync_dir
 
     def spying_fsync_dir(path: Path) -> None:
         flushed.append(path)
         real_fsync_dir(path)
 
-    monkeypatch.setattr(fsutil, "fsync_dir", spying_fsync_dir)
+    monkeypatch.setattr(durable, "fsync_dir", spying_fsync_dir)
     fsutil.atomic_write_many(
         [(kept, b"new"), (tmp_path / "b.json", b"b"), (tmp_path / "sub" / "c.json", b"c")],
         remove=[stale, tmp_path / "never-there"],
@@ -111,7 +111,7 @@ def test_atomic_write_many_flushes_every_file_before_any_rename(
 
     monkeypatch.setattr(os, "fsync", spying_fsync)
     monkeypatch.setattr(os, "replace", spying_replace)
-    monkeypatch.setattr(fsutil, "fsync_dir", spying_fsync_dir)
+    monkeypatch.setattr(durable, "fsync_dir", spying_fsync_dir)
     fsutil.atomic_write_many([(tmp_path / "one", b"1"), (tmp_path / "two", b"2")])
     assert events == ["fsync", "fsync", "rename one", "rename two", "dir"]
 
@@ -131,3 +131,102 @@ def test_atomic_write_many_failure_leaves_old_content_and_no_temporaries(
         fsutil.atomic_write_many([(first, b"new"), (second, b"new")])
     assert (first.read_bytes(), second.read_bytes()) == (b"old first", b"old second")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "second"]
+
+
+def test_atomic_writer_replaces_on_success_and_keeps_the_old_file_on_error(tmp_path: Path) -> None:
+    target = tmp_path / "report.tar.gz"
+    target.write_bytes(b"old")
+    with fsutil.atomic_writer(target, mode=0o640) as handle:
+        handle.write(b"new ")
+        handle.write(b"content")
+        assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"new content"
+    assert target.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(RuntimeError, match="tar failed"), fsutil.atomic_writer(target) as handle:
+        handle.write(b"half")
+        raise RuntimeError("tar failed")
+    assert target.read_bytes() == b"new content"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.tar.gz"]
+
+
+def test_group_flushed_in_background_renames_only_at_the_end_of_the_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def spying_fsync(fd: int) -> None:
+        events.append("fsync")
+        real_fsync(fd)
+
+    def spying_replace(source: Path, destination: Path) -> None:
+        events.append(f"rename {Path(destination).name}")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", spying_fsync)
+    monkeypatch.setattr(os, "replace", spying_replace)
+    monkeypatch.setattr(durable, "fsync_dir", lambda path: events.append("dir"))
+    with durable.DurableGroup() as group:
+        group.add(tmp_path / "manifest", b"m")
+        group.add(tmp_path / "envelope", b"e")
+        group.flush_in_background()
+        assert not (tmp_path / "manifest").exists()
+        group.add(tmp_path / "proof", b"p")
+    assert events[:3] == ["fsync"] * 3
+    assert events[3:] == ["rename manifest", "rename envelope", "rename proof", "dir"]
+    assert [(tmp_path / n).read_bytes() for n in ("manifest", "envelope", "proof")] == [
+        b"m",
+        b"e",
+        b"p",
+    ]
+
+
+def test_group_with_an_error_after_a_background_flush_changes_nothing(tmp_path: Path) -> None:
+    kept = tmp_path / "manifest"
+    kept.write_bytes(b"sealed")
+    with pytest.raises(OSError, match="index locked"), durable.DurableGroup() as group:
+        group.add(kept, b"new")
+        group.flush_in_background()
+        raise OSError("index locked")
+    assert kept.read_bytes() == b"sealed"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest"]
+
+
+def test_group_that_cannot_flush_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = tmp_path / "manifest"
+    kept.write_bytes(b"sealed")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"), durable.DurableGroup() as group:
+        group.add(kept, b"new")
+        group.flush_in_background()
+        group.add(tmp_path / "proof", b"p")
+    assert kept.read_bytes() == b"sealed"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest"]
+
+
+def test_every_file_of_a_group_is_flushed_however_often_flushing_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        flushed.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    monkeypatch.setattr(durable, "fsync_dir", lambda path: None)
+    with durable.DurableGroup() as group:
+        group.add(tmp_path / "one", b"1")
+        group.flush_in_background()
+        group.add(tmp_path / "two", b"2")
+        group.flush_in_background()
+        group.flush_in_background()
+        group.add(tmp_path / "three", b"3")
+    assert len(flushed) == len(set(flushed)) == 3

@@ -148,6 +148,19 @@ def test_local_directories_take_the_same_path(store: Path, tmp_path: Path, schem
     assert fixed.ok and fixed.uploaded == [f"{copy / RUN1}"]
 
 
+def test_a_pushed_copy_without_its_proof_names_the_push_that_uploads_it(
+    store: Path, tmp_path: Path
+) -> None:
+    url = str(tmp_path / "shared")
+    assert remote.push_incident(store, INCIDENT, url).ok
+    (tmp_path / "shared" / INCIDENT / INCLUSION).unlink()
+    assert remote.verify_remote(url, INCIDENT, store).problems == [
+        f"missing: {INCLUSION} (the seal's proof in the log, not in the pushed copy); "
+        f"run 'runbook archive push {INCIDENT} --to URL' to upload it again"
+    ]
+    assert remote.push_incident(store, INCIDENT, url).ok
+
+
 def test_bad_input_is_refused_before_anything_is_written(store: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     with pytest.raises(InvalidInputError, match="cannot open nosuch://"):

@@ -1,0 +1,251 @@
+"""The runbook's one temp-then-rename writer: :class:`DurableGroup`.
+
+A file is replaced by writing a temporary next to it, flushing that to disk
+and renaming it over the file; a crash leaves the old content or the new one,
+never half of it. :mod:`runbook_lib.base.fsutil` builds its ``atomic_write_*``
+helpers on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+# Where the platform has it, a read opens the file itself, never what a final link names.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry so that a rename inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mkstemp(directory: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp``: a new file only this process can read, created exclusively.
+
+    :mod:`tempfile` imports :mod:`shutil`, :mod:`random` and the compression
+    modules, which every ``runbook rollback now`` would pay for one name.
+    """
+    for _ in range(100):
+        name = os.path.join(directory, f"{prefix}{os.urandom(6).hex()}{suffix}")
+        try:
+            return os.open(name, _TEMP_FLAGS, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
+def temporary_of(name: str) -> str | None:
+    """The file a temporary ``name`` (``.{file}.{12 hex}.tmp``) is to replace, else ``None``."""
+    if not (name.startswith(".") and name.endswith(".tmp")) or len(name) < 19:
+        return None
+    stem, suffix = name[1:-17], name[-17:-4]
+    hexpart = suffix[1:]
+    if suffix[0] != "." or not stem or not all(c in "0123456789abcdef" for c in hexpart):
+        return None
+    return stem
+
+
+def _temp_beside(path: Path, mode: int | None) -> tuple[Path, int]:
+    """A new empty temporary file next to ``path``, still open; the one temporary every write uses.
+
+    Its mode is ``mode``, else ``path``'s, else 0o644. Returns its path and descriptor.
+    """
+    if mode is None:
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp_name = _mkstemp(path.parent, f".{path.name}.", ".tmp")
+    try:
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return Path(tmp_name), fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_all(fds: Sequence[int]) -> None:
+    """Flush every descriptor's file to disk, side by side.
+
+    Each flush is a real ``fsync`` of its file; run in parallel threads (an
+    ``fsync`` waits on the disk without holding the interpreter), a journaling
+    file system can commit them together instead of one disk wait after another.
+    """
+    errors: list[OSError] = []
+
+    def flush(fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            errors.append(err)
+
+    helpers = [threading.Thread(target=flush, args=(fd,)) for fd in fds[1:]]
+    for helper in helpers:
+        helper.start()
+    for fd in fds[:1]:
+        flush(fd)
+    for helper in helpers:
+        helper.join()
+    if errors:
+        raise errors[0]
+
+
+class _Temp:
+    """One file of a :class:`DurableGroup`: its temporary, descriptor and destination."""
+
+    def __init__(self, path: Path, mode: int | None) -> None:
+        self.path = path
+        self.tmp, self.fd = _temp_beside(path, mode)
+        self.handle: BinaryIO | None = None
+        self.flushed = False
+
+
+class DurableGroup:
+    """Files replaced together through temporaries and renames, each directory flushed once.
+
+    The one temp-then-rename writer of the runbook (:func:`atomic_write_bytes`,
+    :func:`atomic_write_many` and :func:`atomic_writer` are made of it). Each
+    :meth:`add` (or :meth:`open`) writes a temporary next to its file; leaving
+    the ``with`` block without an error commits: every temporary is flushed to
+    disk, renamed over its file in the order added, the :meth:`remove` paths
+    deleted, and each directory touched flushed once. An error discards the
+    temporaries and leaves every file as it was. Each file ends old or new,
+    never half written; a crash during the renames may leave the first files
+    renamed and the others not, as writing them one by one would.
+
+    :meth:`flush_in_background` starts flushing the files added so far on a
+    thread, so that their disk waits overlap whatever the caller does before
+    it adds the last file (a seal records itself in the index and the log).
+    ``durable=False`` skips every flush (runtime state that means nothing
+    after a reboot); the renames stay atomic.
+    """
+
+    def __init__(self, *, durable: bool = True) -> None:
+        """An empty group; see the class."""
+        self.durable = durable
+        self._temps: list[_Temp] = []
+        self._removed: list[Path] = []
+        self._flushers: list[threading.Thread] = []
+        self._errors: list[OSError] = []
+
+    def add(self, path: Path, data: bytes, *, mode: int | None = None) -> None:
+        """Write ``data`` as the next content of ``path`` (mode: see :func:`atomic_write_bytes`)."""
+        temp = _Temp(path, mode)
+        self._temps.append(temp)
+        _write_all(temp.fd, data)
+
+    def open(self, path: Path, *, mode: int | None = None) -> BinaryIO:
+        """A binary file to write the next content of ``path`` into (closed by the commit)."""
+        temp = _Temp(path, mode)
+        self._temps.append(temp)
+        temp.handle = os.fdopen(temp.fd, "wb", closefd=False)
+        return temp.handle
+
+    def remove(self, path: Path) -> None:
+        """Delete ``path`` (if it is there) with the commit, its directory flushed."""
+        self._removed.append(path)
+
+    def flush_in_background(self) -> None:
+        """Start flushing the files added so far to disk, on a thread; the commit waits for it."""
+        pending = self._pending()
+        if not pending:
+            return
+
+        def flush() -> None:
+            try:
+                for fd in pending:  # one after the other: already off the caller's path
+                    os.fsync(fd)
+            except OSError as err:
+                self._errors.append(err)
+
+        flusher = threading.Thread(target=flush, name="runbook-flush", daemon=True)
+        self._flushers.append(flusher)
+        flusher.start()
+
+    def _pending(self) -> list[int]:
+        fds = []
+        for temp in self._temps:
+            if temp.handle is not None:
+                temp.handle.close()  # its descriptor stays open (closefd=False)
+                temp.handle = None
+            if not temp.flushed:
+                temp.flushed = True
+                fds.append(temp.fd)
+        return fds if self.durable else []
+
+    def _wait(self) -> None:
+        while self._flushers:
+            self._flushers.pop().join()
+        if self._errors:
+            raise self._errors[0]
+
+    def commit(self) -> None:
+        """Flush, rename, remove and flush each directory, as the class says."""
+        try:
+            rest = self._pending()
+            try:
+                _fsync_all(rest)
+            finally:
+                self._wait()
+            for temp in self._temps:
+                os.replace(temp.tmp, temp.path)
+        except BaseException:
+            self.discard()
+            raise
+        touched = [temp.path for temp in self._temps] + self._removed
+        self._close()
+        for path in self._removed:
+            path.unlink(missing_ok=True)
+        if self.durable:
+            for directory in dict.fromkeys(path.parent for path in touched):
+                fsync_dir(directory)
+
+    def discard(self) -> None:
+        """Delete every temporary; no file is changed."""
+        with contextlib.suppress(OSError):
+            self._wait()
+        for temp in self._temps:
+            with contextlib.suppress(FileNotFoundError):
+                temp.tmp.unlink()
+        self._close()
+
+    def _close(self) -> None:
+        for temp in self._temps:
+            if temp.handle is not None:
+                with contextlib.suppress(OSError):
+                    temp.handle.close()
+            with contextlib.suppress(OSError):
+                os.close(temp.fd)
+        self._temps = []
+
+    def __enter__(self) -> DurableGroup:
+        """The group; it commits when the block ends without an error."""
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        """Commit, or discard after an error."""
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
