@@ -15,9 +15,19 @@ def _env() -> dict[str, str]:
 def test_forged_check_and_run_are_named_after_the_next_writing_command(tmp_path: Path) -> None:
     archive = tmp_path / "out"
     opened = cli(
-        "incident", "open", "--title", "demo", "--severity", "high", "--kind", "crash",
-        "--archive", str(archive), env=_env(), cwd=tmp_path,
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "demo",
+        "--severity",
+        "high",
+        "--kind",
+        "crash",
+        "--archive",
+        str(archive),
+        env=_env(),
+        cwd=tmp_path,
+    )
     assert opened.returncode == 0, opened.stderr
     (incident,) = (archive / "incidents").iterdir()
     (incident / "checks").mkdir()
@@ -25,9 +35,16 @@ def test_forged_check_and_run_are_named_after_the_next_writing_command(tmp_path:
     (incident / "runs").mkdir()
     (incident / "runs" / "09-forged-approval.ipynb").write_text("{}")
     decided = cli(
-        "decide", "--incident", incident.name, "--regression-pct", "33",
-        "--archive", str(archive), env=_env(), cwd=tmp_path,
-    )  # fmt: skip
+        "decide",
+        "--incident",
+        incident.name,
+        "--regression-pct",
+        "33",
+        "--archive",
+        str(archive),
+        env=_env(),
+        cwd=tmp_path,
+    )
     assert decided.returncode == 0, decided.stderr
     done = cli("archive", "verify", incident.name, "--archive", str(archive), env=_env())
     assert done.returncode == 1

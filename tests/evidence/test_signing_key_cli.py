@@ -27,9 +27,19 @@ def _target(tmp_path: Path, key: str) -> Path:
 
 def _open(root: Path, archive: Path, env: dict[str, str] | None = None) -> object:
     return cli(
-        "incident", "open", "--title", "demo", "--severity", "high", "--kind", "crash",
-        "--archive", str(archive), cwd=root, env=env or _env(),
-    )  # fmt: skip
+        "incident",
+        "open",
+        "--title",
+        "demo",
+        "--severity",
+        "high",
+        "--kind",
+        "crash",
+        "--archive",
+        str(archive),
+        cwd=root,
+        env=env or _env(),
+    )
 
 
 def test_manifest_key_relative_to_the_root_signs_every_seal(tmp_path: Path) -> None:
@@ -39,9 +49,15 @@ def test_manifest_key_relative_to_the_root_signs_every_seal(tmp_path: Path) -> N
     archive = tmp_path / "archive"
     assert _open(root, archive).returncode == 0  # type: ignore[attr-defined]
     done = cli(
-        "archive", "verify", "--archive", str(archive), "--pubkey", str(root / "keys" / "k.pub"),
-        cwd=root, env=_env(),
-    )  # fmt: skip
+        "archive",
+        "verify",
+        "--archive",
+        str(archive),
+        "--pubkey",
+        str(root / "keys" / "k.pub"),
+        cwd=root,
+        env=_env(),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("ok    INC-") and "signed by sha256:" in done.stdout
 
@@ -89,7 +105,13 @@ def test_env_var_wins_over_the_manifest(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     assert _open(root, archive, env).returncode == 0  # type: ignore[attr-defined]
     done = cli(
-        "archive", "verify", "--archive", str(archive), "--pubkey", str(tmp_path / "env.key.pub"),
-        cwd=root, env=env,
-    )  # fmt: skip
+        "archive",
+        "verify",
+        "--archive",
+        str(archive),
+        "--pubkey",
+        str(tmp_path / "env.key.pub"),
+        cwd=root,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
