@@ -186,14 +186,14 @@ def compare(
 ) -> EpisodeRecord:
     """The record of one episode from both sides' trajectories."""
     spec = session.spec
-    if legacy["error"] is not None:
+    n = min(len(legacy["rewards"]), len(candidate["rewards"]))
+    if legacy["error"] is not None and not _suspects(spec, legacy, candidate, n):
         error = legacy["error"]
         raise WorkspaceError(
             f"the legacy env raised at episode {index} (seed {seed}), step {error['step']}: "
             f"{error['type']}: {error['message']}",
             hint="the legacy env must run; run the target's own tests",
         )
-    n = min(len(legacy["rewards"]), len(candidate["rewards"]))
     record = EpisodeRecord(episode=index, seed=seed, length=n)
     record.legacy_reward = float(sum(legacy["rewards"][:n]))
     record.candidate_reward = float(sum(candidate["rewards"][:n]))
@@ -207,6 +207,12 @@ def compare(
     if differing:
         record.first_divergence = differing[0]
         record.first_divergence["episode"] = index
+        if legacy["error"] is not None:  # the envs had parted: the action was the candidate's
+            error = legacy["error"]
+            record.first_divergence["then"] = (
+                f"the legacy env then refused step {error['step']}: "
+                f"{error['type']}: {error['message']}"
+            )
     if candidate["error"] is not None:
         error = candidate["error"]
         record.error = {"env": "candidate", "episode": index, **error}

@@ -337,3 +337,47 @@ def test_parity_passes_with_a_model_policy_kept_to_the_mask(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "results PASS" in done.stdout
     assert "100.00% of steps identical" in done.stdout
+
+
+def _faulty_copy(workspace: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "target"
+    shutil.copytree(workspace, root, symlinks=True)  # the fault goes into a copy
+    return root
+
+
+def _parity_of(root: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    archive = str(tmp_path / "archive")
+    incident = open_incident(archive, root)
+    common = ("--incident", incident, "--episodes", "2", "--archive", archive)
+    return cli("parity", *common, "--target", str(root), cwd=root)
+
+
+def test_an_observation_fault_fails_naming_the_leaf(workspace: Path, tmp_path: Path) -> None:
+    root = _faulty_copy(workspace, tmp_path)
+    ini = root / "experiment.ini"
+    ini.write_text(
+        ini.read_text(encoding="utf-8").replace("obs_noise = 0.0", "obs_noise = 0.5"),
+        encoding="utf-8",
+    )
+    done = _parity_of(root, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "results FAIL" in done.stdout
+    assert "first divergence  episode 0, step 1, obs['holding_time']" in done.stdout
+
+
+def test_a_space_mismatch_fails_naming_the_keys(workspace: Path, tmp_path: Path) -> None:
+    root = _faulty_copy(workspace, tmp_path)
+    unified = root / "lightpath" / "envs" / "unified.py"
+    extra = (
+        "        self.observation_space = observation_space(settings)\n"
+        "        self.observation_space = gym.spaces.Dict({**self.observation_space.spaces,"
+        ' "congestion": gym.spaces.Box(0.0, 1.0, (1,), np.float32)})\n'
+    )
+    text = unified.read_text(encoding="utf-8")
+    unified.write_text(
+        text.replace("        self.observation_space = observation_space(settings)\n", extra),
+        encoding="utf-8",
+    )
+    done = _parity_of(root, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "results FAIL" in done.stdout and "congestion" in done.stdout
