@@ -23,8 +23,8 @@ from typing import Any
 from runbook_lib.app.locations import Locations
 from runbook_lib.app.session import Session
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.timefmt import utc_time
 from runbook_lib.decide.tree import Assessment, decide
-from runbook_lib.incident.journal import Journal, JournalEvent
 from runbook_lib.incident.model import KINDS, SEVERITIES
 from runbook_lib.incident.ref import IncidentRef
 from runbook_lib.incident.store import open_incident
@@ -56,15 +56,13 @@ def rollback_banner(session: Session | None) -> str:
     """The rollback in effect for the form's incident, as one line ("" when none is)."""
     if session is None:
         return ""
-    from runbook_lib.rollback.plans import load_plan
+    from runbook_lib.rollback.in_effect import applied_rollback
 
-    records = list(Journal.for_incident(session.directory).read().records)
-    ends = [r for r in records if r.get("event") == JournalEvent.END]
-    if not ends or ends[-1].get("operation") != "apply" or ends[-1].get("interrupted"):
+    applied = applied_rollback(session.directory)
+    if applied is None:
         return ""
-    plan = str(ends[-1]["plan"])
-    strategy = load_plan(session.directory, plan, with_blobs=False).strategy
-    return f"rollback in effect: {strategy}, plan {plan[:12]}, since {ends[-1].get('at', '?')}"
+    since = utc_time(applied.since, seconds=True)
+    return f"rollback in effect: {applied.strategy}, plan {applied.plan[:12]}, since {since}"
 
 
 class FormRules:

@@ -252,19 +252,14 @@ def select_checks(names: Sequence[str] | None) -> list[RegisteredCheck]:
 
 
 def rollback_in_effect(directory: Path) -> str | None:
-    """The strategy of the incident's plan that is applied now (``None``: none is).
+    """The strategy of the incident's rollback in effect (``None``: none is).
 
-    That is the plan of the journal's last completed operation when it was an
-    ``apply`` that was not cut short.
+    See :func:`runbook_lib.rollback.in_effect.applied_rollback`.
     """
-    from runbook_lib.incident.journal import Journal, JournalEvent
-    from runbook_lib.rollback.plans import load_plan
+    from runbook_lib.rollback.in_effect import applied_rollback
 
-    records = list(Journal.for_incident(directory).read().records)
-    ends = [r for r in records if r.get("event") == JournalEvent.END]
-    if not ends or ends[-1].get("operation") != "apply" or ends[-1].get("interrupted"):
-        return None
-    return load_plan(directory, str(ends[-1]["plan"]), with_blobs=False).strategy
+    applied = applied_rollback(directory)
+    return applied.strategy if applied is not None else None
 
 
 def resolve_expect(expect: str, strategy: str | None) -> Expect:

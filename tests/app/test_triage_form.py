@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from runbook_lib.app.triage import facts_from, triage
@@ -34,7 +35,9 @@ def test_rules_from_record_to_apply_to_undo(fresh_sandbox: Path, tmp_path: Path)
     assert rules.can_apply() and rules.stale_reason() == ""
     assert rules.apply().startswith("applied plan ")
     assert not rules.confirmed and not rules.can_apply()  # spent; a rollback is in effect
-    assert rollback_banner(session).startswith("rollback in effect: code, plan ")
+    banner = rollback_banner(session)
+    assert banner.startswith("rollback in effect: code, plan ")
+    assert re.search(r"since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", banner), banner
     assert not rules.can_undo()
     rules.undo_confirmed = True
     assert rules.undo().startswith("reverted: ")
