@@ -57,6 +57,26 @@ def cli(
     )
 
 
+def open_incident_cli(archive: Path | str, cwd: Path) -> str:
+    """Open a throwaway incident through the CLI (``runbook incident open``); its ID."""
+    opened = cli(
+        "incident",
+        "open",
+        "--title",
+        "t",
+        "--severity",
+        "high",
+        "--kind",
+        "other",
+        "--archive",
+        str(archive),
+        cwd=cwd,
+    )
+    if opened.returncode != 0:
+        raise RuntimeError(f"runbook incident open failed: {opened.stderr.strip()}")
+    return opened.stdout.strip()
+
+
 def output_status(path: Path) -> str:
     return str(nbformat.read(path, as_version=4).metadata["runbook"]["status"])
 

@@ -12,7 +12,7 @@ from runbook_lib.incident.store import open_incident
 from runbook_lib.parity.run import ParityOutcome, run_incident_parity
 from runbook_lib.target.manifest import load_manifest
 from runbook_lib.target.worker.client import TargetCallError
-from tests.runutil import cli
+from tests.runutil import cli, open_incident_cli
 from tests.target.toytarget import TOY_PACKAGE, write_toy_target
 
 MANIFEST = f"""
@@ -104,24 +104,11 @@ def test_a_worker_killed_mid_episode_is_exit_1_naming_env_episode_and_step(
     root = toy(tmp_path, **{kwarg: 3})
     archive = str(tmp_path / "archive")
     before = workspace_hash(root)
-    opened = cli(
-        "incident",
-        "open",
-        "--title",
-        "t",
-        "--severity",
-        "high",
-        "--kind",
-        "other",
-        "--archive",
-        archive,
-        cwd=root,
-    )
-    assert opened.returncode == 0, opened.stderr
+    incident = open_incident_cli(archive, root)
     done = cli(
         "parity",
         "--incident",
-        opened.stdout.strip(),
+        incident,
         "--episodes",
         "2",
         "--archive",

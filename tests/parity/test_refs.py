@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.target.gitutil import git
-from tests.runutil import cli
+from tests.runutil import cli, open_incident_cli
 
 
 def _sandbox(tmp_path: Path, ref: str) -> Path:
@@ -24,21 +24,7 @@ def _sandbox(tmp_path: Path, ref: str) -> Path:
 
 
 def _parity(root: Path, archive: Path) -> subprocess.CompletedProcess[str]:
-    opened = cli(
-        "incident",
-        "open",
-        "--title",
-        "t",
-        "--severity",
-        "high",
-        "--kind",
-        "other",
-        "--archive",
-        str(archive),
-        cwd=root,
-    )
-    assert opened.returncode == 0, opened.stderr
-    incident = opened.stdout.strip()
+    incident = open_incident_cli(archive, root)
     return cli(
         "parity", "--incident", incident, "--episodes", "2", "--archive", str(archive), cwd=root
     )

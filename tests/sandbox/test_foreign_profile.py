@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.target.manifest import load_manifest
-from tests.runutil import cli
+from tests.runutil import cli, open_incident_cli
 
 FOREIGN_PACKAGE = "lightpath"
 # Making the workspace installs torch into its venv: minutes on a loaded machine.
@@ -121,27 +121,9 @@ def test_legacy_env_fails_under_ppo_and_trains_with_the_bandit(workspace: Path) 
     assert unified.returncode == 0, unified.stderr
 
 
-def open_incident(archive: str, cwd: Path) -> str:
-    opened = cli(
-        "incident",
-        "open",
-        "--title",
-        "t",
-        "--severity",
-        "high",
-        "--kind",
-        "other",
-        "--archive",
-        archive,
-        cwd=cwd,
-    )
-    assert opened.returncode == 0, opened.stderr
-    return opened.stdout.strip()
-
-
 def test_parity_passes_on_the_foreign_target(workspace: Path, tmp_path: Path) -> None:
     archive = str(tmp_path / "archive")
-    incident = open_incident(archive, workspace)
+    incident = open_incident_cli(archive, workspace)
     done = cli(
         "parity", "--incident", incident, "--episodes", "3", "--archive", archive, cwd=workspace
     )
@@ -173,7 +155,7 @@ def test_a_bad_target_python_is_one_line_exit_2(
     )
     manifest.write_text(text, encoding="utf-8")
     archive = str(tmp_path / "archive")
-    incident = open_incident(archive, tmp_path)
+    incident = open_incident_cli(archive, tmp_path)
     before = sorted((p.relative_to(root), p.stat().st_mtime_ns) for p in root.rglob("*"))
     done = cli("parity", "--incident", incident, "--episodes", "2", "--archive", archive, cwd=root)
     assert done.returncode == 2
@@ -201,7 +183,7 @@ def test_switches_the_target_does_not_honour_are_refused_at_plan_time(
     workspace: Path, tmp_path: Path, strategy: str, missing: str
 ) -> None:
     archive = str(tmp_path / "archive")
-    incident = open_incident(archive, workspace)
+    incident = open_incident_cli(archive, workspace)
     done = cli(
         "rollback",
         "plan",
@@ -239,7 +221,7 @@ def test_the_env_checks_pass_in_the_targets_interpreter_after_a_code_rollback(
     root = tmp_path / "target"
     shutil.copytree(workspace, root, symlinks=True)  # the rollback edits a copy, not the fixture
     archive = str(tmp_path / "archive")
-    incident = open_incident(archive, root)
+    incident = open_incident_cli(archive, root)
     common = ("--incident", incident, "--archive", archive, "--target", str(root))
     planned = cli("rollback", "plan", *common, "--strategy", "code", "--json", cwd=root)
     assert planned.returncode == 0, planned.stderr
@@ -330,7 +312,7 @@ def test_parity_passes_with_a_model_policy_kept_to_the_mask(
     trained = run_in(workspace, "-c", TRAIN_ON_UNIFIED, str(model))
     assert trained.returncode == 0, trained.stderr
     archive = str(tmp_path / "archive")
-    incident = open_incident(archive, workspace)
+    incident = open_incident_cli(archive, workspace)
     model_args = ("--policy", "model", "--model", str(model), "--algo", "PPO")
     common = ("--incident", incident, "--episodes", "2", "--archive", archive)
     done = cli("parity", *common, *model_args, cwd=workspace)
@@ -347,7 +329,7 @@ def _faulty_copy(workspace: Path, tmp_path: Path) -> Path:
 
 def _parity_of(root: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     archive = str(tmp_path / "archive")
-    incident = open_incident(archive, root)
+    incident = open_incident_cli(archive, root)
     common = ("--incident", incident, "--episodes", "2", "--archive", archive)
     return cli("parity", *common, "--target", str(root), cwd=root)
 
