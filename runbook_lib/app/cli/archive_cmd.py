@@ -66,10 +66,12 @@ def list_command(archive: Path, as_json: bool) -> None:
                 "sealed_at": seals.get(item.id),
             }
         )
-    rows = [f"{'ID':<22}  {'STATE':<11}  {'RUNS':>4}  {'LAST SEAL':<25}  TITLE"]
+    from runbook_lib.base.timefmt import utc_time
+
+    rows = [f"{'ID':<22}  {'STATE':<11}  {'RUNS':>4}  {'LAST SEAL':<23}  TITLE"]
     rows += [
-        f"{i['id']:<22}  {i['state']:<11}  {i['runs']:>4}  {i['sealed_at'] or '-':<25}  "
-        f"{i['title']}"
+        f"{i['id']:<22}  {i['state']:<11}  {i['runs']:>4}  "
+        f"{utc_time(i['sealed_at'], seconds=True):<23}  {i['title']}"
         for i in items
     ]
     text = "\n".join(rows) if items else f"no incidents in {archive}"
