@@ -187,7 +187,8 @@ def compare(
     """The record of one episode from both sides' trajectories."""
     spec = session.spec
     n = min(len(legacy["rewards"]), len(candidate["rewards"]))
-    if legacy["error"] is not None and not _suspects(spec, legacy, candidate, n):
+    differing = _confirm(session, legacy, candidate, _suspects(spec, legacy, candidate, n))
+    if legacy["error"] is not None and not differing:  # it raised while both still agreed
         error = legacy["error"]
         raise WorkspaceError(
             f"the legacy env raised at episode {index} (seed {seed}), step {error['step']}: "
@@ -201,8 +202,6 @@ def compare(
     record.reward_gap = [float(g) for g in gaps]
     record.mask_valid = list(candidate["mask_valid"][:n])
     record.legacy_seconds, record.candidate_seconds = legacy["seconds"], candidate["seconds"]
-    suspects = _suspects(spec, legacy, candidate, n)
-    differing = _confirm(session, legacy, candidate, suspects)
     record.agreeing_steps = n - len(differing)
     if differing:
         record.first_divergence = differing[0]

@@ -72,9 +72,7 @@ class Trajectory:
         self.masks: List[Optional[str]] = []
         self.mask_valid: List[int] = []
         # Per step, the raw bytes of the observation and of the mask with their
-        # layouts (shared objects, see :func:`_flatten`): flat lists of bytes and
-        # repeated references allocate nothing the garbage collector tracks, so
-        # an episode's thousands of kept steps never trigger its collections.
+        # shared layouts (see :mod:`envleaves`: nothing the GC tracks per step).
         self.obs_layouts: List[envleaves.Layout] = []
         self.obs_bytes: List[bytes] = []
         self.mask_layouts: List[Optional[envleaves.Layout]] = []

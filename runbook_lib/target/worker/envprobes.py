@@ -26,6 +26,11 @@ import re
 import warnings
 from typing import Any, Callable, Dict, Iterator, List
 
+if __package__:  # imported as part of runbook
+    from . import envleaves
+else:  # in the worker, started by path: this file's directory is on sys.path
+    import envleaves  # type: ignore[no-redef,import-not-found]
+
 DIGEST_HEX = 16
 MONITOR_LOGGER = "runbook.monitoring"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -128,8 +133,7 @@ class Probes:
         return found
 
     def _digest(self, obs: Any) -> str:
-        leaves = self.episodes.envleaves
-        return str(leaves.digest(*leaves.flatten(self.tools, obs)))[:DIGEST_HEX]
+        return str(envleaves.digest(*envleaves.flatten(self.tools, obs)))[:DIGEST_HEX]
 
     def _run(self, env: Any, seed: int, actions: List[Any]) -> List[List[Any]]:
         obs, info = env.reset(seed=seed)
