@@ -55,7 +55,7 @@ from runbook_lib.target.specs import (
     PackageSpec,
     ServiceSpec,
 )
-from runbook_lib.target.tomlcheck import Source, Table, find_secrets
+from runbook_lib.target.tomlcheck import Source, Table, find_secrets, read_text
 
 MANIFEST_NAME = "runbook.toml"
 
@@ -185,7 +185,26 @@ def load_manifest(path: Path) -> Manifest:
             f"no manifest at {path}",
             hint=f"create {MANIFEST_NAME} at the target's root or pass --target DIR",
         )
-    return parse_manifest(Source.read(path))
+    text = read_text(path)
+    key = path.resolve()
+    cached = _PARSED.get(key)
+    if cached is not None and cached[0] == text and _still_rooted(cached[1]):
+        return cached[1]
+    manifest = parse_manifest(Source.parse(path, text))
+    _PARSED[key] = (text, manifest)
+    return manifest
+
+
+# One command reads its target's runbook.toml several times (the command itself, the
+# seal's signing-key lookup, the checks); parsing and validating it is most of the work
+# of a fast command such as 'rollback now'. A Manifest is immutable, so the same text
+# read from the same file gives the same Manifest: it is parsed once per process.
+_PARSED: dict[Path, tuple[str, Manifest]] = {}
+
+
+def _still_rooted(manifest: Manifest) -> bool:
+    """The cached root is still a directory, reached without a symlink put in since."""
+    return manifest.root.is_dir() and manifest.root.resolve() == manifest.root
 
 
 def find_manifest(start: Path) -> Path:

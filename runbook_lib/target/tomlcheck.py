@@ -88,6 +88,25 @@ def describe(path: KeyPath) -> str:
 MAX_TOML_BYTES = 1 << 20
 
 
+def read_text(path: Path) -> str:
+    """The text of the TOML file ``path``.
+
+    Raises:
+        InvalidInputError: the file is missing, unreadable, over 1 MiB or not UTF-8.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_TOML_BYTES:
+            raise InvalidInputError(
+                f"{path} is {size} bytes, over the {MAX_TOML_BYTES} "
+                "(1 MiB) a manifest may have; refusing to parse it",
+                hint="a runbook.toml is a few kilobytes; check that this is the right file",
+            )
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidInputError(f"cannot read {path}: {err}") from err
+
+
 @dataclass(frozen=True)
 class Source:
     """A TOML file's path, text and parsed content, with a line for every key."""
@@ -104,16 +123,15 @@ class Source:
         Raises:
             InvalidInputError: the file is missing, unreadable, not UTF-8 or not valid TOML.
         """
-        try:
-            if path.stat().st_size > MAX_TOML_BYTES:
-                raise InvalidInputError(
-                    f"{path} is {path.stat().st_size} bytes, over the {MAX_TOML_BYTES} "
-                    "(1 MiB) a manifest may have; refusing to parse it",
-                    hint="a runbook.toml is a few kilobytes; check that this is the right file",
-                )
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise InvalidInputError(f"cannot read {path}: {err}") from err
+        return cls.parse(path, read_text(path))
+
+    @classmethod
+    def parse(cls, path: Path, text: str) -> Source:
+        """Parse ``text``, read from ``path``.
+
+        Raises:
+            InvalidInputError: ``text`` is not valid TOML.
+        """
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:

@@ -602,3 +602,28 @@ def test_a_bad_rollback_tests_placeholder_is_named(tmp_path: Path) -> None:
     text = variant('"tests/rl/test_rollback.py", "--junitxml", "{junit}"', '"{tests}"')
     message = load_error(tmp_path, text)
     assert "rollback_command" in message and "unknown placeholder {tests}" in message
+
+
+def test_a_manifest_read_twice_is_parsed_once_until_its_text_changes(tmp_path: Path) -> None:
+    path = write(tmp_path, TEXT)
+    first = load_manifest(path)
+    assert load_manifest(tmp_path) is first  # same file, same text: the parse is reused
+    path.write_text(variant('stable_ref = "v1.0"', 'stable_ref = "v1.1"'), encoding="utf-8")
+    changed = load_manifest(path)
+    assert changed is not first and changed.git.stable_ref == "v1.1"
+    path.write_text(TEXT.replace("[git]", "[gti]", 1), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="gti"):
+        load_manifest(path)  # a bad edit is an error, never the last good parse
+
+
+def test_a_cached_manifest_whose_root_became_a_symlink_is_validated_again(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    (home / "root").mkdir(parents=True)
+    text = variant('root = "."', 'root = "root"')
+    load_manifest(write(home, text))
+    (home / "root").rmdir()
+    (tmp_path / "elsewhere").mkdir()
+    (home / "root").symlink_to(tmp_path / "elsewhere")
+    assert "outside" in load_error(home, text)
