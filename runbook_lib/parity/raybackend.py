@@ -64,11 +64,14 @@ def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterat
                 log_to_driver=False,
                 _temp_dir=str(temp_dir.resolve()),
             )
-    except (ConnectionError, RuntimeError, ValueError) as err:
+    # Besides ConnectionError/RuntimeError/ValueError, Ray raises a bare Exception when
+    # its raylet does not register within 30 s (an overloaded machine): the user gets
+    # the same one-line error, not a traceback.
+    except Exception as err:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise WorkspaceError(
             f"could not start or reach {where}: {err}",
-            hint="check [parity] ray_address, or use --backend process",
+            hint="check [parity] ray_address; on a busy machine retry, or use --backend process",
         ) from err
     try:
         yield ray
