@@ -162,3 +162,20 @@ def test_status_is_clean_even_where_the_target_does_not_ignore_runbook_dir(
     assert proc.returncode == 0, proc.stderr
     assert (fresh_sandbox / ".runbook" / "rollback.env").is_file()
     assert porcelain(fresh_sandbox) == []
+
+
+def test_the_fast_exit_keeps_the_output_and_the_exit_code(
+    fresh_sandbox: Path, tmp_path: Path
+) -> None:
+    # The console script leaves 'rollback now' without the interpreter's teardown:
+    # what it printed into a pipe must all arrive, and an error keeps its exit code.
+    archive = ["--archive", str(tmp_path / "archive")]
+    done = cli("rollback", "now", "--yes", "--json", "--target", str(fresh_sandbox), *archive)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["report"]["ok"] is True
+    empty = tmp_path / "not-a-target"
+    empty.mkdir()
+    refused = cli("rollback", "now", "--yes", "--target", str(empty), *archive)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"runbook: error: --target {empty} holds no runbook.toml")
+    assert refused.stdout == ""
