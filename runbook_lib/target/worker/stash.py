@@ -66,6 +66,10 @@ class WorkerStash:
         else:
             self._idle[key] = worker
 
+    def __len__(self) -> int:
+        """How many workers wait here."""
+        return len(self._idle)
+
     def close(self) -> None:
         """Stop every waiting worker."""
         while self._idle:
