@@ -38,8 +38,8 @@ from runbook_lib.base.fsutil import atomic_write_bytes
 from runbook_lib.parity.engine import ParityReport
 
 DPI = 110
-# The figures the child draws: the two with the most text and points, about half the work.
-CHILD_SHARE = frozenset({"distributions", "divergence"})
+# The figures the child draws: about half of the drawing (this process also builds them all).
+CHILD_SHARE = frozenset({"distributions", "divergence", "blocking"})
 # A child that has not answered by then is stopped and its figures are drawn here.
 CHILD_TIMEOUT_S = 120.0
 # Figures save_figures wrote, per report (by id, dropped with the report), and their PNG bytes.
