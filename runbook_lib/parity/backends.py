@@ -16,6 +16,7 @@ from pathlib import Path
 from runbook_lib.parity.episodes import run_chunk
 from runbook_lib.parity.lockstep import EpisodeDone, EpisodeRecord, ParitySpec, chunks, ignore
 from runbook_lib.parity.raybackend import ray_session, run_on_ray
+from runbook_lib.target.worker.stash import WorkerStash
 
 BACKENDS = ("process", "ray")
 
@@ -45,21 +46,27 @@ def run_lockstep(
     workers: int = 1,
     backend: Backend = PROCESS_POOL,
     done: EpisodeDone = ignore,
+    stash: WorkerStash | None = None,
 ) -> list[EpisodeRecord]:
     """Run every episode; with ``workers > 1`` over a process pool or Ray, same results.
 
     ``done(record)`` is called in this process for each episode: as it ends
-    when they run here, else as its chunk's results come back.
+    when they run here, else as its chunk's results come back. Episodes run
+    here use a worker waiting in ``stash`` (the pool's and Ray's processes
+    start their own).
     """
+    local = backend.kind != "ray" and (workers <= 1 or len(spec.seeds) <= 1)
+    if stash is not None and not local:
+        stash.close()  # the pool's and Ray's processes start workers of their own
     if backend.kind == "ray":
         with ray_session(
             address=backend.ray_address, num_cpus=workers, temp_dir=backend.ray_temp_dir
         ):
             return run_on_ray(spec, chunks(len(spec.seeds), workers), done)
-    if workers <= 1 or len(spec.seeds) <= 1:
+    if local:
         cwd = os.getcwd()
         try:
-            return run_chunk(spec, range(len(spec.seeds)), done)
+            return run_chunk(spec, range(len(spec.seeds)), done, stash)
         finally:
             os.chdir(cwd)
     parts = chunks(len(spec.seeds), workers)

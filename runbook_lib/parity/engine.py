@@ -20,6 +20,7 @@ from runbook_lib.parity.stats import (
     overall_verdict,
 )
 from runbook_lib.parity.verdict import judge, speed_verdict
+from runbook_lib.target.worker.stash import WorkerStash
 
 PROFILE_THRESHOLD_PCT = 20.0
 
@@ -193,12 +194,14 @@ def run_parity(
     backend: Backend = PROCESS_POOL,
     spaces: Sequence[str] = (),
     done: EpisodeDone = ignore,
+    stash: WorkerStash | None = None,
 ) -> ParityReport:
     """Run the lockstep episodes and build the report; profile both envs when slower.
 
-    ``done(record)`` is called in this process as each episode is done.
+    ``done(record)`` is called in this process as each episode is done; the
+    episodes run here take a worker waiting in ``stash``, if any.
     """
-    records = run_lockstep(spec, workers=workers, backend=backend, done=done)
+    records = run_lockstep(spec, workers=workers, backend=backend, done=done, stash=stash)
     report = build_report(spec, records, margins=margins, spaces=spaces)
     if report.throughput_regression_pct > profile_when_slower_pct and report.crash is None:
         # Each side profiles in a worker process of its own: both run at once, one per core.

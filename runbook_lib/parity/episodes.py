@@ -31,6 +31,7 @@ from runbook_lib.parity.lockstep import (
 from runbook_lib.parity.remote import build_side
 from runbook_lib.target.worker.client import EnvWorker, TargetCallError, WorkerError
 from runbook_lib.target.worker.envworker import decode_tree
+from runbook_lib.target.worker.stash import WorkerStash
 
 ROLES = ("legacy", "candidate")
 _FRESH_HINT = "an env that refuses reuse runs with [parity] fresh_env = true"
@@ -285,8 +286,12 @@ def _entry(step: int, field: str, left: Any, right: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def session(spec: ParitySpec) -> Iterator[Session]:
-    """Workers for both sides (one when they share interpreter and tree), envs built."""
+def session(spec: ParitySpec, stash: WorkerStash | None = None) -> Iterator[Session]:
+    """Workers for both sides (one when they share interpreter and tree), envs built.
+
+    A worker waiting in ``stash`` for a side is taken from it (the envs are
+    built afresh in it all the same); the session stops its workers on exit.
+    """
     started: list[EnvWorker] = []
     stack = contextlib.ExitStack()
     by_side: dict[tuple[str, str], EnvWorker] = {}
@@ -297,7 +302,11 @@ def session(spec: ParitySpec) -> Iterator[Session]:
             python, root = spec.side(role)
             key = (python or sys.executable, root)
             if key not in by_side:
-                by_side[key] = EnvWorker(key[0], Path(root))
+                by_side[key] = (
+                    EnvWorker(key[0], Path(root))
+                    if stash is None
+                    else stash.take(key[0], Path(root))
+                )
                 started.append(by_side[key])
             workers[role] = by_side[key]
         live = Session(spec, workers, Path(scratch))
@@ -310,11 +319,17 @@ def session(spec: ParitySpec) -> Iterator[Session]:
 
 
 def run_chunk(
-    spec: ParitySpec, indices: Sequence[int], done: EpisodeDone = ignore
+    spec: ParitySpec,
+    indices: Sequence[int],
+    done: EpisodeDone = ignore,
+    stash: WorkerStash | None = None,
 ) -> list[EpisodeRecord]:
-    """Run the episodes ``indices`` of ``spec`` in env workers; ``done(record)`` after each."""
+    """Run the episodes ``indices`` of ``spec`` in env workers; ``done(record)`` after each.
+
+    The workers are taken from ``stash`` when one waits there for a side.
+    """
     records = []
-    with session(spec) as live:
+    with session(spec, stash) as live:
         for i in indices:
             records.append(live.run(i, spec.seeds[i]))
             done(records[-1])

@@ -21,6 +21,7 @@ from runbook_lib.parity.refs import side_refs
 from runbook_lib.target.entrypoint import parse_entry_point
 from runbook_lib.target.interpreter import probe_interpreter, target_interpreter
 from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.worker.stash import WorkerStash
 
 DEFAULT_EPISODES = 20
 MAX_EPISODES = 100_000
@@ -149,11 +150,14 @@ def spec_from_manifest(
     config: Mapping[str, Any] | None = None,
     legacy: str | None = None,
     candidate: str | None = None,
+    stash: WorkerStash | None = None,
 ) -> ParitySpec:
     """The lockstep spec for the manifest's factory and these seeds.
 
     The manifest's ``[parity]`` settings apply: the two sides, the metrics,
     the tolerances, ``fresh_env`` and its policy (unless ``policy`` chooses one).
+    The worker that proved the target's interpreter waits in ``stash``, if
+    given, for the run's next step.
 
     Raises:
         InvalidInputError: the manifest has no ``[env]`` section, or a policy
@@ -182,7 +186,7 @@ def spec_from_manifest(
         model_path=str(chosen.model_path) if chosen.model_path else None,
         model_algo=chosen.algo,
         config=dict(config) if config is not None else None,
-        python=str(_checked_interpreter(manifest)),
+        python=str(_checked_interpreter(manifest, stash)),
         factory_config=_factory_config(manifest),
         factory_kwargs=dict(manifest.env.factory_kwargs),
         legacy_python=side_python(manifest, settings.legacy.python),
@@ -224,7 +228,7 @@ def side_python(manifest: Manifest, python: str | None) -> str | None:
     return str(path)
 
 
-def _checked_interpreter(manifest: Manifest) -> Path:
+def _checked_interpreter(manifest: Manifest, stash: WorkerStash | None) -> Path:
     """The target's interpreter, once proven to run the env worker with gymnasium.
 
     Raises:
@@ -232,7 +236,7 @@ def _checked_interpreter(manifest: Manifest) -> Path:
             gymnasium (one line naming the path).
     """
     found = target_interpreter(manifest)
-    probe_interpreter(found, manifest.root)
+    probe_interpreter(found, manifest.root, stash)
     return found.path
 
 
@@ -255,8 +259,12 @@ def baseline_spec(
     episodes: int | None,
     seeds: Sequence[int] | None,
     policy: PolicyChoice,
+    *,
+    stash: WorkerStash | None = None,
 ) -> ParitySpec:
     """The spec replaying ``baseline``'s first ``episodes`` episodes (all by default).
+
+    ``stash`` is :func:`spec_from_manifest`'s.
 
     Raises:
         InvalidInputError: seeds or a policy were given (the recording fixes
@@ -280,6 +288,7 @@ def baseline_spec(
         baseline.seeds[: episodes or available],
         config=meta.get("config"),
         legacy=str(meta.get("env_type", "legacy")),
+        stash=stash,
     )
     recorded = meta.get("info_metrics", spec.info_metrics)
     metrics = None if recorded is None else tuple(recorded)

@@ -2,9 +2,10 @@
 
 Every function maps a :class:`~runbook_lib.parity.engine.ParityReport` to a
 matplotlib figure with a title, labelled axes (with units) and the verdict
-written on it. :func:`save_all` writes each as PNG and SVG. Figures are built
-with the object API (no pyplot), so they render with Agg and need no display,
-and notebooks show them inline.
+written on it. :func:`save_all` writes each as PNG and SVG (see
+:mod:`~runbook_lib.parity.plotfiles`: drawn on two cores, each figure once).
+Figures are built with the object API (no pyplot), so they render with Agg and
+need no display, and notebooks show them inline.
 
 A figure :func:`save_all` wrote is kept while its report lives: asking for it
 again (the parity notebook shows each plot after the run saved them) returns
@@ -14,61 +15,21 @@ drawn twice.
 
 from __future__ import annotations
 
-import functools
-import io
-import weakref
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.image import imsave
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from runbook_lib.base.fsutil import atomic_write_bytes, atomic_writer
 from runbook_lib.parity.engine import ParityReport
+from runbook_lib.parity.plotfiles import PlotFunction, save_figures, written_png
+from runbook_lib.parity.plotfiles import kept as _kept
+
+__all__ = ["written_png"]  # re-exported: the notebooks take it from here with the plots
 
 _COLORS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#9a6700"}
 LEGACY_COLOR, CANDIDATE_COLOR = "#0969da", "#bc4c00"
-_DPI = 110
-# Figures save_all wrote, per report (by id, dropped with the report), and their PNG bytes.
-_SAVED: dict[int, dict[str, Figure]] = {}
-_PNG: weakref.WeakKeyDictionary[Figure, bytes] = weakref.WeakKeyDictionary()
-
-PlotFunction = Callable[[ParityReport], Figure]
-_Options = ParamSpec("_Options")
-
-
-def _kept(
-    make: Callable[Concatenate[ParityReport, _Options], Figure],
-) -> Callable[Concatenate[ParityReport, _Options], Figure]:
-    """``make``, answering with the figure :func:`save_all` wrote for this report, if any.
-
-    Only a call with the report alone can be answered so (save_all passes no options).
-    """
-
-    def plot(report: ParityReport, /, *args: _Options.args, **kwargs: _Options.kwargs) -> Figure:
-        saved = None if args or kwargs else _SAVED.get(id(report), {}).get(make.__name__)
-        return saved if saved is not None else make(report, *args, **kwargs)
-
-    functools.update_wrapper(plot, make)  # its name and docstring
-    return plot
-
-
-def _keep(report: ParityReport, name: str, fig: Figure) -> None:
-    if id(report) not in _SAVED:
-        _SAVED[id(report)] = {}
-        weakref.finalize(report, _SAVED.pop, id(report), None)
-    _SAVED[id(report)][name] = fig
-
-
-def written_png(fig: Figure) -> bytes | None:
-    """The PNG :func:`save_all` wrote of ``fig`` (None: it wrote none)."""
-    return _PNG.get(fig)
 
 
 def _stamp(fig: Figure, report: ParityReport) -> None:
@@ -331,22 +292,6 @@ PLOTS: dict[str, PlotFunction] = {
 }
 
 
-def _write(fig: Figure, png: Path, svg: Path) -> None:
-    """Write ``fig`` as PNG then SVG (each atomically), laying it out only once."""
-    fig.set_dpi(_DPI)
-    canvas: Any = FigureCanvasAgg(fig)  # the backends have no type hints
-    canvas.draw()  # the constrained layout, then the pixels
-    image = io.BytesIO()
-    imsave(image, canvas.buffer_rgba(), format="png", origin="upper", dpi=_DPI)
-    _PNG[fig] = image.getvalue()
-    atomic_write_bytes(png, _PNG[fig], durable=False)
-    # Keep the positions just computed; savefig would lay the figure out again (one more draw).
-    fig.set_layout_engine("none")
-    vector: Any = FigureCanvasSVG(fig)
-    with atomic_writer(svg, durable=False) as handle:
-        vector.print_svg(handle)
-
-
 def save_all(
     report: ParityReport, directory: Path, *, skip: frozenset[str] = frozenset()
 ) -> dict[str, list[Path]]:
@@ -355,14 +300,4 @@ def save_all(
     Returns:
         The files written, per plot name.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    written: dict[str, list[Path]] = {}
-    for name, make in PLOTS.items():
-        if name in skip:
-            continue
-        paths = [directory / f"parity_{name}.{ext}" for ext in ("png", "svg")]
-        fig = make(report)
-        _write(fig, *paths)
-        _keep(report, name, fig)
-        written[name] = paths
-    return written
+    return save_figures(report, directory, PLOTS, skip=skip)

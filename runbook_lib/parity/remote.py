@@ -23,6 +23,7 @@ from runbook_lib.target.worker.client import (
     build_env,
     decode,
 )
+from runbook_lib.target.worker.stash import WorkerStash, borrowed
 
 
 class ParitySpec(Protocol):
@@ -99,11 +100,19 @@ def interpreter_of(spec: ParitySpec) -> str:
 
 @contextlib.contextmanager
 def remote_envs(
-    spec: ParitySpec, env_types: Sequence[str], logger: str | None = None
+    spec: ParitySpec,
+    env_types: Sequence[str],
+    logger: str | None = None,
+    *,
+    stash: WorkerStash | None = None,
+    prefix: str = "",
 ) -> Iterator[list[WorkerEnv]]:
     """An env per type in ``env_types`` (roles legacy, candidate), stopped on exit.
 
     One worker per distinct side (interpreter and tree): one when they share it.
+    With ``stash`` the workers are borrowed from it and go back there on exit
+    (their envs stay in them, under the handles ``prefix + role``, for no
+    later step uses those handles); without one they are stopped.
     """
     with contextlib.ExitStack() as stack:
         workers: dict[tuple[str, str], EnvWorker] = {}
@@ -112,8 +121,9 @@ def remote_envs(
             python, root = spec.side(role)
             key = (python or sys.executable, root)
             if key not in workers:
-                workers[key] = stack.enter_context(EnvWorker(key[0], Path(root)))
-            envs.append(WorkerEnv(_build(workers[key], spec, env_type, role, logger)))
+                workers[key] = stack.enter_context(borrowed(stash, key[0], Path(root)))
+            built = _build(workers[key], spec, env_type, role, logger, handle=prefix + role)
+            envs.append(WorkerEnv(built))
         yield envs
 
 
@@ -142,10 +152,16 @@ def build_side(
 
 
 def _build(
-    worker: EnvWorker, spec: ParitySpec, env_type: str, role: str, logger: str | None
+    worker: EnvWorker,
+    spec: ParitySpec,
+    env_type: str,
+    role: str,
+    logger: str | None,
+    *,
+    handle: str | None = None,
 ) -> RemoteEnv:
     try:
-        return build_side(worker, spec, env_type, role, logger)
+        return build_side(worker, spec, env_type, handle or role, logger)
     except TargetCallError as exc:  # the target's own error, reported in one line
         raise WorkspaceError(
             f"building the {role} env (env_type={env_type!r}) through {spec.factory} "
@@ -169,19 +185,24 @@ def describe(env: WorkerEnv, env_type: str) -> dict[str, Any]:
     }
 
 
-def probe_envs(spec: ParitySpec, logger: str | None) -> dict[str, Any]:
+def probe_envs(
+    spec: ParitySpec, logger: str | None, stash: WorkerStash | None = None
+) -> dict[str, Any]:
     """Build both envs once in a worker, with the factory's log lines, before any episode.
 
     Legacy and candidate are told apart by the unwrapped class, then by a
     fixed-seed trajectory fingerprint (built afresh, so no reset is spent):
-    a wrapper both share is never taken for one env.
+    a wrapper both share is never taken for one env. With ``stash`` the
+    worker is borrowed from it and left there for the episodes; the envs
+    built here stay under handles of their own (``probe-legacy``...), so
+    the episodes build theirs afresh.
 
     Raises:
         WorkspaceError: the factory fails, or builds the same env for both
             env types (a global rollback such as ``_FORCE_LEGACY_ENV`` is on).
     """
     types = (spec.legacy, spec.candidate)
-    with remote_envs(spec, types, logger) as envs:
+    with remote_envs(spec, types, logger, stash=stash, prefix="probe-") as envs:
         found = {
             role: describe(env, env_type)
             for role, env, env_type in zip(("legacy", "candidate"), envs, types, strict=True)

@@ -11,6 +11,7 @@ the tree, and saves ``parity.json`` and the plots in the incident's directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,7 @@ from runbook_lib.parity.refs import checked_out
 from runbook_lib.parity.remote import describe, probe_envs, remote_envs
 from runbook_lib.parity.verdict import space_differences
 from runbook_lib.target.manifest import Manifest
+from runbook_lib.target.worker.stash import WorkerStash
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,15 @@ class ParityOutcome:
 
 
 def _lockstep(
-    spec: ParitySpec, manifest: Manifest, workers: int, backend: Backend, done: EpisodeDone
+    spec: ParitySpec,
+    manifest: Manifest,
+    workers: int,
+    backend: Backend,
+    done: EpisodeDone,
+    *,
+    stash: WorkerStash,
 ) -> tuple[ParityReport, dict[str, Any]]:
-    envs = probe_envs(spec, manifest.env.logger if manifest.env else None)
+    envs = probe_envs(spec, manifest.env.logger if manifest.env else None, stash)
     # The spaces are compared before any episode runs: a difference decides the verdict.
     spaces = space_differences(envs["legacy"], envs["candidate"])
     envs["space_differences"] = spaces
@@ -109,6 +117,7 @@ def _lockstep(
         backend=backend,
         spaces=spaces,
         done=done,
+        stash=stash,
     )
     envs["policy"] = {"kind": spec.policy, "model": spec.model_path, "algo": spec.model_algo}
     if spec.policy == "entry_point":
@@ -119,12 +128,19 @@ def _lockstep(
 
 
 def _against_baseline(
-    spec: ParitySpec, manifest: Manifest, baseline: Baseline, workers: int, done: EpisodeDone
+    spec: ParitySpec,
+    manifest: Manifest,
+    baseline: Baseline,
+    workers: int,
+    done: EpisodeDone,
+    *,
+    stash: WorkerStash,
 ) -> tuple[ParityReport, dict[str, Any]]:
     meta = baseline.meta
     logger = manifest.env.logger if manifest.env else None
-    with remote_envs(spec, (spec.candidate,), logger) as (env,):
+    with remote_envs(spec, (spec.candidate,), logger, stash=stash, prefix="probe-") as (env,):
         candidate = describe(env, spec.candidate)
+    stash.close()  # the replay starts workers of its own
     envs = {
         "legacy": {
             "env_type": spec.legacy,
@@ -181,19 +197,24 @@ def run_incident_parity(
     workers = validate_workers(workers)
     where = choose_backend(backend, manifest, archive, baseline)
     recorded = load_baseline(baseline) if baseline is not None else None
-    if recorded is None:
-        spec = spec_from_manifest(
-            manifest, choose_seeds(episodes, seeds), policy=policy, config=config
-        )
-    else:
-        spec = baseline_spec(manifest, recorded, episodes, seeds, policy)
-    done = episode_done(progress, len(spec.seeds))
-    # Every env runs in a worker of the target's interpreter: nothing is imported here.
-    with checked_out(manifest, spec) as (spec, refs):
+    # The worker that proves the interpreter describes the envs and runs the episodes.
+    stash = WorkerStash()
+    with contextlib.closing(stash):
         if recorded is None:
-            report, envs = _lockstep(spec, manifest, workers, where, done)
+            spec = spec_from_manifest(
+                manifest, choose_seeds(episodes, seeds), policy=policy, config=config, stash=stash
+            )
         else:
-            report, envs = _against_baseline(spec, manifest, recorded, workers, done)
+            spec = baseline_spec(manifest, recorded, episodes, seeds, policy, stash=stash)
+        done = episode_done(progress, len(spec.seeds))
+        # Every env runs in a worker of the target's interpreter: nothing is imported here.
+        with checked_out(manifest, spec) as (spec, refs), contextlib.closing(stash):
+            if recorded is None:
+                report, envs = _lockstep(spec, manifest, workers, where, done, stash=stash)
+            else:
+                report, envs = _against_baseline(
+                    spec, manifest, recorded, workers, done, stash=stash
+                )
     envs["refs"] = {ref.role: ref.to_dict() for ref in refs}
     facts, inputs = derive_assessment(report, timed=recorded is None)
     decision = guard_decision(decide(facts), legacy_failures(envs.get("algorithms") or {}))
@@ -253,20 +274,24 @@ def record(
         raise InvalidInputError(f"{out} exists", hint="choose another --out, or pass --force")
     if not out.parent.is_dir():
         raise InvalidInputError(f"directory {out.parent} does not exist", hint="create it first")
-    spec = spec_from_manifest(manifest, seeds, policy=policy, config=config, legacy=env_type)
-    workers = validate_workers(workers)
-    with checked_out(manifest, spec) as (spec, refs):
-        with remote_envs(spec, (env_type,)) as (env,):
-            meta: dict[str, Any] = {"env_class": describe(env, env_type)["class"]}
-            meta["target"] = manifest.name
-        meta["refs"] = {ref.role: ref.to_dict() for ref in refs}
-        saved: dict[str, Any] = guarded(
-            "the recording",
-            record_baseline,
-            spec,
-            out,
-            workers=workers,
-            meta=meta,
-            progress=progress,
+    stash = WorkerStash()  # the worker that proves the interpreter describes the env
+    with contextlib.closing(stash):
+        spec = spec_from_manifest(
+            manifest, seeds, policy=policy, config=config, legacy=env_type, stash=stash
         )
+        workers = validate_workers(workers)
+        with checked_out(manifest, spec) as (spec, refs):
+            with contextlib.closing(stash), remote_envs(spec, (env_type,), stash=stash) as (env,):
+                meta: dict[str, Any] = {"env_class": describe(env, env_type)["class"]}
+                meta["target"] = manifest.name
+            meta["refs"] = {ref.role: ref.to_dict() for ref in refs}
+            saved: dict[str, Any] = guarded(
+                "the recording",
+                record_baseline,
+                spec,
+                out,
+                workers=workers,
+                meta=meta,
+                progress=progress,
+            )
     return saved

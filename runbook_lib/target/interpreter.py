@@ -17,7 +17,8 @@ from typing import Any
 
 from runbook_lib.base.errors import InvalidInputError, RunbookError
 from runbook_lib.target.manifest import Manifest
-from runbook_lib.target.worker.client import EnvWorker, TargetCallError
+from runbook_lib.target.worker.client import TargetCallError
+from runbook_lib.target.worker.stash import WorkerStash, borrowed
 
 DEFAULT_VENV_PYTHON = ".venv/bin/python"
 
@@ -71,15 +72,20 @@ def target_interpreter(manifest: Manifest) -> Interpreter:
     )
 
 
-def probe_interpreter(interpreter: Interpreter, root: Path) -> dict[str, Any]:
+def probe_interpreter(
+    interpreter: Interpreter, root: Path, stash: WorkerStash | None = None
+) -> dict[str, Any]:
     """Start a worker once: the versions it reports (Python, gymnasium, numpy, SB3).
+
+    With ``stash`` the worker is borrowed from it and, once it answered, left
+    there for the run's next step (a worker that failed is stopped).
 
     Raises:
         InvalidInputError: the interpreter cannot run the worker or has no
             gymnasium; the message names the path.
     """
     try:
-        with EnvWorker(interpreter.path, root, timeout_s=60) as worker:
+        with borrowed(stash, interpreter.path, root, timeout_s=60) as worker:
             found: dict[str, Any] = worker.call("hello")
     except TargetCallError as exc:
         if exc.kind in ("ModuleNotFoundError", "ImportError"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,8 @@ def test_hello_reports_the_target_interpreter_versions(toy_root: Path) -> None:
     assert hello["protocol"] == PROTOCOL
     assert hello["gymnasium"] == gymnasium.__version__
     assert hello["numpy"] == np.__version__
+    # Read from the installed metadata: asking SB3 itself would import torch for seconds.
+    assert hello["stable_baselines3"] == metadata.version("stable_baselines3")
 
 
 def test_dict_and_tuple_observations_travel_leaf_by_leaf(toy_root: Path) -> None:

@@ -102,6 +102,11 @@ class EnvWorker:
         """The worker's process id."""
         return self._proc.pid
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker process is still running."""
+        return self._proc.poll() is None
+
     def _keep_stderr(self, line: str | None) -> None:
         if line is not None and line.strip():
             self._stderr.append(line.rstrip()[:300])

@@ -155,6 +155,20 @@ def load_entry_point(text: str) -> Any:
     return found
 
 
+def _installed_version(distribution: str) -> Any:
+    """The installed version of ``distribution``, or None; read from its metadata.
+
+    Importing stable_baselines3 to read ``__version__`` would import torch (seconds):
+    the metadata says the same without running the package.
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except Exception:  # not installed (PackageNotFoundError) or unreadable metadata
+        return None
+
+
 class Worker:
     """The envs a session has built, by handle, and the calls on them."""
 
@@ -167,19 +181,13 @@ class Worker:
         import gymnasium
 
         np = _np()
-        try:
-            import stable_baselines3
-
-            sb3: Any = stable_baselines3.__version__
-        except ImportError:
-            sb3 = None
         return {
             "protocol": PROTOCOL,
             "python": sys.version.split()[0],
             "executable": sys.executable,
             "gymnasium": gymnasium.__version__,
             "numpy": np.__version__,
-            "stable_baselines3": sb3,
+            "stable_baselines3": _installed_version("stable_baselines3"),
         }
 
     def build(self, args: Dict[str, Any]) -> Dict[str, Any]:
