@@ -34,6 +34,28 @@ def _ray() -> Any:
     return ray
 
 
+def _start_local(ray: Any, num_cpus: int, temp_dir: Path) -> None:
+    """A local Ray instance; started a second time if its raylet did not register at first.
+
+    Ray gives its raylet 30 s to register, which a loaded machine can miss once.
+    """
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in (1, 2):
+        try:
+            ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                _temp_dir=str(temp_dir.resolve()),
+            )
+            return
+        except Exception as err:  # Ray raises a bare Exception for the raylet's timeout
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(err):
+                raise
+
+
 @contextlib.contextmanager
 def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterator[Any]:
     """Ray, initialized for this run unless it already is; shut down only if started here.
@@ -56,14 +78,7 @@ def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterat
         if address is not None:
             ray.init(address=address, log_to_driver=False)
         else:
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            temp_dir.mkdir(parents=True, exist_ok=True)
-            ray.init(
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                log_to_driver=False,
-                _temp_dir=str(temp_dir.resolve()),
-            )
+            _start_local(ray, num_cpus, temp_dir)
     # Besides ConnectionError/RuntimeError/ValueError, Ray raises a bare Exception when
     # its raylet does not register within 30 s (an overloaded machine): the user gets
     # the same one-line error, not a traceback.
