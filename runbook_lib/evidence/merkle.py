@@ -53,7 +53,7 @@ def extend_edge(edge: Sequence[bytes], size: int, leaf: bytes) -> list[bytes]:
 
 
 def right_edge(leaves: Sequence[bytes]) -> list[bytes]:
-    """The right edge of the tree of ``leaves`` (see :func:`extend_edge`), computed from them all."""
+    """The right edge of the tree of ``leaves`` (see :func:`extend_edge`), from all of them."""
     edge: list[bytes] = []
     start, rest = 0, len(leaves)
     while rest:
