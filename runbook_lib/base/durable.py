@@ -130,8 +130,9 @@ class DurableGroup:
     renamed and the others not, as writing them one by one would.
 
     :meth:`flush_in_background` starts flushing the files added so far on a
-    thread, so that their disk waits overlap whatever the caller does before
-    it adds the last file (a seal records itself in the index and the log).
+    thread (side by side, each on its own), so that their disk waits overlap
+    whatever the caller does before it adds the last file (a seal records
+    itself in the index and the log).
     ``durable=False`` skips every flush (runtime state that means nothing
     after a reboot); the renames stay atomic.
     """
@@ -169,8 +170,9 @@ class DurableGroup:
 
         def flush() -> None:
             try:
-                for fd in pending:  # one after the other: already off the caller's path
-                    os.fsync(fd)
+                # Side by side, as the commit does: the files wait on one journal commit
+                # together, so one file more (a seal's signature) adds no disk wait.
+                _fsync_all(pending)
             except OSError as err:
                 self._errors.append(err)
 
