@@ -260,3 +260,18 @@ def test_a_background_flush_flushes_its_files_side_by_side(
         b"e",
         b"p",
     ]
+
+
+def test_background_flushes_start_no_thread_once_their_flushers_exist(tmp_path: Path) -> None:
+    def flushers() -> int:
+        return sum(thread.name == "runbook-flush" for thread in threading.enumerate())
+
+    counts = []
+    for _seal in range(3):
+        with durable.DurableGroup() as group:
+            group.add(tmp_path / "manifest", b"m")
+            group.add(tmp_path / "envelope", b"e")
+            group.flush_in_background()
+            group.add(tmp_path / "proof", b"p")
+        counts.append(flushers())
+    assert counts[0] >= 2 and counts[1:] == [counts[0]] * 2
