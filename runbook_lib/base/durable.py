@@ -80,28 +80,112 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+class _Flush:
+    """One file's ``fsync`` handed to a flusher thread; :meth:`wait` gives its error, if any."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        """Flush the file, keeping any error for the waiter (call :meth:`finish` next)."""
+        try:
+            os.fsync(self.fd)
+        except BaseException as err:  # handed to the waiter, whatever it is
+            self.error = err
+
+    def finish(self) -> None:
+        """Let the waiter go."""
+        self._done.set()
+
+    def wait(self) -> BaseException | None:
+        """Wait for the flush; its error, if any."""
+        self._done.wait()
+        return self.error
+
+
+class _Flusher:
+    """A flusher thread's state: the job it is to run and the lock it sleeps on."""
+
+    def __init__(self, job: _Flush) -> None:
+        self.job: _Flush | None = job
+        self.wake = threading.Lock()
+        self.wake.acquire()  # released when a job is handed over
+
+
+class _Flushers:
+    """Daemon threads kept for the process, each flushing one file at a time on request.
+
+    A flush goes to an idle one; another is started only when all are busy,
+    so files handed over together are flushed side by side, and a seal after
+    the first starts no thread (a thread's start waits for it to run: on a
+    busy machine that alone cost a seal most of a millisecond). A forked
+    child starts with none.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Flusher] = []
+
+    def submit(self, fd: int) -> _Flush:
+        """Start flushing ``fd`` on a flusher thread."""
+        job = _Flush(fd)
+        with self._lock:
+            flusher = self._idle.pop() if self._idle else None
+        if flusher is not None:
+            flusher.job = job
+            flusher.wake.release()
+            return job
+        try:
+            threading.Thread(
+                target=self._work, args=(_Flusher(job),), name="runbook-flush", daemon=True
+            ).start()
+        except RuntimeError:  # no thread to be had: flush it here
+            job.run()
+            job.finish()
+        return job
+
+    def _work(self, flusher: _Flusher) -> None:
+        while True:
+            job, flusher.job = flusher.job, None
+            if job is not None:
+                job.run()
+            with self._lock:
+                self._idle.append(flusher)
+            if job is not None:
+                job.finish()  # once idle again: the waiter's next flush finds this thread
+            flusher.wake.acquire()
+
+
+_FLUSHERS = _Flushers()
+
+
 def _fsync_all(fds: Sequence[int]) -> None:
     """Flush every descriptor's file to disk, side by side.
 
-    Each flush is a real ``fsync`` of its file; run in parallel threads (an
-    ``fsync`` waits on the disk without holding the interpreter), a journaling
+    Each flush is a real ``fsync`` of its file: the first on the calling
+    thread, the others on flusher threads at the same time (an ``fsync``
+    waits on the disk without holding the interpreter), so that a journaling
     file system can commit them together instead of one disk wait after another.
     """
-    errors: list[OSError] = []
+    _raise_first([_FLUSHERS.submit(fd) for fd in fds[1:]], fds[:1])
 
-    def flush(fd: int) -> None:
+
+def _raise_first(jobs: Sequence[_Flush], here: Sequence[int] = ()) -> None:
+    """Flush ``here`` on this thread, wait for every job, then raise the first error met."""
+    errors: list[BaseException] = []
+    for fd in here:
         try:
             os.fsync(fd)
         except OSError as err:
             errors.append(err)
-
-    helpers = [threading.Thread(target=flush, args=(fd,)) for fd in fds[1:]]
-    for helper in helpers:
-        helper.start()
-    for fd in fds[:1]:
-        flush(fd)
-    for helper in helpers:
-        helper.join()
+    errors += [error for error in (job.wait() for job in jobs) if error is not None]
     if errors:
         raise errors[0]
 
@@ -129,9 +213,10 @@ class DurableGroup:
     never half written; a crash during the renames may leave the first files
     renamed and the others not, as writing them one by one would.
 
-    :meth:`flush_in_background` starts flushing the files added so far on a
-    thread, so that their disk waits overlap whatever the caller does before
-    it adds the last file (a seal records itself in the index and the log).
+    :meth:`flush_in_background` starts flushing the files added so far on
+    flusher threads (side by side, each on its own), so that their disk waits overlap
+    whatever the caller does before it adds the last file (a seal records
+    itself in the index and the log).
     ``durable=False`` skips every flush (runtime state that means nothing
     after a reboot); the renames stay atomic.
     """
@@ -141,8 +226,7 @@ class DurableGroup:
         self.durable = durable
         self._temps: list[_Temp] = []
         self._removed: list[Path] = []
-        self._flushers: list[threading.Thread] = []
-        self._errors: list[OSError] = []
+        self._flushing: list[_Flush] = []
 
     def add(self, path: Path, data: bytes, *, mode: int | None = None) -> None:
         """Write ``data`` as the next content of ``path`` (mode: see :func:`atomic_write_bytes`)."""
@@ -162,21 +246,13 @@ class DurableGroup:
         self._removed.append(path)
 
     def flush_in_background(self) -> None:
-        """Start flushing the files added so far to disk, on a thread; the commit waits for it."""
-        pending = self._pending()
-        if not pending:
-            return
+        """Start flushing the files added so far to disk, side by side; the commit waits for it.
 
-        def flush() -> None:
-            try:
-                for fd in pending:  # one after the other: already off the caller's path
-                    os.fsync(fd)
-            except OSError as err:
-                self._errors.append(err)
-
-        flusher = threading.Thread(target=flush, name="runbook-flush", daemon=True)
-        self._flushers.append(flusher)
-        flusher.start()
+        Each file goes to a flusher thread of its own (:class:`_Flushers`), so
+        that they wait on one journal commit together: one file more (a seal's
+        signature) adds no disk wait.
+        """
+        self._flushing += [_FLUSHERS.submit(fd) for fd in self._pending()]
 
     def _pending(self) -> list[int]:
         fds = []
@@ -190,10 +266,8 @@ class DurableGroup:
         return fds if self.durable else []
 
     def _wait(self) -> None:
-        while self._flushers:
-            self._flushers.pop().join()
-        if self._errors:
-            raise self._errors[0]
+        jobs, self._flushing = self._flushing, []
+        _raise_first(jobs)
 
     def commit(self) -> None:
         """Flush, rename, remove and flush each directory, as the class says."""

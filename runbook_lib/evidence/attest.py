@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypedDict
@@ -122,11 +123,20 @@ def configured_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
             readable by others than its owner, or inside ``archive``.
     """
     found = key_path()
-    if found is None:
-        return None
-    path, named_by = found
-    real = path.resolve()
-    if archive is not None and real.is_relative_to(archive.resolve()):
+    return None if found is None else checked_key(*found, archive)
+
+
+def checked_key(path: Path, named_by: str, archive: Path | None = None) -> Ed25519PrivateKey:
+    """The private key at ``path`` (``named_by`` says who named it), checked as a signing key.
+
+    The file is checked on every call and parsed again only when it changed
+    (:func:`configured_key` says what is checked).
+
+    Raises:
+        InvalidInputError: see :func:`configured_key`.
+    """
+    real = Path(os.path.realpath(path))
+    if archive is not None and real.is_relative_to(os.path.realpath(archive)):
         raise InvalidInputError(
             f"the signing key {path} ({named_by}) is inside the archive {archive}; a private "
             "key must never be kept with the evidence it signs",

@@ -36,6 +36,52 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return node_hash(root(leaves[:k]), root(leaves[k:]))
 
 
+def extend_edge(edge: Sequence[bytes], size: int, leaf: bytes) -> list[bytes]:
+    """The right edge of a tree of ``size`` leaves once leaf hash ``leaf`` is appended.
+
+    A tree's right edge is the roots of the complete subtrees it is made of,
+    largest first: one per set bit of its size (see :func:`right_edge`). An
+    append merges the new leaf with the smallest ones, as a binary counter
+    carries, so it costs O(log size) hashes, never the leaves again.
+    """
+    grown, value = list(edge), leaf
+    while size & 1:
+        value = node_hash(grown.pop(), value)
+        size >>= 1
+    grown.append(value)
+    return grown
+
+
+def right_edge(leaves: Sequence[bytes]) -> list[bytes]:
+    """The right edge of the tree of ``leaves`` (see :func:`extend_edge`), from all of them."""
+    edge: list[bytes] = []
+    start, rest = 0, len(leaves)
+    while rest:
+        width = 1 << (rest.bit_length() - 1)
+        edge.append(root(leaves[start : start + width]))
+        start, rest = start + width, rest - width
+    return edge
+
+
+def edge_root(edge: Sequence[bytes]) -> bytes:
+    """The Merkle tree hash of the tree whose right edge is ``edge``."""
+    if not edge:
+        return hashlib.sha256(b"").digest()
+    value = edge[-1]
+    for subtree in reversed(edge[:-1]):
+        value = node_hash(subtree, value)
+    return value
+
+
+def last_leaf_proof(edge: Sequence[bytes]) -> list[bytes]:
+    """The audit path of a leaf appended to the tree whose right edge is ``edge``.
+
+    It is that edge, smallest subtree first: what :func:`inclusion_proof` gives
+    for the last leaf of the tree one leaf larger.
+    """
+    return list(reversed(edge))
+
+
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The audit path of leaf ``index`` in the tree of ``leaves``."""
     if len(leaves) <= 1:

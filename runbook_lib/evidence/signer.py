@@ -36,11 +36,12 @@ def signing_key(archive: Path | None = None) -> Ed25519PrivateKey | None:
     configured key, as in every ``runbook rollback now`` with none set, this
     imports none of it.
     """
-    if keyconfig.key_path() is None:
+    found = keyconfig.key_path()
+    if found is None:
         return None
     from runbook_lib.evidence import attest
 
-    return attest.configured_key(archive)
+    return attest.checked_key(*found, archive)  # the key's place, looked up once
 
 
 def envelope(

@@ -7,6 +7,10 @@ checkpoint elsewhere, and :func:`verify_checkpoint` later proves the log
 still extends it and that every incident is at its last logged seal, so a
 deleted incident, a truncated history or an incident rolled back to an
 earlier seal is named.
+
+An append hashes O(log n): it takes the new leaf's root and audit path from
+the tree's right edge that the last append kept beside the log
+(:mod:`.logedge`). Everything that verifies reads and hashes the whole log.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from runbook_lib.base.durable import fsync_dir
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.oslock import FileLock
-from runbook_lib.evidence import merkle
+from runbook_lib.evidence import logedge, merkle
 from runbook_lib.evidence.layout import ENVELOPE, INCIDENTS_DIR, INCLUSION, MANIFEST
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ LOG_DIR = "transparency"
 LOG_FILE = "log.jsonl"
 CHECKPOINT_TYPE = "application/vnd.rl-runbook.checkpoint+json"
 ORIGIN = "rl-runbook transparency log"
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def log_path(archive: Path) -> Path:
@@ -84,7 +89,16 @@ def proof_bytes(proof: InclusionProof) -> bytes:
 def append(
     archive: Path, incident: str, manifest_sha256: str, envelope_sha256: str | None, sealed_at: str
 ) -> InclusionProof:
-    """Append one seal; returns its inclusion proof in the tree it ends."""
+    """Append one seal; returns its inclusion proof in the tree it ends.
+
+    Only the new line is written, and flushed to disk. Bytes after the last
+    complete line (a line torn by a crash in the middle of an append, never
+    read as an entry) are cut off first. The new leaf's root and audit path
+    come from the tree's right edge as the last append kept it
+    (:mod:`.logedge`): O(log n) hashes, whatever the log's length. When the
+    log is not exactly the file that edge describes, the whole log is read
+    and hashed instead. The log's directory is flushed when the log is new.
+    """
     path = log_path(archive)
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {
@@ -93,34 +107,51 @@ def append(
         "envelope_sha256": envelope_sha256,
         "sealed_at": sealed_at,
     }
+    line = _entry_bytes(entry)
     with FileLock(str(path.with_suffix(".lock")), timeout=120):
-        existing = path.read_bytes() if path.is_file() else b""
-        existing = existing[: existing.rfind(b"\n") + 1]
-        _append_line(path, len(existing), _entry_bytes(entry) + b"\n")
-        entries = [json.loads(line) for line in existing.splitlines() if line]
-        return _proof([*entries, entry], len(entries))
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
+        try:
+            status = os.fstat(fd)
+            edge = logedge.load(path, status) or _edge_of(_read_all(fd, status.st_size))
+            if status.st_size != edge.keep:
+                os.ftruncate(fd, edge.keep)
+            _write_all(fd, line + b"\n")
+            os.fsync(fd)
+            grown = merkle.extend_edge(edge.hashes, edge.size, merkle.leaf_hash(line))
+            logedge.save(path, edge.size + 1, grown, os.fstat(fd))
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(path.parent)
+    return {
+        "index": edge.size,
+        "size": edge.size + 1,
+        "root": merkle.edge_root(grown).hex(),
+        "entry": entry,
+        "proof": [h.hex() for h in merkle.last_leaf_proof(edge.hashes)],
+    }
 
 
-def _append_line(path: Path, keep: int, line: bytes) -> None:
-    """Append ``line`` after the first ``keep`` bytes (the complete lines), and flush it to disk.
+def _read_all(fd: int, size: int) -> bytes:
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, max(size - offset, 1 << 16), offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
-    Only the new line is written, never the log again. Bytes after ``keep``
-    (a line torn by a crash in the middle of an append, never read as an
-    entry) are cut off first. The log's directory is flushed when the log is new.
-    """
-    created = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        if os.fstat(fd).st_size != keep:
-            os.ftruncate(fd, keep)
-        view = memoryview(line)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if created:
-        fsync_dir(path.parent)
+
+def _edge_of(data: bytes) -> logedge.Edge:
+    """The tree of the log ``data`` (its complete lines), every leaf hashed."""
+    keep = data.rfind(b"\n") + 1
+    entries = [json.loads(line) for line in data[:keep].splitlines() if line]
+    return logedge.Edge(len(entries), keep, merkle.right_edge(leaves(entries)))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def leaves(entries: list[dict[str, Any]]) -> list[bytes]:

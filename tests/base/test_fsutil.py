@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,47 @@ def test_every_file_of_a_group_is_flushed_however_often_flushing_starts(
         group.flush_in_background()
         group.add(tmp_path / "three", b"3")
     assert len(flushed) == len(set(flushed)) == 3
+
+
+def test_a_background_flush_flushes_its_files_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The two files' fsyncs and the caller meet: one fsync after the other never would.
+    met = threading.Barrier(3, timeout=20)
+    real_fsync = os.fsync
+    calls: list[int] = []
+
+    def meeting_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) <= 2:
+            met.wait()
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", meeting_fsync)
+    with durable.DurableGroup() as group:
+        group.add(tmp_path / "manifest", b"m")
+        group.add(tmp_path / "envelope", b"e")
+        group.flush_in_background()
+        met.wait()
+        group.add(tmp_path / "proof", b"p")
+    assert not met.broken and len(set(calls[:3])) == 3  # then the directory
+    assert [(tmp_path / n).read_bytes() for n in ("manifest", "envelope", "proof")] == [
+        b"m",
+        b"e",
+        b"p",
+    ]
+
+
+def test_background_flushes_start_no_thread_once_their_flushers_exist(tmp_path: Path) -> None:
+    def flushers() -> int:
+        return sum(thread.name == "runbook-flush" for thread in threading.enumerate())
+
+    counts = []
+    for _seal in range(3):
+        with durable.DurableGroup() as group:
+            group.add(tmp_path / "manifest", b"m")
+            group.add(tmp_path / "envelope", b"e")
+            group.flush_in_background()
+            group.add(tmp_path / "proof", b"p")
+        counts.append(flushers())
+    assert counts[0] >= 2 and counts[1:] == [counts[0]] * 2

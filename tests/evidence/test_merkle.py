@@ -39,3 +39,15 @@ def test_every_consistency_proof_verifies_and_a_rewritten_history_does_not() -> 
             assert not merkle.verify_consistency(
                 old, new, old_root, merkle.root(forged), merkle.consistency_proof(old, forged)
             )
+
+
+def test_the_right_edge_grows_one_leaf_at_a_time_as_the_whole_tree_says() -> None:
+    edge: list[bytes] = []
+    leaves = _leaves(70)
+    for size, leaf in enumerate(leaves):
+        assert merkle.last_leaf_proof(edge) == merkle.inclusion_proof(size, leaves[: size + 1])
+        edge = merkle.extend_edge(edge, size, leaf)
+        assert edge == merkle.right_edge(leaves[: size + 1])
+        assert len(edge) == (size + 1).bit_count()
+        assert merkle.edge_root(edge) == merkle.root(leaves[: size + 1])
+    assert merkle.edge_root([]) == merkle.root([])

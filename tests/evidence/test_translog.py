@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.evidence import attest, index, merkle, translog
+from runbook_lib.evidence import attest, index, logedge, merkle, translog
 from runbook_lib.evidence.layout import INCLUSION, MANIFEST
 from runbook_lib.evidence.seal import seal, verify_archive
 
@@ -166,3 +166,37 @@ def test_a_seal_appends_one_line_and_cuts_a_torn_one(store: Path) -> None:
     assert after.startswith(before) and after.count(b"\n") == before.count(b"\n") + 1
     assert [e["incident"] for e in translog.read_log(store)] == [*IDS, IDS[0]]
     assert all(report.ok for report in verify_archive(store))
+
+
+def _append(archive: Path, number: int) -> translog.InclusionProof:
+    return translog.append(archive, f"INC-{number:04d}", f"{number:064x}", None, "t")
+
+
+def test_an_append_proves_what_the_whole_log_proves_whatever_became_of_the_kept_edge(
+    tmp_path: Path,
+) -> None:
+    path = translog.log_path(tmp_path)
+    edge = logedge.edge_path(path)
+    for number in range(40):
+        if number == 9:
+            edge.unlink()  # lost
+        elif number == 17:
+            edge.write_bytes(edge.read_bytes().replace(b'"size":', b'"size": '))  # damaged
+        elif number == 23:
+            with path.open("ab") as handle:  # an append that kept no edge (an older runbook)
+                handle.write(translog._entry_bytes({"incident": "INC-older"}) + b"\n")
+        elif number == 31:
+            with path.open("ab") as handle:
+                handle.write(b'{"incident": "torn')  # a crash in the middle of an append
+        proof = _append(tmp_path, number)
+        assert proof == translog.inclusion(tmp_path, f"INC-{number:04d}")
+    assert len(translog.read_log(tmp_path)) == 41
+
+
+def test_a_forged_kept_edge_makes_a_proof_that_verify_names(store: Path) -> None:
+    path = translog.log_path(store)
+    kept = json.loads(logedge.edge_path(path).read_bytes().partition(b"\n")[2])
+    logedge.save(path, kept["size"], [bytes(32)] * len(kept["edge"]), path.stat())
+    seal(store, store / "incidents" / IDS[0], facts={"versions": {}})
+    problems = [p for r in verify_archive(store) for p in r.problems]
+    assert problems == [f"log: the first 3 seals differ from {INCLUSION} (rewritten)"]
