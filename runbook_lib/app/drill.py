@@ -217,8 +217,10 @@ def run_drill(
         InvalidInputError: an unknown scenario or profile, or a SAC scenario on
             the foreign profile (which has no SAC agent).
     """
+    import threading
     import time
 
+    from runbook_lib.evidence.environment import sb3_system_info
     from runbook_lib.evidence.seal import verify_incident
     from runbook_lib.incident.store import incident_dir, open_incident
     from runbook_lib.runs.kernels import KernelSupply
@@ -236,6 +238,8 @@ def run_drill(
         )
     say = _steps(progress)
     began = time.perf_counter()
+    # The first run's seal needs SB3's system info (a child process: 2-3 s of CPU): now.
+    threading.Thread(target=sb3_system_info, name="runbook-system-info", daemon=True).start()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     archive = archive.resolve()
     with say.step("sandbox (trains the models on a first run)", topic="sandbox"):
