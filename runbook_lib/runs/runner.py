@@ -296,14 +296,17 @@ def execute(
             except Exception as exc:  # every failure is recorded in the output, none raised
                 error = _error_of(exc, fired.is_set(), (cell_timeout, run_timeout))
             finally:
-                if kernel is not None:
-                    shutdown_now(kernel)
-        status = "ok" if error is None else "failed"
-        if output.is_file():
-            error = mark_run(output, status, error, redaction)
-        else:
-            _write_stub(notebook, output, error)
-        html = str(export_html(output, redaction)) if output.is_file() else None
+                stopping = _stop_in_background(kernel) if kernel is not None else None
+        try:
+            status = "ok" if error is None else "failed"
+            if output.is_file():
+                error = mark_run(output, status, error, redaction)
+            else:
+                _write_stub(notebook, output, error)
+            html = str(export_html(output, redaction)) if output.is_file() else None
+        finally:
+            if stopping is not None:
+                stopping.join()  # the run ends with its kernel gone
     return RunResult(
         notebook=notebook.name,
         output=str(output),
@@ -315,6 +318,16 @@ def execute(
         findings=tuple(redaction.finding()),
         redactions=redaction.digests(),
     )
+
+
+def _stop_in_background(kernel: Any) -> threading.Thread:
+    """Kill a kernel handed to the run while its copy is marked and exported (join it).
+
+    The kill is at once; the wait for the process to be reaped polls every 0.1 s.
+    """
+    stopping = threading.Thread(target=shutdown_now, args=(kernel,), name="runbook-kernel-stop")
+    stopping.start()
+    return stopping
 
 
 def _kernel_arguments(kernel: Any, sockets: Path) -> dict[str, Any]:
