@@ -258,11 +258,6 @@ def run_drill(
     report = DrillReport(spec.name, incident, str(workspace), str(archive), expected=spec.expected)
     directory = incident_dir(archive, incident)
     kernels = KernelSupply()
-    # The first kernel boots while the run's records are made (a subprocess: the other core).
-    start_kernel_ahead(
-        kernels, NOTEBOOKS / "01_assessment.ipynb", incident, archive=archive, target=workspace
-    )
-    warm_html_export()  # meanwhile, in this process
 
     def run(notebook: str, then: tuple[str, ...], **parameters: Any) -> bool:
         """Run ``notebook``; ``then``: the notebooks that may run after it (its spare's imports)."""
@@ -290,6 +285,11 @@ def run_drill(
         return outcome.status == "ok"
 
     try:
+        # The first kernel boots (a subprocess: the other core) while this process compiles
+        # the HTML templates and makes the first run's records.
+        first = NOTEBOOKS / "01_assessment.ipynb"
+        start_kernel_ahead(kernels, first, incident, archive=archive, target=workspace)
+        warm_html_export()
         _run_chain(
             spec, run, report=report, directory=directory, workspace=workspace, episodes=episodes
         )
