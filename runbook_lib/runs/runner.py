@@ -218,10 +218,20 @@ def _to_html(node: Any) -> str:
 
 
 def warm_html_export() -> None:
-    """Compile the HTML templates now (a chain does it while its first kernel boots)."""
-    import nbformat
+    """Compile the HTML templates now (a chain does it while its first kernel boots).
 
-    _to_html(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]))
+    The notebook exported holds what a run's copy holds (a Markdown table, a
+    printed line, an HTML table), so their renderers are loaded too.
+    """
+    from nbformat import v4
+
+    html = {"text/html": "<table><tr><td>1</td></tr></table>", "text/plain": "1"}
+    outputs = [
+        v4.new_output("stream", name="stdout", text="1\n"),
+        v4.new_output("display_data", data=html),
+    ]
+    cells = [v4.new_markdown_cell("## 1\n\n| | |\n|---|---|\n| **1** | 1 |\n")]
+    _to_html(v4.new_notebook(cells=[*cells, v4.new_code_cell("print(1)", outputs=outputs)]))
 
 
 def export_html(output: Path, redaction: Redaction | None = None) -> Path:
