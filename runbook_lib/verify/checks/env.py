@@ -14,7 +14,6 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +164,11 @@ def check_determinism(
     if manifest.env is None:
         return skip(name, "runbook.toml has no [env] section")
     args = {"env_types": list(env_types), "seed": seed, "steps": steps, **factory_input(manifest)}
-    env = manifest.env
-    with timed() as elapsed, ThreadPoolExecutor(2, thread_name_prefix="runbook-trajectory") as pool:
-        # The two processes are independent: side by side (the second core), same order.
-        futures = [
-            pool.submit(run_probe, manifest, env, "trajectory", timeout=timeout, **args)
+    with timed() as elapsed:
+        runs = [
+            run_probe(manifest, manifest.env, "trajectory", timeout=timeout, **args)
             for _ in range(2)
         ]
-        runs = [future.result() for future in futures]
     results = [result for _, result in runs if result is not None]
     if len(results) < len(runs):
         broken = next(run for run, result in runs if result is None)
