@@ -217,12 +217,15 @@ def run_drill(
         InvalidInputError: an unknown scenario or profile, or a SAC scenario on
             the foreign profile (which has no SAC agent).
     """
+    import threading
     import time
 
+    from runbook_lib.evidence.environment import sb3_system_info
     from runbook_lib.evidence.seal import verify_incident
     from runbook_lib.incident.store import incident_dir, open_incident
     from runbook_lib.runs.kernels import KernelSupply
-    from runbook_lib.runs.run import run_notebook
+    from runbook_lib.runs.run import run_notebook, start_kernel_ahead
+    from runbook_lib.runs.runner import warm_html_export
     from runbook_lib.sandbox import create_workspace
     from runbook_lib.sandbox.defects import inject_defect
     from runbook_lib.sandbox.faults import set_faults
@@ -235,6 +238,8 @@ def run_drill(
         )
     say = _steps(progress)
     began = time.perf_counter()
+    # The first run's seal needs SB3's system info (a child process: 2-3 s of CPU): now.
+    threading.Thread(target=sb3_system_info, name="runbook-system-info", daemon=True).start()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     archive = archive.resolve()
     with say.step("sandbox (trains the models on a first run)", topic="sandbox"):
@@ -254,9 +259,9 @@ def run_drill(
     directory = incident_dir(archive, incident)
     kernels = KernelSupply()
 
-    def run(notebook: str, **parameters: Any) -> bool:
-        if notebook == LAST_NOTEBOOK:
-            kernels.last_run()
+    def run(notebook: str, then: tuple[str, ...], **parameters: Any) -> bool:
+        """Run ``notebook``; ``then``: the notebooks that may run after it (its spare's imports)."""
+        kernels.expect([NOTEBOOKS / f"{name}.ipynb" for name in then])
         with say.step(f"run {notebook}") as step:
             outcome = run_notebook(
                 NOTEBOOKS / f"{notebook}.ipynb",
@@ -280,6 +285,11 @@ def run_drill(
         return outcome.status == "ok"
 
     try:
+        # The first kernel boots (a subprocess: the other core) while this process compiles
+        # the HTML templates and makes the first run's records.
+        first = NOTEBOOKS / "01_assessment.ipynb"
+        start_kernel_ahead(kernels, first, incident, archive=archive, target=workspace)
+        warm_html_export()
         _run_chain(
             spec, run, report=report, directory=directory, workspace=workspace, episodes=episodes
         )
@@ -301,24 +311,44 @@ def _run_chain(
     workspace: Path,
     episodes: int,
 ) -> None:
-    """The notebooks in order, as the scenario's decision leads."""
+    """The notebooks in order, as the scenario's decision leads.
+
+    Each run names the notebooks that may come after it, so the kernel started
+    ahead imports what the next one needs; a wrong guess costs time, never a result.
+    """
     from runbook_lib.sandbox.faults import clear_faults
 
-    run("01_assessment", **spec.facts)
+    parity = () if spec.defect else ("03_parity",)
+    run("01_assessment", ("02_rollback", *parity, LAST_NOTEBOOK), **spec.facts)
     decision = _read_json(directory / DECISION_FILE)
     report.decision = str(decision.get("outcome", ""))
     report.strategy = spec.strategy or str(decision.get("strategy", ""))
-    rolled_back = rolls_back(report.strategy) and run("02_rollback", strategy=report.strategy)
+    planned = _planned(spec, rolls_back(report.strategy))
+
+    def then(notebook: str) -> tuple[str, ...]:
+        return tuple(planned[planned.index(notebook) + 1 :][:1])
+
+    rolled_back = rolls_back(report.strategy) and run(
+        "02_rollback", then("02_rollback"), strategy=report.strategy
+    )
     if not spec.defect:
-        run("03_parity", episodes=episodes)
+        run("03_parity", then("03_parity") if rolled_back else (LAST_NOTEBOOK,), episodes=episodes)
         report.verdict = str(_read_json(directory / PARITY_FILE).get("verdict", ""))
     if rolled_back:
-        run("04_verification")
+        run("04_verification", then("04_verification"))
         report.checks_failed = _failed_checks(directory)
         if spec.fix:
             clear_faults(workspace)
-            run("05_recovery", episodes=episodes)
-    run(LAST_NOTEBOOK)
+            run("05_recovery", then("05_recovery"), episodes=episodes)
+    run(LAST_NOTEBOOK, ())
+
+
+def _planned(spec: Scenario, rolling_back: bool) -> list[str]:
+    """The notebooks after the assessment when every run succeeds."""
+    planned = ["02_rollback"] if rolling_back else []
+    planned += [] if spec.defect else ["03_parity"]
+    planned += (["04_verification"] + (["05_recovery"] if spec.fix else [])) if rolling_back else []
+    return [*planned, LAST_NOTEBOOK]
 
 
 def _stop_service(workspace: Path) -> None:

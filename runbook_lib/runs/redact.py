@@ -71,7 +71,10 @@ class _Handler:
         local = _local(path)
         with _guard:
             redaction = _active.get(local)
-        atomic_write_text(Path(local), redaction.apply(buf) if redaction else buf)
+        # Papermill saves before and after each cell: atomic, not flushed to disk each
+        # time (about 8 ms a save); the run's final copy is written durably (mark_run).
+        text = redaction.apply(buf) if redaction else buf
+        atomic_write_text(Path(local), text, durable=False)
 
     @classmethod
     def listdir(cls, path: str) -> list[str]:

@@ -151,6 +151,22 @@ def _kernel_ahead(kernels: KernelSupply | None, cwd: Path) -> dict[str, Any]:
     return {"kernel": kernel, "spared": kernels.pids}
 
 
+def start_kernel_ahead(
+    kernels: KernelSupply, notebook: Path, incident_id: str, *, archive: Path, target: Path
+) -> None:
+    """Start the kernel of a chain's first run of ``notebook`` now, in the background.
+
+    It is started with the environment and working directory :func:`run_notebook`
+    gives that run's kernel, so the run takes it (unless something changes them
+    meanwhile); the caller does its other work while the kernel boots.
+    """
+    manifest = load_manifest(target)
+    incident = load_incident(archive, incident_id)
+    env = {**os.environ, **kernel_environment(manifest.root, archive, incident.id)}
+    kernels.expect([notebook])
+    kernels.prepare(env, incident_dir(archive, incident.id))
+
+
 def run_notebook(
     notebook: Path,
     incident_id: str,

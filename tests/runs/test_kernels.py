@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from runbook_lib.runs.kernels import KernelSupply
+from runbook_lib.runs.kernels import KernelSupply, notebook_imports
 from runbook_lib.runs.runner import execute
 from tests.runs.test_runner import make_notebook, status_of
 
@@ -115,3 +115,38 @@ def test_no_kernel_is_started_ahead_of_the_last_run(tmp_path: Path) -> None:
         assert _kernels_alive() == []
     finally:
         supply.close()
+
+
+def test_a_notebooks_imports_are_its_top_level_import_statements(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "a.ipynb",
+        ["%matplotlib inline\nimport colorsys\nfrom os import path as p\nx = 1", "import colorsys"],
+    )
+    assert notebook_imports(notebook) == ("import colorsys", "from os import path as p")
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json", encoding="utf-8")
+    assert notebook_imports(broken) == ()
+
+
+def test_a_spare_imports_what_the_expected_notebook_imports_and_binds_nothing(
+    tmp_path: Path,
+) -> None:
+    first = make_notebook(tmp_path / "a.ipynb", ["print('first')"])
+    second = make_notebook(
+        tmp_path / "b.ipynb",
+        [
+            "import sys\nprint(__import__('json').dumps({'imported': 'colorsys' in sys.modules, "
+            "'bound': 'colorsys' in globals()}))",
+            "import colorsys",
+        ],
+    )
+    supply = KernelSupply(preload=())
+    try:
+        supply.expect([second])
+        assert _run(supply, first, tmp_path / "out-a.ipynb", tmp_path) == "ok"
+        assert _run(supply, second, tmp_path / "out-b.ipynb", tmp_path) == "ok"
+    finally:
+        supply.close()
+    first_line = _output_text(tmp_path / "out-b.ipynb").strip().splitlines()[0]
+    assert json.loads(first_line) == {"imported": True, "bound": False}
+    assert _kernels_alive() == []

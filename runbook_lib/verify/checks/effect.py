@@ -24,7 +24,8 @@ from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.specs import EnvSpec
 from runbook_lib.target.worker.client import EnvWorker, RemoteEnv, build_env
-from runbook_lib.verify.checks.env import LEGACY, check_training_smoke, factory_input
+from runbook_lib.verify.checks.env import LEGACY, check_training_smoke
+from runbook_lib.verify.checks.probes import factory_input
 from runbook_lib.verify.checks.targetproc import target_env
 
 NAME = "env.effect"

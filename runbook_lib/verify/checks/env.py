@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,78 +22,19 @@ from runbook_lib.base.errors import RunbookError
 from runbook_lib.base.report import CheckResult, Status, timed
 from runbook_lib.target.interpreter import target_interpreter
 from runbook_lib.target.manifest import Manifest
-from runbook_lib.target.specs import EnvSpec
-from runbook_lib.target.worker.client import WORKER_FILE, EnvWorker, TargetCallError
-from runbook_lib.verify.checks.targetproc import TargetRun, run_target, target_env
+from runbook_lib.verify.checks.probes import (
+    child_failed,
+    factory_input,
+    run_probe,
+    skip,
+)
+from runbook_lib.verify.checks.targetproc import TargetRun, run_target
 
 LEGACY, CANDIDATE = "legacy", "unified"
 ENV_TYPES = (LEGACY, CANDIDATE)
 SMOKE_ARGS = ("--episodes", "1", "--requests", "200")
 MONITOR_CONFIG: dict[str, Any] = {"num_requests": 200}
 _CHOSEN = re.compile(r"using (\w+) \((\w+)\)")
-
-
-def factory_input(manifest: Manifest, value: Any = None) -> dict[str, Any]:
-    """The factory's config and kwargs as the env worker takes them (as parity passes them).
-
-    ``[env] config``'s loader or builder makes the config object; without one the
-    factory gets ``value`` as it is.
-    """
-    env = manifest.env
-    switch = env.config if env else None
-    found = switch.factory_config(manifest.root) if switch is not None else None
-    config = dict(found) if found is not None else {"value": value}
-    return {"config": config, "kwargs": dict(env.factory_kwargs) if env else {}}
-
-
-def run_probe(
-    manifest: Manifest, env: EnvSpec, op: str, *, timeout: float = 300.0, **args: Any
-) -> tuple[TargetRun, dict[str, Any] | None]:
-    """Run one probe call on ``env``'s factory; see :func:`worker_call`."""
-    return worker_call(manifest, op, timeout=timeout, factory=env.factory, **args)
-
-
-def worker_call(
-    manifest: Manifest, op: str, *, timeout: float = 300.0, **args: Any
-) -> tuple[TargetRun, dict[str, Any] | None]:
-    """Run one probe call of the env worker in the target's interpreter; its result if any.
-
-    The worker runs with the environment :func:`target_env` builds (the
-    rollback's variables applied); a failure of the worker or of the probe
-    itself comes back as a failed :class:`TargetRun` with the one-line reason.
-    """
-    environ, evidence = target_env(manifest)
-    started = time.perf_counter()
-    result: dict[str, Any] | None = None
-    code, error = 0, ""
-    try:
-        python = target_interpreter(manifest).path
-    except RunbookError as exc:
-        python, code, error = Path(sys.executable), 2, exc.message
-    argv = [str(python), str(WORKER_FILE), op]
-    if not error:
-        try:
-            with EnvWorker(python, manifest.root, env=environ, timeout_s=timeout) as worker:
-                result = worker.call(op, **args)
-        except TargetCallError as exc:  # the target's own error, as its traceback ends
-            code, error = 1, f"{exc.kind}: {exc.detail}"
-        except RunbookError as exc:
-            code, error = 1, exc.message
-    run = TargetRun(
-        argv, str(manifest.root), code, "", error, time.perf_counter() - started, evidence
-    )
-    return run, result if run.ok else None
-
-
-def _skip(name: str, why: str) -> CheckResult:
-    return CheckResult(name, "skip", why, blocking=False)
-
-
-def _child_failed(
-    name: str, run: TargetRun, elapsed: float, what: str, *, blocking: bool = True
-) -> CheckResult:
-    why = run.failure() or "wrote no result"
-    return CheckResult(name, "fail", f"{what} {why}", run.evidence(), elapsed, blocking)
 
 
 # --- check_env ---------------------------------------------------------------------------
@@ -110,7 +50,7 @@ def check_env_api(
     """
     name = CheckName.CHECK_ENV
     if manifest.env is None:
-        return _skip(name, "runbook.toml has no [env] section")
+        return skip(name, "runbook.toml has no [env] section")
     with timed() as elapsed:
         run, result = run_probe(
             manifest,
@@ -121,7 +61,7 @@ def check_env_api(
             **factory_input(manifest),
         )
     if result is None:
-        return _child_failed(name, run, elapsed(), "the checker's process")
+        return child_failed(name, run, elapsed(), "the checker's process")
     envs: dict[str, Any] = result["envs"]
     failed = {t: e["error"] for t, e in envs.items() if e["error"]}
     warned = {t: e["warnings"] for t, e in envs.items() if e["warnings"]}
@@ -152,7 +92,7 @@ def check_factory_resolution(
     """
     name = CheckName.FACTORY_RESOLUTION
     if manifest.env is None:
-        return _skip(name, "runbook.toml has no [env] section")
+        return skip(name, "runbook.toml has no [env] section")
     with timed() as elapsed:
         run, result = run_probe(
             manifest,
@@ -164,7 +104,7 @@ def check_factory_resolution(
             **factory_input(manifest),
         )
     if result is None:
-        return _child_failed(name, run, elapsed(), "the factory's process")
+        return child_failed(name, run, elapsed(), "the factory's process")
     default, reference = result["default"], result["legacy"]
     evidence = {"default": default, "legacy": reference, **run.environment}
     status: Status
@@ -222,7 +162,7 @@ def check_determinism(
     """
     name = CheckName.DETERMINISM
     if manifest.env is None:
-        return _skip(name, "runbook.toml has no [env] section")
+        return skip(name, "runbook.toml has no [env] section")
     args = {"env_types": list(env_types), "seed": seed, "steps": steps, **factory_input(manifest)}
     with timed() as elapsed:
         runs = [
@@ -232,7 +172,7 @@ def check_determinism(
     results = [result for _, result in runs if result is not None]
     if len(results) < len(runs):
         broken = next(run for run, result in runs if result is None)
-        return _child_failed(name, broken, elapsed(), "a trajectory process")
+        return child_failed(name, broken, elapsed(), "a trajectory process")
     found: dict[str, Any] = {}
     for env_type in env_types:
         first, second = (result["envs"][env_type] for result in results)
@@ -304,7 +244,7 @@ def check_training_smoke(
     site = manifest.env.call_site if manifest.env else None
     script = script or (site.file if site else None)
     if script is None:
-        return _skip(name, "runbook.toml names no [env.call_site] script to run")
+        return skip(name, "runbook.toml names no [env.call_site] script to run")
     if not manifest.resolve(script).is_file():
         return CheckResult(
             name, "fail", f"{script} does not exist in {manifest.root}", {"script": script}
@@ -377,7 +317,7 @@ def check_monitoring(
     """
     name = CheckName.MONITORING
     if manifest.env is None:
-        return _skip(name, "runbook.toml has no [env] section")
+        return skip(name, "runbook.toml has no [env] section")
     chosen_config = MONITOR_CONFIG if config is None else config
     options = {"timesteps": timesteps, "log_every": log_every, "n_steps": n_steps}
     with timed() as elapsed:
@@ -390,7 +330,7 @@ def check_monitoring(
             **factory_input(manifest, chosen_config),
         )
     if result is None:
-        return _child_failed(name, run, elapsed(), "the PPO learn", blocking=False)
+        return child_failed(name, run, elapsed(), "the PPO learn", blocking=False)
     return _monitoring_result(name, run, result, elapsed())
 
 

@@ -23,8 +23,8 @@ from runbook_lib.base.report import CheckResult, timed
 from runbook_lib.target.manifest import Manifest
 from runbook_lib.target.probes.modelprobe import deployed_model, load_config
 from runbook_lib.target.specs import ModelsSpec
-from runbook_lib.verify.checks.env import worker_call
 from runbook_lib.verify.checks.integrity import stable_models
+from runbook_lib.verify.checks.probes import worker_call
 from runbook_lib.verify.checks.targetproc import TargetRun
 
 NAME = CheckName.MODELS
