@@ -55,7 +55,7 @@ def _exit_at_once(code: int) -> None:
     ``rollback now``, which is for an outage. Its writes are all flushed, fsynced and
     closed before it returns (the journal's and the seal's durability points), so once
     stdout and stderr are flushed and the exit handlers have run, only that teardown
-    is skipped. With another thread still alive, the usual exit waits for it.
+    is skipped. With another (non-daemon) thread still alive, the usual exit waits for it.
     """
     import atexit
     import os
@@ -63,7 +63,8 @@ def _exit_at_once(code: int) -> None:
 
     sys.stdout.flush()
     sys.stderr.flush()
-    if threading.active_count() > 1:
-        sys.exit(code)
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)  # the usual exit waits for them (daemon threads it never waits for)
     atexit._run_exitfuncs()
     os._exit(code)
