@@ -101,25 +101,13 @@ def run_target(
     where = cwd or manifest.root
     started = time.perf_counter()
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             list(argv),
             cwd=where,
             env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
             stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        return TargetRun(
-            list(argv),
-            str(where),
-            None,
-            _text(exc.stdout),
-            _text(exc.stderr),
-            time.perf_counter() - started,
-            evidence,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
     except OSError as err:
         return TargetRun(
@@ -131,15 +119,55 @@ def run_target(
             time.perf_counter() - started,
             evidence,
         )
+    code, stdout, stderr, held = _finish(proc, started + timeout)
+    if held:
+        evidence = {**evidence, "output_held_open": HELD_NOTE}
     return TargetRun(
-        list(argv),
-        str(where),
-        proc.returncode,
-        proc.stdout,
-        proc.stderr,
-        time.perf_counter() - started,
-        evidence,
+        list(argv), str(where), code, stdout, stderr, time.perf_counter() - started, evidence
     )
+
+
+# A command that has exited but left a process holding its stdout or stderr (a server
+# its tests started and did not stop) would otherwise keep the check waiting for that
+# process to end: its output is read for this long after the exit, then the check goes on.
+HELD_GRACE_S = 2.0
+HELD_NOTE = (
+    f"the command exited but another process kept its output open; "
+    f"read for {HELD_GRACE_S:g} s more, then left (the output may be cut)"
+)
+_SLICE_S = 0.25
+
+
+def _finish(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int | None, str, str, bool]:
+    """Exit code (None: killed at ``deadline``), stdout, stderr and whether the output was held."""
+    exited_at: float | None = None
+    while True:
+        try:
+            out, err = proc.communicate(timeout=_SLICE_S)
+            return proc.returncode, _lines(out), _lines(err), False
+        except subprocess.TimeoutExpired as exc:
+            now = time.perf_counter()
+            if proc.poll() is not None:
+                exited_at = now if exited_at is None else exited_at
+                if now - exited_at >= HELD_GRACE_S:
+                    _close(proc)
+                    return proc.returncode, _lines(exc.stdout), _lines(exc.stderr), True
+            elif now >= deadline:
+                proc.kill()
+                proc.wait()
+                _close(proc)
+                return None, _lines(exc.stdout), _lines(exc.stderr), False
+
+
+def _lines(data: bytes | str | None) -> str:
+    """Decoded output with universal newlines, as ``text=True`` gives it."""
+    return _text(data).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def json_safe(value: Any) -> Any:
