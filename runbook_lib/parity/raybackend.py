@@ -34,7 +34,7 @@ def _ray() -> Any:
     return ray
 
 
-def _start_local(ray: Any, num_cpus: int, temp_dir: Path) -> None:
+def start_local(ray: Any, num_cpus: int, temp_dir: Path) -> None:
     """A local Ray instance; started a second time if its raylet did not register at first.
 
     Ray gives its raylet 30 s to register, which a loaded machine can miss once.
@@ -78,7 +78,7 @@ def ray_session(*, address: str | None, num_cpus: int, temp_dir: Path) -> Iterat
         if address is not None:
             ray.init(address=address, log_to_driver=False)
         else:
-            _start_local(ray, num_cpus, temp_dir)
+            start_local(ray, num_cpus, temp_dir)
     # Besides ConnectionError/RuntimeError/ValueError, Ray raises a bare Exception when
     # its raylet does not register within 30 s (an overloaded machine): the user gets
     # the same one-line error, not a traceback.

@@ -15,6 +15,7 @@ import pytest
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.store import open_incident
+from runbook_lib.parity.raybackend import start_local
 from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
 from tests.parity.test_run import parity, timeless
@@ -33,19 +34,7 @@ def local_ray() -> Iterator[Any]:
     temp_dir = Path(tempfile.mkdtemp(prefix="rbray", dir="/tmp"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_AUTH_MODE", "disabled")
-        for attempt in (1, 2):
-            try:
-                ray.init(
-                    num_cpus=2,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    _temp_dir=str(temp_dir),
-                )
-                break
-            except Exception:  # its raylet did not register in 30 s: a loaded machine
-                ray.shutdown()
-                if attempt == 2:
-                    raise
+        start_local(ray, 2, temp_dir)  # started a second time if its raylet missed 30 s
         try:
             yield ray
         finally:

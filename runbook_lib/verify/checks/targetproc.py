@@ -81,12 +81,6 @@ class TargetRun:
         }
 
 
-def _text(data: bytes | str | None) -> str:
-    if isinstance(data, bytes):
-        return data.decode(errors="replace")
-    return data or ""
-
-
 def run_target(
     manifest: Manifest,
     argv: Sequence[str],
@@ -159,9 +153,10 @@ def _finish(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int | None,
                 return None, _lines(exc.stdout), _lines(exc.stderr), False
 
 
-def _lines(data: bytes | str | None) -> str:
+def _lines(data: bytes | None) -> str:
     """Decoded output with universal newlines, as ``text=True`` gives it."""
-    return _text(data).replace("\r\n", "\n").replace("\r", "\n")
+    text = data.decode(errors="replace") if data else ""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _close(proc: subprocess.Popen[bytes]) -> None:
