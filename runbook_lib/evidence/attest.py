@@ -229,16 +229,27 @@ def statement(
 
 
 def sign(
-    body: Mapping[str, Any], key: Ed25519PrivateKey, payload_type: str = PAYLOAD_TYPE
+    body: Mapping[str, Any],
+    key: Ed25519PrivateKey,
+    payload_type: str = PAYLOAD_TYPE,
+    *,
+    keyid: str | None = None,
 ) -> Envelope:
-    """A DSSE envelope of ``body`` signed with ``key``."""
+    """A DSSE envelope of ``body`` signed with ``key``.
+
+    ``keyid`` is the key's :func:`fingerprint` when the caller has it already
+    (a seal's statement names it): computed again otherwise.
+    """
     payload = json.dumps(dict(body), sort_keys=True, separators=(",", ":")).encode()
     signature = key.sign(pae(payload_type, payload))
     return Envelope(
         payload=base64.b64encode(payload).decode(),
         payloadType=payload_type,
         signatures=[
-            Signature(keyid=fingerprint(key.public_key()), sig=base64.b64encode(signature).decode())
+            Signature(
+                keyid=keyid or fingerprint(key.public_key()),
+                sig=base64.b64encode(signature).decode(),
+            )
         ],
     )
 

@@ -56,4 +56,4 @@ def envelope(
     from runbook_lib.evidence import attest
 
     body = attest.statement(data, manifest, previous, key.public_key(), tool_version())
-    return attest.envelope_bytes(attest.sign(body, key))
+    return attest.envelope_bytes(attest.sign(body, key, keyid=body["predicate"]["key"]))
