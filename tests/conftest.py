@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,20 @@ def executed_drill(shared_dir: Path, model_cache: Path) -> DrillRunner:
         return ExecutedDrill(home / "archive", DrillReport(**json.loads(saved.read_text("utf-8"))))
 
     return run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sb3_logs_in_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """SB3's ``learn`` makes an empty ``$TMPDIR/SB3-<time>`` per call unless ``SB3_LOGDIR`` names one.
+
+    The sandbox's training and the checks' smoke runs call it in this process
+    and in every target process the tests start (they inherit the variable):
+    one folder of the session instead of hundreds left in the machine's /tmp.
+    """
+    before = os.environ.get("SB3_LOGDIR")
+    os.environ["SB3_LOGDIR"] = str(tmp_path_factory.mktemp("sb3-logs"))
+    yield
+    if before is None:
+        os.environ.pop("SB3_LOGDIR", None)
+    else:
+        os.environ["SB3_LOGDIR"] = before
