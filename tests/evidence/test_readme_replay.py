@@ -3,9 +3,12 @@
 The ``$ runbook ...`` lines of the main flow (sandbox, incident, decision,
 rollback, parity, verification, notification, archive) are read from
 README.md and run one by one, each in a fresh process, in a fresh sandbox under
-a temporary HOME. The incident ID and plan hash the README shows are replaced
-by the ones the earlier commands printed; the push goes to a moto S3 server on
-127.0.0.1.
+a temporary HOME. That HOME's model cache starts as a copy of the session's
+(the models the ``sandbox_info`` fixture trained or found), so ``sandbox create``
+copies them instead of training them again (``tests/app/cli/test_sandbox_cli.py``
+covers a training through the CLI). The incident ID and plan hash the README
+shows are replaced by the ones the earlier commands printed; the push goes to a
+moto S3 server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from runbook_lib.sandbox import WorkspaceInfo
 from tests.runutil import cli
 
 pytest.importorskip("s3fs", reason="the s3 extra is not installed: pip install -e '.[s3]'")
@@ -105,15 +110,26 @@ def test_the_readme_sessions_parse_into_the_whole_flow() -> None:
     assert len(ids) == 1, f"the flow's sessions name more than one incident: {ids}"
 
 
+@pytest.mark.slow
 def test_the_readme_flow_ends_verified_and_pushed(
-    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sandbox_info: WorkspaceInfo,  # its models fill model_cache
+    model_cache: Path,
 ) -> None:
     import boto3
 
     boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket="evidence")
     home = tmp_path / "home"
-    home.mkdir()
-    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share")}
+    # The default cache ($HOME/.cache/runbook) starts with the SAC models (and pip's .site)
+    # that sandbox_info left in model_cache.
+    shutil.copytree(model_cache / "sac", home / ".cache" / "runbook" / "sac")
+    env = {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+    }
     for name in [k for k in os.environ if k.startswith("RUNBOOK_")]:
         monkeypatch.delenv(name)  # the reader's shell has none of them set
     cwd, names = tmp_path, dict[str, str]()
@@ -127,6 +143,8 @@ def test_the_readme_flow_ends_verified_and_pushed(
         assert done.returncode == 0, f"$ {shlex.join(argv)}\n{done.stdout}{done.stderr}"
         _learn(step, done.stdout, names)
         outcomes[" ".join(argv[1:3])] = done.returncode
+        if argv[1:3] == ["sandbox", "create"]:  # the seeded cache was the one it read
+            assert "(cache hit)" in done.stdout, done.stdout
         if argv[1:3] == ["archive", "push"]:
             assert done.stdout.startswith("ok "), done.stdout
     assert outcomes["archive verify"] == 0 and outcomes["archive push"] == 0

@@ -257,51 +257,46 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
     enable_crashpoints(run / "ws")
     shutil.copytree(run, pristine, symlinks=True)
 
-    def prepared() -> tuple[Path, Path, str, str]:
+    def restored(source: Path) -> tuple[Path, Path, str, str]:
         # Same path, incident, plan and bytes each time: every run must end alike.
         shutil.rmtree(run)
-        shutil.copytree(pristine, run, symlinks=True)
+        shutil.copytree(source, run, symlinks=True)
         return run / "ws", run / "archive", inc, plan
 
-    reference, store, inc, plan = prepared()
+    def target(workspace: Path, store: Path) -> tuple[str, ...]:
+        return ("--target", str(workspace), "--archive", str(store))
+
+    reference, store, inc, plan = restored(pristine)
     before = workspace_hash(reference)
     points = crash_points(reference, store, inc, plan, tmp_path / "points.log")
     applied = workspace_hash(reference)
     assert len(points) >= 8 and any(p.startswith("write ") for p in points)
+    killed = tmp_path / "killed"
     for number, label in enumerate(points, 1):
+        workspace, store, inc, plan = restored(pristine)
+        proc = cli(
+            "rollback",
+            "apply",
+            "--incident",
+            inc,
+            "--plan",
+            plan,
+            "--yes",
+            *target(workspace, store),
+            env={"RUNBOOK_CRASH_AT": str(number)},
+        )
+        assert proc.returncode == -9, (label, proc.stderr)
+        status = json.loads(
+            cli("rollback", "status", "--incident", inc, "--json", *target(workspace, store)).stdout
+        )
+        if status["interrupted"] is None:  # killed before "begin" reached the journal
+            assert workspace_hash(workspace) == before, label
+            continue
+        # The same kill leaves the same state: both resumes start from a copy of this one.
+        shutil.rmtree(killed, ignore_errors=True)
+        shutil.copytree(run, killed, symlinks=True)
         for revert in (False, True):
-            workspace, store, inc, plan = prepared()
-            proc = cli(
-                "rollback",
-                "apply",
-                "--incident",
-                inc,
-                "--plan",
-                plan,
-                "--yes",
-                "--target",
-                str(workspace),
-                "--archive",
-                str(store),
-                env={"RUNBOOK_CRASH_AT": str(number)},
-            )
-            assert proc.returncode == -9, (label, proc.stderr)
-            status = json.loads(
-                cli(
-                    "rollback",
-                    "status",
-                    "--incident",
-                    inc,
-                    "--json",
-                    "--target",
-                    str(workspace),
-                    "--archive",
-                    str(store),
-                ).stdout
-            )
-            if status["interrupted"] is None:  # killed before "begin" reached the journal
-                assert workspace_hash(workspace) == before, label
-                continue
+            workspace, store, inc, plan = restored(killed)
             resumed = cli(
                 "rollback",
                 "resume",
@@ -309,10 +304,7 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
                 inc,
                 "--yes",
                 *(["--revert"] if revert else []),
-                "--target",
-                str(workspace),
-                "--archive",
-                str(store),
+                *target(workspace, store),
             )
             assert resumed.returncode == 0, (label, resumed.stderr)
             assert workspace_hash(workspace) == (before if revert else applied), (label, revert)

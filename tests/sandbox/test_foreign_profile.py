@@ -8,6 +8,7 @@ parity CLI on it, and check that runbook's own process never imports it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,25 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def venv_python(root: Path) -> Path:
     return root / ".venv" / "bin" / "python"
+
+
+def copy_workspace(workspace: Path, dest: Path) -> Path:
+    """A copy of ``workspace`` a test may change, its venv's files hard-linked.
+
+    The venv holds about a gigabyte of installed packages that no test writes to
+    (Python replaces a stale ``.pyc`` rather than writing into it), so they are
+    linked, as ``sandbox create`` links them from its cache; everything else is
+    copied, and the copy's directories are its own.
+    """
+    top = workspace / ".venv"
+    shutil.copytree(
+        workspace,
+        dest,
+        symlinks=True,
+        ignore=lambda here, names: [".venv"] if Path(here) == workspace else [],
+    )
+    shutil.copytree(top, dest / ".venv", symlinks=True, copy_function=os.link)
+    return dest
 
 
 def run_in(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -166,7 +186,7 @@ def test_a_bad_target_python_is_one_line_exit_2(
 
 def test_the_venv_still_works_after_the_workspace_moves(workspace: Path, tmp_path: Path) -> None:
     moved = tmp_path / "moved"
-    shutil.copytree(workspace, moved, symlinks=True)
+    copy_workspace(workspace, moved)
     done = run_in(moved, "-c", "import sys, gymnasium; print(sys.prefix)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(moved / ".venv")
@@ -219,7 +239,7 @@ def test_the_env_checks_pass_in_the_targets_interpreter_after_a_code_rollback(
     workspace: Path, tmp_path: Path
 ) -> None:
     root = tmp_path / "target"
-    shutil.copytree(workspace, root, symlinks=True)  # the rollback edits a copy, not the fixture
+    copy_workspace(workspace, root)  # the rollback edits a copy, not the fixture
     archive = str(tmp_path / "archive")
     incident = open_incident_cli(archive, root)
     common = ("--incident", incident, "--archive", archive, "--target", str(root))
@@ -323,8 +343,7 @@ def test_parity_passes_with_a_model_policy_kept_to_the_mask(
 
 def _faulty_copy(workspace: Path, tmp_path: Path) -> Path:
     root = tmp_path / "target"
-    shutil.copytree(workspace, root, symlinks=True)  # the fault goes into a copy
-    return root
+    return copy_workspace(workspace, root)  # the fault goes into a copy
 
 
 def _parity_of(root: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -28,6 +28,13 @@ NAME = CheckName.TARGET_TESTS
 _OUTCOMES = (("failure", "fail"), ("error", "error"), ("skipped", "skip"))
 _MESSAGE_CHARS = 500
 _NAMED_FAILURES = 5
+# pytest's tmp_path root for the target's tests: a private directory, removed with the
+# check's temporary directory. In the shared root (``$TMPDIR/pytest-of-USER``) the
+# pytest that exits deletes every other session's numbered directories past the newest
+# three: a drill's target-tests once spent 9 to 140 s after its junit was written
+# removing another test session's sandboxes. The tests' own ``tempfile`` use is unchanged.
+TEMPROOT_VAR = "PYTEST_DEBUG_TEMPROOT"
+TEMPROOT_NOTE = "a private directory for this run, removed afterwards"
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,11 @@ def check_target_tests(
         junit.unlink(missing_ok=True)  # a stale report must not pass for this run's
         with timed() as elapsed:
             argv = manifest.test_argv(python or sys.executable, junit, rollback=rollback)
-            run = run_target(manifest, argv, timeout=timeout)
+            temproot = Path(tmp) / "pytest-temproot"
+            temproot.mkdir()
+            run = run_target(
+                manifest, argv, timeout=timeout, extra_env={TEMPROOT_VAR: str(temproot)}
+            )
             try:
                 cases = parse_junit(junit, manifest.root)
                 junit_error = None
@@ -142,6 +153,7 @@ def check_target_tests(
         **run.evidence(),
         "manifest_key": "[tests] rollback_command" if rollback else "[tests] command",
         "junit": str(junit_path) if junit_path else None,
+        "pytest_temproot": TEMPROOT_NOTE,
         "counts": counts,
         "tests": [case.to_dict() for case in cases],
     }

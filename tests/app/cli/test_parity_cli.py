@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from runbook_lib.app.cli import main
 from runbook_lib.base.errors import EXIT_CHECK_FAILED, EXIT_INVALID_INPUT
 from runbook_lib.incident.store import incident_dir, open_incident
+from runbook_lib.sandbox import WorkspaceInfo
 from runbook_lib.sandbox.faults import set_faults
 from tests.runutil import runbook_executable
 
@@ -36,21 +40,34 @@ def incident(archive: Path) -> str:
     return open_incident(archive, "unified env differs", "high", "result-difference").id
 
 
+@dataclass(frozen=True)
+class BiasedRun:
+    """``runbook parity --episodes 3 --json`` on a sandbox whose unified env's rewards are -0.05."""
+
+    proc: subprocess.CompletedProcess[str]
+    archive: Path
+    incident: str
+
+
+@pytest.fixture(scope="module")
+def biased_run(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> BiasedRun:
+    """That run, once for the module, on its own copy of the sandbox. Read-only.
+
+    Its legacy episodes are also the clean ones: the legacy env ignores the faults.
+    """
+    root = tmp_path_factory.mktemp("biased")
+    target = root / "ws"
+    shutil.copytree(sandbox, target, symlinks=True)
+    set_faults(target, reward_bias=-0.05)
+    archive = root / "archive"
+    inc = incident(archive)
+    args = ["parity", "--incident", inc, "--target", str(target), "--episodes", "3", "--json"]
+    return BiasedRun(runbook(archive, *args), archive, inc)
+
+
 @pytest.mark.slow
-def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_path: Path) -> None:
-    set_faults(fresh_sandbox, reward_bias=-0.05)
-    inc = incident(tmp_path)
-    proc = runbook(
-        tmp_path,
-        "parity",
-        "--incident",
-        inc,
-        "--target",
-        str(fresh_sandbox),
-        "--episodes",
-        "3",
-        "--json",
-    )
+def test_json_fail_exits_1_and_saves_the_same_object(biased_run: BiasedRun) -> None:
+    proc = biased_run.proc
     assert proc.returncode == EXIT_CHECK_FAILED, proc.stderr
     # Not one step agreed: that rule decides; the metric's own FAIL is in the reason too.
     assert proc.stderr.startswith("runbook: error: parity verdict FAIL: no step of")
@@ -73,7 +90,9 @@ def test_json_fail_exits_1_and_saves_the_same_object(fresh_sandbox: Path, tmp_pa
     assert "investigate" in found  # timing noise may add a regression finding, never remove this
     assert data["decision_inputs"]["metric"] == "total_reward"
     assert [(r["seed"], r["length"]) for r in data["records"]] == [(0, 1000), (1, 1000), (2, 1000)]
-    saved = json.loads((incident_dir(tmp_path, inc) / "parity.json").read_text())
+    saved = json.loads(
+        (incident_dir(biased_run.archive, biased_run.incident) / "parity.json").read_text()
+    )
     assert saved == data
 
 
@@ -116,7 +135,7 @@ def test_text_pass_from_inside_the_target_with_two_workers(sandbox: Path, tmp_pa
 
 @pytest.mark.slow
 def test_inconclusive_prints_the_episode_count_that_would_decide(
-    fresh_sandbox: Path, tmp_path: Path
+    biased_run: BiasedRun, fresh_sandbox: Path, tmp_path: Path
 ) -> None:
     args = [
         "parity",
@@ -127,7 +146,8 @@ def test_inconclusive_prints_the_episode_count_that_would_decide(
         "--episodes",
         "3",
     ]
-    clean = json.loads(runbook(tmp_path, *args, "--json").stdout)["records"]
+    # The same three seeds' legacy rewards: the legacy env ignores the faults.
+    clean = json.loads(biased_run.proc.stdout)["records"]
     rewards = [r["legacy_reward"] for r in clean]
     mean = sum(rewards) / len(rewards)
     spread = (max(rewards) - min(rewards)) / mean
@@ -214,28 +234,64 @@ def test_usage_errors_are_one_line(
     assert message in captured.err
 
 
+# 64 steps of PPO on the sandbox's legacy env: a real SB3 model for --model.
+TRAIN_PPO = (
+    "import sys; sys.path.insert(0, '.')\n"
+    "from stable_baselines3 import PPO\n"
+    "from src.rl.envs.factory import create_sim_env\n"
+    "env = create_sim_env({'num_requests': 64}, env_type='legacy')\n"
+    "PPO('MlpPolicy', env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device='cpu')"
+    ".learn(64).save(sys.argv[1])\n"
+)
+
+
+def _ppo_key(info: WorkspaceInfo) -> str:
+    """What the model depends on: the script, the libraries and the sandbox's tracked files.
+
+    The sandbox's release commit has fixed dates, so its SHA names its files' contents.
+    """
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{TRAIN_PPO}\n{info.head_sha}\n".encode())
+    for name in ("stable-baselines3", "torch", "gymnasium", "numpy"):
+        digest.update(f"{name}=={version(name)}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+@pytest.fixture(scope="module")
+def ppo_model(sandbox_info: WorkspaceInfo, model_cache: Path) -> Path:
+    """That model, trained once and kept beside the sandbox's model cache (a warm run reuses it).
+
+    A change to the script, a library's version or the sandbox's code trains a new one.
+    """
+    from filelock import FileLock
+
+    home = model_cache.parent / "test-models" / f"ppo-{_ppo_key(sandbox_info)}"
+    model = home / "ppo_rsa.zip"
+    home.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(home / ".lock")):
+        if not model.is_file():
+            partial = home / "partial.zip"
+            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+            done = subprocess.run(
+                [sys.executable, "-c", TRAIN_PPO, str(partial)],
+                cwd=sandbox_info.root,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"training the PPO model failed:\n{done.stderr}")
+            partial.replace(model)
+    return model
+
+
 @pytest.mark.slow
-def test_policy_model_runs_an_sb3_model(sandbox: Path, tmp_path: Path) -> None:
+def test_policy_model_runs_an_sb3_model(sandbox: Path, ppo_model: Path, tmp_path: Path) -> None:
     model = tmp_path / "ppo_rsa.zip"
-    train = (
-        "import sys; sys.path.insert(0, '.')\n"
-        "from stable_baselines3 import PPO\n"
-        "from src.rl.envs.factory import create_sim_env\n"
-        "env = create_sim_env({'num_requests': 64}, env_type='legacy')\n"
-        "PPO('MlpPolicy', env, n_steps=64, batch_size=32, n_epochs=1, seed=0, device='cpu')"
-        f".learn(64).save({str(model)!r})\n"
-    )
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", train],
-        cwd=sandbox,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    shutil.copyfile(ppo_model, model)
     proc = runbook(
         tmp_path,
         "parity",
@@ -281,6 +337,7 @@ def _on_a_terminal_stderr(args: list[str], env: dict[str, str]) -> tuple[int, st
     return proc.wait(timeout=300), out.decode(), seen.decode(errors="replace")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("as_json", [False, True])
 def test_progress_on_a_terminal_and_none_in_json(
     sandbox: Path, tmp_path: Path, as_json: bool

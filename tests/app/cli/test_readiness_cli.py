@@ -11,6 +11,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.evidence.layout import READINESS_DIR
 from runbook_lib.incident.store import incident_dir
@@ -38,6 +40,7 @@ def worktrees(root: Path) -> list[str]:
     return [line for line in git(root, ["worktree", "list", "--porcelain"]).splitlines() if line]
 
 
+@pytest.mark.slow
 def test_every_env_strategy_is_ready_on_the_sandbox_and_its_tree_is_untouched(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:
@@ -159,6 +162,7 @@ def _service(root: Path) -> ServiceAdapter:
     return adapter_for(spec, root, sys.executable)
 
 
+@pytest.mark.slow
 def test_a_running_service_is_untouched_while_its_copy_is_rehearsed_on_another_port(
     fresh_sandbox: Path, tmp_path: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 
@@ -118,6 +119,33 @@ def test_the_rollback_env_is_applied_and_the_callers_switches_dropped(
     assert result.status == "pass", result.summary
     assert result.evidence["rollback_env"] == {"USE_UNIFIED_ENV": "0"}
     assert result.evidence["switches_dropped_from_caller"] == ["RL_ENV_TYPE", "USE_UNIFIED_ENV"]
+
+
+def test_the_tests_tmp_path_root_is_private_and_others_dirs_are_left(
+    fresh_sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A shared pytest root as other sessions leave it: the exiting pytest would delete
+    # the numbered directories past the newest three (another session's files).
+    shared = tmp_path / "shared"
+    numbered = [shared / f"pytest-of-{getpass.getuser()}" / f"pytest-{n}" for n in range(1, 6)]
+    for directory in numbered:
+        (directory / "left-by-another-session").mkdir(parents=True)
+    probe = fresh_sandbox / "tests" / "test_tmp_path_root.py"
+    probe.write_text(
+        "import os\n\n\ndef test_root(tmp_path):\n"
+        f"    assert not str(tmp_path).startswith({str(shared)!r}), tmp_path\n"
+        "    assert str(tmp_path).startswith(os.environ['PYTEST_DEBUG_TEMPROOT'])\n"
+    )
+    set_tests_command(
+        fresh_sandbox,
+        'command = ["{python}", "-m", "pytest", "-q", '
+        '"tests/test_tmp_path_root.py", "--junitxml", "{junit}"]',
+    )
+    monkeypatch.setenv("TMPDIR", str(shared))
+    result = check_target_tests(load_manifest(fresh_sandbox))
+    assert result.status == "pass", result.summary
+    assert all(directory.is_dir() for directory in numbered), "another session's dirs are kept"
+    assert result.evidence["pytest_temproot"]
 
 
 def test_a_command_that_writes_no_junit_fails_with_its_output(fresh_sandbox: Path) -> None:
