@@ -16,9 +16,15 @@ import pytest
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.store import open_incident
 from runbook_lib.parity.raybackend import start_local
-from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
-from tests.parity.test_run import parity, timeless
+from tests.parity.parityutil import (
+    DIVERGENT_SEEDS,
+    PoolRun,
+    as_json,
+    parity,
+    set_divergent_faults,
+    timeless,
+)
 from tests.runutil import runbook_executable
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
@@ -44,16 +50,14 @@ def local_ray() -> Iterator[Any]:
 
 @pytest.mark.slow
 def test_ray_gives_the_records_of_the_process_pool(
-    local_ray: Any, fresh_sandbox: Path, tmp_path: Path
+    local_ray: Any, fresh_sandbox: Path, tmp_path: Path, divergent_pool: PoolRun
 ) -> None:
-    # Divergent runs make the records non-trivial: noise first (obs), then the bias (reward).
-    set_faults(fresh_sandbox, obs_noise=0.02, reward_bias=-0.5, crash_at_step=900)
-    seeds = (3, 1, 4, 5, 9)
-    pool = parity(fresh_sandbox, tmp_path, seeds=seeds, workers=2).report
-    on_ray = parity(fresh_sandbox, tmp_path, seeds=seeds, workers=2, backend="ray").report
-    assert [r.seed for r in on_ray.records] == list(seeds)
-    assert timeless(on_ray.records) == timeless(pool.records)
-    assert on_ray.first_divergence == pool.first_divergence
+    set_divergent_faults(fresh_sandbox)
+    pool = divergent_pool  # the process pool's run of the same seeds and faults, once a session
+    on_ray = parity(fresh_sandbox, tmp_path, seeds=DIVERGENT_SEEDS, workers=2, backend="ray").report
+    assert [r.seed for r in on_ray.records] == list(DIVERGENT_SEEDS)
+    assert as_json(timeless(on_ray.records)) == pool.records
+    assert as_json(on_ray.first_divergence) == pool.first_divergence
     assert on_ray.crash is not None and on_ray.crash["step"] == 900
     assert local_ray.is_initialized()  # joined the running instance, left it running
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +30,16 @@ from runbook_lib.parity.run import (
 from runbook_lib.parity.stats import compare_metric
 from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
+from tests.parity.parityutil import (
+    DIVERGENT_SEEDS,
+    PoolRun,
+    as_json,
+    parity,
+    set_divergent_faults,
+    timeless,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:GeneralSimEnv is deprecated:DeprecationWarning")
-
-
-def parity(root: Path, archive: Path, **kwargs: Any) -> ParityOutcome:
-    incident = open_incident(archive, "parity test", "high", "result-difference")
-    return run_incident_parity(load_manifest(root), archive, incident.id, **kwargs)
-
-
-def timeless(records: list[EpisodeRecord]) -> list[dict[str, Any]]:
-    """Records field by field, minus the timings (and the traceback's file paths)."""
-    rows = []
-    for item in records:
-        row = dataclasses.asdict(item)
-        row.pop("legacy_seconds")
-        row.pop("candidate_seconds")
-        if row["error"]:
-            row["error"].pop("traceback")
-        rows.append(row)
-    return rows
 
 
 def outcomes(outcome: ParityOutcome) -> list[str]:
@@ -76,9 +67,27 @@ def legacy_reward_bias_for(relative: float, records: list[EpisodeRecord]) -> flo
 # --- the acceptance cases ---------------------------------------------------------------------
 
 
-def test_no_fault_passes_with_every_step_identical(sandbox: Path, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class CleanRun:
+    """Parity of the healthy sandbox, its archive, and the target's hash before and after."""
+
+    outcome: ParityOutcome
+    archive: Path
+    before: str
+    after: str
+
+
+@pytest.fixture(scope="module")
+def clean_run(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
+    """Parity of the healthy sandbox over 4 episodes (seeds 0-3), once for the module. Read-only."""
+    archive = tmp_path_factory.mktemp("clean-parity")
     before = workspace_hash(sandbox)
-    outcome = parity(sandbox, tmp_path, episodes=4)
+    outcome = parity(sandbox, archive, episodes=4)
+    return CleanRun(outcome, archive, before, workspace_hash(sandbox))
+
+
+def test_no_fault_passes_with_every_step_identical(clean_run: CleanRun) -> None:
+    outcome = clean_run.outcome
     report = outcome.report
     assert report.verdict == "PASS"
     assert report.step_agreement == 1.0 and report.steps == 4000
@@ -92,10 +101,10 @@ def test_no_fault_passes_with_every_step_identical(sandbox: Path, tmp_path: Path
     assert "document-within-tolerance" in outcomes(outcome)
     assert outcome.decision.assessment.difference_pct == 0.0
     assert not outcome.decision.assessment.crash_or_data_loss
-    assert workspace_hash(sandbox) == before, "a parity run changed the target"
+    assert clean_run.after == clean_run.before, "a parity run changed the target"
 
     # parity.json is the --json object, written in the incident's directory with the plots
-    directory = incident_dir(tmp_path, outcome.incident_id)
+    directory = incident_dir(clean_run.archive, outcome.incident_id)
     saved = json.loads((directory / PARITY_FILE).read_text())
     assert saved == json.loads(json.dumps(outcome.to_dict(), default=str))
     for key in (
@@ -188,9 +197,11 @@ def test_crash_takes_the_crash_branch(fresh_sandbox: Path, tmp_path: Path) -> No
 
 
 def test_a_bias_at_the_margin_with_few_episodes_is_inconclusive(
-    fresh_sandbox: Path, tmp_path: Path
+    fresh_sandbox: Path, tmp_path: Path, clean_run: CleanRun
 ) -> None:
-    clean = parity(fresh_sandbox, tmp_path, episodes=3).report.records
+    # The healthy run's first three episodes are those of --episodes 3 (seeds 0-2).
+    clean = clean_run.outcome.report.records[:3]
+    assert [r.seed for r in clean] == [0, 1, 2]
     rewards = sorted(r.legacy_reward for r in clean)
     spread = (rewards[-1] - rewards[0]) / (sum(rewards) / 3)
     assert spread > 0.01, "the episodes must differ for any interval to straddle the margin"
@@ -213,16 +224,18 @@ def test_a_bias_at_the_margin_with_few_episodes_is_inconclusive(
 # --- parallel runs ------------------------------------------------------------------------------
 
 
-def test_two_workers_give_the_records_of_one(fresh_sandbox: Path, tmp_path: Path) -> None:
-    # Divergent runs make the records non-trivial: noise first (obs), then the bias (reward).
-    set_faults(fresh_sandbox, obs_noise=0.02, reward_bias=-0.5, crash_at_step=900)
-    one = parity(fresh_sandbox, tmp_path, seeds=(3, 1, 4, 5, 9), workers=1).report
-    two = parity(fresh_sandbox, tmp_path, seeds=(3, 1, 4, 5, 9), workers=2).report
-    assert [r.seed for r in two.records] == [3, 1, 4, 5, 9]
-    assert timeless(one.records) == timeless(two.records)
-    assert one.first_divergence == two.first_divergence
+def test_two_workers_give_the_records_of_one(
+    fresh_sandbox: Path, tmp_path: Path, divergent_pool: PoolRun
+) -> None:
+    set_divergent_faults(fresh_sandbox)
+    one = parity(fresh_sandbox, tmp_path, seeds=DIVERGENT_SEEDS, workers=1).report
+    two = divergent_pool  # the same seeds and faults on two workers, run once for the session
+    assert [r["seed"] for r in two.records] == [3, 1, 4, 5, 9]
+    assert as_json(timeless(one.records)) == two.records
+    assert as_json(one.first_divergence) == two.first_divergence
     assert one.first_divergence is not None and one.first_divergence["field"] == "obs"
     assert one.crash is not None and one.crash["step"] == 900
+    assert two.crash is not None and two.crash["step"] == 900
 
 
 # --- baselines ----------------------------------------------------------------------------------

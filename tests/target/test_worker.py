@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -70,6 +71,25 @@ def test_reset_is_bytewise_reproducible_across_workers(toy_root: Path) -> None:
             firsts.append(obs)
     assert firsts[0]["holding_time"].tobytes() == firsts[1]["holding_time"].tobytes()
     assert firsts[0]["pair"][1].tobytes() == firsts[1]["pair"][1].tobytes()
+
+
+def test_a_worker_runs_the_targets_exit_handlers_when_it_stops(
+    toy_root: Path, tmp_path: Path
+) -> None:
+    mark = tmp_path / "exit-handler-ran"
+    (toy_root / "exitprobe.py").write_text(
+        "import atexit, os, pathlib\n"
+        "from toyrl import make as toy\n\n\n"
+        "def make(*args, **kwargs):\n"
+        "    atexit.register(pathlib.Path(os.environ['EXIT_MARK']).write_text, 'ran')\n"
+        "    return toy(*args, **kwargs)\n",
+        encoding="utf-8",
+    )
+    worker = EnvWorker(sys.executable, toy_root, env={**os.environ, "EXIT_MARK": str(mark)})
+    with worker:
+        build_env(worker, "exitprobe:make", "legacy").reset(seed=1)
+    assert worker._proc.returncode == 0
+    assert mark.read_text(encoding="utf-8") == "ran"
 
 
 def test_identity_shows_the_unwrapped_class_and_the_wrapper_stack(toy_root: Path) -> None:

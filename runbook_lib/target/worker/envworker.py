@@ -368,5 +368,32 @@ def main(argv: Tuple[str, ...]) -> int:
     return 0
 
 
+def leave(code: int) -> None:
+    """Exit with ``code`` once the exit handlers ran, without tearing the interpreter down.
+
+    The client waits for a worker to end after its ``shutdown`` reply: clearing the
+    modules of one that imported torch took 1.7-1.9 s; 0.05 s once the ``atexit``
+    handlers ran (logging, temporary files, multiprocessing) and the streams are
+    flushed. With a (non-daemon) thread of the target's alive, the usual exit waits.
+    """
+    import atexit
+    import threading
+
+    _flush_streams()
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    _flush_streams()
+    os._exit(code)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            with contextlib.suppress(Exception):  # a stream the target closed
+                stream.flush()
+
+
 if __name__ == "__main__":
-    sys.exit(main(tuple(sys.argv)))
+    leave(main(tuple(sys.argv)))
