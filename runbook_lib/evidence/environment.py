@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import re
 import sys
-import threading
 from typing import Any
+
+from runbook_lib.evidence import sb3info
 
 _VERSIONED = (
     "python",
@@ -104,74 +104,9 @@ def _freeze(found: list[tuple[str, str]]) -> list[str]:
     return sorted({f"{project}=={version}" for project, version in found}, key=str.lower)
 
 
-# Run by this interpreter with this process's sys.path: SB3's system info as JSON. Once
-# printed, the child leaves without tearing down the torch it imported (1.5-2 s more).
-_SYSTEM_INFO_CODE = """\
-import json, os, sys
-sys.path[:] = json.loads(sys.argv[1])
-try:
-    from stable_baselines3.common.utils import get_system_info
-except ImportError:
-    print("null")
-else:
-    print(json.dumps(get_system_info(print_info=False)[0]))
-sys.stdout.flush()
-os._exit(0)
-"""
-_SYSTEM_INFO_TIMEOUT_S = 120.0
-_system_info_lock = threading.Lock()
-_system_info: dict[tuple[str, ...], dict[str, str] | None] = {}
-
-
-def _in_process_system_info() -> dict[str, str] | None:
-    try:
-        from stable_baselines3.common.utils import get_system_info
-    except ImportError:
-        return None
-    info: dict[str, str] = get_system_info(print_info=False)[0]
-    return info
-
-
-def _child_system_info(path: list[str]) -> dict[str, str] | None:
-    """Asked of a child of this interpreter; falls back to this process if the child fails."""
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _SYSTEM_INFO_CODE, json.dumps(path)],
-            capture_output=True,
-            text=True,
-            timeout=_SYSTEM_INFO_TIMEOUT_S,
-            check=True,
-        )
-        lines = done.stdout.strip().splitlines()
-        info = json.loads(lines[-1]) if lines else None
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return _in_process_system_info()
-    if info is None:
-        return None
-    if not isinstance(info, dict):
-        return _in_process_system_info()
-    return {str(k): str(v) for k, v in info.items()}
-
-
 def sb3_system_info() -> dict[str, str] | None:
-    """SB3's ``get_system_info`` of this interpreter (None: no SB3), worked out once a process.
-
-    When SB3 is not imported here yet it is asked of a child process of this
-    interpreter with this ``sys.path``: the import (torch and gymnasium, 2-3 s of
-    CPU) takes no time from this process, and leaves its environment alone
-    (gymnasium sets ``PYGAME_HIDE_SUPPORT_PROMPT`` on import, so a kernel started
-    ahead with the environment of before no longer fitted the next run).
-    """
-    key = tuple(sys.path)
-    with _system_info_lock:
-        if key not in _system_info:
-            in_process = "stable_baselines3" in sys.modules
-            found = _in_process_system_info() if in_process else _child_system_info(list(key))
-            _system_info[key] = found
-        cached = _system_info[key]
-    return dict(cached) if cached is not None else None
+    """SB3's ``get_system_info`` of this interpreter (None: no SB3), as :mod:`.sb3info` keeps it."""
+    return sb3info.sb3_system_info(installed_distributions())
 
 
 def environment_facts(*, with_system_info: bool = True) -> dict[str, Any]:
@@ -186,5 +121,5 @@ def environment_facts(*, with_system_info: bool = True) -> dict[str, Any]:
         "executable": sys.executable,
     }
     if with_system_info:
-        facts["sb3_system_info"] = sb3_system_info()
+        facts["sb3_system_info"] = sb3info.sb3_system_info(facts["pip_freeze"])
     return facts

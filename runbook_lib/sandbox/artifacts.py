@@ -6,24 +6,16 @@ short descriptions (paths, versions, cache hits) for the caller to report.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from runbook_lib.base.cachedir import default_cache_dir
 from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 
 # (workspace, cache, progress) -> report; progress is told as each long item is done.
 Builder = Callable[[Path, Path, ItemProgress], dict[str, str]]
 
-
-def default_cache_dir() -> Path:
-    """Return the model cache: ``$RUNBOOK_CACHE_DIR``, else ``$XDG_CACHE_HOME/runbook``."""
-    explicit = os.environ.get("RUNBOOK_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "runbook"
+__all__ = ["Builder", "build_all", "default_cache_dir"]
 
 
 def _builders(profile: str) -> list[Builder]:

@@ -191,7 +191,7 @@ def create_workspace(
         dest: Directory to create (or an empty one, or a previous sandbox with ``force``).
         force: Replace a previous sandbox at ``dest``.
         cache_dir: Where trained models (and the foreign profile's wheels) are
-            cached between runs; see :func:`runbook_lib.sandbox.artifacts.default_cache_dir`.
+            cached between runs; see :func:`runbook_lib.base.cachedir.default_cache_dir`.
         profile: ``default`` (the optical-network + SAC project, run by
             runbook's interpreter) or ``foreign`` (the ``lightpath`` project
             with its own ``.venv``: gymnasium 0.29.1, stable-baselines3 2.2.1).
