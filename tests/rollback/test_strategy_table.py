@@ -25,6 +25,7 @@ from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.incident.store import open_incident
 from runbook_lib.rollback.strategies import STRATEGIES
 from tests.runutil import runbook_executable
+from tests.svcutil import ServiceGuard
 
 SEED = int(os.environ.get("RUNBOOK_TABLE_SEED", "20261202"))
 
@@ -56,9 +57,16 @@ class Row:
         self.plan = str(json.loads(planned.stdout)["sha256"])
         assert workspace_hash(self.target) == self.before, "planning changed the target"
         shutil.copytree(self.run, self.pristine, symlinks=True)
+        self.service = ServiceGuard(self.target)
+
+    def stop_service(self) -> None:
+        """Stop, by pid, the service a rollback here started (the SAC rows restart it)."""
+        left = self.service.stop_all()
+        assert not left, f"service processes left running: {left}"
 
     def reset(self) -> None:
         """Back to the planned state, at the same path (the plan names the target's path)."""
+        self.stop_service()  # it runs from the copy about to be deleted
         shutil.rmtree(self.run)
         shutil.copytree(self.pristine, self.run, symlinks=True)
 
@@ -86,7 +94,13 @@ def test_strategy_row(sandbox: Path, tmp_path: Path, strategy: str) -> None:
     rng = random.Random(f"{SEED}:{strategy}")
     print(f"strategy table seed {SEED} (RUNBOOK_TABLE_SEED), row {strategy}")
     row = Row(sandbox, tmp_path, strategy)
-    log = tmp_path / "points.log"
+    try:
+        _check_row(row, rng, strategy, tmp_path / "points.log")
+    finally:
+        row.stop_service()
+
+
+def _check_row(row: Row, rng: random.Random, strategy: str, log: Path) -> None:
     applied = row.apply(env={"RUNBOOK_CRASH_LOG": str(log)})
     assert applied.returncode == 0, applied.stdout + applied.stderr
     after = workspace_hash(row.target)
