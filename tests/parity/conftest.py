@@ -1,4 +1,4 @@
-"""A parity run that tests in two files compare with, run once for the session."""
+"""Parity runs that several tests read: each run once (per module, or per session)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.parity.parityutil import PoolRun, divergent_pool_run
+from runbook_lib.base.fsutil import workspace_hash
+from tests.parity.parityutil import CleanRun, PoolRun, divergent_pool_run, parity
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +23,12 @@ def divergent_pool(sandbox: Path, shared_dir: Path) -> PoolRun:
     home = shared_dir / "parity-divergent-pool"
     with FileLock(str(home) + ".lock"):
         return divergent_pool_run(sandbox, home)
+
+
+@pytest.fixture(scope="module")
+def clean_run(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
+    """Parity of the healthy sandbox over 4 episodes (seeds 0-3), once for the module. Read-only."""
+    archive = tmp_path_factory.mktemp("clean-parity")
+    before = workspace_hash(sandbox)
+    outcome = parity(sandbox, archive, episodes=4)
+    return CleanRun(outcome, archive, before, workspace_hash(sandbox))

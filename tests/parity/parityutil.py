@@ -61,6 +61,16 @@ class PoolRun:
     crash: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class CleanRun:
+    """Parity of the healthy sandbox, its archive, and the target's hash before and after."""
+
+    outcome: ParityOutcome
+    archive: Path
+    before: str
+    after: str
+
+
 def divergent_pool_run(sandbox: Path, home: Path) -> PoolRun:
     """The process pool's run (2 workers) of the divergent seeds, saved under ``home`` once.
 

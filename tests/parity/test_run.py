@@ -6,7 +6,6 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import psutil
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.base.fsutil import workspace_hash
 from runbook_lib.evidence.layout import PARITY_FILE, PLOTS_DIR
 from runbook_lib.incident.store import incident_dir, open_incident
 from runbook_lib.parity.baseline import load_baseline
@@ -32,6 +30,7 @@ from runbook_lib.sandbox.faults import set_faults
 from runbook_lib.target.manifest import load_manifest
 from tests.parity.parityutil import (
     DIVERGENT_SEEDS,
+    CleanRun,
     PoolRun,
     as_json,
     parity,
@@ -65,25 +64,6 @@ def legacy_reward_bias_for(relative: float, records: list[EpisodeRecord]) -> flo
 
 
 # --- the acceptance cases ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CleanRun:
-    """Parity of the healthy sandbox, its archive, and the target's hash before and after."""
-
-    outcome: ParityOutcome
-    archive: Path
-    before: str
-    after: str
-
-
-@pytest.fixture(scope="module")
-def clean_run(sandbox: Path, tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
-    """Parity of the healthy sandbox over 4 episodes (seeds 0-3), once for the module. Read-only."""
-    archive = tmp_path_factory.mktemp("clean-parity")
-    before = workspace_hash(sandbox)
-    outcome = parity(sandbox, archive, episodes=4)
-    return CleanRun(outcome, archive, before, workspace_hash(sandbox))
 
 
 def test_no_fault_passes_with_every_step_identical(clean_run: CleanRun) -> None:
