@@ -76,13 +76,20 @@ def next_run_path(runs_dir: Path, notebook: Path) -> Path:
 def ipc_manager_class(socket_dir: Path) -> type:
     """A kernel manager class whose sockets live in ``socket_dir`` (ipc transport)."""
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum, Unicode
+    from traitlets import CaselessStrEnum, Type, Unicode
+
+    from runbook_lib.runs.kernelclient import ready_client_class
 
     class IpcKernelManager(AsyncKernelManager):
-        """A kernel manager whose sockets are files in a private directory."""
+        """A kernel manager whose sockets are files in a private directory.
+
+        Its clients are ready without jupyter_client's fixed 0.2 s wait (see
+        :mod:`runbook_lib.runs.kernelclient`).
+        """
 
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
         ip = Unicode(str(socket_dir / "kernel"), config=True)
+        client_factory = Type(ready_client_class(), config=True)
 
     return IpcKernelManager
 
