@@ -92,6 +92,25 @@ def test_a_worker_runs_the_targets_exit_handlers_when_it_stops(
     assert mark.read_text(encoding="utf-8") == "ran"
 
 
+def test_a_file_the_target_left_open_keeps_what_it_wrote_when_the_worker_stops(
+    toy_root: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "env.log"
+    (toy_root / "openlog.py").write_text(
+        "import os\n"
+        "from toyrl import make as toy\n\n"
+        "LOG = open(os.environ['ENV_LOG'], 'w', encoding='utf-8')  # never closed, never flushed\n\n\n"
+        "def make(*args, **kwargs):\n"
+        "    LOG.write('made one env\\n')\n"
+        "    return toy(*args, **kwargs)\n",
+        encoding="utf-8",
+    )
+    with EnvWorker(sys.executable, toy_root, env={**os.environ, "ENV_LOG": str(log)}) as worker:
+        build_env(worker, "openlog:make", "legacy").reset(seed=1)
+    assert worker._proc.returncode == 0
+    assert log.read_text(encoding="utf-8") == "made one env\n"
+
+
 def test_identity_shows_the_unwrapped_class_and_the_wrapper_stack(toy_root: Path) -> None:
     with EnvWorker(sys.executable, toy_root) as worker:
         legacy = build_env(worker, FACTORY, "legacy", handle="legacy")
