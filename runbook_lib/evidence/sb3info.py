@@ -118,8 +118,10 @@ def _read_cached(file: Path) -> tuple[bool, dict[str, str] | None]:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False, None
-    info = data.get("info") if isinstance(data, dict) else None
-    if info is None and isinstance(data, dict) and "info" in data:
+    if not isinstance(data, dict) or "info" not in data:
+        return False, None
+    info = data["info"]
+    if info is None:
         return True, None  # this interpreter has no SB3
     if not isinstance(info, dict):
         return False, None
@@ -138,7 +140,7 @@ def _asked(path: list[str], installed: list[str]) -> dict[str, str] | None:
         file.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"info": info}, sort_keys=True) + "\n"
         # Not flushed to disk: a cache lost in a crash costs one more child, no evidence.
-        atomic_write_text(file, text, within=default_cache_dir(), durable=False)
+        atomic_write_text(file, text, durable=False)
     except OSError:
         pass  # a cache that cannot be written only costs the next process the child
     return info
