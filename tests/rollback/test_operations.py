@@ -37,6 +37,15 @@ def incident_id(archive: Path) -> str:
     return open_incident(archive, "unified env regression", "high", "perf-regression").id
 
 
+def apply_argv(
+    target: Path, archive: Path, incident: str, plan: str, *, yes: bool = True
+) -> list[str]:
+    """``runbook rollback apply`` of ``plan`` with the options every step here passes."""
+    confirm = ["--yes"] if yes else []
+    where = ["--target", str(target), "--archive", str(archive)]
+    return ["rollback", "apply", "--incident", incident, "--plan", plan, *confirm, *where]
+
+
 @pytest.mark.parametrize("strategy", ["env-var", "config", "code", "force", "now"])
 def test_strategy_cycle_restores_the_workspace(
     fresh_sandbox: Path, archive: Path, incident_id: str, strategy: str
@@ -120,19 +129,7 @@ def test_stale_plan_exits_4(fresh_sandbox: Path, archive: Path, incident_id: str
     config = fresh_sandbox / "config.ini"
     config.write_text(config.read_text() + "\n# an operator's edit\n")
     before = workspace_hash(fresh_sandbox)
-    proc = cli(
-        "rollback",
-        "apply",
-        "--incident",
-        incident_id,
-        "--plan",
-        plan.sha256,
-        "--yes",
-        "--target",
-        str(fresh_sandbox),
-        "--archive",
-        str(archive),
-    )
+    proc = cli(*apply_argv(fresh_sandbox, archive, incident_id, plan.sha256))
     assert proc.returncode == 4, proc.stderr
     assert "config.ini (changed since the plan)" in proc.stderr
     assert workspace_hash(fresh_sandbox) == before
@@ -143,18 +140,7 @@ def test_apply_without_yes_off_a_terminal_is_refused(
 ) -> None:
     plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "config")
     before = workspace_hash(fresh_sandbox)
-    proc = cli(
-        "rollback",
-        "apply",
-        "--incident",
-        incident_id,
-        "--plan",
-        plan.sha256[:12],
-        "--target",
-        str(fresh_sandbox),
-        "--archive",
-        str(archive),
-    )
+    proc = cli(*apply_argv(fresh_sandbox, archive, incident_id, plan.sha256[:12], yes=False))
     assert proc.returncode == 2 and "pass --yes" in proc.stderr
     assert workspace_hash(fresh_sandbox) == before
 
@@ -171,19 +157,7 @@ def test_two_concurrent_applies_one_proceeds_the_other_exits_3(
     plan = plan_rollback(IncidentRef(fresh_sandbox, archive, incident_id), "now")
     enable_crashpoints(fresh_sandbox)
     release = tmp_path / "release"
-    args = [
-        "rollback",
-        "apply",
-        "--incident",
-        incident_id,
-        "--plan",
-        plan.sha256,
-        "--yes",
-        "--target",
-        str(fresh_sandbox),
-        "--archive",
-        str(archive),
-    ]
+    args = apply_argv(fresh_sandbox, archive, incident_id, plan.sha256)
     first = subprocess.Popen(
         [runbook_executable(), *args],
         text=True,
@@ -218,18 +192,7 @@ def crash_points(
 ) -> list[str]:
     enable_crashpoints(workspace)
     proc = cli(
-        "rollback",
-        "apply",
-        "--incident",
-        incident_id,
-        "--plan",
-        plan,
-        "--yes",
-        "--target",
-        str(workspace),
-        "--archive",
-        str(archive),
-        env={"RUNBOOK_CRASH_LOG": str(log)},
+        *apply_argv(workspace, archive, incident_id, plan), env={"RUNBOOK_CRASH_LOG": str(log)}
     )
     assert proc.returncode == 0, proc.stderr
     return [line.split("\t")[1] for line in log.read_text().splitlines()]
@@ -274,17 +237,7 @@ def test_sigkill_at_every_side_effect_point_then_resume(sandbox: Path, tmp_path:
     killed = tmp_path / "killed"
     for number, label in enumerate(points, 1):
         workspace, store, inc, plan = restored(pristine)
-        proc = cli(
-            "rollback",
-            "apply",
-            "--incident",
-            inc,
-            "--plan",
-            plan,
-            "--yes",
-            *target(workspace, store),
-            env={"RUNBOOK_CRASH_AT": str(number)},
-        )
+        proc = cli(*apply_argv(workspace, store, inc, plan), env={"RUNBOOK_CRASH_AT": str(number)})
         assert proc.returncode == -9, (label, proc.stderr)
         status = json.loads(
             cli("rollback", "status", "--incident", inc, "--json", *target(workspace, store)).stdout
