@@ -16,8 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from runbook_lib.base.oldfiles import hold, let_go
-
 # Where the platform has it, a read opens the file itself, never what a final link names.
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -192,18 +190,6 @@ def _raise_first(jobs: Sequence[_Flush], here: Sequence[int] = ()) -> None:
         raise errors[0]
 
 
-def _replace_all(temps: Sequence[_Temp]) -> None:
-    """Rename each temporary over its file, in order; the old files are freed off this path."""
-    held: list[int | None] = []
-    try:
-        for temp in temps:
-            held.append(hold(temp.path))
-            os.replace(temp.tmp, temp.path)
-    finally:
-        for fd in held:
-            let_go(fd)
-
-
 class _Temp:
     """One file of a :class:`DurableGroup`: its temporary, descriptor and destination."""
 
@@ -291,16 +277,15 @@ class DurableGroup:
                 _fsync_all(rest)
             finally:
                 self._wait()
-            _replace_all(self._temps)
+            for temp in self._temps:
+                os.replace(temp.tmp, temp.path)
         except BaseException:
             self.discard()
             raise
         touched = [temp.path for temp in self._temps] + self._removed
         self._close()
         for path in self._removed:
-            old = hold(path)  # its blocks are freed on the closer thread (base.oldfiles)
             path.unlink(missing_ok=True)
-            let_go(old)
         if self.durable:
             for directory in dict.fromkeys(path.parent for path in touched):
                 fsync_dir(directory)
