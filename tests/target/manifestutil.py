@@ -47,3 +47,14 @@ def load_error(tmp_path: Path, text: str) -> str:
     with pytest.raises(InvalidInputError) as info:
         load_manifest(path)
     return str(info.value)
+
+
+def assert_names_key_file_and_line(
+    tmp_path: Path, old: str, new: str, line_text: str, expected: list[str]
+) -> None:
+    """The variant's load error names the file and the line of ``line_text``, and says ``expected``."""
+    text = variant(old, new)
+    message = load_error(tmp_path, text)
+    assert f"{tmp_path / MANIFEST_NAME}:{line_of(text, line_text)}:" in message, message
+    for part in expected:
+        assert part in message, message

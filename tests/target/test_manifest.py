@@ -11,6 +11,7 @@ from runbook_lib.target.tomlcheck import looks_like_secret
 from tests.target.manifestutil import (
     CODE_PATHS,
     TEXT,
+    assert_names_key_file_and_line,
     line_of,
     load_error,
     variant,
@@ -281,11 +282,7 @@ BAD_VARIANTS = [
 def test_bad_manifest_names_key_file_and_line(
     tmp_path: Path, old: str, new: str, line_text: str, expected: list[str]
 ) -> None:
-    text = variant(old, new)
-    message = load_error(tmp_path, text)
-    assert f"{tmp_path / MANIFEST_NAME}:{line_of(text, line_text)}:" in message
-    for part in expected:
-        assert part in message
+    assert_names_key_file_and_line(tmp_path, old, new, line_text, expected)
 
 
 def test_missing_required_table(tmp_path: Path) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.target.manifest import MANIFEST_NAME, load_manifest
+from runbook_lib.target.manifest import load_manifest
 from runbook_lib.target.specs import ChecksSpec, ModelsSpec, TradingBounds, TradingSpec
 from tests.target.manifestutil import (
     SANDBOX_MANIFEST,
     TEXT,
-    line_of,
+    assert_names_key_file_and_line,
     load_error,
     variant,
     write,
@@ -181,11 +181,7 @@ CHECKS_VARIANTS = [
 def test_bad_models_or_checks_name_key_file_and_line(
     tmp_path: Path, old: str, new: str, line_text: str, expected: list[str]
 ) -> None:
-    text = variant(old, new)
-    message = load_error(tmp_path, text)
-    assert f"{tmp_path / MANIFEST_NAME}:{line_of(text, line_text)}:" in message, message
-    for part in expected:
-        assert part in message, message
+    assert_names_key_file_and_line(tmp_path, old, new, line_text, expected)
 
 
 def test_rollback_tests_default_to_the_tests_command(tmp_path: Path) -> None:

@@ -73,22 +73,29 @@ def test_reset_is_bytewise_reproducible_across_workers(toy_root: Path) -> None:
     assert firsts[0]["pair"][1].tobytes() == firsts[1]["pair"][1].tobytes()
 
 
+def _one_env_then_stop(toy_root: Path, module: str, source: str, **env: str) -> int | None:
+    """Write ``module`` into the target, build and reset one env of its ``make``, stop the worker.
+
+    Returns the worker process's exit code.
+    """
+    (toy_root / f"{module}.py").write_text(source, encoding="utf-8")
+    with EnvWorker(sys.executable, toy_root, env={**os.environ, **env}) as worker:
+        build_env(worker, f"{module}:make", "legacy").reset(seed=1)
+    return worker._proc.returncode
+
+
 def test_a_worker_runs_the_targets_exit_handlers_when_it_stops(
     toy_root: Path, tmp_path: Path
 ) -> None:
     mark = tmp_path / "exit-handler-ran"
-    (toy_root / "exitprobe.py").write_text(
+    exitprobe = (
         "import atexit, os, pathlib\n"
         "from toyrl import make as toy\n\n\n"
         "def make(*args, **kwargs):\n"
         "    atexit.register(pathlib.Path(os.environ['EXIT_MARK']).write_text, 'ran')\n"
-        "    return toy(*args, **kwargs)\n",
-        encoding="utf-8",
+        "    return toy(*args, **kwargs)\n"
     )
-    worker = EnvWorker(sys.executable, toy_root, env={**os.environ, "EXIT_MARK": str(mark)})
-    with worker:
-        build_env(worker, "exitprobe:make", "legacy").reset(seed=1)
-    assert worker._proc.returncode == 0
+    assert _one_env_then_stop(toy_root, "exitprobe", exitprobe, EXIT_MARK=str(mark)) == 0
     assert mark.read_text(encoding="utf-8") == "ran"
 
 
@@ -96,18 +103,15 @@ def test_a_file_the_target_left_open_keeps_what_it_wrote_when_the_worker_stops(
     toy_root: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "env.log"
-    (toy_root / "openlog.py").write_text(
+    openlog = (
         "import os\n"
         "from toyrl import make as toy\n\n"
         "LOG = open(os.environ['ENV_LOG'], 'w', encoding='utf-8')  # never closed, never flushed\n\n\n"
         "def make(*args, **kwargs):\n"
         "    LOG.write('made one env\\n')\n"
-        "    return toy(*args, **kwargs)\n",
-        encoding="utf-8",
+        "    return toy(*args, **kwargs)\n"
     )
-    with EnvWorker(sys.executable, toy_root, env={**os.environ, "ENV_LOG": str(log)}) as worker:
-        build_env(worker, "openlog:make", "legacy").reset(seed=1)
-    assert worker._proc.returncode == 0
+    assert _one_env_then_stop(toy_root, "openlog", openlog, ENV_LOG=str(log)) == 0
     assert log.read_text(encoding="utf-8") == "made one env\n"
 
 
