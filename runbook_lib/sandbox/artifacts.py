@@ -15,8 +15,6 @@ from runbook_lib.base.progress import NO_PROGRESS, ItemProgress
 # (workspace, cache, progress) -> report; progress is told as each long item is done.
 Builder = Callable[[Path, Path, ItemProgress], dict[str, str]]
 
-__all__ = ["Builder", "build_all", "default_cache_dir"]
-
 
 def _builders(profile: str) -> list[Builder]:
     if profile == "foreign":
