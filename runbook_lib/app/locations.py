@@ -15,8 +15,8 @@ plans against a changed target never see the evidence.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from runbook_lib.base.errors import InvalidInputError
 
@@ -57,8 +57,7 @@ def default_archive(target: Path) -> Path:
     return data_home() / "runbook" / "archives" / f"{manifest.name}-{digest}"
 
 
-@dataclass(frozen=True)
-class Locations:
+class Locations(NamedTuple):
     """What was given before the subcommand (or in a notebook's parameters)."""
 
     target: Path | None = None

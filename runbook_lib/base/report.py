@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
+
+from runbook_lib.base.records import plain
 
 Status = Literal["pass", "fail", "warn", "skip"]
 STATUSES: tuple[Status, ...] = ("pass", "fail", "warn", "skip")
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """The outcome of one check.
 
     Attributes:
@@ -28,7 +29,7 @@ class CheckResult:
     name: str
     status: Status
     summary: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = MappingProxyType({})
     duration_s: float = 0.0
     blocking: bool = True
 
@@ -39,7 +40,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return asdict(self)
+        data: dict[str, Any] = plain(self)
+        return data
 
 
 @contextmanager

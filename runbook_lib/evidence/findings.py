@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from runbook_lib.base.errors import WorkspaceError
+from runbook_lib.base.records import plain
 from runbook_lib.evidence.layout import (
     BLOBS_DIR,
     CHAIN,
@@ -37,15 +37,36 @@ class Verdict(StrEnum):
     FAILED = "failed"
 
 
-@dataclass
 class VerifyReport:
-    """What :func:`verify_incident` found."""
+    """What :func:`verify_incident` found; each check adds its problems and notes as it runs.
 
-    incident: str
-    problems: list[str] = field(default_factory=list)
-    files_checked: int = 0
-    runs_checked: int = 0
-    notes: list[str] = field(default_factory=list)
+    A plain class, not a dataclass: the seal is on the path of ``runbook
+    rollback now``, which imports no :mod:`dataclasses` (see
+    :mod:`runbook_lib.base.records`), and this report is filled in place.
+    """
+
+    _FIELDS = ("incident", "problems", "files_checked", "runs_checked", "notes")
+    __slots__ = ("files_checked", "incident", "notes", "problems", "runs_checked")
+
+    def __init__(
+        self,
+        incident: str,
+        problems: list[str] | None = None,
+        files_checked: int = 0,
+        runs_checked: int = 0,
+        notes: list[str] | None = None,
+    ) -> None:
+        """A report on ``incident``; ``problems`` and ``notes`` start empty unless given."""
+        self.incident = incident
+        self.problems: list[str] = [] if problems is None else problems
+        self.files_checked = files_checked
+        self.runs_checked = runs_checked
+        self.notes: list[str] = [] if notes is None else notes
+
+    def __repr__(self) -> str:
+        """The report's fields, as a dataclass would show them."""
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"VerifyReport({fields})"
 
     @property
     def ok(self) -> bool:
@@ -78,7 +99,7 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: ``ok`` only when signed and clean; ``consistent`` when clean."""
         return {
-            **asdict(self),
+            **{name: plain(getattr(self, name)) for name in self._FIELDS},
             "ok": self.verdict is Verdict.OK,
             "consistent": self.ok,
             "verdict": str(self.verdict),

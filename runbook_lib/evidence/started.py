@@ -13,10 +13,9 @@ import getpass
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runbook_lib.base.fsutil import atomic_write_text, sha256_bytes, sha256_file
 from runbook_lib.base.oslock import held_elsewhere
@@ -63,8 +62,7 @@ def record_start(
     return record
 
 
-@dataclass(frozen=True)
-class OpenRun:
+class OpenRun(NamedTuple):
     """A run that started and has no chain record yet."""
 
     seq: int

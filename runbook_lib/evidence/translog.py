@@ -15,7 +15,6 @@ the tree's right edge that the last append kept beside the log
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Mapping
@@ -277,6 +276,8 @@ def check_incident(incident_dir: Path, manifest: bytes, log: LogView) -> list[st
 
 def checkpoint(archive: Path, key: Ed25519PrivateKey | None) -> bytes:
     """A checkpoint of the log (size, root), as a DSSE envelope signed with ``key`` if given."""
+    import base64  # checkpoints only: a seal's append needs none of it
+
     hashes = leaves(read_log(archive))
     body = {"origin": ORIGIN, "size": len(hashes), "root": merkle.root(hashes).hex()}
     if key is None:
@@ -294,6 +295,8 @@ def checkpoint(archive: Path, key: Ed25519PrivateKey | None) -> bytes:
 
 def verify_checkpoint(archive: Path, data: bytes, trusted: Ed25519PublicKey | None) -> list[str]:
     """Everything the archive does that contradicts a checkpoint kept elsewhere."""
+    import base64
+
     try:
         envelope = json.loads(data)
         body = json.loads(base64.b64decode(envelope["payload"]))

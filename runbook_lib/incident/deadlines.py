@@ -14,17 +14,16 @@ Everything here is a pure function of a :class:`Timeline` and a clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 DeadlineStatus = Literal["due", "overdue", "met"]
 _HOUR = timedelta(hours=1)
 UPDATE_EVERY = 4 * _HOUR
 
 
-@dataclass(frozen=True)
-class Obligation:
+class Obligation(NamedTuple):
     """Something the seeds require by a deadline."""
 
     name: str
@@ -57,23 +56,21 @@ OBLIGATIONS: dict[str, Obligation] = {
 }
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(NamedTuple):
     """The facts of an incident that its deadlines depend on (all UTC)."""
 
     severity: str
     opened_at: datetime
     rollback_started: datetime | None = None
     rollback_completed: datetime | None = None
-    done: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    done: Mapping[str, tuple[datetime, ...]] = MappingProxyType({})
 
     def first_done(self, obligation: str) -> datetime | None:
         """When ``obligation`` was first met."""
         return min(self.done.get(obligation, ()), default=None)
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """One obligation's deadline and where it stands.
 
     Attributes:

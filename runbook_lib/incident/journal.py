@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from runbook_lib.base.durable import fsync_dir
 from runbook_lib.base.errors import WorkspaceError
@@ -75,8 +74,7 @@ class JournalRecord(TypedDict):
     plan: NotRequired[str]
 
 
-@dataclass(frozen=True)
-class TornLine:
+class TornLine(NamedTuple):
     """The unfinished last line a crash left behind."""
 
     line: int
@@ -85,11 +83,10 @@ class TornLine:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class JournalContents:
+class JournalContents(NamedTuple):
     """Every complete record of a journal, and its torn last line if there is one."""
 
     path: Path
@@ -268,8 +265,7 @@ def last_open_intent(records: Sequence[Record]) -> Record | None:
     return pending[-1] if pending else None
 
 
-@dataclass(frozen=True)
-class Interrupted:
+class Interrupted(NamedTuple):
     """An operation that began and never ended, as the journal tells it."""
 
     operation: str

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.deadlines import OBLIGATIONS, Deadline, Timeline, iso
@@ -71,8 +70,7 @@ _ID = re.compile(r"^INC-(\d{8})-(\d{4})-[0-9a-f]{4}$")
 _MAX_TITLE = 200
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(NamedTuple):
     """The incident entered ``state`` at ``at`` (UTC)."""
 
     state: str
@@ -80,8 +78,7 @@ class Transition:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Completion:
+class Completion(NamedTuple):
     """An obligation (a key of :data:`~.deadlines.OBLIGATIONS`) was met at ``at``."""
 
     obligation: str
@@ -89,8 +86,7 @@ class Completion:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Incident:
+class Incident(NamedTuple):
     """One incident: what happened, where it stands and what was done when."""
 
     id: str
@@ -268,7 +264,7 @@ def transition(
     last = incident.history[-1].at
     if moment < last:
         raise InvalidInputError(f"time {iso(moment)} is before the last change at {iso(last)}")
-    return replace(incident, history=(*incident.history, Transition(state, moment, note)))
+    return incident._replace(history=(*incident.history, Transition(state, moment, note)))
 
 
 def mark_done(
@@ -292,7 +288,7 @@ def mark_done(
     if moment < incident.opened_at:
         raise InvalidInputError(f"time {iso(moment)} is before the incident was opened")
     done = Completion(obligation, moment, note)
-    return replace(incident, completions=(*incident.completions, done))
+    return incident._replace(completions=(*incident.completions, done))
 
 
 def due(incident: Incident, now: datetime | None = None) -> list[Deadline]:

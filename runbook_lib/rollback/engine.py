@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
+from runbook_lib.base.records import plain
 from runbook_lib.base.report import CheckResult
 from runbook_lib.incident.journal import Interrupted, JournalEvent, find_interrupted
 from runbook_lib.rollback.actions.base import Action, Context
@@ -30,14 +30,13 @@ from runbook_lib.rollback.plans import blob_store, load_plan, save_plan
 Journal = Callable[[dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class OperationReport:
-    """What apply, undo or resume did."""
+class OperationReport(NamedTuple):
+    """What apply, undo or resume did (the engine fills its two lists as it goes)."""
 
     operation: str
     plan: str
-    steps_done: list[str] = field(default_factory=list)
-    checks: list[CheckResult] = field(default_factory=list)
+    steps_done: list[str]
+    checks: list[CheckResult]
     dry_run: bool = False
 
     @property
@@ -47,7 +46,7 @@ class OperationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
+        data: dict[str, Any] = plain(self)
         data["ok"] = self.ok
         return data
 
@@ -80,7 +79,7 @@ def make_plan(
 
 def _labelled(step: Step, labels: Mapping[str, str]) -> Step:
     label = labels.get(step.action)
-    return replace(step, title=f"{label}: {step.title}") if label else step
+    return step._replace(title=f"{label}: {step.title}") if label else step
 
 
 def context_for(root: Path, incident_dir: Path, env: dict[str, str] | None = None) -> Context:
@@ -95,7 +94,7 @@ def context_for(root: Path, incident_dir: Path, env: dict[str, str] | None = Non
 
 
 def _changes(step: Step) -> list[dict[str, Any]]:
-    return [asdict(change) for change in step.changes]
+    return [change._asdict() for change in step.changes]
 
 
 def check_fresh(plan: Plan, root: Path) -> None:
@@ -172,14 +171,16 @@ def apply_plan(
     """Apply every step in order; each step is verified right after it runs."""
     check_fresh(plan, ctx.root)
     if dry_run:
-        return OperationReport("apply", plan.sha256, [s.title for s in plan.steps], dry_run=True)
+        return OperationReport(
+            "apply", plan.sha256, [s.title for s in plan.steps], [], dry_run=True
+        )
     return _apply_all(plan, ctx, _journaled(journal), "apply")
 
 
 def _apply_all(plan: Plan, ctx: Context, journal: Journal, label: str) -> OperationReport:
     """Run every step forward (finished ones are no-ops), journaled as one ``apply``."""
     journal({"event": JournalEvent.BEGIN, "operation": "apply", "plan": plan.sha256})
-    report = OperationReport(label, plan.sha256)
+    report = OperationReport(label, plan.sha256, [], [])
     for index, step in enumerate(plan.steps):
         result = _run_step(plan, index, "apply", ctx, journal)
         report.steps_done.append(step.title)
@@ -197,10 +198,10 @@ def undo_plan(
     indices = list(reversed(range(last)))
     if dry_run:
         titles = [plan.steps[i].title for i in indices]
-        return OperationReport("undo", plan.sha256, titles, dry_run=True)
+        return OperationReport("undo", plan.sha256, titles, [], dry_run=True)
     journal = _journaled(journal)
     journal({"event": JournalEvent.BEGIN, "operation": "undo", "plan": plan.sha256})
-    report = OperationReport("undo", plan.sha256)
+    report = OperationReport("undo", plan.sha256, [], [])
     for index in indices:
         _run_step(plan, index, "undo", ctx, journal)
         report.steps_done.append(plan.steps[index].title)

@@ -18,16 +18,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, LockHeldError, WorkspaceError
 from runbook_lib.base.fsutil import atomic_write_text
 from runbook_lib.base.oslock import FileLock, Timeout, held_elsewhere
+from runbook_lib.base.records import plain
 
 LOCK_DIR = ".runbook"
 LOCK_FILE = "lock"
@@ -70,8 +70,7 @@ def _process_start(pid: int) -> float | None:
     return _psutil_start(pid)
 
 
-@dataclass(frozen=True)
-class LockHolder:
+class LockHolder(NamedTuple):
     """Who holds (or held) a target's lock."""
 
     pid: int
@@ -104,7 +103,7 @@ class LockHolder:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return asdict(self)
+        return self._asdict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LockHolder:
@@ -119,8 +118,7 @@ class LockHolder:
         )
 
 
-@dataclass(frozen=True)
-class Acquired:
+class Acquired(NamedTuple):
     """The lock was taken: by whom, and what a dead earlier holder left behind."""
 
     target: Path
@@ -130,7 +128,7 @@ class Acquired:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
+        data: dict[str, Any] = plain(self)
         data["target"] = str(self.target)
         return data
 
@@ -232,8 +230,7 @@ class TargetLock:
         self.release()
 
 
-@dataclass(frozen=True)
-class LockStatus:
+class LockStatus(NamedTuple):
     """Whether a target is locked now, and by whom.
 
     Attributes:
@@ -250,7 +247,7 @@ class LockStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
+        data: dict[str, Any] = plain(self)
         data["target"] = str(self.target)
         return data
 

@@ -8,11 +8,9 @@ that changes the target, journals every step, and moves the incident's state.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.evidence import index
@@ -76,7 +74,7 @@ def plan_rollback(ref: IncidentRef, strategy: str, *, service: ServiceSpec | Non
     """
     manifest, incident, directory = _setup(ref)
     if service is not None:
-        manifest = dataclasses.replace(manifest, service=service)
+        manifest = manifest._replace(service=service)
     actions = _actions(strategy, manifest, ref.archive, directory, incident)
     with amending(ref.archive, directory):
         return _save_plan(manifest, directory, incident, strategy, actions)
@@ -220,7 +218,7 @@ def rollback_status(ref: IncidentRef) -> dict[str, Any]:
         "target": str(manifest.root),
         "plans": [r["plan"] for r in records if r.get("event") == JournalEvent.PLAN],
         "last_completed": {"operation": last[0], "plan": last[1]} if last else None,
-        "interrupted": interrupted.__dict__ if interrupted else None,
+        "interrupted": interrupted._asdict() if interrupted else None,
         "torn_line": contents.torn.to_dict() if contents.torn else None,
         "lock": lock_status(manifest.root).to_dict(),
         "rollback_env": read_rollback_env(manifest.root),
@@ -246,7 +244,7 @@ def scan_interrupted(target: Path, archive: Path) -> dict[str, Any]:
                     "incident": incident.id,
                     "title": incident.title,
                     "state": incident.state,
-                    **interrupted.__dict__,
+                    **interrupted._asdict(),
                 }
             )
     return {
@@ -259,8 +257,7 @@ def scan_interrupted(target: Path, archive: Path) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class NowReport:
+class NowReport(NamedTuple):
     """What ``runbook rollback now`` did."""
 
     incident: str

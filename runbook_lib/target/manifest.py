@@ -14,11 +14,12 @@ the names of the environment variables that hold them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.base.records import plain
 from runbook_lib.target.parity_sections import ParitySettings, parity_settings
 from runbook_lib.target.sections import (
     archive_section,
@@ -77,8 +78,7 @@ _TOP = (
 )
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """A validated ``runbook.toml``; paths inside are relative to :attr:`root`."""
 
     path: Path
@@ -93,7 +93,7 @@ class Manifest:
     test_command: tuple[str, ...] = ()
     rollback_test_command: tuple[str, ...] = ()
     default_margin: float = DEFAULT_MARGIN
-    margins: Mapping[str, float] = field(default_factory=dict)
+    margins: Mapping[str, float] = MappingProxyType({})
     ray_address: str | None = None
     webhook_url: str | None = None
     webhook_url_env: str | None = None
@@ -104,7 +104,7 @@ class Manifest:
     archive_dir: str | None = None
     signing_key: str | None = None
     python: str | None = None
-    parity: ParitySettings = field(default_factory=ParitySettings)
+    parity: ParitySettings = ParitySettings()
 
     def resolve(self, relative: str) -> Path:
         """The absolute path of a manifest path (relative to the target's root)."""
@@ -125,7 +125,7 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        data = asdict(self)
+        data: dict[str, Any] = plain(self)
         data["path"] = str(self.path)
         data["root"] = str(self.root)
         return data

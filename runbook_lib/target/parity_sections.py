@@ -13,8 +13,8 @@ comparison, every step required to agree.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from runbook_lib.target.sections import SB3_ALGOS, matched, rel_path
 from runbook_lib.target.tomlcheck import Table
@@ -37,8 +37,7 @@ _REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./@^~+-]*$")
 RANDOM = "random"
 
 
-@dataclass(frozen=True)
-class ParitySide:
+class ParitySide(NamedTuple):
     """One side of a parity run.
 
     Attributes:
@@ -54,8 +53,7 @@ class ParitySide:
     ref: str | None = None
 
 
-@dataclass(frozen=True)
-class ParityPolicy:
+class ParityPolicy(NamedTuple):
     """Who picks the actions: ``random``, ``model`` (a file) or ``entry_point``.
 
     Attributes:
@@ -67,8 +65,7 @@ class ParityPolicy:
     value: str | None = None
 
 
-@dataclass(frozen=True)
-class ParitySettings:
+class ParitySettings(NamedTuple):
     """The ``[parity]`` keys that shape a lockstep run (defaults: today's behaviour)."""
 
     metrics: tuple[str, ...] | None = None
@@ -76,10 +73,10 @@ class ParitySettings:
     atol: float = 0.0
     rtol: float = 0.0
     fresh_env: bool = False
-    policy: ParityPolicy = field(default_factory=ParityPolicy)
+    policy: ParityPolicy = ParityPolicy()
     algorithms: tuple[str, ...] = ()
-    legacy: ParitySide = field(default_factory=lambda: ParitySide("legacy"))
-    candidate: ParitySide = field(default_factory=lambda: ParitySide("unified"))
+    legacy: ParitySide = ParitySide("legacy")
+    candidate: ParitySide = ParitySide("unified")
 
 
 def _flag(table: Table, key: str, default: bool) -> bool:

@@ -1,7 +1,8 @@
 """The typed records of a target manifest's sections (``[git]``, ``[env]``, ``[service]``, ...).
 
 Each ``runbook.toml`` section is validated into one of these frozen
-dataclasses by :mod:`runbook_lib.target.sections`, and
+records (NamedTuples: :mod:`runbook_lib.base.records` says why) by
+:mod:`runbook_lib.target.sections`, and
 :class:`~runbook_lib.target.manifest.Manifest` holds them. Paths inside are
 relative to the target's root.
 """
@@ -9,14 +10,18 @@ relative to the target's root.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypedDict
+from types import MappingProxyType
+from typing import Literal, NamedTuple, TypedDict
 
 DEFAULT_MARGIN = 0.05
 
 # A value of ``[env] factory_kwargs``: what a TOML scalar can hold.
 FactoryArg = str | int | float | bool
+
+# The default of a mapping field: one shared empty mapping that nothing can change.
+NO_FACTORY_KWARGS: Mapping[str, FactoryArg] = MappingProxyType({})
+NO_ENV: Mapping[str, str] = MappingProxyType({})
 
 
 class FactoryConfig(TypedDict, total=False):
@@ -27,8 +32,7 @@ class FactoryConfig(TypedDict, total=False):
     builder: str
 
 
-@dataclass(frozen=True)
-class EnvVarSwitch:
+class EnvVarSwitch(NamedTuple):
     """An environment variable that selects the env type (seed 000 §1.1)."""
 
     name: str
@@ -36,8 +40,7 @@ class EnvVarSwitch:
     unified: str
 
 
-@dataclass(frozen=True)
-class ConfigSwitch:
+class ConfigSwitch(NamedTuple):
     """The config-file key that selects the env type (seed 000 §1.3)."""
 
     file: str
@@ -61,16 +64,14 @@ class ConfigSwitch:
         return None
 
 
-@dataclass(frozen=True)
-class ForceFlag:
+class ForceFlag(NamedTuple):
     """The module constant that forces the legacy env globally (seed 000 §1.4)."""
 
     file: str
     constant: str
 
 
-@dataclass(frozen=True)
-class CallSite:
+class CallSite(NamedTuple):
     """The call that a code-level rollback pins to the legacy env (seed 000 §1.2)."""
 
     file: str
@@ -78,8 +79,7 @@ class CallSite:
     keyword: str = "env_type"
 
 
-@dataclass(frozen=True)
-class EnvSpec:
+class EnvSpec(NamedTuple):
     """The env factory (an entry point) and its switches."""
 
     factory: str
@@ -89,11 +89,10 @@ class EnvSpec:
     config: ConfigSwitch | None = None
     force_flag: ForceFlag | None = None
     call_site: CallSite | None = None
-    factory_kwargs: Mapping[str, FactoryArg] = field(default_factory=dict)
+    factory_kwargs: Mapping[str, FactoryArg] = NO_FACTORY_KWARGS
 
 
-@dataclass(frozen=True)
-class GitSpec:
+class GitSpec(NamedTuple):
     """Where the stable code is and which paths a code rollback restores."""
 
     stable_ref: str
@@ -101,16 +100,14 @@ class GitSpec:
     code_paths: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class BackupSpec:
+class BackupSpec(NamedTuple):
     """The backups directory (timestamped subdirectories) and their checksum file."""
 
     dir: str
     checksum_file: str = "SHA256SUMS"
 
 
-@dataclass(frozen=True)
-class PackageSpec:
+class PackageSpec(NamedTuple):
     """The deployed package and its two versions, installed offline from a wheelhouse."""
 
     name: str
@@ -120,8 +117,7 @@ class PackageSpec:
     site_dir: str
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(NamedTuple):
     """How the target's service is run: a local ``process`` or a ``systemd`` unit.
 
     ``port`` is the ``[service] port`` the command's ``{port}`` placeholder
@@ -133,7 +129,7 @@ class ServiceSpec:
     name: str
     adapter: Literal["process", "systemd"]
     command: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = NO_ENV
     pidfile: str | None = None
     state_file: str | None = None
     health_path: str = "/health"
@@ -154,8 +150,7 @@ class ServiceSpec:
         return self.adapter == "process" and any("{port}" in arg for arg in self.command)
 
 
-@dataclass(frozen=True)
-class ModelsSpec:
+class ModelsSpec(NamedTuple):
     """The target's model files, the SB3 algorithm they load with, and the env they must fit.
 
     Attributes:
@@ -176,8 +171,7 @@ class ModelsSpec:
     deployed_key: str | None = None
 
 
-@dataclass(frozen=True)
-class TradingBounds:
+class TradingBounds(NamedTuple):
     """How far the current model may trail the stable baseline (absolute differences).
 
     Attributes:
@@ -193,20 +187,18 @@ class TradingBounds:
     max_cost_rise: float = 0.03
 
 
-@dataclass(frozen=True)
-class TradingSpec:
+class TradingSpec(NamedTuple):
     """The target's evaluation command (prints JSON metrics) and the bounds to hold."""
 
     command: tuple[str, ...]
-    bounds: TradingBounds = field(default_factory=TradingBounds)
+    bounds: TradingBounds = TradingBounds()
 
     def argv(self, python: str) -> list[str]:
         """The command with ``{python}`` replaced by the interpreter to use."""
         return [arg.replace("{python}", python) for arg in self.command]
 
 
-@dataclass(frozen=True)
-class ChecksSpec:
+class ChecksSpec(NamedTuple):
     """The target's own validators that the verification checks run."""
 
     config_command: tuple[str, ...] = ()

@@ -25,7 +25,6 @@ The rollback operations are called through their public functions.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -157,7 +156,7 @@ class _Rehearsal:
             return CheckResult(EFFECT, "pass", "runbook.toml has no [service] to restart")
         package = self.manifest.package
         expected = package.stable_version if package and strategy != Strategy.SAC_DATA else None
-        manifest = dataclasses.replace(self.manifest, service=self.service)
+        manifest = self.manifest._replace(service=self.service)
         health = check_service_health(manifest, expected_version=expected)
         port = health.evidence.get("status", {}).get("port")
         if health.ok and port != self.service.port:
@@ -222,7 +221,7 @@ def _relocated(spec: ServiceSpec | None) -> tuple[ServiceSpec | None, str]:
             "the service's port is fixed by runbook.toml "
             "([service] command has no {port} for a copy's own port)"
         )
-    return dataclasses.replace(spec, port=free_loopback_port()), ""
+    return spec._replace(port=free_loopback_port()), ""
 
 
 def _open_rehearsal_incident(archive: Path, manifest: Manifest, head: str) -> str:

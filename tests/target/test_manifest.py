@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -75,7 +74,7 @@ def test_sandbox_manifest_states_the_sandbox_facts(tmp_path: Path) -> None:
         "--port",
         "0",
     ]
-    assert service.relocatable and replace(service, port=8123).argv("/py")[-2:] == [
+    assert service.relocatable and service._replace(port=8123).argv("/py")[-2:] == [
         "--port",
         "8123",
     ]

@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from runbook_lib.app.locations import Locations
 from runbook_lib.base.errors import EXIT_INVALID_INPUT, RunbookError
@@ -30,8 +29,7 @@ _FLAGS = {"--yes": "yes", "-y": "yes", "--dry-run": "dry_run", "--json": "as_jso
 _VALUED = {"--title", "--target", "--archive"}
 
 
-@dataclass
-class NowArgs:
+class NowArgs(NamedTuple):
     """What ``rollback now`` was given, before and after the subcommand."""
 
     before: dict[str, str]
@@ -42,9 +40,9 @@ class NowArgs:
 
 
 def _options(
-    args: list[str], valued: set[str], flags: dict[str, str], into: NowArgs, values: dict[str, str]
+    args: list[str], valued: set[str], flags: dict[str, str], into: set[str], values: dict[str, str]
 ) -> bool:
-    """Read ``args`` into ``values`` and ``into``'s flags; False on anything unknown."""
+    """Read ``args`` into ``values`` and the flags' names into ``into``; False if unknown."""
     index = 0
     while index < len(args):
         arg = args[index]
@@ -55,7 +53,7 @@ def _options(
             values[arg] = args[index + 1]
             index += 1
         elif arg in flags:
-            setattr(into, flags[arg], True)
+            into.add(flags[arg])
         else:
             return False
         index += 1
@@ -70,11 +68,16 @@ def parse(argv: list[str]) -> NowArgs | None:
         return None
     if argv[at + 1 : at + 2] != ["now"]:
         return None
-    parsed = NowArgs(before={}, after={})
-    if not _options(argv[:at], {"--target", "--archive"}, {}, parsed, parsed.before):
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    flags: set[str] = set()
+    if not _options(argv[:at], {"--target", "--archive"}, {}, flags, before):
         return None
-    if not _options(argv[at + 2 :], _VALUED, _FLAGS, parsed, parsed.after):
+    if not _options(argv[at + 2 :], _VALUED, _FLAGS, flags, after):
         return None
+    parsed = NowArgs(
+        before, after, yes="yes" in flags, dry_run="dry_run" in flags, as_json="as_json" in flags
+    )
     paths = [v for k, v in (*parsed.before.items(), *parsed.after.items()) if k != "--title"]
     # click.Path(file_okay=False) refuses an empty value or an existing file: let it say so.
     if any(not value or os.path.isfile(value) for value in paths):

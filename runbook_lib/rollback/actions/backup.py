@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, ClassVar
@@ -78,17 +77,27 @@ def _verified(directory: Path, checksum_file: str) -> dict[str, str]:
     return parse_sha256sums((directory / checksum_file).read_text(encoding="utf-8"))
 
 
-@dataclass(frozen=True)
 class BackupRestoreAction(Action):
     """Restore every file a backup lists, after verifying the backup."""
 
     name: ClassVar[str] = "backup-restore"
-    backups_dir: str
-    checksum_file: str = "SHA256SUMS"
-    backup: str | None = None
-    # Globs (relative to the root) of backed-up files this restore leaves alone:
-    # seed 003's code rollback restores the configuration, not the models.
-    exclude: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        backups_dir: str,
+        checksum_file: str = "SHA256SUMS",
+        backup: str | None = None,
+        exclude: tuple[str, ...] = (),
+    ) -> None:
+        """Restore ``backup`` (default: the newest) of ``backups_dir``, checked by its sums.
+
+        ``exclude``: globs (relative to the root) of backed-up files this restore
+        leaves alone; seed 003's code rollback restores the configuration, not the models.
+        """
+        self.backups_dir = backups_dir
+        self.checksum_file = checksum_file
+        self.backup = backup
+        self.exclude = exclude
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> BackupRestoreAction:

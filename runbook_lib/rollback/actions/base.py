@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, NamedTuple
 
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.report import CheckResult, Status, timed
@@ -29,21 +29,38 @@ from runbook_lib.rollback.actions.files import (
 from runbook_lib.rollback.actions.model import FileChange, Step
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """Where an action runs: the target, the incident's files and the interpreter."""
 
     root: Path
     incident_dir: Path
     store: BlobStore
     python: str
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = MappingProxyType({})
 
 
 class Action(ABC):
-    """One rollback action; see the module docstring."""
+    """One rollback action; see the module docstring.
+
+    An action is what its :meth:`params` say: two actions of one type with
+    the same parameters are equal, and that is what ``repr`` shows.
+    """
 
     name: ClassVar[str]
+
+    def __repr__(self) -> str:
+        """The action's type and parameters."""
+        return f"{type(self).__name__}({self.params()!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Same type, same parameters."""
+        return (
+            type(other) is type(self)
+            and isinstance(other, Action)
+            and other.params() == self.params()
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by parameters, which are mutable
 
     @classmethod
     @abstractmethod

@@ -11,7 +11,6 @@ undoable like any rollback step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,13 +38,15 @@ def append_entry(text: str, entry: str) -> str:
     return text.rstrip("\n") + "\n\n" + body + "\n"
 
 
-@dataclass(frozen=True)
 class DifferencesEntryAction(Action):
     """Append one rendered entry to the differences document."""
 
     name: ClassVar[str] = "differences-entry"
-    file: str
-    entry: str
+
+    def __init__(self, file: str, entry: str) -> None:
+        """Append ``entry`` to ``file`` (relative to the root)."""
+        self.file = file
+        self.entry = entry
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> DifferencesEntryAction:

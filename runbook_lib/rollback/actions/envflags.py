@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,13 +46,15 @@ def _step(action: Action, title: str, root: Path, *, relative: str, new: str, su
     return Step(action=action.name, title=title, changes=(change,), params=params, blobs=blobs)
 
 
-@dataclass(frozen=True)
 class EnvVarAction(Action):
     """Write the env-var rollback file (seed 000 §1.1, immediate rollback)."""
 
     name: ClassVar[str] = "env-var"
-    variables: Mapping[str, str]
-    note: str = ""
+
+    def __init__(self, variables: Mapping[str, str], note: str = "") -> None:
+        """Set ``variables`` (name to rollback value); ``note`` heads the file."""
+        self.variables = variables
+        self.note = note
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> EnvVarAction:
@@ -90,15 +91,17 @@ class EnvVarAction(Action):
         ]
 
 
-@dataclass(frozen=True)
 class ConfigFlagAction(Action):
     """Set ``[section] key = value`` in the target's INI config (seed 000 §1.3)."""
 
     name: ClassVar[str] = "config-flag"
-    file: str
-    section: str
-    key: str
-    value: str
+
+    def __init__(self, file: str, section: str, key: str, value: str) -> None:
+        """Set ``key`` of ``[section]`` in ``file`` (relative to the root) to ``value``."""
+        self.file = file
+        self.section = section
+        self.key = key
+        self.value = value
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ConfigFlagAction:
@@ -182,14 +185,16 @@ class ConfigFlagAction(Action):
         return []
 
 
-@dataclass(frozen=True)
 class ForceFlagAction(Action):
     """Set the factory's global force switch (seed 000 §1.4)."""
 
     name: ClassVar[str] = "force-flag"
-    module: str
-    constant: str
-    value: bool = True
+
+    def __init__(self, module: str, constant: str, value: bool = True) -> None:
+        """Set ``constant`` in ``module`` (a file relative to the root) to ``value``."""
+        self.module = module
+        self.constant = constant
+        self.value = value
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ForceFlagAction:
@@ -220,17 +225,31 @@ class ForceFlagAction(Action):
         return [] if found is self.value else [f"{self.constant} is {found!r} in {self.module}"]
 
 
-@dataclass(frozen=True)
 class CodeLevelAction(Action):
     """Make the designated call site request the legacy env (seed 000 §1.2)."""
 
     name: ClassVar[str] = "code-level"
-    module: str
-    function: str
-    keyword: str = "env_type"
-    enum_name: str = "EnvType"
-    member: str = "LEGACY"
-    literal: str = "legacy"
+
+    def __init__(
+        self,
+        module: str,
+        function: str,
+        *,
+        keyword: str = "env_type",
+        enum_name: str = "EnvType",
+        member: str = "LEGACY",
+        literal: str = "legacy",
+    ) -> None:
+        """At ``function``'s call in ``module``, pass ``keyword=enum_name.member``.
+
+        A call site that passes strings gets ``keyword=literal`` instead.
+        """
+        self.module = module
+        self.function = function
+        self.keyword = keyword
+        self.enum_name = enum_name
+        self.member = member
+        self.literal = literal
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CodeLevelAction:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
@@ -64,13 +63,15 @@ def _files_under(root: Path, paths: list[str]) -> list[str]:
     return sorted(set(found))
 
 
-@dataclass(frozen=True)
 class GitRestoreAction(Action):
     """Bring ``paths`` to their content at ``ref`` and remove what ``ref`` lacks."""
 
     name: ClassVar[str] = "git-restore"
-    ref: str
-    paths: tuple[str, ...]
+
+    def __init__(self, ref: str, paths: tuple[str, ...]) -> None:
+        """Restore ``paths`` (relative to the root) as they are at git ``ref``."""
+        self.ref = ref
+        self.paths = paths
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> GitRestoreAction:

@@ -9,17 +9,18 @@ or remove is listed with the sha256 of its content before and after, so that
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from runbook_lib.base.fsutil import sha256_bytes
+from runbook_lib.base.records import plain
 
 PLAN_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     """One file a step writes or removes, relative to the target root.
 
     ``before`` / ``after`` are sha256 hex digests; ``None`` means "absent".
@@ -38,8 +39,7 @@ class FileChange:
         return "remove" if self.after is None else "modify"
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One action's part of a plan.
 
     Attributes:
@@ -49,19 +49,25 @@ class Step:
         commands: External commands the step runs, as an operator would type them.
         params: What the action needs to apply, verify and undo the step.
         blobs: Contents by sha256 for every ``after`` hash; saved with the plan,
-            never serialized into the plan file itself.
+            never serialized into the plan file itself, nor shown by ``repr``
+            (they hold the target's files, which may hold secrets).
     """
 
     action: str
     title: str
     changes: tuple[FileChange, ...] = ()
     commands: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-    blobs: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    params: Mapping[str, Any] = MappingProxyType({})
+    blobs: Mapping[str, bytes] = MappingProxyType({})
+
+    def __repr__(self) -> str:
+        """The step without its blobs' contents."""
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields[:-1])
+        return f"Step({fields}, blobs=<{len(self.blobs)}>)"
 
     def to_dict(self) -> dict[str, Any]:
         """The step without its blobs."""
-        data = asdict(self)
+        data: dict[str, Any] = plain(self)
         del data["blobs"]
         return data
 
@@ -78,15 +84,20 @@ class Step:
         )
 
 
-@dataclass(frozen=True)
-class Plan:
-    """An ordered list of steps for one strategy on one target."""
-
+class _PlanFields(NamedTuple):
     incident: str
     strategy: str
     target: str
     created_at: str
     steps: tuple[Step, ...]
+
+
+class Plan(_PlanFields):
+    """An ordered list of steps for one strategy on one target.
+
+    A subclass of its fields' record, so that it has a ``__dict__`` for
+    :attr:`sha256` to be computed once per plan.
+    """
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data (no blobs)."""

@@ -18,9 +18,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
@@ -34,8 +33,7 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@dataclass(frozen=True)
-class Installed:
+class Installed(NamedTuple):
     """A distribution found in a site directory."""
 
     name: str
@@ -119,15 +117,17 @@ def _pip(command: list[str]) -> None:
         raise WorkspaceError(f"pip failed: {proc.stderr.strip() or proc.stdout.strip()}")
 
 
-@dataclass(frozen=True)
 class PackageAction(Action):
     """Install ``package==version`` into the target's site dir from its wheelhouse."""
 
     name: ClassVar[str] = "package"
-    package: str
-    version: str
-    wheelhouse: str
-    site: str
+
+    def __init__(self, package: str, version: str, wheelhouse: str, site: str) -> None:
+        """Install ``package==version`` from ``wheelhouse`` into ``site`` (both under the root)."""
+        self.package = package
+        self.version = version
+        self.wheelhouse = wheelhouse
+        self.site = site
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PackageAction:

@@ -7,13 +7,12 @@ the module stay as they were, so the diff an operator reviews is one line.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from runbook_lib.base.errors import InvalidInputError
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(NamedTuple):
     """One replacement of a source span (1-based line, 0-based column offsets)."""
 
     line: int

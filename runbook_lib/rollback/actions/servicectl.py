@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,13 +60,15 @@ def _stop(adapter: ServiceAdapter) -> None:
     adapter.stop()
 
 
-@dataclass(frozen=True)
 class ServiceStopAction(Action):
     """Stop the service (undo starts it again if it was running at plan time)."""
 
     name: ClassVar[str] = "service-stop"
-    service: ServiceSpec
-    was_running: bool = True
+
+    def __init__(self, service: ServiceSpec, was_running: bool = True) -> None:
+        """Act on ``service``; ``was_running``: whether it ran when the step was planned."""
+        self.service = service
+        self.was_running = was_running
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ServiceStopAction:
@@ -76,7 +77,7 @@ class ServiceStopAction(Action):
 
     def params(self) -> dict[str, Any]:
         """What :meth:`from_params` needs."""
-        data = self.service.__dict__.copy()
+        data = self.service._asdict()
         data["command"] = list(self.service.command)
         data["env"] = dict(self.service.env)
         return {"service": data, "was_running": self.was_running}
@@ -107,7 +108,6 @@ class ServiceStopAction(Action):
         return [f"{self.service.name} still runs (pid {status.pid})"] if status.running else []
 
 
-@dataclass(frozen=True)
 class ServiceStartAction(ServiceStopAction):
     """Start the service and wait for a healthy ``/health`` (undo stops it)."""
 

@@ -25,7 +25,6 @@ import sys
 import tarfile
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +183,7 @@ def check_trading(manifest: Manifest, *, timeout: float = 300.0) -> CheckResult:
     baseline, current = _metrics(base_run), _metrics(now_run)
     evidence: dict[str, Any] = {
         **used,
-        "bounds": asdict(spec.bounds),
+        "bounds": spec.bounds._asdict(),
         "baseline_run": base_run.evidence(),
         "current_run": now_run.evidence(),
     }
