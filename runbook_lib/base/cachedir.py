@@ -1,7 +1,8 @@
 """Where the runbook keeps what it can compute again: ``$RUNBOOK_CACHE_DIR``, else the user's cache.
 
-The sandbox's trained models and virtualenvs and the interpreters' SB3
-system info live under it; deleting it loses nothing but time.
+The sandbox's trained models and virtualenvs, the interpreters' SB3
+system info and the parsed ``runbook.toml`` files (by their text's digest)
+live under it; deleting it loses nothing but time.
 """
 
 from __future__ import annotations

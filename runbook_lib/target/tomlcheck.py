@@ -1,7 +1,8 @@
 """Validate a parsed TOML document key by key, naming the file and line of each mistake.
 
-``tomllib`` gives values but no positions, so :class:`Source` scans the text
-once for table headers and ``key =`` lines and maps every key path to its line.
+``tomllib`` gives values but no positions, so :class:`Source` holds the line of
+every key path too (:mod:`.tomllines`); the parse is cached between processes
+by the text's digest (:mod:`.tomlcache`).
 :class:`Table` wraps one table: it refuses unknown keys up front and offers
 typed getters whose errors name the key, the table, the file and the line.
 """
@@ -9,19 +10,15 @@ typed getters whose errors name the key, the table, the file and the line.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from types import MappingProxyType
+from typing import Any, NamedTuple, NoReturn
 
 from runbook_lib.base.errors import InvalidInputError
+from runbook_lib.target import tomlcache
+from runbook_lib.target.tomllines import KeyPath
 
-KeyPath = tuple[str | int, ...]
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
-_KEY = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KNOWN_TOKEN_PREFIXES = (
     "ghp_",
@@ -45,30 +42,6 @@ _SECRET_NAME_PARTS = (
     "CREDENTIAL",
 )
 _WORD_SPLIT = re.compile(r"[/?&=:@#.,;\s]+")
-
-
-def _split_dotted(key: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in key.split(".")]
-
-
-def _key_lines(text: str) -> dict[KeyPath, int]:
-    lines: dict[KeyPath, int] = {}
-    table: KeyPath = ()
-    array_counts: dict[KeyPath, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
-            path: KeyPath = tuple(_split_dotted(header.group(2)))
-            if header.group(1) == "[[":
-                array_counts[path] = array_counts.get(path, -1) + 1
-                path = (*path, array_counts[path])
-            table = path
-            lines.setdefault(table, number)
-            continue
-        key = _KEY.match(line)
-        if key:
-            lines.setdefault((*table, *_split_dotted(key.group(1))), number)
-    return lines
 
 
 def table_name(path: KeyPath) -> str:
@@ -107,14 +80,13 @@ def read_text(path: Path) -> str:
         raise InvalidInputError(f"cannot read {path}: {err}") from err
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """A TOML file's path, text and parsed content, with a line for every key."""
 
     path: Path
     text: str
     data: dict[str, Any]
-    lines: dict[KeyPath, int] = field(default_factory=dict)
+    lines: Mapping[KeyPath, int] = MappingProxyType({})
 
     @classmethod
     def read(cls, path: Path) -> Source:
@@ -132,13 +104,8 @@ class Source:
         Raises:
             InvalidInputError: ``text`` is not valid TOML.
         """
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise InvalidInputError(
-                f"{path}: not valid TOML: {err}", hint="fix the syntax at the position shown"
-            ) from err
-        return cls(path, text, data, _key_lines(text))
+        data, lines = tomlcache.parse(path, text)
+        return cls(path, text, data, lines)
 
     def line_of(self, path: KeyPath) -> int | None:
         """The line of ``path``, else of the nearest enclosing table that has one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,12 @@ import pytest
 from runbook_lib.app.cli.fastnow import parse
 from tests.runutil import cli
 
+# What the immediate rollback never imports. dataclasses and inspect: its records are
+# NamedTuples (runbook_lib.base.records); tomllib: runbook.toml's parse is cached by its text.
 HEAVY = (
+    "dataclasses",
+    "inspect",
+    "tomllib",
     "click",
     "psutil",
     "importlib.metadata",
@@ -71,11 +77,21 @@ def test_now_runs_without_click_or_the_heavy_actions(fresh_sandbox: Path, tmp_pa
         "--archive",
         str(tmp_path / "archive"),
     ]
+    cache = {"RUNBOOK_CACHE_DIR": str(tmp_path / "cache")}
+    where = ["--target", str(fresh_sandbox), "--archive", str(tmp_path / "warm")]
+    warm = cli("rollback", "now", "--dry-run", *where, env=cache)
+    assert warm.returncode == 0, warm.stderr  # parses runbook.toml into the new cache
     code = (
         f"import sys; from runbook_lib.app.cli import main; code = main({args!r}); "
         f"print(code, sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **cache},
+    )
     assert proc.stdout.strip().splitlines()[-1] == "0 []", proc.stderr
     result = json.loads(proc.stdout[: proc.stdout.rindex("}") + 1])
     assert result["steps"] == ["select the legacy env by environment variables"]
