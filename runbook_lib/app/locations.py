@@ -12,8 +12,6 @@ target's tree, so that the target's ``git status`` and the hash that guards
 plans against a changed target never see the evidence.
 """
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import NamedTuple

@@ -9,6 +9,12 @@ class, about 40 of them on that path, plus 17 ms to import :mod:`dataclasses`
 (which imports :mod:`inspect`). A NamedTuple is defined in about 0.15 ms. A test
 keeps :mod:`dataclasses` out of that command (``tests/app/cli/test_fastnow.py``).
 
+The modules that define most of those records (the manifest's, the journal's,
+the plan's, the lock's, the run chain's) do without ``from __future__ import
+annotations``: a NamedTuple's or TypedDict's string annotation is compiled into a
+:class:`typing.ForwardRef` for each field when the class is made (about 30 us
+each, 240 of them). Their classmethods return ``Self``.
+
 What a NamedTuple record gives up, and what stands in for it:
 
 * ``dataclasses.replace(r, x=1)`` is ``r._replace(x=1)``;

@@ -1,7 +1,5 @@
 """Results of checks, as plain data that the CLI, notebooks and archive share."""
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager

@@ -4,8 +4,6 @@ One record per run; each carries the sha256 of the previous record, so
 editing, removing or reordering a run breaks a link (:func:`verify_chain`).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Iterable, Mapping
 from enum import StrEnum

@@ -7,8 +7,6 @@ held, and an interrupted (killed) run once it is not; the next writer records
 it in the chain with status ``interrupted`` (:func:`record_interrupted`).
 """
 
-from __future__ import annotations
-
 import getpass
 import json
 import os

@@ -11,8 +11,6 @@
 Everything here is a pure function of a :class:`Timeline` and a clock.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType

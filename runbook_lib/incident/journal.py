@@ -16,15 +16,13 @@ so the journal never holds a broken line in its middle. A broken line that is
 not the last one is damage, not a crash, and is an error.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, Self, TypedDict
 
 from runbook_lib.base.durable import fsync_dir
 from runbook_lib.base.errors import WorkspaceError
@@ -154,7 +152,7 @@ class Journal:
         self._lock = FileLock(path.with_name(path.name + ".lock"), timeout=30)
 
     @classmethod
-    def for_incident(cls, incident_dir: Path) -> Journal:
+    def for_incident(cls, incident_dir: Path) -> Self:
         """The journal of the incident stored in ``incident_dir``."""
         return cls(incident_dir / JOURNAL_FILE)
 

@@ -21,12 +21,10 @@ Every incident carries the seeds' deadlines (:mod:`runbook_lib.incident.deadline
 :func:`due` lists them, :func:`mark_done` records when one was met.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.incident.deadlines import OBLIGATIONS, Deadline, Timeline, iso
@@ -141,7 +139,7 @@ class Incident(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Incident:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Rebuild from :meth:`to_dict` output.
 
         Raises:

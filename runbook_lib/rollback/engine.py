@@ -8,8 +8,6 @@ every file is atomically in its before or its after state, completes the
 interrupted operation (or, with ``revert=True``, takes it back).
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime

@@ -13,15 +13,13 @@ holder reports that sidecar as *stale* (with whether the pid still runs) and
 takes the lock all the same.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from runbook_lib.base import crashpoints
 from runbook_lib.base.errors import InvalidInputError, LockHeldError, WorkspaceError
@@ -81,7 +79,7 @@ class LockHolder(NamedTuple):
     process_start: float | None = None
 
     @classmethod
-    def current(cls, incident: str | None, command: str) -> LockHolder:
+    def current(cls, incident: str | None, command: str) -> Self:
         """A description of this process."""
         pid = os.getpid()
         started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -106,7 +104,7 @@ class LockHolder(NamedTuple):
         return self._asdict()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LockHolder:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Rebuild from :meth:`to_dict` output (raises KeyError/TypeError if it is not one)."""
         return cls(
             int(data["pid"]),

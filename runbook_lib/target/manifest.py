@@ -11,8 +11,6 @@ target's root and may not leave it. Secrets never appear in the file: it lists
 the names of the environment variables that hold them.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType

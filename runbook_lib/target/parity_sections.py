@@ -10,8 +10,6 @@ interpreter and tree, ``legacy`` against ``unified``, a random policy, exact
 comparison, every step required to agree.
 """
 
-from __future__ import annotations
-
 import re
 from pathlib import PurePosixPath
 from typing import NamedTuple

@@ -7,8 +7,6 @@ records (NamedTuples: :mod:`runbook_lib.base.records` says why) by
 relative to the target's root.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType

@@ -10,8 +10,6 @@ a question to confirm on a terminal) it leaves to click by returning ``None``,
 so usage errors and help read as for every other command.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -90,7 +88,7 @@ def _path(values: dict[str, str], name: str) -> Path | None:
     return Path(value) if value is not None else None
 
 
-def now_text(result: NowReport) -> str:
+def now_text(result: "NowReport") -> str:
     """What ``rollback now`` prints for people (the click command prints the same)."""
     dry_run = result.report.dry_run
     lines = [f"incident {result.incident} (critical) opened; plan {result.plan.sha256[:12]}"]

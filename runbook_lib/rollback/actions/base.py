@@ -9,8 +9,6 @@ Subclasses that only change files implement :meth:`plan` and
 :meth:`unrun`.
 """
 
-from __future__ import annotations
-
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,7 +62,7 @@ class Action(ABC):
 
     @classmethod
     @abstractmethod
-    def from_params(cls, params: Mapping[str, Any]) -> Action:
+    def from_params(cls, params: Mapping[str, Any]) -> "Action":
         """Rebuild the action from a step's ``params``."""
 
     @abstractmethod

@@ -6,13 +6,11 @@ or remove is listed with the sha256 of its content before and after, so that
 ``resume`` can tell, file by file, how far an interrupted step got.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.records import plain
@@ -72,7 +70,7 @@ class Step(NamedTuple):
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Step:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Rebuild a step saved by :meth:`to_dict` (blobs are loaded separately)."""
         changes = tuple(FileChange(**change) for change in data.get("changes", ()))
         return cls(
@@ -124,7 +122,7 @@ class Plan(_PlanFields):
         return sha256_bytes(self.canonical_bytes())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Plan:
+    def from_dict(cls, data: dict[str, Any]) -> Self:
         """Rebuild a plan saved by :meth:`to_dict`."""
         return cls(
             incident=data["incident"],
