@@ -9,9 +9,10 @@ helpers on it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -81,17 +82,17 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _Flush:
-    """One file's ``fsync`` handed to a flusher thread; :meth:`wait` gives its error, if any."""
+    """One flush (of a file or a directory) on a flusher thread; :meth:`wait` gives its error."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self.flush = flush
         self.error: BaseException | None = None
         self._done = threading.Event()
 
     def run(self) -> None:
-        """Flush the file, keeping any error for the waiter (call :meth:`finish` next)."""
+        """Flush, keeping any error for the waiter (call :meth:`finish` next)."""
         try:
-            os.fsync(self.fd)
+            self.flush()
         except BaseException as err:  # handed to the waiter, whatever it is
             self.error = err
 
@@ -134,8 +135,12 @@ class _Flushers:
         self._idle: list[_Flusher] = []
 
     def submit(self, fd: int) -> _Flush:
-        """Start flushing ``fd`` on a flusher thread."""
-        job = _Flush(fd)
+        """Start flushing the file ``fd`` on a flusher thread."""
+        return self.submit_call(functools.partial(os.fsync, fd))
+
+    def submit_call(self, flush: Callable[[], None]) -> _Flush:
+        """Start ``flush`` on a flusher thread."""
+        job = _Flush(flush)
         with self._lock:
             flusher = self._idle.pop() if self._idle else None
         if flusher is not None:
@@ -190,6 +195,24 @@ def _raise_first(jobs: Sequence[_Flush], here: Sequence[int] = ()) -> None:
         raise errors[0]
 
 
+def _fsync_dirs(directories: Sequence[Path]) -> None:
+    """Flush each directory's entries (:func:`fsync_dir`), side by side as files are flushed."""
+    jobs = [_FLUSHERS.submit_call(functools.partial(_fsync_dir, d)) for d in directories[1:]]
+    here: OSError | None = None
+    try:
+        for directory in directories[:1]:
+            fsync_dir(directory)
+    except OSError as err:
+        here = err
+    _raise_first(jobs)  # waits for every other directory first
+    if here is not None:
+        raise here
+
+
+def _fsync_dir(directory: Path) -> None:
+    fsync_dir(directory)  # looked up when called: a test may watch it
+
+
 class _Temp:
     """One file of a :class:`DurableGroup`: its temporary, descriptor and destination."""
 
@@ -233,6 +256,10 @@ class DurableGroup:
         temp = _Temp(path, mode)
         self._temps.append(temp)
         _write_all(temp.fd, data)
+
+    def adds(self, path: Path) -> bool:
+        """Whether ``path`` is already one of the group's files."""
+        return any(temp.path == path for temp in self._temps)
 
     def open(self, path: Path, *, mode: int | None = None) -> BinaryIO:
         """A binary file to write the next content of ``path`` into (closed by the commit)."""
@@ -287,8 +314,7 @@ class DurableGroup:
         for path in self._removed:
             path.unlink(missing_ok=True)
         if self.durable:
-            for directory in dict.fromkeys(path.parent for path in touched):
-                fsync_dir(directory)
+            _fsync_dirs(list(dict.fromkeys(path.parent for path in touched)))
 
     def discard(self) -> None:
         """Delete every temporary; no file is changed."""

@@ -11,8 +11,9 @@ import json
 import re
 from pathlib import Path
 
+from runbook_lib.base.durable import DurableGroup
 from runbook_lib.base.errors import InvalidInputError, WorkspaceError
-from runbook_lib.base.fsutil import atomic_write_bytes, atomic_write_text, sha256_bytes
+from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence.layout import BLOBS_DIR, PLANS_DIR
 from runbook_lib.rollback.actions.files import BlobStore
 from runbook_lib.rollback.actions.model import Plan, Step
@@ -26,16 +27,22 @@ def blob_store(incident_dir: Path) -> BlobStore:
 
 
 def save_plan(plan: Plan, incident_dir: Path) -> Path:
-    """Write the plan and every step's blobs; return the plan file's path."""
+    """Write every step's blobs, the plan and ``plans/latest``; return the plan file's path.
+
+    One :class:`DurableGroup`: all are flushed to disk side by side, then renamed
+    in that order (a blob before the plan that needs it, the plan before the
+    name that points to it), each directory flushed once.
+    """
     store = blob_store(incident_dir)
-    for step in plan.steps:
-        for data in step.blobs.values():
-            store.put(data)
     plans = incident_dir / PLANS_DIR
     plans.mkdir(parents=True, exist_ok=True)
     path = plans / f"{plan.sha256}.json"
-    atomic_write_bytes(path, plan.canonical_bytes())
-    atomic_write_text(plans / "latest", plan.sha256 + "\n")
+    with DurableGroup() as group:
+        for step in plan.steps:
+            for data in step.blobs.values():
+                store.put_into(group, data)
+        group.add(path, plan.canonical_bytes())
+        group.add(plans / "latest", f"{plan.sha256}\n".encode())
     return path
 
 

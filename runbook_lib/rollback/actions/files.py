@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from runbook_lib.base import crashpoints
+from runbook_lib.base.durable import DurableGroup
 from runbook_lib.base.errors import InvalidInputError, StalePlanError, WorkspaceError
 from runbook_lib.base.fsutil import (
     atomic_write_bytes,
@@ -39,11 +40,16 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         """Store ``data`` (once) and return its sha256."""
+        with DurableGroup() as group:
+            return self.put_into(group, data)
+
+    def put_into(self, group: DurableGroup, data: bytes) -> str:
+        """Store ``data`` (once) with ``group``'s commit; return its sha256."""
         digest = sha256_bytes(data)
         path = self._path(digest)
-        if not path.is_file():
+        if not path.is_file() and not group.adds(path):
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, data, mode=0o444)
+            group.add(path, data, mode=0o444)
         return digest
 
     def get(self, digest: str) -> bytes:
