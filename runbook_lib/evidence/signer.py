@@ -17,6 +17,8 @@ from runbook_lib.evidence import keyconfig
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from runbook_lib.evidence.attest import Envelope
+
 
 @cache
 def tool_version() -> str:
@@ -49,11 +51,11 @@ def envelope(
     manifest: Mapping[str, Any],
     previous: str | None,
     key: Ed25519PrivateKey | None,
-) -> bytes | None:
-    """The seal's signed statement (a DSSE envelope's bytes), or ``None`` when no key is set."""
+) -> Envelope | None:
+    """The seal's signed statement (a DSSE envelope), or ``None`` when no key is set."""
     if key is None:
         return None
     from runbook_lib.evidence import attest
 
     body = attest.statement(data, manifest, previous, key.public_key(), tool_version())
-    return attest.envelope_bytes(attest.sign(body, key, keyid=body["predicate"]["key"]))
+    return attest.sign(body, key, keyid=body["predicate"]["key"])
