@@ -148,8 +148,8 @@ def verify_bundle(path: Path, trusted: Ed25519PublicKey | None) -> list[str]:
     if kept is not None and kept.envelope is not None:
         problems += attest.check_envelope(kept.envelope, manifest_bytes, trusted, name)[0]
     elif kept is not None or name not in files:  # else it is no seal proof: named below
-        where = "no signature in" if kept is not None else "no"
-        problems.append(f"{UNSIGNED} {PAYLOAD}{MANIFEST} ({where} {name} in the bundle)")
+        where = f"no signature in {name}" if kept is not None else f"no {name} in the bundle"
+        problems.append(f"{UNSIGNED} {PAYLOAD}{MANIFEST} ({where})")
     problems += _check_log(files, manifest_bytes, trusted, kept)
     return list(dict.fromkeys(problems))
 

@@ -14,7 +14,7 @@ import pytest
 
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest
-from runbook_lib.evidence.layout import INCLUSION
+from runbook_lib.evidence.layout import SEAL_PROOF
 from runbook_lib.evidence.offline import build_bundle, verify_bundle
 from runbook_lib.evidence.seal import seal
 
@@ -123,11 +123,12 @@ def test_the_bundle_holds_the_seals_kept_inclusion_proof_and_checks_it(
 ) -> None:
     out, public = bundle
     with tarfile.open(out, "r:gz") as tar:
-        kept = json.loads(tar.extractfile(f"{INCIDENT}/data/{INCLUSION}").read())  # type: ignore[union-attr]
+        kept = json.loads(tar.extractfile(f"{INCIDENT}/data/{SEAL_PROOF}").read())  # type: ignore[union-attr]
     assert verify_bundle(out, attest.load_public_key(public)) == []
-    kept["proof"], kept["root"] = [], "00" * 32
-    _replace_and_rehash(out, f"data/{INCLUSION}", json.dumps(kept).encode())
+    proof = kept["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["hashes"], proof["rootHash"] = [], "00" * 32
+    _replace_and_rehash(out, f"data/{SEAL_PROOF}", json.dumps(kept).encode())
     assert verify_bundle(out, attest.load_public_key(public)) == [
-        f"log: data/{INCLUSION} does not lead to its root (edited)",
-        f"log: data/{INCLUSION} is not in the checkpoint's log (another seal or history)",
+        f"log: data/{SEAL_PROOF} does not lead to its root (edited)",
+        f"log: data/{SEAL_PROOF} is not in the checkpoint's log (another seal or history)",
     ]
