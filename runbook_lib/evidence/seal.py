@@ -108,14 +108,15 @@ def seal(
         index.record_seal(
             archive, incident_dir.name, digest, manifest["sealed_at"], len(manifest["files"])
         )
+        signed = translog.envelope_json(envelope) if envelope is not None else None
         proof = translog.append(
             archive,
             incident_dir.name,
             digest,
-            translog.envelope_sha256(envelope),
+            sha256_bytes(signed) if signed is not None else None,
             manifest["sealed_at"],
         )
-        group.add(incident_dir / SEAL_PROOF, sealproof.proof_file_bytes(envelope, proof))
+        group.add(incident_dir / SEAL_PROOF, sealproof.proof_file_bytes(signed, proof))
     return manifest
 
 

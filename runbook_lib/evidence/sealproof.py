@@ -21,7 +21,6 @@ held until the log has appended the seal. Verifying an incident reads it once
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +45,13 @@ class SealProof:
     proof: translog.InclusionProof
 
 
-def proof_file_bytes(envelope: Mapping[str, Any] | None, proof: translog.InclusionProof) -> bytes:
-    """The file form of a seal's envelope (``None`` when unsigned) and inclusion proof."""
+def proof_file_bytes(envelope: bytes | None, proof: translog.InclusionProof) -> bytes:
+    """The file form of a seal's envelope and inclusion proof.
+
+    ``envelope`` is the envelope as :func:`.translog.envelope_json` gives it (the
+    bytes the log entry hashed), ``None`` when unsigned: it is kept on one line
+    as it is, not encoded again (its base64 payload is most of a seal's bytes).
+    """
     logged = {
         "logIndex": proof["index"],
         "entry": proof["entry"],
@@ -58,13 +62,10 @@ def proof_file_bytes(envelope: Mapping[str, Any] | None, proof: translog.Inclusi
             "hashes": proof["proof"],
         },
     }
-    document: dict[str, Any] = {
-        "mediaType": MEDIA_TYPE,
-        "verificationMaterial": {"tlogEntries": [logged]},
-    }
-    if envelope is not None:
-        document["dsseEnvelope"] = dict(envelope)
-    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+    material = json.dumps({"tlogEntries": [logged]}, indent=2, sort_keys=True)
+    head = b'{\n  "dsseEnvelope": ' + envelope + b",\n" if envelope is not None else b"{\n"
+    rest = f'  "mediaType": "{MEDIA_TYPE}",\n  "verificationMaterial": '
+    return head + (rest + material.replace("\n", "\n  ") + "\n}\n").encode()
 
 
 def parse_proof_file(data: bytes) -> SealProof | None:

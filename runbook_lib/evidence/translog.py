@@ -86,15 +86,18 @@ def proof_bytes(proof: InclusionProof) -> bytes:
     return (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode()
 
 
-def envelope_sha256(envelope: object) -> str | None:
-    """What a log entry records of a seal's signature: its DSSE envelope's sha256, or ``None``.
+def envelope_json(envelope: object) -> bytes:
+    """A seal's DSSE envelope as canonical JSON (sorted keys, no spaces): what the log hashes."""
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
 
-    The envelope is hashed as canonical JSON (sorted keys, no spaces), so that it
-    is the same however the file that holds it (:mod:`.sealproof`) is laid out.
+
+def envelope_sha256(envelope: object) -> str | None:
+    """What a log entry records of a seal's signature: its envelope's sha256, or ``None``.
+
+    The envelope is hashed as :func:`envelope_json`, so that the digest is the
+    same however the file that holds it (:mod:`.sealproof`) is laid out.
     """
-    if envelope is None:
-        return None
-    return sha256_bytes(json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode())
+    return None if envelope is None else sha256_bytes(envelope_json(envelope))
 
 
 def append(

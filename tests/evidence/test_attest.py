@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.evidence import attest, index, sealproof
+from runbook_lib.evidence import attest, index, sealproof, translog
 from runbook_lib.evidence.layout import MANIFEST, SEAL_PROOF
 from runbook_lib.evidence.seal import seal, verify_incident
 
@@ -85,7 +85,8 @@ def _replace_envelope(incident: Path, envelope: attest.Envelope | None) -> None:
     """Rewrite the seal proof file with another envelope (``None``: none), as an attacker could."""
     kept = sealproof.parse_proof_file((incident / SEAL_PROOF).read_bytes())
     assert kept is not None
-    (incident / SEAL_PROOF).write_bytes(sealproof.proof_file_bytes(envelope, kept.proof))
+    signed = translog.envelope_json(envelope) if envelope is not None else None
+    (incident / SEAL_PROOF).write_bytes(sealproof.proof_file_bytes(signed, kept.proof))
 
 
 def test_recomputed_seal_without_the_key_is_named(

@@ -107,7 +107,8 @@ def _replace_envelope(directory: Path, envelope: attest.Envelope | None) -> None
     """Rewrite the seal proof file with another envelope (``None``: none), keeping its proof."""
     kept = sealproof.parse_proof_file((directory / SEAL_PROOF).read_bytes())
     assert kept is not None
-    (directory / SEAL_PROOF).write_bytes(sealproof.proof_file_bytes(envelope, kept.proof))
+    signed = translog.envelope_json(envelope) if envelope is not None else None
+    (directory / SEAL_PROOF).write_bytes(sealproof.proof_file_bytes(signed, kept.proof))
 
 
 def resigned_with_another_key(store: Path, directory: Path, tmp: Path) -> None:
