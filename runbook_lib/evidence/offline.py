@@ -30,7 +30,7 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes
 from runbook_lib.evidence import attest, merkle, translog
 from runbook_lib.evidence.findings import UNSIGNED
-from runbook_lib.evidence.layout import IGNORED_SUFFIXES, MANIFEST, SEAL_PROOF
+from runbook_lib.evidence.layout import EARLIER_SEAL_FILES, IGNORED_SUFFIXES, MANIFEST, SEAL_PROOF
 from runbook_lib.evidence.sealproof import SealProof, parse_proof_file
 
 PAYLOAD = "data/"
@@ -54,13 +54,19 @@ def build_bundle(
     """Write the bundle of a sealed incident; returns how many payload files it holds.
 
     Raises:
-        InvalidInputError: the incident was never sealed or is not in the log.
+        InvalidInputError: the incident was never sealed, is not in the log, or
+            is sealed in the earlier layout (no ``seal.proof.json``).
     """
     proof = translog.inclusion(archive, incident_dir.name)
     if not (incident_dir / MANIFEST).is_file() or proof is None:
         raise InvalidInputError(
             f"{incident_dir.name} has no logged seal to bundle",
             hint=f"seal it first: runbook archive seal {incident_dir.name}",
+        )
+    if not (incident_dir / SEAL_PROOF).is_file():
+        raise InvalidInputError(
+            f"{incident_dir.name} has no {SEAL_PROOF} (its seal's signature and proof) to bundle",
+            hint=f"re-seal it first: runbook archive seal {incident_dir.name}",
         )
     payload = {
         PAYLOAD + p.relative_to(incident_dir).as_posix(): p.read_bytes()
@@ -144,6 +150,13 @@ def verify_bundle(path: Path, trusted: Ed25519PublicKey | None) -> list[str]:
         elif sha256_bytes(data) != entry.get("sha256"):
             problems.append(f"modified: {PAYLOAD}{name} (differs from the seal)")
     name = PAYLOAD + SEAL_PROOF
+    earlier = [PAYLOAD + old for old in EARLIER_SEAL_FILES if PAYLOAD + old in files]
+    if earlier and name not in files:
+        return [
+            *problems,
+            f"layout: the earlier seal layout ({', '.join(earlier)} instead of {name}, which "
+            "this version reads neither from); re-seal the incident and make the bundle again",
+        ]
     kept = parse_proof_file(files[name]) if name in files else None
     if kept is not None and kept.envelope is not None:
         problems += attest.check_envelope(kept.envelope, manifest_bytes, trusted, name)[0]
