@@ -199,8 +199,14 @@ def statement(
     previous: str | None,
     key: Ed25519PublicKey,
     tool_version: str,
+    *,
+    key_id: str | None = None,
 ) -> dict[str, Any]:
-    """The in-toto Statement of one seal."""
+    """The in-toto Statement of one seal.
+
+    ``key_id`` is ``key``'s :func:`fingerprint` when the caller has it already:
+    computed here otherwise.
+    """
     subjects = [{"name": "manifest.json", "digest": {"sha256": sha256_bytes(manifest_bytes)}}]
     subjects += [
         {"name": name, "digest": {"sha256": str(entry.get("sha256"))}}
@@ -216,7 +222,7 @@ def statement(
             json.dumps(manifest.get("parameters", {}), sort_keys=True, default=str).encode()
         ),
         "tool_version": tool_version,
-        "key": fingerprint(key),
+        "key": key_id or fingerprint(key),
         # What each redaction removed, as a salted digest (runbook_lib.target.redaction_digest).
         "redactions": list(manifest.get("redactions", [])),
     }
