@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,8 +28,9 @@ from runbook_lib.base.fsutil import atomic_writer, iter_files
 from runbook_lib.base.timefmt import duration_text, utc_time
 from runbook_lib.comms.changes import applied_changes
 from runbook_lib.evidence.findings import VerifyReport
-from runbook_lib.evidence.layout import ENVELOPE
+from runbook_lib.evidence.layout import SEAL_PROOF
 from runbook_lib.evidence.seal import verify_or_note
+from runbook_lib.evidence.sealproof import parse_proof_file
 from runbook_lib.evidence.summary import IncidentEvidence, gather
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -83,8 +83,9 @@ def _data_uri(path: Path) -> str:
 
 def _envelope_keys(incident_dir: Path) -> list[str]:
     try:
-        envelope = json.loads((incident_dir / ENVELOPE).read_bytes())
-        return [str(s.get("keyid")) for s in envelope.get("signatures", [])]
+        sealed = parse_proof_file((incident_dir / SEAL_PROOF).read_bytes())
+        envelope = sealed.envelope if sealed is not None else None
+        return [str(s.get("keyid")) for s in envelope.get("signatures", [])] if envelope else []
     except (OSError, ValueError, AttributeError, TypeError):
         return []
 

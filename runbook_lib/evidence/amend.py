@@ -19,7 +19,7 @@ from typing import Any
 from runbook_lib.base.errors import LockHeldError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.oslock import FileLock, Timeout
-from runbook_lib.evidence import index, translog
+from runbook_lib.evidence import index, sealproof, translog
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.layout import (
     APPEND_ONLY,
@@ -43,7 +43,7 @@ from runbook_lib.incident.journal import Journal, JournalEvent
 
 ACTIVE_RUN_ENV = "RUNBOOK_ACTIVE_RUN"
 
-_GROWTH = ("chain: the last run does not match", translog.LOST_PROOF)
+_GROWTH = ("chain: the last run does not match", translog.LOST_PROOF, sealproof.EARLIER_LOGGED)
 _SEAL_KEYS = ("incident", "sealed_at", "files", "chain_head", "environment")
 
 
@@ -74,7 +74,8 @@ def _incident_grew(incident_dir: Path, sealed_record: Any) -> bool:
 def _legitimate(problem: str, incident_dir: Path, manifest: Mapping[str, Any]) -> bool:
     kind, _, rest = problem.partition(": ")
     # New evidence, old findings (kept anyway), runs since the seal, and a lost inclusion
-    # proof of a seal the log still holds (the reseal writes a new proof).
+    # proof of a seal the log still holds, or one in the earlier layout (the reseal
+    # writes a new proof).
     if kind in {"added", "earlier"} or problem.startswith(_GROWTH):
         return True
     if kind != "modified":

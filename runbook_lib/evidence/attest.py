@@ -3,10 +3,10 @@
 The statement's subjects are ``manifest.json`` and every file it lists, each
 with its sha256; its predicate names the incident, the run-chain head, the
 previous seal's digest and the signer's public-key fingerprint. The envelope
-is ``seal.dsse.json`` next to the manifest. The key is an Ed25519 private key
-in PEM, found through ``RUNBOOK_SIGNING_KEY`` or else the target manifest's
-``[evidence] signing_key`` (:func:`key_path`); without one, seals are unsigned
-and verify says so. The crypto is the ``cryptography`` package's.
+is kept in ``seal.proof.json`` next to the manifest (:mod:`.sealproof`). The
+key is an Ed25519 private key in PEM, found through ``RUNBOOK_SIGNING_KEY``
+or else the target manifest's ``[evidence] signing_key`` (:func:`key_path`);
+without one, seals are unsigned and verify says so. The crypto is the ``cryptography`` package's.
 """
 
 from __future__ import annotations
@@ -199,8 +199,14 @@ def statement(
     previous: str | None,
     key: Ed25519PublicKey,
     tool_version: str,
+    *,
+    key_id: str | None = None,
 ) -> dict[str, Any]:
-    """The in-toto Statement of one seal."""
+    """The in-toto Statement of one seal.
+
+    ``key_id`` is ``key``'s :func:`fingerprint` when the caller has it already:
+    computed here otherwise.
+    """
     subjects = [{"name": "manifest.json", "digest": {"sha256": sha256_bytes(manifest_bytes)}}]
     subjects += [
         {"name": name, "digest": {"sha256": str(entry.get("sha256"))}}
@@ -216,7 +222,7 @@ def statement(
             json.dumps(manifest.get("parameters", {}), sort_keys=True, default=str).encode()
         ),
         "tool_version": tool_version,
-        "key": fingerprint(key),
+        "key": key_id or fingerprint(key),
         # What each redaction removed, as a salted digest (runbook_lib.target.redaction_digest).
         "redactions": list(manifest.get("redactions", [])),
     }
@@ -271,33 +277,22 @@ def signed_by(envelope: Mapping[str, Any], trusted: Ed25519PublicKey) -> bool:
     return False
 
 
-def envelope_bytes(envelope: Envelope) -> bytes:
-    """The file form of an envelope, as ``seal.dsse.json`` keeps it."""
-    return (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
-
-
-def write_envelope(path: Path, envelope: Envelope) -> bytes:
-    """Write an envelope atomically; returns its bytes."""
-    data = envelope_bytes(envelope)
-    atomic_write_bytes(path, data)
-    return data
-
-
 def check_envelope(
-    data: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey | None, name: str
+    envelope: Any, manifest_bytes: bytes, trusted: Ed25519PublicKey | None, name: str
 ) -> tuple[list[str], list[str]]:
-    """Problems and notes of a seal's envelope ``name`` against its manifest.
+    """Problems and notes of a seal's envelope (as read from file ``name``) against its manifest.
 
     Without a ``trusted`` key the signature is only checked against the key
     id it names, which anyone can make: that is noted, not proven.
     """
     try:
-        envelope = json.loads(data)
         payload = base64.b64decode(envelope["payload"], validate=True)
         body = json.loads(payload)
         signatures = list(envelope["signatures"])
+        if not isinstance(body, dict) or not all(isinstance(s, dict) for s in signatures):
+            raise TypeError("not a DSSE envelope")
     except (ValueError, KeyError, TypeError):
-        return [f"signature: {name} is not a DSSE envelope"], []
+        return [f"signature: {name} holds no DSSE envelope"], []
     digest = sha256_bytes(manifest_bytes)
     subjects = [s for s in body.get("subject", []) if s.get("name") == "manifest.json"]
     subject: dict[str, Any] = subjects[0] if subjects else {}

@@ -7,8 +7,8 @@ An incident folder (``<archive>/incidents/<ID>/``) holds::
     decision.json        the assessment's latest decision
     parity.json          the latest parity report (its plots in parity/)
     manifest.json        the seal: every file's sha256 (:mod:`.seal`)
-    seal.dsse.json       the seal's signed in-toto statement, when a key is set (:mod:`.attest`)
-    seal.inclusion.json  the seal's RFC 6962 inclusion proof in the log (:mod:`.translog`)
+    seal.proof.json      the seal's signed in-toto statement (when a key is set) and its
+                         RFC 6962 inclusion proof in the log, in one file (:mod:`.sealproof`)
     runs/chain.jsonl     the hash chain of notebook runs (:mod:`.chain`)
     runs/NN-*.started.json  a run's "started" record, written before its kernel starts
     runs/ plans/ blobs/ comms/ decisions/ checks/   records written once
@@ -30,11 +30,15 @@ __all__ = ["INCIDENT_FILE", "JOURNAL_FILE"]  # re-exported: callers take every n
 
 INCIDENTS_DIR = "incidents"
 MANIFEST = "manifest.json"
-ENVELOPE = "seal.dsse.json"
-INCLUSION = "seal.inclusion.json"
+SEAL_PROOF = "seal.proof.json"
+# The earlier layout kept the signature and the proof in two files of their own:
+# verify names them (:func:`.sealproof.earlier_layout`), a seal deletes them.
+EARLIER_ENVELOPE = "seal.dsse.json"
+EARLIER_INCLUSION = "seal.inclusion.json"
+EARLIER_SEAL_FILES = (EARLIER_ENVELOPE, EARLIER_INCLUSION)
 # Outside the inventory: the seal cannot list itself, nor the signature over it,
 # nor its proof in the log (written once the seal is logged).
-SEAL_FILES = (MANIFEST, ENVELOPE, INCLUSION)
+SEAL_FILES = (MANIFEST, SEAL_PROOF, *EARLIER_SEAL_FILES)
 STARTED_SUFFIX = ".started.json"
 RUNS_DIR = "runs"
 CHAIN = Path(RUNS_DIR) / "chain.jsonl"

@@ -3,8 +3,8 @@
 ``runbook archive bundle ID --out F.tar.gz`` writes a tar of one BagIt bag::
 
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
-    data/...            the incident's files, manifest.json, seal.dsse.json and
-                        seal.inclusion.json (the proof kept since the seal)
+    data/...            the incident's files, manifest.json and seal.proof.json
+                        (its signature and the inclusion proof kept since the seal)
     inclusion.json      the last seal's inclusion proof in the log as it is now, and
                         the consistency proof from the kept proof's tree to it
     checkpoint.json     a checkpoint of the log (signed when a key is set)
@@ -30,7 +30,8 @@ from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import atomic_write_bytes, iter_files, sha256_bytes
 from runbook_lib.evidence import attest, merkle, translog
 from runbook_lib.evidence.findings import UNSIGNED
-from runbook_lib.evidence.layout import ENVELOPE, IGNORED_SUFFIXES, INCLUSION, MANIFEST
+from runbook_lib.evidence.layout import EARLIER_SEAL_FILES, IGNORED_SUFFIXES, MANIFEST, SEAL_PROOF
+from runbook_lib.evidence.sealproof import SealProof, parse_proof_file
 
 PAYLOAD = "data/"
 TAG_FILES = (
@@ -53,13 +54,19 @@ def build_bundle(
     """Write the bundle of a sealed incident; returns how many payload files it holds.
 
     Raises:
-        InvalidInputError: the incident was never sealed or is not in the log.
+        InvalidInputError: the incident was never sealed, is not in the log, or
+            is sealed in the earlier layout (no ``seal.proof.json``).
     """
     proof = translog.inclusion(archive, incident_dir.name)
     if not (incident_dir / MANIFEST).is_file() or proof is None:
         raise InvalidInputError(
             f"{incident_dir.name} has no logged seal to bundle",
             hint=f"seal it first: runbook archive seal {incident_dir.name}",
+        )
+    if not (incident_dir / SEAL_PROOF).is_file():
+        raise InvalidInputError(
+            f"{incident_dir.name} has no {SEAL_PROOF} (its seal's signature and proof) to bundle",
+            hint=f"re-seal it first: runbook archive seal {incident_dir.name}",
         )
     payload = {
         PAYLOAD + p.relative_to(incident_dir).as_posix(): p.read_bytes()
@@ -87,8 +94,9 @@ def build_bundle(
 
 def _with_consistency(archive: Path, incident_dir: Path, proof: translog.InclusionProof) -> bytes:
     """The current proof, plus how the tree of the incident's kept proof extends to it."""
-    kept = incident_dir / INCLUSION
-    size = int(json.loads(kept.read_bytes()).get("size", 0)) if kept.is_file() else 0
+    kept_file = incident_dir / SEAL_PROOF
+    kept = parse_proof_file(kept_file.read_bytes()) if kept_file.is_file() else None
+    size = kept.proof["size"] if kept is not None else 0
     hashes = translog.leaves(translog.read_log(archive))[: proof["size"]]
     consistency = [h.hex() for h in merkle.consistency_proof(size, hashes)]
     data = {**proof, "consistency": {"from_size": size, "proof": consistency}}
@@ -141,17 +149,29 @@ def verify_bundle(path: Path, trusted: Ed25519PublicKey | None) -> list[str]:
             problems.append(f"missing: {PAYLOAD}{name} (sealed)")
         elif sha256_bytes(data) != entry.get("sha256"):
             problems.append(f"modified: {PAYLOAD}{name} (differs from the seal)")
-    envelope = files.get(PAYLOAD + ENVELOPE)
-    if envelope is None:
-        problems.append(f"{UNSIGNED} {PAYLOAD}{MANIFEST} (no {ENVELOPE} in the bundle)")
-    else:
-        problems += attest.check_envelope(envelope, manifest_bytes, trusted, ENVELOPE)[0]
-    problems += _check_log(files, manifest_bytes, trusted)
+    name = PAYLOAD + SEAL_PROOF
+    earlier = [PAYLOAD + old for old in EARLIER_SEAL_FILES if PAYLOAD + old in files]
+    if earlier and name not in files:
+        return [
+            *problems,
+            f"layout: the earlier seal layout ({', '.join(earlier)} instead of {name}, which "
+            "this version reads neither from); re-seal the incident and make the bundle again",
+        ]
+    kept = parse_proof_file(files[name]) if name in files else None
+    if kept is not None and kept.envelope is not None:
+        problems += attest.check_envelope(kept.envelope, manifest_bytes, trusted, name)[0]
+    elif kept is not None or name not in files:  # else it is no seal proof: named below
+        where = f"no signature in {name}" if kept is not None else f"no {name} in the bundle"
+        problems.append(f"{UNSIGNED} {PAYLOAD}{MANIFEST} ({where})")
+    problems += _check_log(files, manifest_bytes, trusted, kept)
     return list(dict.fromkeys(problems))
 
 
 def _check_log(
-    files: dict[str, bytes], manifest_bytes: bytes, trusted: Ed25519PublicKey | None
+    files: dict[str, bytes],
+    manifest_bytes: bytes,
+    trusted: Ed25519PublicKey | None,
+    kept: SealProof | None,
 ) -> list[str]:
     try:
         proof: dict[str, Any] = json.loads(files["inclusion.json"])
@@ -179,22 +199,27 @@ def _check_log(
         )
     ):
         problems.append("log: the inclusion proof does not lead to the checkpoint's root")
-    return problems + _check_kept(files, manifest_bytes, proof)
+    return problems + _check_kept(files, manifest_bytes, proof, kept)
 
 
 def _check_kept(
-    files: dict[str, bytes], manifest_bytes: bytes, current: dict[str, Any]
+    files: dict[str, bytes],
+    manifest_bytes: bytes,
+    current: dict[str, Any],
+    sealed: SealProof | None,
 ) -> list[str]:
     """The incident's own proof: its seal, its path, and its tree inside the checkpoint's."""
-    name = PAYLOAD + INCLUSION
+    name = PAYLOAD + SEAL_PROOF
     if name not in files:
         return [
-            f"missing: {name} (the seal's inclusion proof); make the bundle again with "
-            "'runbook archive bundle ID --out FILE'"
+            f"missing: {name} (the seal's signature and inclusion proof); make the bundle "
+            "again with 'runbook archive bundle ID --out FILE'"
         ]
+    if sealed is None:
+        return [f"modified: {name} (it is no longer a seal proof)"]
+    kept = sealed.proof
     try:
-        kept: translog.InclusionProof = json.loads(files[name])
-        problems = translog.proof_problems(kept, manifest_bytes, files.get(PAYLOAD + ENVELOPE))
+        problems = translog.proof_problems(kept, manifest_bytes, sealed.envelope, name)
         step = current["consistency"]
         consistent = step["from_size"] == kept["size"] and merkle.verify_consistency(
             kept["size"],
@@ -204,8 +229,7 @@ def _check_kept(
             [bytes.fromhex(h) for h in step["proof"]],
         )
     except (KeyError, ValueError, TypeError, AttributeError):
-        return [f"modified: {name} (it is no longer an inclusion proof)"]
-    problems = [p.replace(f"log: {INCLUSION}", f"log: {name}") for p in problems]
+        return [f"modified: {name} (it is no longer a seal proof)"]
     if kept["entry"] != current.get("entry") or not consistent:
         problems.append(f"log: {name} is not in the checkpoint's log (another seal or history)")
     return problems

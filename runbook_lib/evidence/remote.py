@@ -29,7 +29,7 @@ from runbook_lib.evidence import index
 from runbook_lib.evidence.amend import run_lock
 from runbook_lib.evidence.chain import GENESIS, verify_chain
 from runbook_lib.evidence.findings import VerifyReport
-from runbook_lib.evidence.layout import CHAIN, ENVELOPE, INCLUSION, MANIFEST
+from runbook_lib.evidence.layout import CHAIN, MANIFEST, SEAL_FILES, SEAL_PROOF
 from runbook_lib.evidence.remote_seal import check_seal
 from runbook_lib.evidence.seal import parse_manifest, read_manifest, verify_incident
 
@@ -273,16 +273,15 @@ def push_incident(
                     part_size=part_size,
                     report=report,
                 )
-            for name in (ENVELOPE, INCLUSION):  # the seal's proofs, when it has them
-                if (directory / name).is_file():
-                    _push_file(
-                        fs,
-                        directory / name,
-                        f"{base}/{name}",
-                        sha256_file(directory / name),
-                        part_size=part_size,
-                        report=report,
-                    )
+            if (directory / SEAL_PROOF).is_file():  # its signature and proof in the log
+                _push_file(
+                    fs,
+                    directory / SEAL_PROOF,
+                    f"{base}/{SEAL_PROOF}",
+                    sha256_file(directory / SEAL_PROOF),
+                    part_size=part_size,
+                    report=report,
+                )
             # Last: a remote manifest means every object it names went up before it.
             _push_file(
                 fs,
@@ -358,7 +357,7 @@ def verify_remote(
     if manifest is None:
         return report
     actual = {path[len(base) + 1 :]: path for path in fs.find(base)}
-    for name in (MANIFEST, ENVELOPE, INCLUSION):
+    for name in SEAL_FILES:  # the earlier layout's too: check_seal named them
         actual.pop(name, None)
     recorded: dict[str, Any] = manifest["files"]
     report.files_checked = len(actual)

@@ -1,8 +1,8 @@
 """The seal of a pushed incident, checked without the local index: signature and log proof.
 
-A push uploads the incident's ``seal.dsse.json`` and ``seal.inclusion.json``
-beside its manifest. :func:`check_seal` proves the remote manifest with them:
-the signed statement must cover it (with ``trusted``, by that key) and the
+A push uploads the incident's ``seal.proof.json`` (:mod:`.sealproof`) beside
+its manifest. :func:`check_seal` proves the remote manifest with it: the
+signed statement must cover it (with ``trusted``, by that key) and the
 inclusion proof must name it and lead to its root. The local index's seal,
 when there is one, is still compared; without it, a valid signature by the
 trusted key is the anchor.
@@ -10,7 +10,6 @@ trusted key is the anchor.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest, translog
 from runbook_lib.evidence.findings import UNSIGNED, VerifyReport
-from runbook_lib.evidence.layout import ENVELOPE, INCLUSION, MANIFEST
+from runbook_lib.evidence.layout import EARLIER_SEAL_FILES, MANIFEST, SEAL_PROOF
+from runbook_lib.evidence.sealproof import SealProof, parse_proof_file
 
 
 def _read(fs: Any, path: str) -> bytes | None:
@@ -34,20 +34,22 @@ def check_seal(
     trusted: Ed25519PublicKey | None,
     report: VerifyReport,
 ) -> None:
-    """Report what the remote envelope, proof and local anchor say of manifest bytes ``data``."""
-    envelope = _read(fs, f"{base}/{ENVELOPE}")
+    """Report what the remote seal proof and local anchor say of manifest bytes ``data``."""
+    raw = _read(fs, f"{base}/{SEAL_PROOF}")
+    sealed = parse_proof_file(raw) if raw is not None else None
     signed = False
-    if envelope is None:
-        if trusted is not None:
-            report.problems.append(f"{UNSIGNED} {MANIFEST} (no {ENVELOPE} pushed, a key was given)")
-        else:
-            report.notes.append(f"{UNSIGNED} who sealed it (no {ENVELOPE} pushed)")
-    else:
-        problems, notes = attest.check_envelope(envelope, data, trusted, ENVELOPE)
+    if sealed is not None and sealed.envelope is not None:
+        problems, notes = attest.check_envelope(sealed.envelope, data, trusted, SEAL_PROOF)
         report.problems += problems
         report.notes += notes
         signed = trusted is not None and not problems
-    _check_proof(_read(fs, f"{base}/{INCLUSION}"), data, envelope, report)
+    elif sealed is not None or raw is None:  # else it is no seal proof: named below
+        where = f"no {SEAL_PROOF} pushed" if raw is None else f"no signature in {SEAL_PROOF}"
+        if trusted is not None:
+            report.problems.append(f"{UNSIGNED} {MANIFEST} ({where}, a key was given)")
+        else:
+            report.notes.append(f"{UNSIGNED} who sealed it ({where})")
+    _check_proof(fs, base, raw, sealed, data=data, report=report)
     if anchor is not None and anchor != sha256_bytes(data):
         report.problems.append(
             f"modified: {MANIFEST} (its hash differs from the seal in the local index: "
@@ -61,16 +63,29 @@ def check_seal(
 
 
 def _check_proof(
-    proof: bytes | None, data: bytes, envelope: bytes | None, report: VerifyReport
+    fs: Any,
+    base: str,
+    raw: bytes | None,
+    sealed: SealProof | None,
+    *,
+    data: bytes,
+    report: VerifyReport,
 ) -> None:
-    if proof is None:
+    push_again = f"run 'runbook archive push {report.incident} --to URL' to upload it again"
+    if raw is None:
+        earlier = [name for name in EARLIER_SEAL_FILES if fs.exists(f"{base}/{name}")]
+        if earlier:
+            report.problems.append(
+                f"layout: the earlier seal layout pushed ({', '.join(earlier)} instead of "
+                f"{SEAL_PROOF}, which this version reads neither from); re-seal the incident "
+                f"and {push_again}"
+            )
+            return
         report.problems.append(
-            f"missing: {INCLUSION} (the seal's proof in the log, not in the pushed copy); "
-            f"run 'runbook archive push {report.incident} --to URL' to upload it again"
+            f"missing: {SEAL_PROOF} (the seal's signature and proof in the log, not in the "
+            f"pushed copy); {push_again}"
         )
-        return
-    try:
-        parsed: translog.InclusionProof = json.loads(proof)
-        report.problems += translog.proof_problems(parsed, data, envelope)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        report.problems.append(f"modified: {INCLUSION} (it is no longer an inclusion proof)")
+    elif sealed is None:
+        report.problems.append(f"modified: {SEAL_PROOF} (it is no longer a seal proof)")
+    else:
+        report.problems += translog.proof_problems(sealed.proof, data, sealed.envelope)

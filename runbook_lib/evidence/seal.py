@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING, Any
 from runbook_lib.base.durable import DurableGroup, temporary_of
 from runbook_lib.base.errors import WorkspaceError
 from runbook_lib.base.fsutil import iter_files, sha256_bytes, sha256_file
-from runbook_lib.evidence import index, signer, translog
+from runbook_lib.evidence import index, sealproof, signer, translog
 from runbook_lib.evidence.chain import GENESIS, archive_lock, read_chain, verify_chain
 from runbook_lib.evidence.environment import environment_facts
 from runbook_lib.evidence.findings import (
-    UNSIGNED,
     VerifyReport,
     _in_progress,
     _journal_paths,
@@ -35,11 +34,11 @@ from runbook_lib.evidence.findings import (
 )
 from runbook_lib.evidence.layout import (
     CHAIN,
-    ENVELOPE,
+    EARLIER_SEAL_FILES,
     IGNORED_SUFFIXES,
-    INCLUSION,
     MANIFEST,
     SEAL_FILES,
+    SEAL_PROOF,
 )
 from runbook_lib.evidence.started import OpenRun, open_runs, run_in_progress
 
@@ -76,12 +75,13 @@ def seal(
 ) -> dict[str, Any]:
     """Write ``manifest.json`` for the incident and anchor its hash in the index and the log.
 
-    The manifest, its signed statement and its inclusion proof are one
-    :class:`DurableGroup`: the manifest and the statement are written first
-    and flushed to disk in the background while the index and the log record
-    the seal (so a signed seal's one more file costs no disk wait of its own),
-    then the proof joins them and all three are renamed in place together,
-    with one flush of the incident directory.
+    The manifest and ``seal.proof.json`` (its signed statement, when a key is
+    set, and its inclusion proof: :mod:`.sealproof`) are one
+    :class:`DurableGroup`: the manifest is written first and flushed to disk
+    in the background while the index and the log record the seal, then the
+    proof file joins it and both are renamed in place together, with one flush
+    of the incident directory. A signed seal writes no more files than an
+    unsigned one; the earlier layout's files, if any, are deleted with the commit.
     """
     key = signer.signing_key(archive)  # a bad key stops the seal before it writes
     with archive_lock(incident_dir), index.session(archive), DurableGroup() as group:
@@ -101,45 +101,23 @@ def seal(
             data, manifest, previous[0]["manifest_sha256"] if previous else None, key
         )
         group.add(incident_dir / MANIFEST, data)
-        if envelope is not None:
-            group.add(incident_dir / ENVELOPE, envelope)
-        else:
-            # Without a key, a signature left from an earlier seal would sign an older manifest.
-            group.remove(incident_dir / ENVELOPE)
         group.flush_in_background()
+        for name in EARLIER_SEAL_FILES:
+            group.remove(incident_dir / name)  # the earlier layout's: this seal supersedes them
         digest = sha256_bytes(data)
         index.record_seal(
             archive, incident_dir.name, digest, manifest["sealed_at"], len(manifest["files"])
         )
+        signed = translog.envelope_json(envelope) if envelope is not None else None
         proof = translog.append(
             archive,
             incident_dir.name,
             digest,
-            sha256_bytes(envelope) if envelope is not None else None,
+            sha256_bytes(signed) if signed is not None else None,
             manifest["sealed_at"],
         )
-        group.add(incident_dir / INCLUSION, translog.proof_bytes(proof))
+        group.add(incident_dir / SEAL_PROOF, sealproof.proof_file_bytes(signed, proof))
     return manifest
-
-
-def _check_signature(
-    incident_dir: Path, data: bytes, report: VerifyReport, trusted: Ed25519PublicKey | None
-) -> None:
-    if trusted is None:
-        key = signer.signing_key()
-        trusted = key.public_key() if key is not None else None
-    path = incident_dir / ENVELOPE
-    if not path.is_file():
-        if trusted is not None:
-            report.problems.append(f"{UNSIGNED} {MANIFEST} (no {ENVELOPE}, a key was given)")
-        else:
-            report.notes.append(f"{UNSIGNED} who sealed it (no {ENVELOPE}; no signing key set)")
-        return
-    from runbook_lib.evidence import attest
-
-    problems, notes = attest.check_envelope(path.read_bytes(), data, trusted, ENVELOPE)
-    report.problems += problems
-    report.notes += notes
 
 
 def _secret_hits(incident_dir: Path, secrets: Mapping[str, str]) -> list[str]:
@@ -181,9 +159,8 @@ def _sealed_manifest(
         report.problems.append(f"seal: no seal of {incident_dir.name} in the index")
     elif seals[0]["manifest_sha256"] != sha256_bytes(data):
         report.problems.append(f"modified: {MANIFEST} (its hash differs from the sealed one)")
-    _check_signature(incident_dir, data, report, trusted)
     log = log if log is not None else translog.LogView(archive)
-    report.problems += translog.check_incident(incident_dir, data, log)
+    sealproof.check_incident(incident_dir, data, report, trusted, log)
     return parse_manifest(data, report)
 
 
@@ -384,6 +361,6 @@ def verify_or_note(
 def _manifest_bytes(incident_dir: Path) -> bytes | None:
     """The seal's files as they are now: a seal that ran during a verify changes them."""
     try:
-        return b"".join((incident_dir / name).read_bytes() for name in (MANIFEST, INCLUSION))
+        return b"".join((incident_dir / name).read_bytes() for name in (MANIFEST, SEAL_PROOF))
     except OSError:
         return None

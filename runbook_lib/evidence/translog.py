@@ -25,7 +25,7 @@ from runbook_lib.base.durable import fsync_dir
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.base.oslock import FileLock
 from runbook_lib.evidence import logedge, merkle
-from runbook_lib.evidence.layout import ENVELOPE, INCIDENTS_DIR, INCLUSION, MANIFEST
+from runbook_lib.evidence.layout import INCIDENTS_DIR, MANIFEST, SEAL_PROOF
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -81,8 +81,22 @@ def _proof(entries: list[dict[str, Any]], index: int) -> InclusionProof:
 
 
 def proof_bytes(proof: InclusionProof) -> bytes:
-    """The JSON form of a proof, as ``seal.inclusion.json`` and bundles keep it."""
+    """The JSON form of a proof, as an offline bundle's ``inclusion.json`` keeps it."""
     return (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode()
+
+
+def envelope_json(envelope: object) -> bytes:
+    """A seal's DSSE envelope as canonical JSON (sorted keys, no spaces): what the log hashes."""
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def envelope_sha256(envelope: object) -> str | None:
+    """What a log entry records of a seal's signature: its envelope's sha256, or ``None``.
+
+    The envelope is hashed as :func:`envelope_json`, so that the digest is the
+    same however the file that holds it (:mod:`.sealproof`) is laid out.
+    """
+    return None if envelope is None else sha256_bytes(envelope_json(envelope))
 
 
 def append(
@@ -194,78 +208,94 @@ class LogView:
         return cached
 
 
-def _read_proof(path: Path) -> InclusionProof | None:
-    try:
-        proof = json.loads(path.read_bytes())
-        proof["index"], proof["size"] = int(proof["index"]), int(proof["size"])
-        for value in [proof["root"], *proof["proof"]]:
-            bytes.fromhex(value)
-        if not isinstance(proof["entry"], dict):
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return proof  # type: ignore[no-any-return]
+def proof_problems(
+    proof: InclusionProof, manifest: bytes, envelope: object, name: str = SEAL_PROOF
+) -> list[str]:
+    """What a proof contradicts by itself: the seal it names, and its path to its root.
 
-
-def proof_problems(proof: InclusionProof, manifest: bytes, envelope: bytes | None) -> list[str]:
-    """What a proof contradicts by itself: the seal it names, and its path to its root."""
+    ``envelope`` is the signature kept with the proof (``None``: none), ``name``
+    the file that holds them, as the problems name it.
+    """
     entry = proof["entry"]
     problems = []
     if entry.get("manifest_sha256") != sha256_bytes(manifest):
-        problems.append(f"log: {INCLUSION} proves another seal, not this {MANIFEST}")
-    if entry.get("envelope_sha256") != (sha256_bytes(envelope) if envelope is not None else None):
-        problems.append(f"log: {INCLUSION} proves another signature, not this {ENVELOPE}")
+        problems.append(f"log: {name} proves another seal, not this {MANIFEST}")
+    logged = entry.get("envelope_sha256")
+    if envelope is None and logged is not None:
+        problems.append(f"log: {name} holds no signature, and the seal it proves was signed")
+    elif envelope is not None and logged is None:
+        problems.append(f"log: {name} holds a signature the seal it proves did not have")
+    elif logged != envelope_sha256(envelope):
+        problems.append(f"log: {name} proves another signature, not the one it holds")
     hashes = [bytes.fromhex(h) for h in proof["proof"]]
     leaf = merkle.leaf_hash(_entry_bytes(entry))
     if not merkle.verify_inclusion(
         proof["index"], proof["size"], leaf, hashes, bytes.fromhex(proof["root"])
     ):
-        problems.append(f"log: {INCLUSION} does not lead to its root (edited)")
+        problems.append(f"log: {name} does not lead to its root (edited)")
     return problems
 
 
 # An incident's proof is lost but its seal is the last logged one: resealing makes a new proof.
-LOST_PROOF = f"missing: {INCLUSION} (the incident's inclusion proof; its seal is still in the log)"
+LOST_PROOF = (
+    f"missing: {SEAL_PROOF} (the seal's signature and inclusion proof; "
+    "its seal is still in the log)"
+)
+
+
+def last_logged(name: str, manifest: bytes, log: LogView) -> str | None:
+    """Why ``manifest`` is not the last logged seal of incident ``name``, or ``None`` if it is."""
+    digest = sha256_bytes(manifest)
+    if name in log.last and log.entries[log.last[name]].get("manifest_sha256") != digest:
+        log.reload()  # sealed again after the log was read?
+    if name not in log.last:
+        return f"no seal of {name} in the transparency log"
+    last = log.entries[log.last[name]]
+    if last.get("manifest_sha256") != digest:
+        when = last.get("sealed_at")
+        return f"{MANIFEST} is not the last logged seal of {name} (logged last {when})"
+    return None
 
 
 def _without_proof(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
     """What an incident whose inclusion proof is absent or unreadable says of its seal."""
-    name, digest = incident_dir.name, sha256_bytes(manifest)
-    if name in log.last and log.entries[log.last[name]].get("manifest_sha256") != digest:
-        log.reload()  # sealed again after the log was read?
-    if name not in log.last:
-        return [f"log: no seal of {name} in the transparency log"]
-    if (incident_dir / INCLUSION).exists():
-        return [f"modified: {INCLUSION} (it is no longer an inclusion proof)"]
-    last = log.entries[log.last[name]]
-    if last.get("manifest_sha256") != digest:
-        return [
-            f"missing: {INCLUSION}, and {MANIFEST} is not the last logged seal of {name} "
-            f"(logged last {last.get('sealed_at')})"
-        ]
+    name = incident_dir.name
+    unlogged = last_logged(name, manifest, log)
+    if unlogged is not None and unlogged.startswith("no seal"):
+        return [f"log: {unlogged}"]
+    if (incident_dir / SEAL_PROOF).exists():
+        return [f"modified: {SEAL_PROOF} (it is no longer a seal proof)"]
+    if unlogged is not None:
+        return [f"missing: {SEAL_PROOF}, and {unlogged}"]
     return [f"{LOST_PROOF}; run 'runbook archive seal {name}' to re-seal it"]
 
 
-def check_incident(incident_dir: Path, manifest: bytes, log: LogView) -> list[str]:
-    """Whether the incident's kept proof shows its seal in ``log``, as the last of its seals."""
+def check_incident(
+    incident_dir: Path,
+    manifest: bytes,
+    log: LogView,
+    proof: InclusionProof | None,
+    envelope: object,
+) -> list[str]:
+    """Whether the incident's kept ``proof`` shows its seal in ``log``, as the last of its seals.
+
+    ``proof`` and ``envelope`` are what its ``seal.proof.json`` holds (:mod:`.sealproof`),
+    ``proof`` ``None`` when the file is missing or is no seal proof.
+    """
     name = incident_dir.name
-    proof = _read_proof(incident_dir / INCLUSION)
     if proof is None:
         return _without_proof(incident_dir, manifest, log)
-    envelope = incident_dir / ENVELOPE
-    problems = proof_problems(
-        proof, manifest, envelope.read_bytes() if envelope.is_file() else None
-    )
+    problems = proof_problems(proof, manifest, envelope)
     size, index = proof["size"], proof["index"]
     if size > len(log.hashes):
         log.reload()  # sealed after the log was read, or the log lost seals
     if size > len(log.hashes):
         problems.append(
-            f"log: truncated history: {INCLUSION} proves a log of {size} seals, "
+            f"log: truncated history: {SEAL_PROOF} proves a log of {size} seals, "
             f"the log holds {len(log.hashes)}"
         )
     elif size > 0 and log.root(size) != bytes.fromhex(proof["root"]):
-        problems.append(f"log: the first {size} seals differ from {INCLUSION} (rewritten)")
+        problems.append(f"log: the first {size} seals differ from {SEAL_PROOF} (rewritten)")
     elif log.last.get(name, index) > index:
         problems.append(
             f"log: {MANIFEST} is rolled back to an earlier seal (logged last "

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.evidence import attest, index
-from runbook_lib.evidence.layout import ENVELOPE, INCLUSION, MANIFEST
+from runbook_lib.evidence import attest, index, sealproof, translog
+from runbook_lib.evidence.layout import MANIFEST, SEAL_PROOF
 from runbook_lib.evidence.seal import seal, verify_incident
 
 INCIDENT = "INC-20261123-0612-3fa2"
@@ -62,9 +62,8 @@ def test_signed_seal_verifies_with_the_public_key(
     report = verify_incident(store, incident, trusted=trusted)
     assert report.ok, report.problems
     assert report.notes == [f"signed by {attest.fingerprint(trusted)}"]
-    body = json.loads(
-        __import__("base64").b64decode(json.loads((incident / ENVELOPE).read_text())["payload"])
-    )
+    envelope = json.loads((incident / SEAL_PROOF).read_text())["dsseEnvelope"]
+    body = json.loads(__import__("base64").b64decode(envelope["payload"]))
     assert body["_type"] == attest.STATEMENT_TYPE
     assert {s["name"] for s in body["subject"]} == {MANIFEST, "incident.json"}
     assert body["predicate"]["key"] == attest.fingerprint(trusted)
@@ -82,22 +81,36 @@ def _recompute_without_key(store: Path, incident: Path) -> None:
     index.record_seal(store, INCIDENT, sha256_bytes(data), manifest["sealed_at"], 1)
 
 
+def _replace_envelope(incident: Path, envelope: attest.Envelope | None) -> None:
+    """Rewrite the seal proof file with another envelope (``None``: none), as an attacker could."""
+    kept = sealproof.parse_proof_file((incident / SEAL_PROOF).read_bytes())
+    assert kept is not None
+    signed = translog.envelope_json(envelope) if envelope is not None else None
+    (incident / SEAL_PROOF).write_bytes(sealproof.proof_file_bytes(signed, kept.proof))
+
+
 def test_recomputed_seal_without_the_key_is_named(
     signed: tuple[Path, Path], keys: tuple[Path, Path]
 ) -> None:
     store, incident = signed
     _recompute_without_key(store, incident)
     trusted = attest.load_public_key(keys[1])
-    logged = f"log: {INCLUSION} proves another seal, not this {MANIFEST}"
+    logged = f"log: {SEAL_PROOF} proves another seal, not this {MANIFEST}"
     assert verify_incident(store, incident, trusted=trusted).problems == [
-        f"signature: {ENVELOPE} does not cover this manifest.json",
+        f"signature: {SEAL_PROOF} does not cover this manifest.json",
         logged,
     ]
-    (incident / ENVELOPE).unlink()
+    _replace_envelope(incident, None)
     assert verify_incident(store, incident, trusted=trusted).problems == [
-        f"unsigned: cannot prove {MANIFEST} (no {ENVELOPE}, a key was given)",
+        f"unsigned: cannot prove {MANIFEST} (no signature in {SEAL_PROOF}, a key was given)",
         logged,
-        f"log: {INCLUSION} proves another signature, not this {ENVELOPE}",
+        f"log: {SEAL_PROOF} holds no signature, and the seal it proves was signed",
+    ]
+    (incident / SEAL_PROOF).unlink()
+    assert verify_incident(store, incident, trusted=trusted).problems == [
+        f"unsigned: cannot prove {MANIFEST} (no {SEAL_PROOF}, a key was given)",
+        f"missing: {SEAL_PROOF}, and {MANIFEST} is not the last logged seal of {INCIDENT} "
+        f"(logged last {json.loads((incident / MANIFEST).read_text())['sealed_at']})",
     ]
 
 
@@ -112,14 +125,14 @@ def test_statement_resigned_with_another_key_is_named(
     body = attest.statement(
         manifest_bytes, json.loads(manifest_bytes), None, key.public_key(), "forged"
     )
-    attest.write_envelope(incident / ENVELOPE, attest.sign(body, key))
+    _replace_envelope(incident, attest.sign(body, key))
     trusted = attest.load_public_key(keys[1])
     problems = verify_incident(store, incident, trusted=trusted).problems
     assert problems == [
-        f"signature: {ENVELOPE} is not signed by {attest.fingerprint(trusted)} "
+        f"signature: {SEAL_PROOF} is not signed by {attest.fingerprint(trusted)} "
         f"(signed by {attest.fingerprint(key.public_key())})",
-        f"log: {INCLUSION} proves another seal, not this {MANIFEST}",
-        f"log: {INCLUSION} proves another signature, not this {ENVELOPE}",
+        f"log: {SEAL_PROOF} proves another seal, not this {MANIFEST}",
+        f"log: {SEAL_PROOF} proves another signature, not the one it holds",
     ]
 
 
@@ -132,7 +145,7 @@ def test_unsigned_archive_says_it_cannot_prove(tmp_path: Path) -> None:
     report = verify_incident(store, incident)
     assert report.ok and report.verdict == "unsigned: cannot prove"
     assert report.notes == [
-        "unsigned: cannot prove who sealed it (no seal.dsse.json; no signing key set)"
+        "unsigned: cannot prove who sealed it (no signature in seal.proof.json; no signing key set)"
     ]
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
 from runbook_lib.evidence import attest
-from runbook_lib.evidence.layout import INCLUSION
+from runbook_lib.evidence.layout import EARLIER_INCLUSION, SEAL_PROOF
 from runbook_lib.evidence.offline import build_bundle, verify_bundle
 from runbook_lib.evidence.seal import seal
 
@@ -123,11 +124,46 @@ def test_the_bundle_holds_the_seals_kept_inclusion_proof_and_checks_it(
 ) -> None:
     out, public = bundle
     with tarfile.open(out, "r:gz") as tar:
-        kept = json.loads(tar.extractfile(f"{INCIDENT}/data/{INCLUSION}").read())  # type: ignore[union-attr]
+        kept = json.loads(tar.extractfile(f"{INCIDENT}/data/{SEAL_PROOF}").read())  # type: ignore[union-attr]
     assert verify_bundle(out, attest.load_public_key(public)) == []
-    kept["proof"], kept["root"] = [], "00" * 32
-    _replace_and_rehash(out, f"data/{INCLUSION}", json.dumps(kept).encode())
+    proof = kept["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    proof["hashes"], proof["rootHash"] = [], "00" * 32
+    _replace_and_rehash(out, f"data/{SEAL_PROOF}", json.dumps(kept).encode())
     assert verify_bundle(out, attest.load_public_key(public)) == [
-        f"log: data/{INCLUSION} does not lead to its root (edited)",
-        f"log: data/{INCLUSION} is not in the checkpoint's log (another seal or history)",
+        f"log: data/{SEAL_PROOF} does not lead to its root (edited)",
+        f"log: data/{SEAL_PROOF} is not in the checkpoint's log (another seal or history)",
     ]
+
+
+def test_a_bundle_of_the_earlier_seal_layout_is_named(bundle: tuple[Path, Path]) -> None:
+    out, public = bundle
+    with tarfile.open(out, "r:gz") as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    # As the earlier layout bundled it: the proof under its old name, no seal.proof.json.
+    kept = files.pop(f"{INCIDENT}/data/{SEAL_PROOF}")
+    files[f"{INCIDENT}/data/{EARLIER_INCLUSION}"] = kept
+    listing = f"{INCIDENT}/manifest-sha256.txt"
+    files[listing] = files[listing].replace(SEAL_PROOF.encode(), EARLIER_INCLUSION.encode())
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for member, content in files.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    out.write_bytes(buffer.getvalue())
+    _replace_and_rehash(out, f"data/{EARLIER_INCLUSION}", kept)  # the tag listing's hash again
+    assert verify_bundle(out, attest.load_public_key(public)) == [
+        f"layout: the earlier seal layout (data/{EARLIER_INCLUSION} instead of "
+        f"data/{SEAL_PROOF}, which this version reads neither from); re-seal the incident "
+        "and make the bundle again"
+    ]
+
+
+def test_an_incident_in_the_earlier_seal_layout_is_not_bundled(
+    bundle: tuple[Path, Path], tmp_path: Path
+) -> None:
+    store = tmp_path / "outputs"
+    directory = store / "incidents" / INCIDENT
+    (directory / SEAL_PROOF).rename(directory / EARLIER_INCLUSION)
+    with pytest.raises(InvalidInputError, match=f"no {SEAL_PROOF}"):
+        build_bundle(store, directory, tmp_path / "again.tar.gz", None)

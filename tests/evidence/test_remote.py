@@ -21,7 +21,7 @@ from runbook_lib.evidence import attest, index, remote
 from runbook_lib.evidence.amend import amending
 from runbook_lib.evidence.chain import append_run
 from runbook_lib.evidence.findings import UNSIGNED
-from runbook_lib.evidence.layout import ENVELOPE, INCLUSION
+from runbook_lib.evidence.layout import EARLIER_INCLUSION, SEAL_PROOF
 from runbook_lib.evidence.seal import seal
 
 INCIDENT = "INC-20261123-0612-3fa2"
@@ -70,11 +70,11 @@ def test_push_verifies_and_a_second_push_skips_everything(
     report = remote.push_incident(store, INCIDENT, url)
     assert report.ok, report.verify
     assert len(report.uploaded) == 6 and not report.skipped
-    assert report.uploaded[-2].endswith(f"{INCIDENT}/{INCLUSION}")  # the seal's proof too
+    assert report.uploaded[-2].endswith(f"{INCIDENT}/{SEAL_PROOF}")  # the seal's proof too
     assert report.uploaded[-1].endswith(f"{INCIDENT}/manifest.json")  # the manifest goes last
     assert report.verify is not None and report.verify.files_checked == 4
     assert report.verify.runs_checked == 2
-    assert report.verify.notes == [f"{UNSIGNED} who sealed it (no {ENVELOPE} pushed)"]
+    assert report.verify.notes == [f"{UNSIGNED} who sealed it (no signature in {SEAL_PROOF})"]
     keys = set(_objects(s3, bucket))
     assert f"evidence/{INCIDENT}/{RUN1}" in keys and len(keys) == 6
     again = remote.push_incident(store, INCIDENT, url)
@@ -108,7 +108,7 @@ def test_remote_manifest_is_checked_against_the_local_seal(
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     manifest["sealed_at"] = "2020-01-01T00:00:00+00:00"
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
-    logged = f"log: {INCLUSION} proves another seal, not this manifest.json"
+    logged = f"log: {SEAL_PROOF} proves another seal, not this manifest.json"
     problems = remote.verify_remote(url, INCIDENT, store).problems
     assert problems[0] == logged and len(problems) == 2
     assert problems[1].startswith("modified: manifest.json (its hash differs from the seal")
@@ -153,10 +153,17 @@ def test_a_pushed_copy_without_its_proof_names_the_push_that_uploads_it(
 ) -> None:
     url = str(tmp_path / "shared")
     assert remote.push_incident(store, INCIDENT, url).ok
-    (tmp_path / "shared" / INCIDENT / INCLUSION).unlink()
+    copy = tmp_path / "shared" / INCIDENT
+    (copy / SEAL_PROOF).rename(copy / EARLIER_INCLUSION)  # as a push of the earlier layout left it
+    push_again = f"run 'runbook archive push {INCIDENT} --to URL' to upload it again"
     assert remote.verify_remote(url, INCIDENT, store).problems == [
-        f"missing: {INCLUSION} (the seal's proof in the log, not in the pushed copy); "
-        f"run 'runbook archive push {INCIDENT} --to URL' to upload it again"
+        f"layout: the earlier seal layout pushed ({EARLIER_INCLUSION} instead of {SEAL_PROOF}, "
+        f"which this version reads neither from); re-seal the incident and {push_again}"
+    ]
+    (copy / EARLIER_INCLUSION).unlink()
+    assert remote.verify_remote(url, INCIDENT, store).problems == [
+        f"missing: {SEAL_PROOF} (the seal's signature and proof in the log, not in the "
+        f"pushed copy); {push_again}"
     ]
     assert remote.push_incident(store, INCIDENT, url).ok
 
@@ -215,8 +222,8 @@ def test_a_remote_copy_edited_and_resealed_without_the_key_is_named_with_no_loca
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
     assert main([*args, "--pubkey", str(public)]) == 1
     out = capsys.readouterr().out
-    assert f"  signature: {ENVELOPE} does not cover this manifest.json" in out
-    assert f"  log: {INCLUSION} proves another seal, not this manifest.json" in out
+    assert f"  signature: {SEAL_PROOF} does not cover this manifest.json" in out
+    assert f"  log: {SEAL_PROOF} proves another seal, not this manifest.json" in out
 
 
 def _signed_store(tmp_path: Path) -> Path:

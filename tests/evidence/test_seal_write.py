@@ -10,7 +10,7 @@ import pytest
 
 from runbook_lib.base import durable
 from runbook_lib.evidence import attest, translog
-from runbook_lib.evidence.layout import ENVELOPE, INCLUSION, MANIFEST
+from runbook_lib.evidence.layout import EARLIER_SEAL_FILES, MANIFEST, SEAL_PROOF
 from runbook_lib.evidence.seal import seal, verify_incident
 
 NAME = "INC-20261203-0700-5ea1"
@@ -71,11 +71,11 @@ def test_a_seal_flushes_its_files_then_renames_them_and_flushes_the_directory_on
     seal(_archive(incident), incident, facts=FACTS)  # the log and the index exist from now on
     events = _spy(monkeypatch)
     seal(_archive(incident), incident, facts=FACTS)
-    files = [MANIFEST, ENVELOPE, INCLUSION] if signed else [MANIFEST, INCLUSION]
+    files = [MANIFEST, SEAL_PROOF]  # signed or not: the signature is kept in the proof file
     # The log's line, then each seal file's own flush (in any order: some run in the background).
     assert events[: 1 + len(files)] == ["fsync"] * (1 + len(files))
     assert events[1 + len(files) :] == [f"rename {name}" for name in files] + [f"dir {NAME}"]
-    assert (incident / ENVELOPE).is_file() is signed
+    assert ("dsseEnvelope" in json.loads((incident / SEAL_PROOF).read_text())) is signed
     assert not [p.name for p in incident.iterdir() if p.name.endswith(".tmp")]
     assert verify_incident(_archive(incident), incident).problems == []
 
@@ -88,7 +88,16 @@ def test_an_unsigned_seal_removes_the_signature_of_an_earlier_seal(
     seal(_archive(incident), incident, facts=FACTS)
     monkeypatch.delenv(attest.SIGNING_KEY_ENV)
     seal(_archive(incident), incident, facts=FACTS)
-    assert not (incident / ENVELOPE).exists()
+    assert "dsseEnvelope" not in json.loads((incident / SEAL_PROOF).read_text())
+    assert verify_incident(_archive(incident), incident).problems == []
+
+
+def test_a_seal_deletes_the_earlier_layouts_files(incident: Path) -> None:
+    seal(_archive(incident), incident, facts=FACTS)
+    for name in EARLIER_SEAL_FILES:
+        (incident / name).write_text("{}")  # as the earlier layout left them
+    seal(_archive(incident), incident, facts=FACTS)
+    assert not [name for name in EARLIER_SEAL_FILES if (incident / name).exists()]
     assert verify_incident(_archive(incident), incident).problems == []
 
 
@@ -96,7 +105,7 @@ def test_a_seal_that_cannot_log_leaves_the_earlier_seal_files_and_no_temporaries
     incident: Path,
 ) -> None:
     seal(_archive(incident), incident, facts=FACTS)
-    before = {name: (incident / name).read_bytes() for name in (MANIFEST, INCLUSION)}
+    before = {name: (incident / name).read_bytes() for name in (MANIFEST, SEAL_PROOF)}
     log = translog.log_path(_archive(incident))
     log.unlink()
     log.mkdir()  # the append fails: a directory where the log should be
@@ -105,7 +114,7 @@ def test_a_seal_that_cannot_log_leaves_the_earlier_seal_files_and_no_temporaries
         seal(_archive(incident), incident, facts=FACTS)
     assert {name: (incident / name).read_bytes() for name in before} == before
     assert sorted(p.name for p in incident.iterdir()) == sorted(
-        ["checks", "incident.json", "archive.lock", MANIFEST, INCLUSION]
+        ["checks", "incident.json", "archive.lock", MANIFEST, SEAL_PROOF]
     )
 
 

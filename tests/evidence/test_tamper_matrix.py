@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.evidence import attest, index, translog
+from runbook_lib.evidence import attest, index, sealproof, translog
 from runbook_lib.evidence.chain import append_run
-from runbook_lib.evidence.layout import CHAIN, ENVELOPE, INCLUSION, JOURNAL_FILE, MANIFEST
+from runbook_lib.evidence.layout import CHAIN, JOURNAL_FILE, MANIFEST, SEAL_PROOF
 from runbook_lib.evidence.seal import inventory, seal, verify_or_note
 from runbook_lib.evidence.started import record_start
 
@@ -103,12 +103,41 @@ def killed_run(store: Path, directory: Path, tmp: Path) -> None:
     record_start(directory, directory / "runs/03-03_verify.ipynb", notebook, {})
 
 
+def _replace_envelope(directory: Path, envelope: attest.Envelope | None) -> None:
+    """Rewrite the seal proof file with another envelope (``None``: none), keeping its proof."""
+    kept = sealproof.parse_proof_file((directory / SEAL_PROOF).read_bytes())
+    assert kept is not None
+    signed = translog.envelope_json(envelope) if envelope is not None else None
+    (directory / SEAL_PROOF).write_bytes(sealproof.proof_file_bytes(signed, kept.proof))
+
+
 def resigned_with_another_key(store: Path, directory: Path, tmp: Path) -> None:
     edit_and_recompute(store, directory, tmp)
     key = attest.load_private_key(attest.generate_keypair(tmp / "other", store)[0])
     data = (directory / MANIFEST).read_bytes()
     body = attest.statement(data, json.loads(data), None, key.public_key(), "forged")
-    attest.write_envelope(directory / ENVELOPE, attest.sign(body, key))
+    _replace_envelope(directory, attest.sign(body, key))
+
+
+def changed_envelope(store: Path, directory: Path, tmp: Path) -> None:
+    document = json.loads((directory / SEAL_PROOF).read_text())
+    document["dsseEnvelope"]["signatures"][0]["keyid"] = "sha256:" + "0" * 64
+    (directory / SEAL_PROOF).write_text(json.dumps(document))
+
+
+def signature_dropped(store: Path, directory: Path, tmp: Path) -> None:
+    _replace_envelope(directory, None)
+
+
+def proof_of_another_seal(store: Path, directory: Path, tmp: Path) -> None:
+    seal(store, directory, facts={"versions": {}})  # a later seal, unsigned
+    later = (directory / SEAL_PROOF).read_bytes()
+    edit_and_recompute(store, directory, tmp)
+    (directory / SEAL_PROOF).write_bytes(later)
+
+
+def earlier_layout_files(store: Path, directory: Path, tmp: Path) -> None:
+    (directory / SEAL_PROOF).rename(directory / "seal.inclusion.json")
 
 
 ATTACKS: dict[str, Callable[[Path, Path, Path], None]] = {
@@ -119,6 +148,10 @@ ATTACKS: dict[str, Callable[[Path, Path, Path], None]] = {
     "forged-files": forged_files,
     "killed-run": killed_run,
     "resigned": resigned_with_another_key,
+    "changed-envelope": changed_envelope,
+    "signature-dropped": signature_dropped,
+    "proof-of-another-seal": proof_of_another_seal,
+    "earlier-layout": earlier_layout_files,
 }
 
 
@@ -157,8 +190,8 @@ def test_deleted_incident_with_its_index_rows_is_named(case: dict[str, object]) 
 
 def test_unsigned_archive_never_says_it_is_proven(case: dict[str, object]) -> None:
     store, directory = Path(str(case["store"])), Path(str(case["dir"]))
-    (directory / ENVELOPE).unlink()  # the signature dropped: its seal's log entry names it
-    assert f"log: {INCLUSION} proves another signature, not this {ENVELOPE}" in (
+    _replace_envelope(directory, None)  # the signature dropped: its seal's log entry names it
+    assert f"log: {SEAL_PROOF} holds no signature, and the seal it proves was signed" in (
         verify_or_note(store, directory).problems
     )
     seal(store, directory, facts={"versions": {}})  # resealed with no key set: unsigned

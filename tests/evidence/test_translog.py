@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.evidence import attest, index, logedge, merkle, translog
-from runbook_lib.evidence.layout import INCLUSION, MANIFEST
+from runbook_lib.evidence import attest, index, logedge, merkle, sealproof, translog
+from runbook_lib.evidence.layout import MANIFEST, SEAL_PROOF
 from runbook_lib.evidence.seal import seal, verify_archive
 
 IDS = ["INC-20261123-0612-3fa2", "INC-20261123-0613-3fa3"]
@@ -126,7 +126,9 @@ def test_checkpoint_and_verify_commands(store: Path, tmp_path: Path) -> None:
 
 def test_each_incident_keeps_its_seals_inclusion_proof_and_verify_checks_it(store: Path) -> None:
     for name in IDS:
-        kept = json.loads((store / "incidents" / name / INCLUSION).read_text())
+        sealed = sealproof.parse_proof_file((store / "incidents" / name / SEAL_PROOF).read_bytes())
+        assert sealed is not None and sealed.envelope is None
+        kept = sealed.proof
         assert kept["entry"]["incident"] == name and kept["size"] == kept["index"] + 1
     assert all(report.ok for report in verify_archive(store))
 
@@ -138,12 +140,12 @@ def test_a_rewritten_log_is_named_by_the_kept_proofs(store: Path) -> None:
         lines[0].replace("Z", "Y").replace('"sealed_at":"2', '"sealed_at":"1') + lines[1]
     )
     problems = [p for r in verify_archive(store) for p in r.problems]
-    assert f"log: the first 1 seals differ from {INCLUSION} (rewritten)" in problems
+    assert f"log: the first 1 seals differ from {SEAL_PROOF} (rewritten)" in problems
 
 
 def test_an_incident_rolled_back_to_an_earlier_seal_is_named(store: Path) -> None:
     directory = store / "incidents" / IDS[0]
-    old = {name: (directory / name).read_bytes() for name in (MANIFEST, INCLUSION)}
+    old = {name: (directory / name).read_bytes() for name in (MANIFEST, SEAL_PROOF)}
     seal(store, directory, facts={"versions": {}})
     for name, data in old.items():
         (directory / name).write_bytes(data)
@@ -199,4 +201,13 @@ def test_a_forged_kept_edge_makes_a_proof_that_verify_names(store: Path) -> None
     logedge.save(path, kept["size"], [bytes(32)] * len(kept["edge"]), path.stat())
     seal(store, store / "incidents" / IDS[0], facts={"versions": {}})
     problems = [p for r in verify_archive(store) for p in r.problems]
-    assert problems == [f"log: the first 3 seals differ from {INCLUSION} (rewritten)"]
+    assert problems == [f"log: the first 3 seals differ from {SEAL_PROOF} (rewritten)"]
+
+
+def test_a_seal_proof_file_that_is_none_is_named(store: Path) -> None:
+    path = store / "incidents" / IDS[0] / SEAL_PROOF
+    document = json.loads(path.read_text())
+    document["mediaType"] = "application/vnd.dev.sigstore.bundle.v0.3+json"
+    path.write_text(json.dumps(document))
+    problems = [p for r in verify_archive(store) for p in r.problems]
+    assert problems == [f"modified: {SEAL_PROOF} (it is no longer a seal proof)"]

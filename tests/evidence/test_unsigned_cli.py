@@ -56,6 +56,6 @@ def test_unsigned_bundle_fails_saying_it_cannot_prove(store: Path, tmp_path: Pat
     assert made.returncode == 0, made.stderr
     done = cli("archive", "verify-bundle", str(out), env=_env())
     assert done.returncode == 1
-    assert "  unsigned: cannot prove data/manifest.json (no seal.dsse.json in the bundle)" in (
+    assert "  unsigned: cannot prove data/manifest.json (no signature in data/seal.proof.json)" in (
         done.stdout.splitlines()
     )
