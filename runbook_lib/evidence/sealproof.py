@@ -21,9 +21,8 @@ held until the log has appended the seal. Verifying an incident reads it once
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runbook_lib.evidence import signer, translog
 from runbook_lib.evidence.findings import UNSIGNED, VerifyReport
@@ -37,8 +36,7 @@ MEDIA_TYPE = "application/vnd.rl-runbook.seal-proof.v1+json"
 EARLIER_LOGGED = "layout: the earlier seal layout, its seal still the last logged"
 
 
-@dataclass(frozen=True)
-class SealProof:
+class SealProof(NamedTuple):
     """What a ``seal.proof.json`` holds: the envelope as read (``None``: unsigned), the proof."""
 
     envelope: Any
