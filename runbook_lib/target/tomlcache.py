@@ -20,12 +20,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.cachedir import default_cache_dir
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.base.fsutil import sha256_bytes
-from runbook_lib.target.tomllines import KeyPath
+
+if TYPE_CHECKING:  # tomllines (and its regexes) is imported on a miss only
+    from runbook_lib.target.tomllines import KeyPath
 
 # Part of every entry's name: a new format (or a new way to find lines) misses old entries.
 FORMAT = 1

@@ -13,11 +13,13 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 from runbook_lib.base.errors import InvalidInputError
 from runbook_lib.target import tomlcache
-from runbook_lib.target.tomllines import KeyPath
+
+if TYPE_CHECKING:  # tomllines (and its regexes) is imported on a cache miss only
+    from runbook_lib.target.tomllines import KeyPath
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KNOWN_TOKEN_PREFIXES = (

@@ -28,6 +28,7 @@ HEAVY = (
     "runbook_lib.rollback.actions.servicectl",
     "runbook_lib.rollback.actions.pyedit",
     "runbook_lib.target.inifile",
+    "runbook_lib.target.tomllines",
 )
 
 
