@@ -99,17 +99,12 @@ def test_the_bundle_is_a_valid_bagit_bag(bundle: tuple[Path, Path], tmp_path: Pa
     bag.validate()
 
 
-def _replace_and_rehash(path: Path, name: str, data: bytes) -> None:
-    """Swap one payload file and recompute the bag's listings, as an attacker without the key."""
+def _read_bundle(path: Path) -> dict[str, bytes]:
     with tarfile.open(path, "r:gz") as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
-    files[f"{INCIDENT}/{name}"] = data
-    for listing in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-        lines = []
-        for line in files[f"{INCIDENT}/{listing}"].decode().splitlines():
-            _digest, _, member = line.partition("  ")
-            lines.append(f"{sha256_bytes(files[f'{INCIDENT}/{member}'])}  {member}\n")
-        files[f"{INCIDENT}/{listing}"] = "".join(lines).encode()
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def _write_bundle(path: Path, files: dict[str, bytes]) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for member, content in files.items():
@@ -117,6 +112,19 @@ def _replace_and_rehash(path: Path, name: str, data: bytes) -> None:
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     path.write_bytes(buffer.getvalue())
+
+
+def _replace_and_rehash(path: Path, name: str, data: bytes) -> None:
+    """Swap one payload file and recompute the bag's listings, as an attacker without the key."""
+    files = _read_bundle(path)
+    files[f"{INCIDENT}/{name}"] = data
+    for listing in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+        lines = []
+        for line in files[f"{INCIDENT}/{listing}"].decode().splitlines():
+            _digest, _, member = line.partition("  ")
+            lines.append(f"{sha256_bytes(files[f'{INCIDENT}/{member}'])}  {member}\n")
+        files[f"{INCIDENT}/{listing}"] = "".join(lines).encode()
+    _write_bundle(path, files)
 
 
 def test_the_bundle_holds_the_seals_kept_inclusion_proof_and_checks_it(
@@ -137,20 +145,13 @@ def test_the_bundle_holds_the_seals_kept_inclusion_proof_and_checks_it(
 
 def test_a_bundle_of_the_earlier_seal_layout_is_named(bundle: tuple[Path, Path]) -> None:
     out, public = bundle
-    with tarfile.open(out, "r:gz") as tar:
-        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    files = _read_bundle(out)
     # As the earlier layout bundled it: the proof under its old name, no seal.proof.json.
     kept = files.pop(f"{INCIDENT}/data/{SEAL_PROOF}")
     files[f"{INCIDENT}/data/{EARLIER_INCLUSION}"] = kept
     listing = f"{INCIDENT}/manifest-sha256.txt"
     files[listing] = files[listing].replace(SEAL_PROOF.encode(), EARLIER_INCLUSION.encode())
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for member, content in files.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
-    out.write_bytes(buffer.getvalue())
+    _write_bundle(out, files)
     _replace_and_rehash(out, f"data/{EARLIER_INCLUSION}", kept)  # the tag listing's hash again
     assert verify_bundle(out, attest.load_public_key(public)) == [
         f"layout: the earlier seal layout (data/{EARLIER_INCLUSION} instead of "

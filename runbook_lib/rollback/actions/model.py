@@ -60,7 +60,9 @@ class Step(NamedTuple):
 
     def __repr__(self) -> str:
         """The step without its blobs' contents."""
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields[:-1])
+        fields = ", ".join(
+            f"{name}={getattr(self, name)!r}" for name in self._fields if name != "blobs"
+        )
         return f"Step({fields}, blobs=<{len(self.blobs)}>)"
 
     def to_dict(self) -> dict[str, Any]:
