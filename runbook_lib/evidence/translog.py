@@ -80,11 +80,6 @@ def _proof(entries: list[dict[str, Any]], index: int) -> InclusionProof:
     }
 
 
-def proof_bytes(proof: InclusionProof) -> bytes:
-    """The JSON form of a proof, as an offline bundle's ``inclusion.json`` keeps it."""
-    return (json.dumps(proof, indent=2, sort_keys=True) + "\n").encode()
-
-
 def envelope_json(envelope: object) -> bytes:
     """A seal's DSSE envelope as canonical JSON (sorted keys, no spaces): what the log hashes."""
     return json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()

@@ -15,16 +15,14 @@ read either way.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook_lib.base.cachedir import default_cache_dir
 from runbook_lib.base.errors import InvalidInputError
-from runbook_lib.base.fsutil import sha256_bytes
+from runbook_lib.base.fsutil import atomic_write_text, sha256_bytes
 
 if TYPE_CHECKING:  # tomllines (and its regexes) is imported on a miss only
     from runbook_lib.target.tomllines import KeyPath
@@ -95,11 +93,9 @@ def _read(entry: Path) -> tuple[dict[str, Any], dict[KeyPath, int]] | None:
 def _write(entry: Path, data: dict[str, Any], lines: dict[KeyPath, int]) -> None:
     """Save the entry (temp file, then rename: a reader never sees half of one)."""
     body = {"data": data, "lines": [[*key, line] for key, line in lines.items()]}
-    temp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
-        os.replace(temp, entry)
-    except OSError:  # a read-only or full cache: parse next time again
-        with contextlib.suppress(OSError):
-            temp.unlink(missing_ok=True)
+        # Not flushed to disk: an entry lost in a crash costs one more parse, no evidence.
+        atomic_write_text(entry, json.dumps(body, separators=(",", ":")), durable=False)
+    except OSError:
+        pass  # a read-only or full cache: parse next time again
